@@ -1,0 +1,24 @@
+# The two set-up commands of the README: `make app` and `make test`.
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+
+.PHONY: app test venv mnn
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+venv: $(BIN)/.installed
+
+# Fetch MNN into the user cache (from MKB_MNN_FROM when set) and build the pristine baselines; tests that
+# need MNN skip with a reason when this could not be done (e.g. offline without a local checkout).
+mnn: venv
+	-$(BIN)/mkb-tui setup mnn --if-missing $(if $(MKB_MNN_FROM),--from $(MKB_MNN_FROM),)
+
+app: venv
+	$(BIN)/mkb-tui
+
+test: mnn
+	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)

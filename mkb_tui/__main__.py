@@ -1,0 +1,3 @@
+from mkb_tui.cli.main import main
+
+raise SystemExit(main())

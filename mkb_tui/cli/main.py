@@ -1,0 +1,78 @@
+"""Entry point: `mkb-tui` opens the app; subcommands and `--batch` run headless.
+
+Each concern registers its own subcommands from a small module (cli/<concern>_cmd.py) exposing
+`register(subparsers)`; handlers return an exit code. Nothing heavy (torch, onnx) is imported here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from mkb_tui import __version__
+from mkb_tui.errors import MkbError
+
+# concern module -> registers these subcommands; order is the order shown in --help
+COMMAND_MODULES = [
+    "mkb_tui.cli.tasks_cmd",  # tasks list/show/export/validate
+    "mkb_tui.cli.report_cmd",  # report
+    "mkb_tui.cli.engine_cmd",  # setup, eval, oracle, doctor
+    "mkb_tui.cli.sessions_cmd",  # sessions, export, replay
+]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="mkb-tui",
+        description="MobileKernelBench + MoKA: LLM-written MNN CPU kernels, built, verified and timed. "
+        "With no command, opens the terminal app.",
+    )
+    parser.add_argument("--version", action="version", version=f"mkb-tui {__version__}")
+    parser.add_argument("--db", default=None, help="session database (default sessions/mkb.sqlite)")
+    parser.add_argument("--batch", action="store_true", help="run a headless benchmark sweep (see `mkb-tui --batch --help`)")
+    parser.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # concern not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if "--batch" in argv:
+            from mkb_tui.cli import batch_cmd
+
+            return batch_cmd.main([a for a in argv if a != "--batch"])
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:
+            from mkb_tui.cli import app_cmd
+
+            return app_cmd.main(args)
+        return int(args.func(args) or 0)
+    except MkbError as exc:
+        sys.stderr.write(f"mkb-tui: error: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("mkb-tui: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

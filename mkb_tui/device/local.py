@@ -1,0 +1,107 @@
+"""The local device: runs the host build on this machine, in a work dir, under resource limits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import resource
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from mkb_tui.device.base import Device, DeviceInfo, ProcResult
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for untrusted code (applied in the child before exec)."""
+
+    cpu_seconds: int = 120
+    address_space_bytes: int = 4 << 30
+    file_size_bytes: int = 256 << 20
+    processes: int | None = None  # RLIMIT_NPROC; ignored for root by the kernel, so also enforced statically
+
+    def apply(self) -> None:
+        resource.setrlimit(resource.RLIMIT_CPU, (self.cpu_seconds, self.cpu_seconds))
+        resource.setrlimit(resource.RLIMIT_AS, (self.address_space_bytes, self.address_space_bytes))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (self.file_size_bytes, self.file_size_bytes))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if self.processes is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (self.processes, self.processes))
+        os.setsid()  # own process group so a timeout kills every descendant
+
+
+async def run_limited(
+    argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | None = None, limits: Limits | None = None
+) -> ProcResult:
+    """Run argv with limits and a wall-clock timeout; kill the whole process group on timeout."""
+    limits = limits or Limits()
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=str(cwd),
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        stdin=asyncio.subprocess.DEVNULL,
+        preexec_fn=limits.apply,
+    )
+    timed_out = False
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+        timed_out = isinstance(exc, asyncio.TimeoutError)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = await proc.communicate()
+        if not timed_out:
+            raise
+    rc = proc.returncode
+    return ProcResult(
+        returncode=rc,
+        stdout=out.decode(errors="replace"),
+        stderr=err.decode(errors="replace"),
+        seconds=time.monotonic() - started,
+        timed_out=timed_out,
+        signal=-rc if rc is not None and rc < 0 else None,
+    )
+
+
+class LocalDevice(Device):
+    name = "local"
+    target = "host"
+    emulated = False
+
+    def __init__(self, workdir: Path, limits: Limits | None = None) -> None:
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.limits = limits or Limits()
+
+    async def info(self) -> DeviceInfo:
+        return DeviceInfo(
+            name=self.name,
+            target=self.target,
+            emulated=False,
+            details={"machine": platform.machine(), "cores": str(os.cpu_count()), "system": platform.platform()},
+        )
+
+    async def push(self, files: dict[str, Path]) -> None:
+        for remote, local in files.items():
+            dest = self.workdir / remote
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if dest.exists() and dest.stat().st_size == local.stat().st_size and dest.stat().st_mtime >= local.stat().st_mtime:
+                continue
+            shutil.copy2(local, dest)
+
+    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> ProcResult:
+        exe = argv[0] if os.path.isabs(argv[0]) else str(self.workdir / argv[0])
+        return await run_limited([exe, *argv[1:]], cwd=self.workdir, timeout=timeout, env=env, limits=self.limits)
+
+    async def pull(self, remote: str, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(self.workdir / remote, local)

@@ -1,0 +1,22 @@
+"""Shared fixtures. Per-concern fixtures live in tests/<concern>/conftest.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(autouse=True)
+def _no_llm_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never reach a real LLM: drop any keys from the environment."""
+    for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.delenv(key, raising=False)
