@@ -1,0 +1,194 @@
+"""Benchmark tasks: one KernelBench-style Python file each under tasks/<category>/<id>.py.
+
+Listing reads the module-level constants with `ast` (no torch import); `Task.load_module()` imports the file
+(and torch) only when a model is needed.
+"""
+
+from __future__ import annotations
+
+import ast
+import fnmatch
+import hashlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from mkb_tui.errors import TaskError
+from mkb_tui.paths import TASKS_DIR
+
+CATEGORIES = (
+    "Unary", "Binary", "Trigonometry", "Activation", "Normalization", "Pooling",
+    "Convolution", "Matrix", "Reduction", "Tensor", "Logic", "Others",
+)  # fmt: skip
+MECHANISMS = ("cpu", "geometry", "combiner")
+DTYPES = ("float32", "int32", "int64", "bool", "uint8")
+METADATA = {
+    "OP", "CATEGORY", "OPSET", "OPSET_REASON", "TOLERANCE", "TOLERANCE_REASON", "NATIVE_INCORRECT",
+    "MNN_OPS", "MNN_SUBTYPE", "MECHANISM", "SEEDS", "INPUTS", "EXPORT",
+}  # fmt: skip
+REQUIRED = ("OP", "CATEGORY", "OPSET", "TOLERANCE", "MNN_OPS", "MECHANISM", "SEEDS", "INPUTS")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    dist: dict[str, Any] = field(default_factory=dict)  # kind (uniform|normal|randint|bool), low/high/mean/std/p
+    edge: tuple[float, ...] = ()  # values placed at the first positions (0, -0, large...) where the op has them
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    op: str
+    category: str
+    path: Path
+    opset: int
+    tolerance: float
+    tolerance_reason: str | None
+    native_incorrect: str | None
+    seeds: tuple[int, ...]
+    mnn_ops: tuple[str, ...]
+    mnn_subtype: str | None
+    mechanism: str
+    description: str
+    inputs: tuple[InputSpec, ...]
+    export_options: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def source(self) -> str:
+        return self.path.read_text()
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+
+    def load_module(self) -> ModuleType:
+        """Import the task file (imports torch)."""
+        name = f"mkb_task_{self.id}"
+        spec = importlib.util.spec_from_file_location(name, self.path)
+        if spec is None or spec.loader is None:
+            raise TaskError(f"task {self.id}: cannot import {self.path}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # a broken task file is a task error, not a crash
+            raise TaskError(f"task {self.id}: {type(exc).__name__}: {exc}") from exc
+        return module
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "op": self.op,
+            "category": self.category,
+            "mechanism": self.mechanism,
+            "mnn_ops": list(self.mnn_ops),
+            "mnn_subtype": self.mnn_subtype,
+            "opset": self.opset,
+            "tolerance": self.tolerance,
+            "native_incorrect": self.native_incorrect,
+            "path": str(self.path),
+        }
+
+
+def _constants(tree: ast.Module, path: Path) -> dict[str, Any]:
+    """Evaluate simple module-level constant assignments in order (names may refer to earlier constants)."""
+    values: dict[str, Any] = {}
+    for node in tree.body:
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            continue
+        name = node.targets[0].id
+        if not name.isupper():
+            continue
+        try:
+            code = compile(ast.Expression(node.value), str(path), "eval")
+            values[name] = eval(code, {"__builtins__": {}}, dict(values))  # noqa: S307 - constants of our own task files
+        except Exception as exc:
+            if name in METADATA:
+                raise TaskError(f"{path}: constant {name} is not a plain value ({exc})") from exc
+            # other upper-case names (e.g. an onnx_op function) are code, not metadata
+    return values
+
+
+def parse_task(path: Path) -> Task:
+    try:
+        tree = ast.parse(path.read_text(), str(path))
+    except SyntaxError as exc:
+        raise TaskError(f"{path}: syntax error: {exc}") from exc
+    consts = _constants(tree, path)
+    missing = [k for k in REQUIRED if k not in consts]
+    if missing:
+        raise TaskError(f"{path}: missing metadata {', '.join(missing)}")
+    if consts["CATEGORY"] not in CATEGORIES:
+        raise TaskError(f"{path}: unknown category {consts['CATEGORY']!r}")
+    if consts["MECHANISM"] not in MECHANISMS:
+        raise TaskError(f"{path}: unknown mechanism {consts['MECHANISM']!r}")
+    inputs = []
+    for spec in consts["INPUTS"]:
+        if spec.get("dtype") not in DTYPES:
+            raise TaskError(f"{path}: input {spec.get('name')!r} has unsupported dtype {spec.get('dtype')!r}")
+        dist = {k: v for k, v in spec.items() if k not in ("name", "shape", "dtype", "edge")}
+        inputs.append(InputSpec(spec["name"], tuple(spec["shape"]), spec["dtype"], dist, tuple(spec.get("edge", ()))))
+    seeds = tuple(consts["SEEDS"])
+    if len(seeds) < 5:
+        raise TaskError(f"{path}: at least 5 seeds are required")
+    if consts["TOLERANCE"] > 1e-4 and not consts.get("TOLERANCE_REASON"):
+        raise TaskError(f"{path}: a tolerance looser than 1e-4 needs TOLERANCE_REASON")
+    return Task(
+        id=path.stem,
+        op=consts["OP"],
+        category=consts["CATEGORY"],
+        path=path,
+        opset=int(consts["OPSET"]),
+        tolerance=float(consts["TOLERANCE"]),
+        tolerance_reason=consts.get("TOLERANCE_REASON"),
+        native_incorrect=consts.get("NATIVE_INCORRECT"),
+        seeds=seeds,
+        mnn_ops=tuple(consts["MNN_OPS"]),
+        mnn_subtype=consts.get("MNN_SUBTYPE"),
+        mechanism=consts["MECHANISM"],
+        description=(ast.get_docstring(tree) or "").strip(),
+        inputs=tuple(inputs),
+        export_options=dict(consts.get("EXPORT", {})),
+    )
+
+
+@lru_cache(maxsize=4)
+def _all_tasks(root: Path) -> tuple[Task, ...]:
+    tasks = [parse_task(p) for p in sorted(root.glob("*/*.py")) if not (p.name.startswith("_") or p.parent.name.startswith("_"))]
+    ids = [t.id for t in tasks]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise TaskError(f"duplicate task ids: {', '.join(sorted(dupes))}")
+    return tuple(sorted(tasks, key=lambda t: (CATEGORIES.index(t.category), t.id)))
+
+
+def load_tasks(
+    pattern: str | None = None, *, category: str | None = None, op: str | None = None, root: Path = TASKS_DIR
+) -> list[Task]:
+    """Tasks matching a glob over ids or `category/id` (e.g. 'unary/*', 'softmax*'), a category and an op."""
+    tasks = list(_all_tasks(root))
+    if category:
+        tasks = [t for t in tasks if t.category.lower() == category.lower()]
+    if op:
+        tasks = [t for t in tasks if t.op.lower() == op.lower()]
+    if pattern:
+        pats = [p.strip() for p in pattern.split(",") if p.strip()]
+        tasks = [
+            t for t in tasks
+            if any(fnmatch.fnmatch(t.id, p) or fnmatch.fnmatch(f"{t.category.lower()}/{t.id}", p.lower()) for p in pats)
+        ]  # fmt: skip
+    return tasks
+
+
+def get_task(task_id: str, root: Path = TASKS_DIR) -> Task:
+    for task in _all_tasks(root):
+        if task.id == task_id:
+            return task
+    raise TaskError(f"unknown task {task_id!r} (see `mkb-tui tasks list`)")

@@ -1,0 +1,41 @@
+"""Sigmoid over [1, 128, 768].
+
+ONNX Sigmoid (opset 20); MNN mechanism: cpu.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "Sigmoid"
+CATEGORY = "Activation"
+OPSET = 20
+TOLERANCE = 0.001
+TOLERANCE_REASON = "transcendental function: MNN and PyTorch use different polynomial approximations (relative error ~1e-6, absolute error grows with |y|)"
+NATIVE_INCORRECT = None
+MNN_OPS = ('UnaryOp',)
+MNN_SUBTYPE = 'SIGMOID'
+MECHANISM = "cpu"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (1, 128, 768)
+INPUTS = (
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -8.0, "high": 8.0},
+)
+
+
+class Model(nn.Module):
+    """Sigmoid over [1, 128, 768]."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.sigmoid(x)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 16.0 + -8.0]
+
+
+def get_init_inputs():
+    return []

@@ -1,0 +1,42 @@
+"""Elementwise Div of two same-shape activation tensors [1, 128, 768].
+
+ONNX Div (opset 20); MNN mechanism: cpu.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "Div"
+CATEGORY = "Binary"
+OPSET = 20
+TOLERANCE = 0.0001
+TOLERANCE_REASON = None
+NATIVE_INCORRECT = None
+MNN_OPS = ('BinaryOp',)
+MNN_SUBTYPE = 'REALDIV'
+MECHANISM = "cpu"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (1, 128, 768)
+INPUTS = (
+    {"name": "a", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": 0.5, "high": 10.0},
+    {"name": "b", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": 0.5, "high": 10.0},
+)
+
+
+class Model(nn.Module):
+    """Elementwise Div of two same-shape activation tensors [1, 128, 768]."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, a, b):
+        return a / b
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 9.5 + 0.5, torch.rand(SHAPE) * 9.5 + 0.5]
+
+
+def get_init_inputs():
+    return []

@@ -1,0 +1,42 @@
+"""Pointwise 1x1 convolution 32->64. Input [1, 32, 56, 56].
+
+ONNX Conv (opset 20); MNN mechanism: cpu.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "Conv"
+CATEGORY = "Convolution"
+OPSET = 20
+TOLERANCE = 0.001
+TOLERANCE_REASON = "sums of hundreds of products: accumulation order differs between MNN and PyTorch"
+NATIVE_INCORRECT = None
+MNN_OPS = ('ConvertTensor', 'Convolution')
+MNN_SUBTYPE = None
+MECHANISM = "cpu"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (1, 32, 56, 56)
+INPUTS = (
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.0, "high": 1.0},
+)
+
+
+class Model(nn.Module):
+    """Pointwise 1x1 convolution 32->64. Input [1, 32, 56, 56]."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(32, 64, 1)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 2.0 + -1.0]
+
+
+def get_init_inputs():
+    return []

@@ -1,0 +1,42 @@
+"""7x7 stride-2 ResNet stem. Input [1, 3, 224, 224].
+
+ONNX Conv (opset 20); MNN mechanism: cpu.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "Conv"
+CATEGORY = "Convolution"
+OPSET = 20
+TOLERANCE = 0.001
+TOLERANCE_REASON = "sums of hundreds of products: accumulation order differs between MNN and PyTorch"
+NATIVE_INCORRECT = None
+MNN_OPS = ('ConvertTensor', 'Convolution')
+MNN_SUBTYPE = None
+MECHANISM = "cpu"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (1, 3, 224, 224)
+INPUTS = (
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.0, "high": 1.0},
+)
+
+
+class Model(nn.Module):
+    """7x7 stride-2 ResNet stem. Input [1, 3, 224, 224]."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 64, 7, stride=2, padding=3)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 2.0 + -1.0]
+
+
+def get_init_inputs():
+    return []

@@ -1,0 +1,47 @@
+"""Elementwise logical Xor of two boolean masks [1, 128, 768].
+
+ONNX Xor (opset 20); MNN mechanism: cpu.
+"""
+
+import torch
+import torch.nn as nn
+
+from mkb_tui.bench.taskkit import onnx_op
+
+OP = "Xor"
+CATEGORY = "Logic"
+OPSET = 20
+TOLERANCE = 0.0001
+TOLERANCE_REASON = None
+NATIVE_INCORRECT = None
+MNN_OPS = ('BinaryOp',)
+MNN_SUBTYPE = 'LOGICALXOR'
+MECHANISM = "cpu"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (1, 128, 768)
+INPUTS = (
+    {"name": "a", "shape": SHAPE, "dtype": "bool", "dist": "bool", "p": 0.5},
+    {"name": "b", "shape": SHAPE, "dtype": "bool", "dist": "bool", "p": 0.5},
+)
+
+
+XOR = onnx_op("Xor", torch.logical_xor)
+
+
+class Model(nn.Module):
+    """Elementwise logical Xor of two boolean masks [1, 128, 768]."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, a, b):
+        return XOR(a, b)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) < 0.5, torch.rand(SHAPE) < 0.5]
+
+
+def get_init_inputs():
+    return []

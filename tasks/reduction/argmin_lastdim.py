@@ -1,0 +1,41 @@
+"""Index of the min over the last axis. Input [1, 128, 768].
+
+ONNX ArgMin (opset 20); MNN mechanism: cpu.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "ArgMin"
+CATEGORY = "Reduction"
+OPSET = 20
+TOLERANCE = 0.0001
+TOLERANCE_REASON = None
+NATIVE_INCORRECT = None
+MNN_OPS = ('ArgMin',)
+MNN_SUBTYPE = None
+MECHANISM = "cpu"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (1, 128, 768)
+INPUTS = (
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.0, "high": 1.0},
+)
+
+
+class Model(nn.Module):
+    """Index of the min over the last axis. Input [1, 128, 768]."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.argmin(x, dim=-1)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 2.0 + -1.0]
+
+
+def get_init_inputs():
+    return []

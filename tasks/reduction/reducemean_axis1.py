@@ -1,0 +1,41 @@
+"""Mean over axis 1. Input [4, 128, 256].
+
+ONNX ReduceMean (opset 20); MNN mechanism: cpu.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "ReduceMean"
+CATEGORY = "Reduction"
+OPSET = 20
+TOLERANCE = 0.0001
+TOLERANCE_REASON = None
+NATIVE_INCORRECT = None
+MNN_OPS = ('Reduction',)
+MNN_SUBTYPE = 'MEAN'
+MECHANISM = "cpu"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (4, 128, 256)
+INPUTS = (
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.0, "high": 1.0},
+)
+
+
+class Model(nn.Module):
+    """Mean over axis 1. Input [4, 128, 256]."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return x.mean(dim=1)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 2.0 + -1.0]
+
+
+def get_init_inputs():
+    return []

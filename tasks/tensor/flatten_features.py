@@ -1,0 +1,41 @@
+"""Flatten [1, 256, 7, 7] features before the classifier.
+
+ONNX Flatten (opset 20); MNN mechanism: geometry.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "Flatten"
+CATEGORY = "Tensor"
+OPSET = 20
+TOLERANCE = 0.0001
+TOLERANCE_REASON = None
+NATIVE_INCORRECT = None
+MNN_OPS = ('Flatten',)
+MNN_SUBTYPE = None
+MECHANISM = "geometry"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (1, 256, 7, 7)
+INPUTS = (
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.0, "high": 1.0},
+)
+
+
+class Model(nn.Module):
+    """Flatten [1, 256, 7, 7] features before the classifier."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.flatten(x, 1)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 2.0 + -1.0]
+
+
+def get_init_inputs():
+    return []

@@ -1,0 +1,43 @@
+"""GatherElements along the last axis: [4, 64, 256] with indices [4, 64, 32].
+
+ONNX GatherElements (opset 20); MNN mechanism: geometry.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "GatherElements"
+CATEGORY = "Tensor"
+OPSET = 20
+TOLERANCE = 0.0001
+TOLERANCE_REASON = None
+NATIVE_INCORRECT = None
+MNN_OPS = ('GatherElements',)
+MNN_SUBTYPE = None
+MECHANISM = "geometry"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (4, 64, 256)
+SHAPE_IDX = (4, 64, 32)
+INPUTS = (
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.0, "high": 1.0},
+    {"name": "idx", "shape": SHAPE_IDX, "dtype": "int64", "dist": "randint", "low": 0, "high": 256},
+)
+
+
+class Model(nn.Module):
+    """GatherElements along the last axis: [4, 64, 256] with indices [4, 64, 32]."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x, idx):
+        return torch.gather(x, -1, idx)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 2.0 + -1.0, torch.randint(0, 256, SHAPE_IDX, dtype=torch.int64)]
+
+
+def get_init_inputs():
+    return []

@@ -1,0 +1,41 @@
+"""Split a fused QKV projection [1, 128, 2304] into three [1, 128, 768].
+
+ONNX Split (opset 20); MNN mechanism: geometry.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "Split"
+CATEGORY = "Tensor"
+OPSET = 20
+TOLERANCE = 0.0001
+TOLERANCE_REASON = None
+NATIVE_INCORRECT = None
+MNN_OPS = ('Slice',)
+MNN_SUBTYPE = None
+MECHANISM = "geometry"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (1, 128, 2304)
+INPUTS = (
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.0, "high": 1.0},
+)
+
+
+class Model(nn.Module):
+    """Split a fused QKV projection [1, 128, 2304] into three [1, 128, 768]."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.split(x, 768, dim=-1)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 2.0 + -1.0]
+
+
+def get_init_inputs():
+    return []

@@ -1,0 +1,41 @@
+"""Top-5 classes of [16, 1000] logits.
+
+ONNX TopK (opset 20); MNN mechanism: cpu.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "TopK"
+CATEGORY = "Tensor"
+OPSET = 20
+TOLERANCE = 0.0001
+TOLERANCE_REASON = None
+NATIVE_INCORRECT = None
+MNN_OPS = ('TopKV2',)
+MNN_SUBTYPE = None
+MECHANISM = "cpu"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (16, 1000)
+INPUTS = (
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.0, "high": 1.0},
+)
+
+
+class Model(nn.Module):
+    """Top-5 classes of [16, 1000] logits."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.topk(x, 5, dim=-1)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 2.0 + -1.0]
+
+
+def get_init_inputs():
+    return []

@@ -1,0 +1,41 @@
+"""Elementwise Tan over [1, 128, 768].
+
+ONNX Tan (opset 20); MNN mechanism: cpu.
+"""
+
+import torch
+import torch.nn as nn
+
+OP = "Tan"
+CATEGORY = "Trigonometry"
+OPSET = 20
+TOLERANCE = 0.001
+TOLERANCE_REASON = "transcendental function: MNN and PyTorch use different polynomial approximations (relative error ~1e-6, absolute error grows with |y|)"
+NATIVE_INCORRECT = None
+MNN_OPS = ('UnaryOp',)
+MNN_SUBTYPE = 'TAN'
+MECHANISM = "cpu"
+SEEDS = (0, 1, 2, 3, 4)
+
+SHAPE = (1, 128, 768)
+INPUTS = (
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.5, "high": 1.5},
+)
+
+
+class Model(nn.Module):
+    """Elementwise Tan over [1, 128, 768]."""
+
+    def __init__(self):
+        super().__init__()
+
+    def forward(self, x):
+        return torch.tan(x)
+
+
+def get_inputs():
+    return [torch.rand(SHAPE) * 3.0 + -1.5]
+
+
+def get_init_inputs():
+    return []
