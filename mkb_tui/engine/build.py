@@ -1,0 +1,111 @@
+"""Configure and build MNN trees with CMake + Ninja + ccache; parse compiler diagnostics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+from mkb_tui.device.local import Limits, run_limited
+from mkb_tui.engine.toolchain import Target
+from mkb_tui.engine.types import BuildResult, Diagnostic
+
+BUILD_JOBS = int(os.environ.get("MKB_BUILD_JOBS", "2"))
+# Compiling is not running: the compiler itself needs room, but a kernel must not hang the build forever.
+BUILD_LIMITS = Limits(cpu_seconds=3600, address_space_bytes=8 << 30, file_size_bytes=2 << 30)
+
+
+def build_env(tree_home: Path) -> dict[str, str]:
+    """ccache keyed on paths relative to the tree's home, so every workspace shares the baseline's cache."""
+    return {
+        "CCACHE_BASEDIR": str(tree_home),
+        "CCACHE_NOHASHDIR": "1",
+        "CCACHE_SLOPPINESS": "time_macros,include_file_mtime,include_file_ctime",
+        "CCACHE_MAXSIZE": os.environ.get("CCACHE_MAXSIZE", "5G"),
+    }
+
+
+def cmake_args(target: Target, src: Path, build: Path) -> list[str]:
+    args = ["cmake", "-G", "Ninja", "-S", str(src), "-B", str(build)]
+    args += [f"-D{k}={v}" for k, v in target.cmake_flags.items()]
+    args += ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
+    return args
+
+
+async def configure(target: Target, src: Path, build: Path, *, timeout: float = 600) -> BuildResult:
+    build.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    proc = await run_limited(
+        cmake_args(target, src, build), cwd=build, timeout=timeout, env=build_env(src.parent), limits=BUILD_LIMITS
+    )
+    log = proc.stdout[-20000:] + proc.stderr[-20000:]
+    return BuildResult(ok=proc.returncode == 0, seconds=time.monotonic() - started, log=log, timed_out=proc.timed_out)
+
+
+async def ninja(build: Path, targets: list[str], *, timeout: float, home: Path) -> BuildResult:
+    started = time.monotonic()
+    proc = await run_limited(
+        ["ninja", "-j", str(BUILD_JOBS), *targets], cwd=build, timeout=timeout, env=build_env(home), limits=BUILD_LIMITS
+    )
+    log = (proc.stdout + proc.stderr)[-200000:]
+    ok = proc.returncode == 0 and not proc.timed_out
+    return BuildResult(
+        ok=ok,
+        seconds=time.monotonic() - started,
+        log=log,
+        diagnostics=[] if ok else parse_diagnostics(log),
+        timed_out=proc.timed_out,
+    )
+
+
+_GCC_LINE = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?P<sev>error|warning|note|fatal error):\s*(?P<msg>.*)$")
+
+
+def parse_diagnostics(log: str) -> list[Diagnostic]:
+    """GCC/Clang diagnostics: JSON arrays where -fdiagnostics-format=json was used, text lines otherwise."""
+    found: list[Diagnostic] = []
+    for line in log.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("[{") and stripped.endswith("}]"):
+            try:
+                found.extend(_from_gcc_json(json.loads(stripped)))
+                continue
+            except (ValueError, KeyError, TypeError):
+                pass
+        m = _GCC_LINE.match(stripped)
+        if m:
+            sev = "error" if m.group("sev") == "fatal error" else m.group("sev")
+            found.append(Diagnostic(m.group("file"), int(m.group("line")), int(m.group("col") or 0), sev, m.group("msg")))
+        elif "undefined reference to" in stripped:
+            found.append(Diagnostic("<link>", 0, 0, "error", stripped))
+    return found
+
+
+def _from_gcc_json(items: list[dict]) -> list[Diagnostic]:
+    out = []
+    for item in items:
+        loc = (item.get("locations") or [{}])[0].get("caret", {})
+        out.append(Diagnostic(loc.get("file", "?"), int(loc.get("line", 0)), int(loc.get("column", 0)), item.get("kind", "error"), item.get("message", "")))
+        out.extend(_from_gcc_json(item.get("children", [])))
+    return out
+
+
+def relativize(diags: list[Diagnostic], src: Path) -> list[Diagnostic]:
+    """Report paths relative to the MNN tree, as the candidate knows them."""
+    prefix = str(src.resolve()) + "/"
+    out = []
+    for d in diags:
+        f = d.file
+        for p in (prefix, str(src) + "/"):
+            if f.startswith(p):
+                f = f[len(p):]
+        f = re.sub(r"^(\.\./)+(src/)?", "", f)
+        out.append(Diagnostic(f, d.line, d.column, d.severity, d.message))
+    return out
+
+
+def run_sync(coro):
+    return asyncio.run(coro)

@@ -1,0 +1,97 @@
+"""Build targets: how MNN and the runner are configured for each (host, aarch64)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+
+# Everything but the CPU backend is off: fewer files to build, nothing downloaded at configure time.
+COMMON_FLAGS = {
+    "CMAKE_BUILD_TYPE": "Release",
+    "MNN_BUILD_CONVERTER": "OFF",
+    "MNN_BUILD_TOOLS": "OFF",
+    "MNN_BUILD_TEST": "OFF",
+    "MNN_BUILD_BENCHMARK": "OFF",
+    "MNN_BUILD_DEMO": "OFF",
+    "MNN_BUILD_TRAIN": "OFF",
+    "MNN_BUILD_LLM": "OFF",
+    "MNN_BUILD_OPENCV": "OFF",
+    "MNN_BUILD_AUDIO": "OFF",
+    "MNN_KLEIDIAI": "OFF",  # ON downloads KleidiAI during configure
+    "MNN_OPENCL": "OFF",
+    "MNN_VULKAN": "OFF",
+    "MNN_METAL": "OFF",
+    "MNN_CUDA": "OFF",
+    "MNN_OPENMP": "OFF",
+    "MNN_USE_THREAD_POOL": "ON",
+    "MNN_SEP_BUILD": "OFF",
+    "MNN_PORTABLE_BUILD": "ON",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    cmake_flags: dict[str, str]
+    compiler: str  # C++ compiler used for the runner
+    static: bool = False  # static runner: one file to push, runs on Android as it is
+    emulator: tuple[str, ...] = ()  # how to run its executables here, if not natively
+    description: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    def missing_tools(self) -> list[str]:
+        tools = ["cmake", "ninja", self.compiler, *self.emulator[:1]]
+        return [t for t in tools if shutil.which(t) is None]
+
+
+def host_target() -> Target:
+    return Target(
+        name="host",
+        cmake_flags={**COMMON_FLAGS, "MNN_BUILD_SHARED_LIBS": "ON", "MNN_AVX512": "OFF"},
+        compiler=os.environ.get("CXX", "g++"),
+        description="this machine (x86-64 SSE/AVX2 or native arm64)",
+    )
+
+
+def aarch64_target() -> Target:
+    ndk = os.environ.get("ANDROID_NDK_HOME")
+    flags = {
+        **COMMON_FLAGS,
+        "MNN_USE_SSE": "OFF",
+        "MNN_ARM82": "ON",
+        "MNN_BUILD_SHARED_LIBS": "OFF",
+    }
+    if ndk:
+        flags |= {
+            "CMAKE_TOOLCHAIN_FILE": f"{ndk}/build/cmake/android.toolchain.cmake",
+            "ANDROID_ABI": "arm64-v8a",
+            "ANDROID_PLATFORM": f"android-{os.environ.get('MKB_ANDROID_API', '21')}",
+            "ANDROID_STL": "c++_static",
+        }
+        compiler = f"{ndk}/toolchains/llvm/prebuilt/linux-x86_64/bin/clang++"
+        return Target("aarch64", flags, compiler, static=True, description=f"Android arm64 (NDK {ndk})")
+    flags |= {
+        "CMAKE_SYSTEM_NAME": "Linux",
+        "CMAKE_SYSTEM_PROCESSOR": "aarch64",
+        "CMAKE_C_COMPILER": "aarch64-linux-gnu-gcc",
+        "CMAKE_CXX_COMPILER": "aarch64-linux-gnu-g++",
+    }
+    return Target(
+        "aarch64",
+        flags,
+        "aarch64-linux-gnu-g++",
+        static=True,
+        emulator=("qemu-aarch64",),
+        description="aarch64 Linux, static (Debian cross compiler); runs on phones and under qemu",
+    )
+
+
+def get_target(name: str) -> Target:
+    if name == "host":
+        return host_target()
+    if name == "aarch64":
+        return aarch64_target()
+    from mkb_tui.errors import ConfigError
+
+    raise ConfigError(f"unknown build target {name!r} (host, aarch64)")
