@@ -1,0 +1,236 @@
+"""The evaluation pipeline: candidate in, classified Verdict out.
+
+static check -> place into a scratch workspace -> incremental build -> convert the task's model -> run the runner on
+the device for every seed (fresh process, repeated run for determinism) -> compare with the PyTorch reference ->
+time baseline and candidate interleaved A/B/A/B -> Verdict. Kernel faults never raise.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mkb_tui.bench.compare import compare_outputs
+from mkb_tui.bench.tasks import Task
+from mkb_tui.bench.tensorfile import read_tensors
+from mkb_tui.device.base import Device, ProcResult
+from mkb_tui.device.local import LocalDevice
+from mkb_tui.engine import slots as slotlib
+from mkb_tui.engine.baseline import Baseline, ensure_baseline
+from mkb_tui.engine.mnn import MnnInfo, require_mnn
+from mkb_tui.engine.static_check import check as static_check
+from mkb_tui.engine.timing import speedup, summarize, timing_flags
+from mkb_tui.engine.toolchain import get_target
+from mkb_tui.engine.types import KernelCandidate, Verdict, VerdictKind
+from mkb_tui.engine.workspace import WorkspacePool
+from mkb_tui.errors import DeviceError, MkbError
+from mkb_tui.paths import cache_dir
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TimingPlan:
+    rounds: int = 5  # A/B/A/B rounds
+    warmup: int = 10
+    iters_per_round: int = 20  # >= 100 timed runs per side with 5 rounds
+
+
+def parse_runner_output(stdout: str) -> dict | None:
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
+class Pipeline:
+    def __init__(
+        self,
+        device: Device | str = "local",
+        *,
+        threads: int = 1,
+        precision: str = "high",
+        workspaces: int = 1,
+        mnn: MnnInfo | None = None,
+        timing: TimingPlan | None = None,
+        run_timeout: float = 60.0,
+        build_timeout: float = 900.0,
+    ) -> None:
+        self.mnn = mnn or require_mnn()
+        if isinstance(device, str):
+            from mkb_tui.device import open_device
+
+            device = open_device(device)
+        self.device = device
+        self.target = get_target(device.target)
+        self.threads = threads
+        self.precision = precision
+        self.pool = WorkspacePool(self.mnn, self.target, workspaces)
+        self.timing = timing or TimingPlan()
+        self.run_timeout = run_timeout
+        self.build_timeout = build_timeout
+        self._baseline: Baseline | None = None
+
+    async def baseline(self) -> Baseline:
+        if self._baseline is None:
+            base, result = await ensure_baseline(self.mnn, self.target)
+            if base is None:
+                raise MkbError(f"the pristine MNN build failed: {result.log.strip().splitlines()[-1] if result.log.strip() else 'no log'}")
+            self._baseline = base
+        return self._baseline
+
+    def slot(self, task: Task) -> slotlib.Slot:
+        return slotlib.slot_for(task, self.mnn.root)
+
+    async def evaluate(self, task: Task, candidate: KernelCandidate, *, progress: Progress | None = None, static: bool = True) -> Verdict:
+        started = time.monotonic()
+        say = progress or (lambda stage: None)
+        verdict = Verdict(task.id, VerdictKind.RUNTIME_ERROR, device=self.device.name, threads=self.threads, precision=self.precision)
+        if task.native_incorrect:
+            verdict.flags.append("native_incorrect")
+        try:
+            await self._evaluate(task, candidate, verdict, say, static)
+        except DeviceError as exc:
+            verdict.kind, verdict.message = VerdictKind.DEVICE_ERROR, str(exc)
+        verdict.seconds = time.monotonic() - started
+        say("done")
+        return verdict
+
+    async def _evaluate(self, task: Task, candidate: KernelCandidate, verdict: Verdict, say: Progress, static: bool) -> None:
+        slot = self.slot(task)
+        if not slot.supported:
+            verdict.kind, verdict.message = VerdictKind.REJECTED, f"unsupported slot: {slot.reason}"
+            return
+        say("static_check")
+        missing = [f for f in slot.files if f not in candidate.files]
+        if missing:
+            verdict.kind, verdict.message = VerdictKind.FORMAT_ERROR, f"the candidate does not provide {', '.join(missing)}"
+            return
+        if static:
+            problems = static_check(candidate, slot)
+            if problems:
+                verdict.kind, verdict.message = VerdictKind.REJECTED, "; ".join(problems)
+                return
+        base = await self.baseline()
+        ws = await self.pool.acquire()
+        try:
+            say("building")
+            failed = await ws.ensure_ready()
+            if failed is not None:
+                raise MkbError(f"configuring the workspace failed: {failed.log.strip().splitlines()[-1] if failed.log.strip() else ''}")
+            ws.place(slotlib.placement(slot, candidate, self.mnn.root))
+            built = await ws.build(timeout=self.build_timeout)
+            verdict.log = built.log[-20000:]
+            if not built.ok:
+                verdict.kind = VerdictKind.COMPILE_ERROR if not built.timed_out else VerdictKind.TIMEOUT
+                verdict.diagnostics = [d for d in built.diagnostics if d.severity in ("error", "fatal error")] or built.diagnostics
+                verdict.message = "build timed out" if built.timed_out else _first_error(built)
+                return
+            await self._run(task, slot, base, ws.lib_dir(), verdict, say)
+        finally:
+            self.pool.release(ws)
+
+    async def _push_case(self, task: Task) -> tuple[str, list[tuple[str, str, Path]]]:
+        from mkb_tui.bench.references import reference_case
+        from mkb_tui.engine.convert import convert_to_mnn
+
+        model = convert_to_mnn(task)
+        module = task.load_module()
+        keep = cache_dir() / "runs" / ".keep"
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        keep.touch()
+        files: dict[str, Path] = {f"models/{model.name}": model, "out/.keep": keep}
+        cases = []
+        for seed in task.seeds:
+            case = reference_case(task, seed, module=module)
+            remote = f"refs/{task.id}-{task.content_hash}/inputs_{seed}.mkbt"
+            files[remote] = case.inputs_path
+            cases.append((str(seed), remote, case.outputs_path))
+        await self.device.push(files)
+        return f"models/{model.name}", cases
+
+    async def _runner(self, base: Baseline, lib_dir: Path, args: list[str], timeout: float) -> ProcResult:
+        env = {"LD_LIBRARY_PATH": str(lib_dir)} if not self.target.static else {}
+        return await self.device.run([str(base.runner), *args], timeout=timeout, env=env)
+
+    async def _run(self, task: Task, slot: slotlib.Slot, base: Baseline, lib_dir: Path, verdict: Verdict, say: Progress) -> None:
+        say("verifying")
+        model, cases = await self._push_case(task)
+        common = ["--threads", str(self.threads), "--precision", self.precision]
+        worst_abs = worst_rel = 0.0
+        for seed, remote_in, expected_path in cases:
+            out_remote = f"out/{task.id}_{seed}.mkbt"
+            proc = await self._runner(base, lib_dir, [model, remote_in, out_remote, *common, "--repeat", "2"], self.run_timeout)
+            report = parse_runner_output(proc.stdout)
+            if proc.timed_out:
+                verdict.kind, verdict.message = VerdictKind.TIMEOUT, f"seed {seed}: no result within {self.run_timeout:.0f} s"
+                return
+            if proc.signal or report is None or not report.get("ok"):
+                verdict.kind = VerdictKind.RUNTIME_ERROR
+                why = f"killed by signal {proc.signal}" if proc.signal else (report or {}).get("error") or f"exit code {proc.returncode}"
+                verdict.message = f"seed {seed}: {why}"
+                verdict.log = (verdict.log + "\n" + proc.stdout[-4000:] + proc.stderr[-4000:])[-20000:]
+                return
+            if slot.mechanism == "cpu":
+                proof = report.get("candidate_proof") or {}
+                if proof.get("creations", 0) < 1 or proof.get("executions", 0) < 1:
+                    verdict.kind = VerdictKind.RUNTIME_ERROR
+                    verdict.message = (f"seed {seed}: the candidate kernel never ran (creations {proof.get('creations', 0)}, "
+                                       f"executions {proof.get('executions', 0)}): its creator returned nullptr or did not handle the op")  # fmt: skip
+                    return
+            local_out = cache_dir() / "runs" / f"{task.id}_{seed}.mkbt"
+            await self.device.pull(out_remote, local_out)
+            got = [a for _, a in read_tensors(local_out)]
+            want = [a for _, a in read_tensors(expected_path)]
+            cmp = compare_outputs(got, want, task.tolerance)
+            worst_abs, worst_rel = max(worst_abs, cmp.max_abs_error), max(worst_rel, cmp.max_rel_error)
+            verdict.max_abs_error, verdict.max_rel_error = worst_abs, worst_rel
+            if not cmp.ok:
+                verdict.kind = VerdictKind.WRONG_OUTPUT
+                verdict.first_mismatch = f"seed {seed}, {cmp.first_mismatch}"
+                verdict.message = f"seed {seed}: {cmp.message}"
+                if not task.native_incorrect:
+                    return
+                break
+        else:
+            verdict.kind, verdict.message = VerdictKind.CORRECT, f"all {len(cases)} seeds within {task.tolerance:g}"
+        # native_incorrect tasks are timed whatever the outputs, so reports can show them apart
+        say("timing")
+        await self._time(model, cases[0][1], base, lib_dir, verdict, common)
+
+    async def _time(self, model: str, remote_in: str, base: Baseline, lib_dir: Path, verdict: Verdict, common: list[str]) -> None:
+        plan = self.timing
+        samples: dict[str, list[float]] = {"baseline": [], "candidate": []}
+        args = [model, remote_in, "out/timing.mkbt", *common, "--warmup", str(plan.warmup), "--iters", str(plan.iters_per_round)]
+        for _ in range(plan.rounds):
+            for side, lib in (("baseline", base.build_dir), ("candidate", lib_dir)):
+                proc = await self._runner(base, lib, args, self.run_timeout)
+                report = parse_runner_output(proc.stdout)
+                if proc.timed_out or report is None or not report.get("ok"):
+                    verdict.kind = VerdictKind.TIMEOUT if proc.timed_out else VerdictKind.RUNTIME_ERROR
+                    verdict.message = f"timing run of the {side} failed: " + ("timeout" if proc.timed_out else str((report or {}).get("error", proc.returncode)))
+                    return
+                samples[side] += report["times_ms"]
+        emulated = self.device.emulated
+        verdict.baseline = summarize(samples["baseline"], emulated=emulated)
+        verdict.candidate = summarize(samples["candidate"], emulated=emulated)
+        ratio = speedup(verdict.baseline, verdict.candidate)
+        verdict.speedup = ratio if verdict.kind is VerdictKind.CORRECT else None
+        verdict.flags += timing_flags(verdict.baseline, verdict.candidate, ratio)
+        if verdict.kind is not VerdictKind.CORRECT and ratio is not None:
+            verdict.flags.append(f"timed_speedup={ratio:.3f}")
+
+
+def _first_error(built) -> str:
+    for d in built.diagnostics:
+        if d.severity in ("error", "fatal error"):
+            return f"{d.file}:{d.line}:{d.column}: {d.message}"
+    lines = [l for l in built.log.splitlines() if "error" in l.lower()]
+    return lines[0][:300] if lines else "the build failed"

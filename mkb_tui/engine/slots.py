@@ -1,0 +1,263 @@
+"""Kernel slots: which MNN files a candidate provides for a task, and how it is routed.
+
+- cpu: the candidate writes one CPU Execution + Creator in `source/backend/cpu/MKBCandidate.cpp` (registered with
+  REGISTER_CPU_OP_CREATOR for the task's MNN op type). In the scratch workspace the harness turns the native
+  registration of that op type into a dispatcher (generated code, MKBDispatch.cpp) that sends only the task's op and
+  sub-type (e.g. UnaryOp ABS) to the candidate and everything else to MNN's native creator, and counts the
+  candidate's creations and executions so the runner can prove it ran.
+- geometry: the candidate replaces the geometry computer file that registers the op type (source/geometry/...).
+- combiner: the converter rewrites the ONNX op; these need MNN's converter built from source (not yet supported).
+The routing is discovered from the user's MNN tree, so it follows the MNN version set up.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from mkb_tui.bench.tasks import Task
+from mkb_tui.engine.types import KernelCandidate
+
+CANDIDATE_CPP = "source/backend/cpu/MKBCandidate.cpp"
+CANDIDATE_HPP = "source/backend/cpu/MKBCandidate.hpp"
+DISPATCH_CPP = "source/backend/cpu/MKBDispatch.cpp"
+HELPER_OPS = {"ConvertTensor", "Shape", "Rank", "Const"}
+# ONNX op -> the MNN runtime op that is the task's kernel, where the converted model has several
+PRIMARY = {"Gemm": "MatMul", "RNN": "RNN", "Gather": "GatherV2", "OneHot": "OneHot", "ArgMax": "ArgMax", "ArgMin": "ArgMin",
+           "Split": "Slice", "Not": "UnaryOp", "LSTM": "While", "Einsum": "MatMul"}  # fmt: skip
+SUBTYPE_CHECK = {
+    "UnaryOp": "op->main_type() == OpParameter_UnaryOp && op->main_as_UnaryOp()->opType() == UnaryOpOperation_{s}",
+    "BinaryOp": "op->main_type() == OpParameter_BinaryOp && op->main_as_BinaryOp()->opType() == BinaryOpOperation_{s}",
+    "Reduction": "op->main_type() == OpParameter_ReductionParam && op->main_as_ReductionParam()->operation() == ReductionType_{s}",
+    "Pooling": "op->main_type() == OpParameter_Pool && op->main_as_Pool()->type() == PoolType_{s}",
+}
+
+
+@dataclass(frozen=True)
+class Slot:
+    task_id: str
+    mechanism: str
+    op_type: str  # the MNN runtime op type the candidate implements
+    subtype: str | None
+    files: tuple[str, ...]  # MNN-tree-relative files the candidate must provide
+    optional_files: tuple[str, ...] = ()
+    native_files: tuple[str, ...] = ()  # MNN's implementation of this op (the oracle; names the static check bans)
+    native_creator: str | None = None  # class name of MNN's creator, for cpu slots
+    supported: bool = True
+    reason: str = ""
+    registration: str = ""  # what the prompt tells the model
+    headers: tuple[str, ...] = field(default=())
+
+    @property
+    def all_files(self) -> tuple[str, ...]:
+        return self.files + self.optional_files
+
+
+@lru_cache(maxsize=8)
+def _cpu_registrations(mnn_root: str) -> dict[str, tuple[str, str]]:
+    """MNN op type -> (file, creator class) from REGISTER_CPU_OP_CREATOR lines of the CPU backend."""
+    found: dict[str, tuple[str, str]] = {}
+    root = Path(mnn_root)
+    for path in sorted((root / "source/backend/cpu").glob("*.cpp")):
+        if path.name.startswith("MKB"):
+            continue
+        for m in re.finditer(r"^REGISTER_CPU_OP_CREATOR\((\w+),\s*OpType_(\w+)\)", path.read_text(errors="replace"), re.M):
+            found.setdefault(m.group(2), (str(path.relative_to(root)), m.group(1)))
+    return found
+
+
+@lru_cache(maxsize=8)
+def _geometry_registrations(mnn_root: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    root = Path(mnn_root)
+    for path in sorted((root / "source/geometry").glob("Geometry*.cpp")):
+        for call in re.finditer(r"registerGeometryComputer\([^;]*?\{([^}]*)\}", path.read_text(errors="replace")):
+            for op in re.findall(r"OpType_(\w+)", call.group(1)):
+                found.setdefault(op, str(path.relative_to(root)))
+    return found
+
+
+def primary_op(task: Task) -> str:
+    compute = [op for op in task.mnn_ops if op not in HELPER_OPS]
+    if len(compute) == 1:
+        return compute[0]
+    if task.op in PRIMARY and PRIMARY[task.op] in task.mnn_ops:
+        return PRIMARY[task.op]
+    return compute[-1] if compute else task.mnn_ops[-1]
+
+
+def slot_for(task: Task, mnn_root: Path) -> Slot:
+    op = primary_op(task)
+    headers = ("source/backend/cpu/CPUBackend.hpp", "source/core/Execution.hpp", "source/core/Macro.h", "source/core/Concurrency.h",
+               "source/backend/cpu/compute/CommonOptFunction.h", "include/MNN/Tensor.hpp")  # fmt: skip
+    if task.mechanism == "combiner":
+        return Slot(task.id, "combiner", op, task.mnn_subtype, (), supported=False,
+                    reason="combiner tasks need MNN's converter built from source with the candidate in it; not supported yet")
+    cpu = _cpu_registrations(str(mnn_root))
+    geometry = _geometry_registrations(str(mnn_root))
+    if task.mechanism == "cpu" and op in cpu:
+        native_file, creator = cpu[op]
+        native = (native_file, native_file[:-4] + ".hpp") if (mnn_root / (native_file[:-4] + ".hpp")).exists() else (native_file,)
+        what = f"MNN op type OpType_{op}" + (f" with sub-type {task.mnn_subtype}" if task.mnn_subtype else "")
+        return Slot(
+            task.id, "cpu", op, task.mnn_subtype, (CANDIDATE_CPP,), (CANDIDATE_HPP,), native, creator,
+            registration=f"Write a CPU Execution (onResize/onExecute) and a CPUBackend::Creator for {what} in namespace MNN, "
+            f"registered with REGISTER_CPU_OP_CREATOR(YourCreator, OpType_{op}); in {CANDIDATE_CPP} "
+            f"(an optional header {CANDIDATE_HPP}). Only {what} is routed to it; other ops keep MNN's kernels.",
+            headers=headers,
+        )
+    if op in geometry:
+        path = geometry[op]
+        return Slot(
+            task.id, "geometry", op, task.mnn_subtype, (path,), native_files=(path,),
+            registration=f"Replace {path}: a GeometryComputer for OpType_{op} (onCompute producing regions/commands), "
+            "registered with GeometryComputer::registerGeometryComputer and REGISTER_GEOMETRY as in the original.",
+            headers=("source/geometry/GeometryComputer.hpp", "source/geometry/GeometryComputerUtils.hpp", "source/core/TensorUtils.hpp"),
+        )
+    if op in cpu:  # geometry-tagged task whose op has a CPU creator only
+        return slot_for(Task(**{**task.__dict__, "mechanism": "cpu"}), mnn_root)
+    return Slot(task.id, task.mechanism, op, task.mnn_subtype, (), supported=False,
+                reason=f"no CPU creator or geometry computer registers OpType_{op} in this MNN tree")
+
+
+# ---------------------------------------------------------------- placement into a scratch workspace
+
+_REGISTER = r"REGISTER_CPU_OP_CREATOR\((\w+),\s*OpType_{op}\)\s*;?"
+
+
+def candidate_registration_rewrite(text: str, op: str) -> tuple[str, bool]:
+    """Turn the candidate's registration of `op` into the accessor the dispatcher calls (same line)."""
+    pattern = re.compile(r"^([ \t]*)" + _REGISTER.format(op=op), re.M)
+    new, count = pattern.subn(
+        lambda m: f"{m.group(1)}CPUBackend::Creator* mkb_candidate_creator() {{ static {m.group(2)} mkb_creator; return &mkb_creator; }}",
+        text,
+        count=1,
+    )
+    return new, count == 1
+
+
+def native_registration_rewrite(text: str, op: str, creator: str) -> str:
+    """In the workspace copy of MNN's file: register a dispatcher wrapping the native creator (same line)."""
+    pattern = re.compile(r"^REGISTER_CPU_OP_CREATOR\(" + creator + r",\s*OpType_" + op + r"\)\s*;?", re.M)
+    replacement = (
+        f"void mkbRegisterDispatch(OpType type, CPUBackend::Creator* native); "
+        f"void ___{creator}__OpType_{op}__() {{ static {creator} mkb_native; mkbRegisterDispatch(OpType_{op}, &mkb_native); }}"
+    )
+    new, count = pattern.subn(replacement, text, count=1)
+    if count != 1:
+        raise RuntimeError(f"cannot find the native registration of OpType_{op} ({creator})")
+    return new
+
+
+def dispatch_source(slot: Slot | None) -> str:
+    """Generated per task: route the slot's op (and sub-type) to the candidate, count its creations/executions."""
+    matches = "true"
+    if slot is not None and slot.subtype and slot.op_type in SUBTYPE_CHECK:
+        matches = SUBTYPE_CHECK[slot.op_type].format(s=slot.subtype)
+    active = slot is not None
+    return f"""// Generated by mkb-tui for this workspace: routes one op type to the candidate kernel.
+#include <atomic>
+#include <memory>
+#include "backend/cpu/CPUBackend.hpp"
+#include "core/Execution.hpp"
+#include "MNN_generated.h"
+
+namespace MNN {{
+{"CPUBackend::Creator* mkb_candidate_creator();" if active else ""}
+static std::atomic<long> gMkbCreations(0), gMkbNulls(0), gMkbExecutions(0);
+
+class MKBCountingExecution : public Execution {{
+public:
+    MKBCountingExecution(Backend* backend, Execution* inner) : Execution(backend), mInner(inner) {{}}
+    ErrorCode onResize(const std::vector<Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {{
+        return mInner->onResize(inputs, outputs);
+    }}
+    ErrorCode onExecute(const std::vector<Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {{
+        gMkbExecutions++;
+        return mInner->onExecute(inputs, outputs);
+    }}
+    bool onClone(Backend* bn, const Op* op, Execution** dst) override {{
+        if (nullptr == dst) return mInner->onClone(bn, op, nullptr);
+        Execution* inner = nullptr;
+        if (!mInner->onClone(bn, op, &inner) || nullptr == inner) return false;
+        *dst = new MKBCountingExecution(bn, inner);
+        return true;
+    }}
+private:
+    std::unique_ptr<Execution> mInner;
+}};
+
+class MKBDispatchCreator : public CPUBackend::Creator {{
+public:
+    explicit MKBDispatchCreator(CPUBackend::Creator* native) : mNative(native) {{}}
+    Execution* onCreate(const std::vector<Tensor*>& inputs, const std::vector<Tensor*>& outputs, const Op* op,
+                        Backend* backend) const override {{
+        {"if (!(" + matches + ")) return mNative->onCreate(inputs, outputs, op, backend);" if active else "return mNative->onCreate(inputs, outputs, op, backend);"}
+        {"Execution* exe = mkb_candidate_creator()->onCreate(inputs, outputs, op, backend);" if active else ""}
+        {"if (nullptr == exe) { gMkbNulls++; return nullptr; }" if active else ""}
+        {"gMkbCreations++;" if active else ""}
+        {"return new MKBCountingExecution(backend, exe);" if active else ""}
+    }}
+private:
+    CPUBackend::Creator* mNative;
+}};
+
+void mkbRegisterDispatch(OpType type, CPUBackend::Creator* native) {{
+    static MKBDispatchCreator dispatcher(native);
+    CPUBackend::addCreator(type, &dispatcher);
+}}
+}} // namespace MNN
+
+extern "C" __attribute__((visibility("default"))) long mkb_candidate_creations() {{ return MNN::gMkbCreations; }}
+extern "C" __attribute__((visibility("default"))) long mkb_candidate_executions() {{ return MNN::gMkbExecutions; }}
+extern "C" __attribute__((visibility("default"))) long mkb_candidate_nulls() {{ return MNN::gMkbNulls; }}
+"""
+
+
+def placement(slot: Slot, candidate: KernelCandidate, mnn_root: Path) -> dict[str, str]:
+    """The files to write into a workspace for this candidate (tree-relative path -> text)."""
+    files: dict[str, str] = {}
+    if slot.mechanism == "cpu":
+        text = candidate.files.get(CANDIDATE_CPP, "")
+        text, ok = candidate_registration_rewrite(text, slot.op_type)
+        if not ok:
+            # left as is: the build then fails with a clear message from the missing accessor
+            text += f'\n#error "mkb: register the creator with REGISTER_CPU_OP_CREATOR(YourCreator, OpType_{slot.op_type});"\n'
+        files[CANDIDATE_CPP] = text
+        files[CANDIDATE_HPP] = candidate.files.get(CANDIDATE_HPP, "// (no header from the candidate)\n")
+        native_cpp = slot.native_files[0]
+        files[native_cpp] = native_registration_rewrite((mnn_root / native_cpp).read_text(errors="replace"), slot.op_type, slot.native_creator or "")
+        files[DISPATCH_CPP] = dispatch_source(slot)
+    else:
+        for path in slot.files:
+            files[path] = candidate.files[path]
+    return files
+
+
+def workspace_seed_files() -> dict[str, str]:
+    """Files every workspace has before its first configure (CMake globs the CPU sources then)."""
+    return {
+        CANDIDATE_CPP: "// mkb-tui: the candidate kernel goes here\n",
+        CANDIDATE_HPP: "// mkb-tui: the candidate's optional header\n",
+        DISPATCH_CPP: "// mkb-tui: generated per candidate\n",
+    }
+
+
+def native_candidate(task: Task, mnn_root: Path) -> KernelCandidate:
+    """MNN's own implementation submitted through the slot (the oracle)."""
+    slot = slot_for(task, mnn_root)
+    if not slot.supported:
+        raise RuntimeError(slot.reason)
+    if slot.mechanism == "geometry":
+        return KernelCandidate({p: (mnn_root / p).read_text(errors="replace") for p in slot.files})
+    cpp = (mnn_root / slot.native_files[0]).read_text(errors="replace")
+    hpp_path = slot.native_files[1] if len(slot.native_files) > 1 else None
+    # Rename the native classes so the copy can live beside the original in one library.
+    names = set(re.findall(r"^class\s+(\w+)\s*(?::|\{)", cpp, re.M))
+    if hpp_path:
+        names |= set(re.findall(r"^class\s+(\w+)\s*(?::|\{)", (mnn_root / hpp_path).read_text(errors="replace"), re.M))
+    names |= set(re.findall(r"^REGISTER_CPU_OP_CREATOR\((\w+),", cpp, re.M))
+    prefix = "".join(f"#define {n} MKBOracle_{n}\n" for n in sorted(names))
+    return KernelCandidate({CANDIDATE_CPP: "// oracle: MNN's native kernel through the slot\n" + prefix + cpp})
