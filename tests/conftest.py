@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from tests.mnn_fixtures import mnn, pipeline  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parent.parent
 

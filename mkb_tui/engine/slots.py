@@ -260,4 +260,6 @@ def native_candidate(task: Task, mnn_root: Path) -> KernelCandidate:
         names |= set(re.findall(r"^class\s+(\w+)\s*(?::|\{)", (mnn_root / hpp_path).read_text(errors="replace"), re.M))
     names |= set(re.findall(r"^REGISTER_CPU_OP_CREATOR\((\w+),", cpp, re.M))
     prefix = "".join(f"#define {n} MKBOracle_{n}\n" for n in sorted(names))
+    # other op types registered by the same file stay with the original: blank their lines in the copy
+    cpp = re.sub(r"^REGISTER_CPU_OP_CREATOR\(\w+,\s*OpType_(?!" + slot.op_type + r"\))\w+\)\s*;?", "", cpp, flags=re.M)
     return KernelCandidate({CANDIDATE_CPP: "// oracle: MNN's native kernel through the slot\n" + prefix + cpp})

@@ -1,0 +1,200 @@
+"""`mkb-tui setup mnn`, `eval`, `oracle`, `doctor`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    setup = sub.add_parser("setup", help="set up MNN (pinned release, or a local checkout / git dir)")
+    ssub = setup.add_subparsers(dest="setup_what", metavar="WHAT", required=True, parser_class=type(setup))
+    p = ssub.add_parser("mnn", help="put MNN into the user cache and build the pristine host library")
+    p.add_argument("--from", dest="from_path", default=os.environ.get("MKB_MNN_FROM"), help="a local MNN checkout or (bare) git dir")
+    p.add_argument("--ref", default="3.6.1", help="release tag (default 3.6.1, the mnn wheel's version)")
+    p.add_argument("--if-missing", action="store_true", help="do nothing when this ref is already set up")
+    p.add_argument("--build", default="host", help="targets to build now: host, aarch64, both comma-separated, or none")
+    p.set_defaults(func=cmd_setup)
+
+    p = sub.add_parser("eval", help="one candidate kernel through the whole pipeline")
+    p.add_argument("--task", required=True)
+    p.add_argument("--kernel", nargs="+", type=Path, required=True, help="the candidate's files, or one model answer (.md)")
+    p.add_argument("--device", default="local")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("oracle", help="MNN's own kernel through each task's slot: must time at 1.00 +/- 0.05")
+    p.add_argument("tasks", nargs="*", help="task ids or globs (default: all)")
+    p.add_argument("--device", default="local")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_oracle)
+
+    p = sub.add_parser("doctor", help="check MNN, compilers, devices and keys; say what to fix")
+    p.add_argument("--no-oracle", action="store_true", help="skip the one-task oracle run")
+    p.set_defaults(func=cmd_doctor)
+
+
+def cmd_setup(args) -> int:
+    from mkb_tui.engine.baseline import ensure_baseline
+    from mkb_tui.engine.mnn import find_mnn, setup_mnn
+    from mkb_tui.engine.toolchain import get_target
+
+    console = Console(stderr=True)
+    info = find_mnn(args.ref) if args.if_missing else None
+    if info is None:
+        console.print(f"setting up MNN {args.ref} from {args.from_path or 'github.com/alibaba/MNN'} ...")
+        info = setup_mnn(args.from_path, args.ref, force=not args.if_missing)
+    console.print(f"MNN {info.version} at {info.root} ({info.origin})")
+    for name in [t for t in args.build.split(",") if t and t != "none"]:
+        target = get_target(name)
+        missing = target.missing_tools()
+        if missing:
+            console.print(f"[yellow]skipping the {name} build: missing {', '.join(missing)}[/yellow]")
+            continue
+        console.print(f"building the pristine {name} library (about 6 minutes the first time, seconds with ccache) ...")
+        base, result = asyncio.run(ensure_baseline(info, target))
+        if base is None:
+            console.print(result.log[-3000:])
+            console.print(f"[red]the {name} build failed[/red]")
+            return 1
+        console.print(f"{name}: built in {result.seconds:.1f} s; runner {base.runner}")
+    return 0
+
+
+def _read_candidate(task, paths: list[Path]):
+    from mkb_tui.engine.answer import parse_answer
+    from mkb_tui.engine.mnn import require_mnn
+    from mkb_tui.engine.slots import slot_for
+    from mkb_tui.engine.types import KernelCandidate
+    from mkb_tui.errors import ConfigError
+
+    slot = slot_for(task, require_mnn().root)
+    for p in paths:
+        if not p.exists():
+            raise ConfigError(f"--kernel {p}: no such file")
+    if len(paths) == 1 and paths[0].suffix in (".md", ".txt"):
+        return parse_answer(paths[0].read_text(), slot)
+    files = {}
+    for p in paths:
+        match = next((f for f in slot.all_files if f.rsplit("/", 1)[-1] == p.name), None)
+        if match is None:
+            raise ConfigError(f"--kernel {p.name}: not a file of this task's slot ({', '.join(slot.all_files)})")
+        files[match] = p.read_text()
+    return KernelCandidate(files)
+
+
+def verdict_table(v) -> Table:
+    table = Table(title=f"{v.task_id}: {v.kind.value}", show_header=False)
+    table.add_row("verdict", v.kind.value)
+    table.add_row("message", v.message)
+    if v.max_abs_error is not None:
+        table.add_row("max abs / rel error", f"{v.max_abs_error:.3g} / {v.max_rel_error:.3g}")
+    if v.first_mismatch:
+        table.add_row("first mismatch", v.first_mismatch)
+    if v.baseline and v.candidate:
+        table.add_row("native median (IQR)", f"{v.baseline.median_ms:.4f} ms ({v.baseline.iqr_ms:.4f})")
+        table.add_row("candidate median (IQR)", f"{v.candidate.median_ms:.4f} ms ({v.candidate.iqr_ms:.4f})")
+    table.add_row("speedup", "-" if v.speedup is None else f"{v.speedup:.3f}x")
+    table.add_row("device / threads / precision", f"{v.device} / {v.threads} / {v.precision}")
+    if v.flags:
+        table.add_row("flags", ", ".join(v.flags))
+    for d in v.diagnostics[:10]:
+        table.add_row("error", f"{d.file}:{d.line}:{d.column}: {d.message}")
+    table.add_row("time", f"{v.seconds:.1f} s")
+    return table
+
+
+def cmd_eval(args) -> int:
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.engine.pipeline import Pipeline
+
+    task = get_task(args.task)
+    candidate = _read_candidate(task, args.kernel)
+    pipeline = Pipeline(args.device, threads=args.threads)
+    console = Console(stderr=True)
+    with console.status("starting") as status:
+        verdict = asyncio.run(pipeline.evaluate(task, candidate, progress=lambda stage: status.update(stage)))
+    if args.json:
+        data = verdict.to_dict()
+        data["diagnostics"] = [d for d in data["diagnostics"]]
+        print(json.dumps(data, default=str))
+    else:
+        Console().print(verdict_table(verdict))
+    return 0
+
+
+def cmd_oracle(args) -> int:
+    from mkb_tui.bench.tasks import load_tasks
+    from mkb_tui.engine.oracle import run_oracle
+    from mkb_tui.engine.pipeline import Pipeline
+
+    tasks = []
+    for pattern in args.tasks or ["*"]:
+        tasks += load_tasks(pattern)
+    if not tasks:
+        from mkb_tui.errors import TaskError
+
+        raise TaskError(f"no task matches {' '.join(args.tasks)}")
+    pipeline = Pipeline(args.device)
+    console = Console(stderr=True)
+
+    def show(task, r):
+        if not args.json:
+            mark = "[green]ok[/green]" if r.passed else "[red]FAIL[/red]"
+            speed = "-" if r.speedup is None else f"{r.speedup:.3f}"
+            console.print(f"{mark} {task.id:32s} {r.verdict:14s} {speed:>7s}  {r.message}")
+
+    results = asyncio.run(run_oracle(tasks, pipeline, progress=show))
+    if args.json:
+        print(json.dumps([r.to_dict() for r in results], indent=1))
+    passed = sum(r.passed for r in results)
+    print(f"{passed} passed, {len(results) - passed} failed", file=sys.stderr if args.json else sys.stdout)
+    return 0 if passed == len(results) else 1
+
+
+def cmd_doctor(args) -> int:
+    from mkb_tui.engine.mnn import find_mnn
+    from mkb_tui.engine.toolchain import aarch64_target, host_target
+
+    console = Console()
+    table = Table(title="mkb-tui doctor")
+    for col in ("check", "status", "what to do"):
+        table.add_column(col)
+    ok_all = True
+
+    def row(name: str, ok: bool, detail: str, fix: str = "") -> None:
+        nonlocal ok_all
+        ok_all &= ok
+        table.add_row(name, ("[green]ok[/green] " if ok else "[red]missing[/red] ") + detail, "" if ok else fix)
+
+    info = find_mnn()
+    row("MNN source", info is not None, f"{info.version} at {info.root}" if info else "", "mkb-tui setup mnn [--from PATH]")
+    for target in (host_target(), aarch64_target()):
+        missing = target.missing_tools()
+        row(f"{target.name} toolchain", not missing, target.description, f"apt-get install {' '.join(missing)}")
+    row("ccache", shutil.which("ccache") is not None, "", "apt-get install ccache")
+    from mkb_tui.paths import cache_dir
+
+    free = shutil.disk_usage(cache_dir()).free / 2**30
+    row("disk", free > 5, f"{free:.0f} GiB free in {cache_dir()}", "free at least 5 GiB (builds and workspaces)")
+    row("adb", shutil.which("adb") is not None, "phones through adb", "apt-get install adb")
+    for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
+        row(key, bool(os.environ.get(key)), "set" if os.environ.get(key) else "", f"export {key}=... (or use openai-compatible / scripted models)")
+    if info is not None and not args.no_oracle:
+        from mkb_tui.bench.tasks import get_task
+        from mkb_tui.engine.oracle import run_oracle
+        from mkb_tui.engine.pipeline import Pipeline
+
+        result = asyncio.run(run_oracle([get_task("abs")], Pipeline("local")))[0]
+        row("oracle (abs, local)", result.passed, result.message, "see `mkb-tui oracle abs`")
+    console.print(table)
+    return 0 if ok_all else 1

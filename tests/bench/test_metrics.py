@@ -1,0 +1,85 @@
+"""Metrics against hand-computed cases."""
+
+import math
+
+import pytest
+
+from mkb_tui.bench.metrics import Attempt, best_per_task, compute, pass_at_k, per_category
+
+# Four tasks, two categories, two iterations each:
+# t1 (A): iter0 compile error; iter1 correct 1.2x                -> compiled, correct, best 1.2
+# t2 (A): iter0 correct 0.8x;  iter1 correct 1.6x                -> compiled, correct, best 1.6
+# t3 (B): iter0 compiles but wrong; iter1 wrong                  -> compiled, not correct
+# t4 (B): iter0 compile error; iter1 compile error               -> nothing
+ATTEMPTS = [
+    Attempt("t1", "A", False, False, None, 0), Attempt("t1", "A", True, True, 1.2, 1),
+    Attempt("t2", "A", True, True, 0.8, 0), Attempt("t2", "A", True, True, 1.6, 1),
+    Attempt("t3", "B", True, False, None, 0), Attempt("t3", "B", True, False, None, 1),
+    Attempt("t4", "B", False, False, None, 0), Attempt("t4", "B", False, False, None, 1),
+]  # fmt: skip
+
+
+def test_best_of_iterations():
+    best = {s.task_id: s for s in best_per_task(ATTEMPTS)}
+    assert best["t1"].speedup == 1.2 and best["t2"].speedup == 1.6 and best["t3"].speedup is None
+    assert [best[t].compiled for t in ("t1", "t2", "t3", "t4")] == [True, True, True, False]
+
+
+def test_headline_metrics():
+    m = compute(ATTEMPTS)
+    assert m.csr == 75.0  # 3 of 4 compiled
+    assert m.fcr == 50.0  # 2 of 4 correct
+    assert m.fast[0.5] == 50.0  # 1.2 and 1.6 > 0.5
+    assert m.fast[1.0] == 50.0  # 1.2 and 1.6 > 1.0
+    assert m.fast[1.5] == 25.0  # only 1.6 > 1.5
+    assert m.geomean_speedup == pytest.approx(math.sqrt(1.2 * 1.6))  # 1.3856
+    d = m.as_dict()
+    assert d["fast_1.0"] == 50.0 and d["fast_1.5"] == 25.0 and d["csr"] == 75.0
+
+
+def test_fast_p_is_strict():
+    m = compute([Attempt("t", "A", True, True, 1.0)])
+    assert m.fast[1.0] == 0.0 and m.fast[0.5] == 100.0
+
+
+def test_per_category():
+    cats = per_category(ATTEMPTS)
+    assert (cats["A"].csr, cats["A"].fcr, cats["A"].fast[1.5]) == (100.0, 100.0, 50.0)
+    assert (cats["B"].csr, cats["B"].fcr, cats["B"].geomean_speedup) == (50.0, 0.0, None)
+
+
+def test_pass_at_k_unbiased_estimator():
+    # n=10 samples, c=3 correct, k=1: 1 - C(7,1)/C(10,1) = 1 - 7/10 = 0.3
+    assert pass_at_k(10, 3, 1) == pytest.approx(0.3)
+    # k=5: 1 - C(7,5)/C(10,5) = 1 - 21/252 = 0.916666...
+    assert pass_at_k(10, 3, 5) == pytest.approx(1 - 21 / 252)
+    assert pass_at_k(10, 0, 5) == 0.0 and pass_at_k(10, 6, 5) == 1.0
+    with pytest.raises(ValueError):
+        pass_at_k(3, 1, 5)
+
+
+def test_pass_at_k_over_tasks():
+    # task a: 4 samples, 1 correct -> pass@2 = 1 - C(3,2)/C(4,2) = 1 - 3/6 = 0.5
+    # task b: 4 samples, 0 correct -> 0;  mean 25%
+    attempts = [Attempt("a", "X", True, s == 2, 1.0 if s == 2 else None, 0, s) for s in range(4)]
+    attempts += [Attempt("b", "X", True, False, None, 0, s) for s in range(4)]
+    assert compute(attempts, ks=(2,)).pass_at_k[2] == pytest.approx(25.0)
+
+
+def test_report_cli_writes_json_and_csv(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    results = tmp_path / "results.jsonl"
+    results.write_text("\n".join(json.dumps(a.__dict__) for a in ATTEMPTS))
+    out = subprocess.run([sys.executable, "-m", "mkb_tui", "report", str(results), "--out", str(tmp_path / "r")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["metrics"]["csr"] == 75.0 and report["metrics"]["fast_1.5"] == 25.0
+    assert report["per_category"]["A"]["fcr"] == 100.0
+    csv_lines = (tmp_path / "r" / "report.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("category,tasks,csr,fcr") and csv_lines[-1].startswith("all,4,75.0,50.0")
+    assert "CSR" in out.stdout
+    bad = subprocess.run([sys.executable, "-m", "mkb_tui", "report", str(tmp_path / "nope.jsonl")], capture_output=True, text=True)
+    assert bad.returncode == 1 and "no such file" in bad.stderr

@@ -1,0 +1,55 @@
+"""The static check rejects routes to native code, timers, threads, foreign includes, I/O and asm."""
+
+import pytest
+
+from mkb_tui.engine.slots import CANDIDATE_CPP, CANDIDATE_HPP, Slot
+from mkb_tui.engine.static_check import check
+from mkb_tui.engine.types import KernelCandidate
+
+SLOT = Slot("abs", "cpu", "UnaryOp", "ABS", (CANDIDATE_CPP,), (CANDIDATE_HPP,),
+            ("source/backend/cpu/CPUUnary.cpp", "source/backend/cpu/CPUUnary.hpp"), "CPUUnaryCreator")  # fmt: skip
+CLEAN = """#include "backend/cpu/CPUBackend.hpp"
+#include <cmath>
+namespace MNN {
+// a comment that says fork() and std::thread and CPUUnary does not count
+static const char* kName = "clock_gettime";
+} // namespace MNN
+"""
+
+
+def problems(src: str, path: str = CANDIDATE_CPP) -> list[str]:
+    return check(KernelCandidate({path: src}), SLOT)
+
+
+def test_clean_kernel_passes():
+    assert problems(CLEAN) == []
+
+
+@pytest.mark.parametrize(
+    "snippet, expect",
+    [
+        ("auto t = std::chrono::steady_clock::now();", "timers"),
+        ("struct timespec ts; clock_gettime(0, &ts);", "timers"),
+        ("std::thread worker([]{});", "threads or processes"),
+        ("int pid = fork();", "threads or processes"),
+        ("system(\"ls\");", "threads or processes"),
+        ("FILE* f = fopen(\"/tmp/ref.bin\", \"rb\");", "file or network I/O"),
+        ("auto p = MNNSelectUnaryFunctionForFloat(0, 0);", "native implementation"),
+        ("auto e = new CPUUnary(nullptr, nullptr, nullptr, nullptr);", "native implementation"),
+        ("asm volatile(\"nop\");", "inline assembly"),
+    ],
+)
+def test_rejections(snippet, expect):
+    src = CLEAN.replace("} // namespace MNN", f"void f() {{ {snippet} }}\n}} // namespace MNN")
+    found = problems(src)
+    assert any(expect in p for p in found), found
+
+
+def test_foreign_and_native_includes():
+    assert any("outside MNN" in p for p in problems('#include "/etc/passwd"\n' + CLEAN))
+    assert any("outside MNN" in p for p in problems("#include <curl/curl.h>\n" + CLEAN))
+    assert any("native implementation" in p for p in problems('#include "backend/cpu/CPUUnary.hpp"\n' + CLEAN))
+
+
+def test_files_outside_the_slot():
+    assert any("not a file of this slot" in p for p in problems(CLEAN, "source/core/Session.cpp"))
