@@ -174,7 +174,7 @@ for tid, shape in [("globalmaxpool", (1, 256, 14, 14)), ("globalmaxpool_small", 
          inputs=[f32()], mech="geometry", kit=True, pre=['GMP = onnx_op("GlobalMaxPool", lambda x: torch.amax(x, dim=(2, 3), keepdim=True))'], forward="GMP(x)")
 
 # ---------------------------------------------------------------- Convolution (2 ops, 21 tasks)
-WINOGRAD = "MNN computes 3x3 (and larger) stride-1 convolutions with Winograd transforms: rounding differs (measured 3.5e-3 abs on sums of 288 products)"
+WINOGRAD = "MNN computes 3x3 (and larger) stride-1 convolutions with Winograd transforms: rounding differs (measured up to 3.5e-3 abs on sums of 288+ products)"
 SUMS = "sums of hundreds of products: accumulation order differs between MNN and PyTorch"
 for tid, args, shape, doc, tol in [
     ("conv1x1", "32, 64, 1", (1, 32, 56, 56), "Pointwise 1x1 convolution 32->64.", SUMS),
@@ -194,7 +194,7 @@ for tid, args, shape, doc, tol in [
     ("conv_depthwise5x5", "64, 64, 5, padding=2, groups=64", (1, 64, 28, 28), "Depthwise 5x5 convolution (EfficientNet).", None),
 ]:
     task(id=tid, cat="Convolution", op="Conv", doc=doc + f" Input {list(shape)}.", shapes={"SHAPE": shape}, inputs=[f32()], mech="cpu",
-         init=[f"self.conv = nn.Conv2d({args})"], forward="self.conv(x)", tol=1e-3 if tol else None, tol_reason=tol)
+         init=[f"self.conv = nn.Conv2d({args})"], forward="self.conv(x)", tol=(1e-2 if tol == WINOGRAD else 1e-3) if tol else None, tol_reason=tol)
 for tid, args, shape, doc, tol in [
     ("convtranspose_k2s2", "32, 16, 2, stride=2", (1, 32, 28, 28), "2x2 stride-2 transposed convolution 32->16 (U-Net upsampling).", SUMS),
     ("convtranspose_k3s2p1", "32, 16, 3, stride=2, padding=1, output_padding=1", (1, 32, 28, 28), "3x3 stride-2 transposed convolution with output padding.", SUMS),
@@ -324,7 +324,7 @@ tensor("reshape_heads", "Reshape", "Split the hidden axis into 12 heads: [1, 128
 tensor("reshape_flatten_tokens", "Reshape", "Merge heads back: [1, 128, 12, 64] -> [1, 128, 768].", {"SHAPE": (1, 128, 12, 64)}, [f32()], "geometry", "x.reshape(1, 128, 768)")
 tensor("transpose_heads", "Transpose", "Move heads before tokens: perm (0, 2, 1, 3) of [1, 128, 12, 64].", {"SHAPE": (1, 128, 12, 64)}, [f32()], "geometry", "x.permute(0, 2, 1, 3)")
 tensor("transpose_2d", "Transpose", "Matrix transpose of [512, 512].", {"SHAPE": (512, 512)}, [f32()], "geometry", "x.t()")
-tensor("transpose_nchw_to_nhwc", "Transpose", "NCHW -> NHWC layout change of [1, 32, 56, 56].", IMG, [f32()], "geometry", "x.permute(0, 2, 3, 1)")
+tensor("squeeze_axis1", "Squeeze", "Drop the singleton axis 1 of [4, 1, 128, 256].", {"SHAPE": (4, 1, 128, 256)}, [f32()], "geometry", "x.squeeze(1)")
 tensor("concat_lastdim", "Concat", "Concatenate two [1, 128, 384] halves along the last axis.", {"SHAPE": (1, 128, 384)}, [f32("a"), f32("b")], "geometry", "torch.cat([a, b], dim=-1)")
 tensor("concat_channels", "Concat", "Concatenate two feature maps along channels (DenseNet / YOLO route).", IMG, [f32("a"), f32("b")], "geometry", "torch.cat([a, b], dim=1)")
 tensor("split_qkv", "Split", "Split a fused QKV projection [1, 128, 2304] into three [1, 128, 768].", {"SHAPE": (1, 128, 2304)}, [f32()], "geometry", "torch.split(x, 768, dim=-1)")
@@ -366,7 +366,7 @@ tensor("cast_float_to_int", "Cast", "Cast float32 -> int32 (truncation toward ze
 tensor("onehot_labels", "OneHot", "One-hot encode [8, 128] labels into 100 classes.", {"SHAPE": (8, 128)}, [i32("labels", "SHAPE", 0, 100, "int64")], "cpu", kit=True,
        pre=['ONEHOT = onnx_op("OneHot", lambda i: F.one_hot(i, 100).float(), attrs={"axis_i": -1}, const_inputs=[torch.tensor(100), torch.tensor([0.0, 1.0])])'], forward="ONEHOT(labels)")
 
-# ---------------------------------------------------------------- Logic (10 ops, 13 tasks)
+# ---------------------------------------------------------------- Logic (9 ops, 13 tasks)
 def logic(tid, op, doc, inputs, forward=None, pre=None, kit=False, native=None, shapes=ACT):
     task(id=tid, cat="Logic", op=op, doc=doc, shapes=shapes, inputs=inputs, mech="combiner" if op == "Not" else "cpu",
          forward=forward, pre=pre, kit=kit, native_incorrect=native)
@@ -388,9 +388,7 @@ logic("less_int", "Less", "Elementwise Less of two int32 tensors [1, 128, 768] (
 logic("less_float", "Less", "Elementwise Less of two float tensors [1, 128, 768], negative values included.", [f32("a"), f32("b")], forward="torch.lt(a, b)",
       native="MNN's x86 SSE float Less compares bit patterns as int32: wrong when both inputs are negative (source/math/Vec.hpp)")
 logic("lessorequal", "LessOrEqual", "Elementwise LessOrEqual of two float tensors [1, 128, 768].", [f32("a", edge=(0.5,)), f32("b", edge=(0.5,))], forward="torch.le(a, b)")
-logic("bitshift_left", "BitShift", "Left BitShift of uint8 values by per-element amounts [1, 128, 768].",
-      [{"name": "x", "shape": "SHAPE", "dtype": "uint8", "dist": "randint", "low": 0, "high": 16}, {"name": "s", "shape": "SHAPE", "dtype": "uint8", "dist": "randint", "low": 0, "high": 4}],
-      kit=True, pre=['SHIFT = onnx_op("BitShift", lambda x, s: torch.bitwise_left_shift(x, s), attrs={"direction_s": "LEFT"})'], forward="SHIFT(x, s)")
+logic("lessorequal_int", "LessOrEqual", "Elementwise LessOrEqual of two int32 tensors [1, 128, 768].", [i32("a", low=-4, high=4), i32("b", low=-4, high=4)], forward="torch.le(a, b)")
 
 # ---------------------------------------------------------------- Others (4 ops, 4 tasks)
 task(id="rnn_tanh", cat="Others", op="RNN", doc="A single-layer tanh RNN, 32 steps, batch 4, input 64, hidden 128; returns the final hidden state Y_h [1, 4, 128].",

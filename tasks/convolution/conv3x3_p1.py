@@ -9,8 +9,8 @@ import torch.nn as nn
 OP = "Conv"
 CATEGORY = "Convolution"
 OPSET = 20
-TOLERANCE = 0.001
-TOLERANCE_REASON = "MNN computes 3x3 (and larger) stride-1 convolutions with Winograd transforms: rounding differs (measured 3.5e-3 abs on sums of 288 products)"
+TOLERANCE = 0.01
+TOLERANCE_REASON = "MNN computes 3x3 (and larger) stride-1 convolutions with Winograd transforms: rounding differs (measured up to 3.5e-3 abs on sums of 288+ products)"
 NATIVE_INCORRECT = None
 MNN_OPS = ('ConvertTensor', 'Convolution')
 MNN_SUBTYPE = None

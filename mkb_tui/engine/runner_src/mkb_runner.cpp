@@ -1,9 +1,11 @@
 // mkb_runner: the project's own harness binary. Loads one .mnn model, feeds MKBT inputs, runs the session with
 // pinned threads and precision, writes MKBT outputs and prints one JSON line with timings.
 //
-// usage: mkb_runner MODEL.mnn INPUTS.mkbt OUTPUTS.mkbt [--threads N] [--precision high|normal|low]
+// usage: mkb_runner MODEL.mnn IN[,IN...] OUT[,OUT...] [--threads N] [--precision high|normal|low]
 //                   [--warmup W] [--iters N] [--repeat R]
-// --repeat R runs the whole forward R times and fails (exit 3) if outputs differ bitwise (uninitialised memory).
+// Several input sets run one after another in the same session, so a kernel that caches results across runs is
+// caught. --repeat R runs each forward R times and fails (exit 4) if outputs differ bitwise (uninitialised memory).
+// Timing (--iters) uses the first input set.
 #include <MNN/Interpreter.hpp>
 #include <MNN/Tensor.hpp>
 
@@ -21,6 +23,7 @@
 // pristine library, where they resolve to null.
 extern "C" long mkb_candidate_creations() __attribute__((weak));
 extern "C" long mkb_candidate_executions() __attribute__((weak));
+extern "C" long mkb_candidate_nulls() __attribute__((weak));
 
 namespace {
 
@@ -131,6 +134,17 @@ HostTensor fromHost(const std::string& name, MNN::Tensor* host) {
     return t;
 }
 
+std::vector<std::string> splitList(const std::string& s) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (true) {
+        size_t comma = s.find(',', start);
+        out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) return out;
+        start = comma + 1;
+    }
+}
+
 std::string jsonEscape(const std::string& s) {
     std::string o;
     for (char c : s) {
@@ -142,7 +156,11 @@ std::string jsonEscape(const std::string& s) {
 }
 
 int fail(const std::string& msg, int code = 2) {
-    printf("{\"ok\":false,\"error\":\"%s\"}\n", jsonEscape(msg).c_str());
+    printf("{\"ok\":false,\"error\":\"%s\"", jsonEscape(msg).c_str());
+    if (mkb_candidate_creations)
+        printf(",\"candidate_proof\":{\"creations\":%ld,\"executions\":%ld,\"nulls\":%ld}", mkb_candidate_creations(),
+               mkb_candidate_executions ? mkb_candidate_executions() : 0L, mkb_candidate_nulls ? mkb_candidate_nulls() : 0L);
+    printf("}\n");
     fflush(stdout);
     return code;
 }
@@ -162,10 +180,13 @@ int main(int argc, char** argv) {
         else if (k == "--repeat") repeat = atoi(argv[i + 1]);
         else return fail("unknown option " + k);
     }
-    std::vector<HostTensor> inputs;
+    std::vector<std::string> inputFiles = splitList(argv[2]), outputFiles = splitList(argv[3]);
+    if (inputFiles.size() != outputFiles.size()) return fail("as many output files as input files are needed");
+    std::vector<std::vector<HostTensor>> inputSets(inputFiles.size());
     std::string err;
-    if (!readTensors(argv[2], inputs, err)) return fail(err);
-
+    for (size_t i = 0; i < inputFiles.size(); ++i)
+        if (!readTensors(inputFiles[i].c_str(), inputSets[i], err)) return fail(err);
+    std::vector<HostTensor>* current = &inputSets[0];
     std::unique_ptr<MNN::Interpreter> net(MNN::Interpreter::createFromFile(argv[1]));
     if (!net) return fail(std::string("cannot load model ") + argv[1]);
     MNN::ScheduleConfig config;
@@ -180,7 +201,7 @@ int main(int argc, char** argv) {
     if (!session) return fail("createSession failed");
 
     auto modelInputs = net->getSessionInputAll(session);
-    for (const auto& in : inputs) {
+    for (const auto& in : inputSets[0]) {
         auto it = modelInputs.find(in.name);
         if (it == modelInputs.end()) return fail("model has no input named " + in.name);
         std::vector<int> dims(in.dims.begin(), in.dims.end());
@@ -189,7 +210,7 @@ int main(int argc, char** argv) {
     net->resizeSession(session);
     // Fresh host buffers for every call: a kernel may not rely on stale data.
     auto feed = [&]() -> bool {
-        for (const auto& in : inputs) {
+        for (const auto& in : *current) {
             MNN::Tensor* dev = modelInputs[in.name];
             std::unique_ptr<MNN::Tensor> host(new MNN::Tensor(dev, dev->getDimensionType()));
             if (!fillHost(in, host.get(), err)) return false;
@@ -222,17 +243,22 @@ int main(int argc, char** argv) {
         return true;
     };
 
-    if (!feed()) return fail(err);
-    if (net->runSessionWithCallBackInfo(session, before, after, true) != MNN::NO_ERROR) return fail("runSession failed", 3);
-    std::vector<HostTensor> outs = collect();
-    for (int r = 1; r < repeat; ++r) {
+    for (size_t set = 0; set < inputSets.size(); ++set) {
+        current = &inputSets[set];
         if (!feed()) return fail(err);
-        net->runSession(session);
-        std::vector<HostTensor> again = collect();
-        for (size_t i = 0; i < outs.size(); ++i)
-            if (again[i].data != outs[i].data) return fail("outputs differ between repeated runs (nondeterministic or uninitialised memory)", 4);
+        if (net->runSessionWithCallBackInfo(session, before, after, true) != MNN::NO_ERROR) return fail("runSession failed", 3);
+        std::vector<HostTensor> outs = collect();
+        for (int r = 1; r < repeat; ++r) {
+            if (!feed()) return fail(err);
+            net->runSession(session);
+            std::vector<HostTensor> again = collect();
+            for (size_t i = 0; i < outs.size(); ++i)
+                if (again[i].data != outs[i].data) return fail("outputs differ between repeated runs (nondeterministic or uninitialised memory)", 4);
+        }
+        if (!writeTensors(outputFiles[set].c_str(), outs)) return fail("cannot write " + outputFiles[set]);
     }
-    if (!writeTensors(argv[3], outs)) return fail(std::string("cannot write ") + argv[3]);
+    current = &inputSets[0];
+    if (!feed()) return fail(err);
 
     for (int i = 0; i < warmup; ++i) net->runSession(session);
     std::vector<double> times;
@@ -250,7 +276,9 @@ int main(int argc, char** argv) {
     printf("},\"times_ms\":[");
     for (size_t i = 0; i < times.size(); ++i) printf("%s%.6f", i ? "," : "", times[i]);
     printf("]");
-    if (mkb_candidate_creations) printf(",\"candidate_proof\":{\"creations\":%ld,\"executions\":%ld}", mkb_candidate_creations(), mkb_candidate_executions ? mkb_candidate_executions() : 0L);
+    if (mkb_candidate_creations)
+        printf(",\"candidate_proof\":{\"creations\":%ld,\"executions\":%ld,\"nulls\":%ld}", mkb_candidate_creations(),
+               mkb_candidate_executions ? mkb_candidate_executions() : 0L, mkb_candidate_nulls ? mkb_candidate_nulls() : 0L);
     printf("}\n");
     fflush(stdout);
     net->releaseSession(session);

@@ -1,36 +1,36 @@
-"""NCHW -> NHWC layout change of [1, 32, 56, 56].
+"""Drop the singleton axis 1 of [4, 1, 128, 256].
 
-ONNX Transpose (opset 20); MNN mechanism: geometry.
+ONNX Squeeze (opset 20); MNN mechanism: geometry.
 """
 
 import torch
 import torch.nn as nn
 
-OP = "Transpose"
+OP = "Squeeze"
 CATEGORY = "Tensor"
 OPSET = 20
 TOLERANCE = 0.0001
 TOLERANCE_REASON = None
 NATIVE_INCORRECT = None
-MNN_OPS = ('Permute',)
+MNN_OPS = ('Squeeze',)
 MNN_SUBTYPE = None
 MECHANISM = "geometry"
 SEEDS = (0, 1, 2, 3, 4)
 
-SHAPE = (1, 32, 56, 56)
+SHAPE = (4, 1, 128, 256)
 INPUTS = (
     {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.0, "high": 1.0},
 )
 
 
 class Model(nn.Module):
-    """NCHW -> NHWC layout change of [1, 32, 56, 56]."""
+    """Drop the singleton axis 1 of [4, 1, 128, 256]."""
 
     def __init__(self):
         super().__init__()
 
     def forward(self, x):
-        return x.permute(0, 2, 3, 1)
+        return x.squeeze(1)
 
 
 def get_inputs():

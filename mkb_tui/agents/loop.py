@@ -1,0 +1,350 @@
+"""The MoKA loop for one task: Coder drafts; every candidate goes through the real pipeline; a failure goes to the
+Debugger, a correct kernel to the Accelerator, whose one-change plan passes the approval hook before the Coder
+applies it. Shared reflective memory keeps every plan with its measured outcome. Every step is an Event."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from mkb_tui.agents import events as ev
+from mkb_tui.agents.events import Event
+from mkb_tui.agents.prompts import Template, load_templates
+from mkb_tui.agents.tools.error_extractor import extract
+from mkb_tui.agents.tools.perf_parser import describe as describe_performance
+from mkb_tui.agents.tools.repo_tree import symbol_index
+from mkb_tui.bench.tasks import Task
+from mkb_tui.engine.answer import AnswerFormatError, parse_answer
+from mkb_tui.engine.types import KernelCandidate, Verdict, VerdictKind
+from mkb_tui.errors import ProviderError
+from mkb_tui.llm.base import Message, Provider
+from mkb_tui.llm.budget import UsageMeter
+from mkb_tui.llm.errors import AgentAnswerError
+
+EventSink = Callable[[Event], Awaitable[None]]
+JSON_BLOCK = re.compile(r"```(?:json)?\s*\n(\{.*?\})\s*\n```", re.S)
+
+
+@dataclass
+class Plan:
+    bottleneck: str
+    method: str
+    plan: str
+
+
+@dataclass
+class ApprovalDecision:
+    decision: str  # approve | edit | reject | auto
+    plan: Plan | None = None
+    reason: str = ""
+
+
+ApprovalHook = Callable[[Task, int, Plan], Awaitable[ApprovalDecision]]
+
+
+async def auto_approve(task: Task, iteration: int, plan: Plan) -> ApprovalDecision:
+    return ApprovalDecision("auto", plan)
+
+
+@dataclass
+class LoopConfig:
+    iterations: int = 10
+    format_retries: int = 2  # re-asks with a format reminder per answer
+    plan_rejections: int = 2  # new plans asked after rejections, per iteration
+    wall_seconds: float | None = None
+    max_tokens: int = 8192
+
+
+@dataclass
+class MemoryEntry:
+    iteration: int
+    plan: Plan
+    outcome: str
+
+
+@dataclass
+class TaskOutcome:
+    task_id: str
+    best_iteration: int | None = None
+    best_speedup: float | None = None
+    best_files: dict[str, str] | None = None
+    verdicts: list[str] = field(default_factory=list)
+    compiled: bool = False
+    correct: bool = False
+    stopped: str = "iterations"
+
+
+def extract_json(text: str) -> dict | None:
+    for candidate in [m.group(1) for m in JSON_BLOCK.finditer(text)] + [text.strip()]:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    return None
+
+
+def files_block(files: dict[str, str]) -> str:
+    return "\n".join(f"```cpp\n// {path}\n{text.rstrip()}\n```" for path, text in files.items())
+
+
+class MokaLoop:
+    def __init__(self, task: Task, provider: Provider, pipeline, *, config: LoopConfig | None = None, approval: ApprovalHook = auto_approve,
+                 sink: EventSink | None = None, meter: UsageMeter | None = None, start_iteration: int = 0,
+                 resume_files: dict[str, str] | None = None, resume_best: float | None = None) -> None:  # fmt: skip
+        self.task = task
+        self.provider = provider
+        self.pipeline = pipeline
+        self.config = config or LoopConfig()
+        self.approval = approval
+        self.sink = sink
+        self.meter = meter or UsageMeter()
+        self.templates: dict[str, Template] = load_templates()
+        self.slot = pipeline.slot(task)
+        self.memory: list[MemoryEntry] = []
+        self.start_iteration = start_iteration
+        self.outcome = TaskOutcome(task.id)
+        self.current: dict[str, str] | None = resume_files
+        if resume_files is not None:
+            self.outcome.best_files, self.outcome.best_speedup = resume_files, resume_best
+        self.speedups: list[float | None] = []
+        self._iteration = start_iteration
+
+    # ------------------------------------------------------------------ events and LLM calls
+    async def emit(self, kind: str, payload: dict, iteration: int | None = None) -> None:
+        if self.sink is not None:
+            await self.sink(Event(kind, payload, self.task.id, self._iteration if iteration is None else iteration))
+
+    def system(self, role: str) -> str:
+        target = self.pipeline.target.name
+        simd = "x86: CPU backend files are compiled without AVX flags: use SSE, or __attribute__((target(\"avx2,fma\"))) on functions with AVX2 intrinsics." \
+            if target == "host" else "aarch64: NEON intrinsics (arm_neon.h) are available."  # fmt: skip
+        return self.templates["system"].render(role=role, mnn_version=self.pipeline.mnn.version, target=target, simd_note=simd)
+
+    async def ask(self, role: str, prompt: str) -> str:
+        messages = [Message("user", prompt)]
+        await self.emit(ev.MESSAGE, {"role": "user", "to": role, "text": prompt})
+        for attempt in range(self.config.format_retries + 1):
+            text = []
+            try:
+                stream = self.provider.stream(messages, system=self.system(role), max_tokens=self.config.max_tokens)
+                async for chunk in stream:
+                    if chunk.completion is not None:
+                        completion = chunk.completion
+                    else:
+                        text.append(chunk.text)
+                        await self.emit(ev.MESSAGE_DELTA, {"role": role, "text": chunk.text})
+            except AgentAnswerError as exc:
+                await self.emit(ev.MESSAGE, {"role": "pipeline", "text": f"{role} answer unusable ({exc}); asking again"})
+                if attempt == self.config.format_retries:
+                    raise
+                continue
+            self.meter.add(completion)
+            await self.emit(ev.MESSAGE, {"role": role, "text": completion.text, "input_tokens": completion.usage.input_tokens,
+                                         "output_tokens": completion.usage.output_tokens, "cost_usd": completion.cost_usd,
+                                         "model": completion.model, "scripted": self.provider.scripted})  # fmt: skip
+            await self.emit(ev.BUDGET, {"tokens": self.meter.usage.total, "cost_usd": self.meter.cost_usd,
+                                        "max_usd": self.meter.budget.max_usd, "max_tokens": self.meter.budget.max_tokens})  # fmt: skip
+            return completion.text
+        raise ProviderError(f"{role}: no usable answer")
+
+    async def ask_format(self, role: str, prompt: str, parse: Callable[[str], object], expected: str):
+        """Ask; on an answer in the wrong format re-ask with a reminder (bounded)."""
+        text = await self.ask(role, prompt)
+        for attempt in range(self.config.format_retries + 1):
+            try:
+                return parse(text), text
+            except (AnswerFormatError, ValueError) as exc:
+                if attempt == self.config.format_retries:
+                    raise AnswerFormatError(str(exc)) from exc
+                reminder = self.templates["format_reminder"].render(problem=str(exc), expected=expected)
+                text = await self.ask(role, prompt + "\n\n" + reminder)
+        raise AssertionError("unreachable")
+
+    # ------------------------------------------------------------------ prompts
+    def initial_prompt(self) -> str:
+        from mkb_tui.agents.tools.model_parser import model_json
+
+        root = self.pipeline.mnn.root
+        headers = []
+        for rel in self.slot.headers:
+            path = root / rel
+            if path.exists():
+                headers.append(f"### {rel}\n```cpp\n{path.read_text(errors='replace')[:6000]}\n```")
+        example_path = self.slot.native_files[0] if self.slot.native_files else ""
+        example = (root / example_path).read_text(errors="replace")[:8000] if example_path else ""
+        return self.templates["coder_initial"].render(
+            task_id=self.task.id, op=self.task.op, category=self.task.category, description=self.task.description,
+            tolerance=self.task.tolerance, task_source=self.task.source, onnx_node=model_json(self.task), mechanism=self.slot.mechanism,
+            registration=self.slot.registration, slot_files=", ".join(self.slot.files) + (f" (optional: {', '.join(self.slot.optional_files)})" if self.slot.optional_files else ""),
+            headers="\n\n".join(headers), example_path=example_path, example=example,
+        )  # fmt: skip
+
+    def failure_text(self, verdict: Verdict) -> str:
+        parts = [verdict.message]
+        if verdict.first_mismatch:
+            parts.append(f"First mismatch: {verdict.first_mismatch}; max abs error {verdict.max_abs_error}")
+        return "\n".join(p for p in parts if p)
+
+    async def debug(self, verdict: Verdict, files: dict[str, str]) -> str:
+        if verdict.kind is VerdictKind.COMPILE_ERROR:
+            symbols = symbol_index(str(self.pipeline.mnn.root), self.slot.headers)
+            errors = extract(verdict.diagnostics, files, symbols)
+            await self.emit(ev.ERRORS, {"errors": [e.to_dict() for e in errors]})
+            nearby = sorted({s for e in errors for s in e.did_you_mean})
+            prompt = self.templates["debugger_compile"].render(
+                task_id=self.task.id, op=self.task.op, mnn_version=self.pipeline.mnn.version,
+                errors=json.dumps([e.to_dict() for e in errors][:12], indent=1), kernel=files_block(files),
+                symbols="\n".join(nearby) or "(see the headers in the first prompt)",
+            )  # fmt: skip
+        else:
+            from mkb_tui.agents.tools.model_parser import model_json
+
+            prompt = self.templates["debugger_correctness"].render(
+                task_id=self.task.id, op=self.task.op, verdict=verdict.kind.value, failure=self.failure_text(verdict),
+                model=model_json(self.task), kernel=files_block(files),
+            )  # fmt: skip
+        try:
+            advice, _ = await self.ask_format("debugger", prompt, _suggestions, '{"local_error_suggestion": "...", "crossfile_error_suggestion": "..."}')
+        except AnswerFormatError:
+            return "(the Debugger gave no usable suggestion)"
+        return f"- local: {advice.get('local_error_suggestion', '')}\n- cross-file: {advice.get('crossfile_error_suggestion', '')}"
+
+    async def accelerate_plan(self, verdict: Verdict, files: dict[str, str]) -> Plan | None:
+        history = "\n".join(f"- iteration {m.iteration}: {m.plan.method}: {m.plan.plan} -> {m.outcome}" for m in self.memory) or "(none yet)"
+        simd = "SSE/AVX2 (with target attributes)" if self.pipeline.target.name == "host" else "NEON"
+        reason = ""
+        for _ in range(self.config.plan_rejections + 1):
+            prompt = self.templates["accelerator"].render(
+                task_id=self.task.id, op=self.task.op, device=verdict.device, threads=verdict.threads,
+                performance=describe_performance(verdict, self.speedups), history=history + reason, kernel=files_block(files), simd=simd,
+            )  # fmt: skip
+            try:
+                plan, _ = await self.ask_format("accelerator", prompt, _plan, '{"bottleneck": "...", "method": "...", "plan": "..."}')
+            except AnswerFormatError:
+                return None
+            await self.emit(ev.PLAN, {"bottleneck": plan.bottleneck, "method": plan.method, "plan": plan.plan})
+            decision = await self.approval(self.task, self._iteration, plan)
+            final = decision.plan or plan
+            await self.emit(ev.APPROVAL, {"decision": decision.decision, "plan": final.plan, "method": final.method,
+                                          "bottleneck": final.bottleneck, "reason": decision.reason})  # fmt: skip
+            if decision.decision != "reject":
+                return final
+            reason = f"\n- REJECTED by the user: {plan.method}: {plan.plan} (reason: {decision.reason})"
+            self.memory.append(MemoryEntry(self._iteration, plan, f"rejected by the user: {decision.reason}"))
+        return None
+
+    # ------------------------------------------------------------------ the loop
+    async def run(self) -> TaskOutcome:
+        started = time.monotonic()
+        await self.emit(ev.TASK_STARTED, {"op": self.task.op, "category": self.task.category, "start_iteration": self.start_iteration}, iteration=None)
+        next_prompt: tuple[str, str] | None = None  # (mode, prompt)
+        if self.current is not None:  # resumed with a kernel in hand: continue accelerating it
+            next_prompt = None
+        last_verdict: Verdict | None = None
+        for iteration in range(self.start_iteration, self.config.iterations):
+            self._iteration = iteration
+            why = self.meter.exceeded()
+            if why:
+                self.outcome.stopped = why
+                break
+            if self.config.wall_seconds and time.monotonic() - started > self.config.wall_seconds:
+                self.outcome.stopped = "wall time budget reached"
+                break
+            if next_prompt is None:
+                if self.current is None or last_verdict is None:
+                    mode, prompt = ("draft", self.initial_prompt()) if self.current is None else ("draft", self.initial_prompt())
+                else:
+                    mode, prompt = "draft", self.initial_prompt()
+            else:
+                mode, prompt = next_prompt
+            await self.emit(ev.ITERATION_STARTED, {"mode": mode})
+            await self.emit(ev.STAGE, {"stage": "drafting"})
+            try:
+                candidate, _ = await self.ask_format("coder", prompt, lambda text: parse_answer(text, self.slot),
+                                                     f"One fenced block per file, the first line of each the path as a comment: {', '.join(self.slot.files)}")  # fmt: skip
+            except AnswerFormatError as exc:
+                verdict = Verdict(self.task.id, VerdictKind.FORMAT_ERROR, str(exc))
+                await self.emit(ev.VERDICT, verdict.to_dict())
+                self.outcome.verdicts.append(verdict.kind.value)
+                next_prompt = (mode, prompt)
+                continue
+            except ProviderError as exc:
+                self.outcome.stopped = f"provider error: {exc}"
+                break
+            files = candidate.files
+            await self.emit(ev.KERNEL, {"files": files})
+            verdict = await self.pipeline.evaluate(self.task, candidate, progress=self._stage_sink())
+            await self.emit(ev.BUILD, {"ok": verdict.kind.compiled, "seconds": verdict.seconds,
+                                       "diagnostics": [d.__dict__ for d in verdict.diagnostics]})  # fmt: skip
+            await self.emit(ev.VERDICT, verdict.to_dict())
+            self.outcome.verdicts.append(verdict.kind.value)
+            self.outcome.compiled |= verdict.compiled
+            self.speedups.append(verdict.speedup)
+            last_verdict = verdict
+            if mode == "accelerate" and self.memory:
+                self.memory[-1].outcome = f"{verdict.kind.value}" + (f", speedup {verdict.speedup:.3f}x" if verdict.speedup else "")
+            try:
+                if verdict.correct:
+                    self.outcome.correct = True
+                    better = self.outcome.best_speedup is None or (verdict.speedup or 0) > self.outcome.best_speedup
+                    if better:
+                        self.outcome.best_iteration, self.outcome.best_speedup, self.outcome.best_files = iteration, verdict.speedup, files
+                        await self.emit(ev.BEST, {"speedup": verdict.speedup})
+                    base = files if better else (self.outcome.best_files or files)
+                    self.current = base
+                    if iteration + 1 >= self.config.iterations:
+                        break
+                    plan = await self.accelerate_plan(verdict, base)
+                    if plan is None:
+                        self.outcome.stopped = "no acceptable optimisation plan"
+                        break
+                    self.memory.append(MemoryEntry(iteration + 1, plan, "(pending)"))
+                    next_prompt = ("accelerate", self.templates["coder_accelerate"].render(
+                        task_id=self.task.id, op=self.task.op, device=verdict.device, performance=describe_performance(verdict, self.speedups),
+                        bottleneck=plan.bottleneck, method=plan.method, plan=plan.plan, kernel=files_block(base), tolerance=self.task.tolerance))  # fmt: skip
+                else:
+                    if iteration + 1 >= self.config.iterations:
+                        break
+                    if self.outcome.best_files is not None and mode == "accelerate":
+                        self.current = self.outcome.best_files  # the change broke it: repair this one, keep the best
+                    suggestions = await self.debug(verdict, files)
+                    next_prompt = ("repair", self.templates["coder_repair"].render(
+                        task_id=self.task.id, op=self.task.op, verdict=verdict.kind.value, failure=self.failure_text(verdict),
+                        suggestions=suggestions, kernel=files_block(files)))  # fmt: skip
+            except ProviderError as exc:
+                self.outcome.stopped = f"provider error: {exc}"
+                break
+        await self.emit(ev.TASK_FINISHED, {"best_iteration": self.outcome.best_iteration, "best_speedup": self.outcome.best_speedup,
+                                           "verdict": "correct" if self.outcome.correct else (self.outcome.verdicts[-1] if self.outcome.verdicts else "none"),
+                                           "stopped": self.outcome.stopped}, iteration=None)  # fmt: skip
+        return self.outcome
+
+    def _stage_sink(self):
+        loop_self = self
+
+        def progress(stage: str) -> None:
+            import asyncio
+
+            if loop_self.sink is not None:
+                asyncio.get_event_loop().create_task(loop_self.emit(ev.STAGE, {"stage": stage}))
+
+        return progress
+
+
+def _suggestions(text: str) -> dict:
+    data = extract_json(text)
+    if data is None or not ({"local_error_suggestion", "crossfile_error_suggestion"} & data.keys()):
+        raise ValueError("expected a JSON object with local_error_suggestion and crossfile_error_suggestion")
+    return data
+
+
+def _plan(text: str) -> Plan:
+    data = extract_json(text)
+    if data is None or not all(isinstance(data.get(k), str) and data.get(k) for k in ("bottleneck", "method", "plan")):
+        raise ValueError('expected a JSON object {"bottleneck": ..., "method": ..., "plan": ...}')
+    return Plan(data["bottleneck"][:800], data["method"][:800], data["plan"][:800])

@@ -1,0 +1,37 @@
+"""Deliberately bad kernels through the real pipeline: each classified correctly, none scored correct-and-fast."""
+
+import pytest
+
+from tests.adversarial.kernels import BAD, CORRECT
+from tests.mnn_fixtures import evaluate
+
+CPP = "source/backend/cpu/MKBCandidate.cpp"
+
+
+@pytest.fixture(scope="module")
+def strict_pipeline(mnn):
+    from mkb_tui.engine.pipeline import Pipeline, TimingPlan
+
+    return Pipeline("local", mnn=mnn, timing=TimingPlan(rounds=2, warmup=2, iters_per_round=50), run_timeout=8)
+
+
+def test_a_correct_handwritten_kernel_passes(strict_pipeline):
+    verdict = evaluate(strict_pipeline, "abs", {CPP: CORRECT})
+    assert verdict.kind.value == "correct", (verdict.message, verdict.log[-3000:])
+    assert verdict.speedup is not None and verdict.max_abs_error == 0.0
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_kernel_is_classified(strict_pipeline, name):
+    text, expected, words = BAD[name]
+    verdict = evaluate(strict_pipeline, "abs", {CPP: text})
+    evidence = verdict.message + " ".join(d.message for d in verdict.diagnostics) + verdict.log[-5000:]
+    assert verdict.kind.value == expected, (name, verdict.kind.value, verdict.message)
+    assert words in evidence, (name, verdict.message)
+    assert not verdict.correct and verdict.speedup is None
+
+
+def test_the_loop_goes_on_after_a_crash(strict_pipeline):
+    """A crash leaves the workspace usable: the next candidate builds and passes."""
+    assert evaluate(strict_pipeline, "abs", {CPP: BAD["segfault"][0]}).kind.value == "runtime_error"
+    assert evaluate(strict_pipeline, "abs", {CPP: CORRECT}).kind.value == "correct"
