@@ -108,7 +108,6 @@ class MokaLoop:
         self.memory: list[MemoryEntry] = []
         self.start_iteration = start_iteration
         self.outcome = TaskOutcome(task.id)
-        self.current: dict[str, str] | None = resume_files
         if resume_files is not None:
             self.outcome.best_files, self.outcome.best_speedup = resume_files, resume_best
         self.speedups: list[float | None] = []
@@ -131,7 +130,7 @@ class MokaLoop:
         for attempt in range(self.config.format_retries + 1):
             text = []
             try:
-                stream = self.provider.stream(messages, system=self.system(role), max_tokens=self.config.max_tokens)
+                stream = self.provider.stream(messages, system=self.system(role), max_tokens=self.config.max_tokens, role=role)
                 async for chunk in stream:
                     if chunk.completion is not None:
                         completion = chunk.completion
@@ -242,10 +241,8 @@ class MokaLoop:
     async def run(self) -> TaskOutcome:
         started = time.monotonic()
         await self.emit(ev.TASK_STARTED, {"op": self.task.op, "category": self.task.category, "start_iteration": self.start_iteration}, iteration=None)
-        next_prompt: tuple[str, str] | None = None  # (mode, prompt)
-        if self.current is not None:  # resumed with a kernel in hand: continue accelerating it
-            next_prompt = None
-        last_verdict: Verdict | None = None
+        # (mode, prompt) for the next iteration; a fresh or resumed task starts with a draft, keeping any best kernel
+        next_prompt: tuple[str, str] | None = None
         for iteration in range(self.start_iteration, self.config.iterations):
             self._iteration = iteration
             why = self.meter.exceeded()
@@ -255,13 +252,7 @@ class MokaLoop:
             if self.config.wall_seconds and time.monotonic() - started > self.config.wall_seconds:
                 self.outcome.stopped = "wall time budget reached"
                 break
-            if next_prompt is None:
-                if self.current is None or last_verdict is None:
-                    mode, prompt = ("draft", self.initial_prompt()) if self.current is None else ("draft", self.initial_prompt())
-                else:
-                    mode, prompt = "draft", self.initial_prompt()
-            else:
-                mode, prompt = next_prompt
+            mode, prompt = next_prompt or ("draft", self.initial_prompt())
             await self.emit(ev.ITERATION_STARTED, {"mode": mode})
             await self.emit(ev.STAGE, {"stage": "drafting"})
             try:
@@ -285,7 +276,6 @@ class MokaLoop:
             self.outcome.verdicts.append(verdict.kind.value)
             self.outcome.compiled |= verdict.compiled
             self.speedups.append(verdict.speedup)
-            last_verdict = verdict
             if mode == "accelerate" and self.memory:
                 self.memory[-1].outcome = f"{verdict.kind.value}" + (f", speedup {verdict.speedup:.3f}x" if verdict.speedup else "")
             try:
@@ -296,7 +286,6 @@ class MokaLoop:
                         self.outcome.best_iteration, self.outcome.best_speedup, self.outcome.best_files = iteration, verdict.speedup, files
                         await self.emit(ev.BEST, {"speedup": verdict.speedup})
                     base = files if better else (self.outcome.best_files or files)
-                    self.current = base
                     if iteration + 1 >= self.config.iterations:
                         break
                     plan = await self.accelerate_plan(verdict, base)
@@ -310,8 +299,6 @@ class MokaLoop:
                 else:
                     if iteration + 1 >= self.config.iterations:
                         break
-                    if self.outcome.best_files is not None and mode == "accelerate":
-                        self.current = self.outcome.best_files  # the change broke it: repair this one, keep the best
                     suggestions = await self.debug(verdict, files)
                     next_prompt = ("repair", self.templates["coder_repair"].render(
                         task_id=self.task.id, op=self.task.op, verdict=verdict.kind.value, failure=self.failure_text(verdict),

@@ -52,15 +52,15 @@ class Provider(ABC):
 
     @abstractmethod
     def stream(
-        self, messages: list[Message], *, system: str, max_tokens: int = 4096, temperature: float | None = None
+        self, messages: list[Message], *, system: str, max_tokens: int = 4096, temperature: float | None = None, role: str | None = None
     ) -> AsyncIterator[StreamChunk]:
-        """Yield text chunks as they arrive, then one final chunk with `completion` set."""
+        """Yield text chunks as they arrive, then one final chunk with `completion` set. `role` names the agent asking."""
 
     async def complete(
-        self, messages: list[Message], *, system: str, max_tokens: int = 4096, temperature: float | None = None
+        self, messages: list[Message], *, system: str, max_tokens: int = 4096, temperature: float | None = None, role: str | None = None
     ) -> Completion:
         final: Completion | None = None
-        async for chunk in self.stream(messages, system=system, max_tokens=max_tokens, temperature=temperature):
+        async for chunk in self.stream(messages, system=system, max_tokens=max_tokens, temperature=temperature, role=role):
             if chunk.completion is not None:
                 final = chunk.completion
         assert final is not None, "provider stream ended without a completion"

@@ -32,7 +32,7 @@ class _SdkProvider(Provider):
     def _errors(self):
         raise NotImplementedError
 
-    async def stream(self, messages: list[Message], *, system: str, max_tokens: int = 4096, temperature: float | None = None):
+    async def stream(self, messages: list[Message], *, system: str, max_tokens: int = 4096, temperature: float | None = None, role: str | None = None):
         status_error, connection_error = self._errors()
         attempt = 0
         while True:

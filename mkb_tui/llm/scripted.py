@@ -1,5 +1,5 @@
 """`scripted:FILE.jsonl`: replays recorded responses, one JSON object per line:
-{"text": "...", "role": "coder" (optional, checked when given), "input_tokens": 0, "output_tokens": 0, "delay": 0.0}.
+{"text": "...", "role": "coder" (optional: a response is given only to that role), "input_tokens": 0, "output_tokens": 0, "delay": 0.0}.
 For tests and demos; labelled as scripted wherever it shows."""
 
 from __future__ import annotations
@@ -38,12 +38,13 @@ class ScriptedProvider(Provider):
         return f"ScriptedProvider({str(self.path)!r}, {self.position}/{len(self.responses)})"
 
     async def stream(self, messages: list[Message], *, system: str, max_tokens: int = 4096, temperature: float | None = None, role: str | None = None):
+        # the next recorded response for this role (responses recorded for another role are passed over)
+        while self.position < len(self.responses) and role and self.responses[self.position].get("role") not in (None, role):
+            self.position += 1
         if self.position >= len(self.responses):
-            raise ProviderError(f"scripted model {self.path.name}: all {len(self.responses)} recorded responses are used up")
+            raise ProviderError(f"scripted model {self.path.name}: no recorded response left for the {role or 'model'}")
         item = self.responses[self.position]
         self.position += 1
-        if role and item.get("role") and item["role"] != role:
-            raise ProviderError(f"scripted model {self.path.name}: response {self.position} is for the {item['role']}, asked by the {role}")
         text = item["text"]
         delay = float(item.get("delay", 0.0))
         for i in range(0, len(text), CHUNK):

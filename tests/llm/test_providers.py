@@ -123,5 +123,5 @@ async def test_scripted_replay(tmp_path):
     pieces, final = await collect(p)
     assert final.text == "first answer" and final.usage.output_tokens == 3 and "".join(pieces) == "first answer"
     assert (await p.complete([Message("user", "x")], system="s")).text == "second"
-    with pytest.raises(ProviderError, match="used up"):
+    with pytest.raises(ProviderError, match="no recorded response left"):
         await p.complete([Message("user", "x")], system="s")

@@ -1,0 +1,154 @@
+"""A session: many tasks through the same MoKA loop object (TUI and batch alike), every event into the store.
+
+Methods: moka (the iterative loop), single (one query), pass@k (k independent single queries, best kept).
+Resumable: finished tasks are skipped, an interrupted task continues after its last iteration with a verdict,
+keeping its best kernel so far.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from mkb_tui.agents import events as ev
+from mkb_tui.agents.events import Event
+from mkb_tui.agents.loop import ApprovalHook, LoopConfig, MokaLoop, TaskOutcome, auto_approve
+from mkb_tui.bench.metrics import Attempt
+from mkb_tui.bench.tasks import Task
+from mkb_tui.llm.base import Provider
+from mkb_tui.llm.budget import Budget, UsageMeter
+from mkb_tui.store import Store
+
+COMPILED = {"runtime_error", "timeout", "wrong_output", "correct"}
+ASSISTANT_ROLES = {"coder", "debugger", "accelerator"}
+Listener = Callable[[Event], Awaitable[None] | None]
+
+
+@dataclass
+class SessionConfig:
+    method: str = "moka"  # moka | single | pass@k
+    iterations: int = 10
+    k: int = 1
+    jobs: int = 1
+    budget: Budget = field(default_factory=Budget)
+    wall_seconds: float | None = None
+
+
+class StoreSink:
+    """Fan-out: every event goes to the store (committed at once), then to the listeners (TUI, progress)."""
+
+    def __init__(self, store: Store, session_id: str, listeners: list[Listener] | None = None) -> None:
+        self.store, self.session_id, self.listeners = store, session_id, list(listeners or [])
+        self._lock = asyncio.Lock()
+
+    async def __call__(self, event: Event) -> None:
+        async with self._lock:  # one writer: events keep their order across concurrent tasks
+            await self.store.append(self.session_id, event)
+        for listener in self.listeners:
+            result = listener(event)
+            if asyncio.iscoroutine(result):
+                await result
+
+
+def loop_config(config: SessionConfig) -> LoopConfig:
+    iterations = config.iterations if config.method == "moka" else 1
+    return LoopConfig(iterations=iterations, wall_seconds=config.wall_seconds)
+
+
+async def scripted_position(store: Store, session_id: str) -> int:
+    """How many recorded responses a resumed scripted session has already used for steps that completed."""
+    events = await store.events(session_id)
+    last_verdict: dict[str, int] = {}
+    done = set()
+    for e in events:
+        if e.kind == ev.VERDICT:
+            last_verdict[e.task_id] = e.seq
+        if e.kind == ev.TASK_FINISHED:
+            done.add(e.task_id)
+    return sum(1 for e in events if e.kind == ev.MESSAGE and e.payload.get("role") in ASSISTANT_ROLES
+               and (e.task_id in done or e.seq <= last_verdict.get(e.task_id, -1)))  # fmt: skip
+
+
+async def run_session(
+    store: Store,
+    session_id: str,
+    tasks: list[Task],
+    provider: Provider,
+    pipeline,
+    *,
+    config: SessionConfig,
+    approval: ApprovalHook = auto_approve,
+    listeners: list[Listener] | None = None,
+    resume: bool = False,
+) -> list[TaskOutcome]:
+    sink = StoreSink(store, session_id, listeners)
+    meter = UsageMeter(config.budget)
+    states = await store.task_states(session_id) if resume else {}
+    if resume and provider.scripted:
+        provider.position = await scripted_position(store, session_id)
+    if not resume:
+        await sink(Event(ev.SESSION_STARTED, {"tasks": [t.id for t in tasks], "method": config.method, "iterations": config.iterations,
+                                              "model": provider.spec, "scripted": provider.scripted, "device": pipeline.device.name}))  # fmt: skip
+    else:
+        await store.set_status(session_id, "running")
+        await sink(Event(ev.MESSAGE, {"role": "pipeline", "text": f"resumed: {sum(s.status == 'done' for s in states.values())} tasks already done"}))
+    gate = asyncio.Semaphore(max(1, config.jobs))
+    outcomes: list[TaskOutcome] = []
+    samples = config.k if config.method == "pass@k" else 1
+
+    async def one(task: Task) -> None:
+        state = states.get(task.id)
+        if state is not None and state.status == "done":
+            outcomes.append(TaskOutcome(task.id, state.best_iteration, state.best_speedup, state.best_files, stopped="done before resume"))
+            return
+        async with gate:
+            if meter.exceeded():
+                return
+            if samples > 1:  # pass@k: k independent single queries, numbered as iterations 0..k-1
+                start = 0 if state is None else state.last_iteration + 1
+                best = TaskOutcome(task.id)
+                for sample in range(start, samples):
+                    loop = MokaLoop(task, provider, pipeline, config=LoopConfig(iterations=sample + 1), approval=approval,
+                                    sink=sink, meter=meter, start_iteration=sample)  # fmt: skip
+                    result = await loop.run()
+                    if result.best_speedup is not None and (best.best_speedup is None or result.best_speedup > best.best_speedup):
+                        best = result
+                outcomes.append(best)
+                return
+            start = 0 if state is None else state.last_iteration + 1
+            loop = MokaLoop(task, provider, pipeline, config=loop_config(config), approval=approval, sink=sink, meter=meter,
+                            start_iteration=start, resume_files=state.best_files if state else None,
+                            resume_best=state.best_speedup if state else None)  # fmt: skip
+            outcomes.append(await loop.run())
+
+    status = "done"
+    try:
+        await asyncio.gather(*(one(t) for t in tasks))
+        if meter.exceeded():
+            status = "budget"
+            await sink(Event(ev.BUDGET, {"stopped": meter.exceeded(), "tokens": meter.usage.total, "cost_usd": meter.cost_usd}))
+    except asyncio.CancelledError:
+        status = "interrupted"
+        await store.set_status(session_id, status)
+        raise
+    await sink(Event(ev.SESSION_FINISHED, {"status": status, "tokens": meter.usage.total, "cost_usd": meter.cost_usd}))
+    return outcomes
+
+
+async def session_attempts(store: Store, session_id: str) -> list[Attempt]:
+    """Every evaluated kernel of a session as metric attempts (pass@k samples are its iterations)."""
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.errors import TaskError
+
+    info = await store.session(session_id)
+    pass_k = info["settings"].get("method") == "pass@k"
+    attempts = []
+    for row in await store.attempts(session_id):
+        try:
+            category = get_task(row["task_id"]).category
+        except TaskError:
+            category = "?"
+        attempts.append(Attempt(row["task_id"], category, row["verdict"] in COMPILED, row["verdict"] == "correct", row["speedup"],
+                                row["iteration"] or 0, row["iteration"] if pass_k else 0))  # fmt: skip
+    return attempts
