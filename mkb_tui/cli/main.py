@@ -39,7 +39,12 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"mkb-tui {__version__}")
     parser.add_argument("--db", default=None, help="session database (default sessions/mkb.sqlite)")
     parser.add_argument("--batch", action="store_true", help="run a headless benchmark sweep (see `mkb-tui --batch --help`)")
-    parser.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session")
+    parser.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session in the app")
+    parser.add_argument("--tasks", default=None, help="with --model: queue these tasks in the app (press s to start)")
+    parser.add_argument("--model", default=None, help="PROVIDER:NAME for a new session in the app")
+    parser.add_argument("--base-url", default=None, help="for openai-compatible models")
+    parser.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL]")
+    parser.add_argument("--iterations", type=int, default=10)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMAND_MODULES:
         try:

@@ -1,0 +1,193 @@
+"""Panes of the main screen. Each renders from the SessionState it is given; none runs pipeline logic."""
+
+from __future__ import annotations
+
+from rich.markup import escape
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Label, Markdown, Static
+
+from mkb_tui.tui.cpp import cpp_text_area
+from mkb_tui.tui.diff import side_by_side, unified
+from mkb_tui.tui.state import SessionState, TaskView
+
+ROLE_COLOURS = {"coder": "cyan", "debugger": "yellow", "accelerator": "magenta", "pipeline": "green", "user": "grey50"}
+
+
+class TaskQueue(DataTable):
+    """Tasks with status, verdict icon, best speedup and iteration count."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.add_columns("task", "status", "", "best", "it")
+
+    def show(self, state: SessionState, filter_text: str = "") -> None:
+        selected = self.selected_task
+        self.clear()
+        for task_id in state.order:
+            t = state.tasks[task_id]
+            if filter_text and filter_text.lower() not in f"{task_id} {t.op} {t.category}".lower():
+                continue
+            best = "-" if t.best_speedup is None else f"{t.best_speedup:.2f}x"
+            self.add_row(task_id, t.status, t.icon, best, str(len([i for i in t.iterations.values() if i.verdict])), key=task_id)
+        if selected and selected in state.tasks:
+            try:
+                self.move_cursor(row=self.get_row_index(selected))
+            except Exception:  # filtered out
+                pass
+
+    @property
+    def selected_task(self) -> str | None:
+        if self.row_count == 0:
+            return None
+        try:
+            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+        except Exception:
+            return None
+
+
+class Conversation(VerticalScroll):
+    """Role-coloured messages; the one being streamed is updated in place."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.shown: tuple[str | None, int] = (None, 0)
+
+    def show(self, task: TaskView | None) -> None:
+        key = task.task_id if task else None
+        if key != self.shown[0]:
+            self.remove_children()
+            self.shown = (key, 0)
+        if task is None:
+            return
+        new = task.messages[self.shown[1] :]
+        for m in new:
+            role = m.get("role", "?")
+            header = f"[b {ROLE_COLOURS.get(role, 'white')}]{role}[/]" + (f" → {m['to']}" if m.get("to") else "")
+            if m.get("output_tokens"):
+                header += f"  [dim]{m.get('input_tokens', 0)}+{m['output_tokens']} tokens, ${m.get('cost_usd') or 0:.4f}{' (scripted)' if m.get('scripted') else ''}[/]"
+            self.mount(Static(header, classes="msg-header"))
+            body = m.get("text", "")
+            self.mount(Markdown(body if role != "user" else body[:1500] + ("\n\n…" if len(body) > 1500 else ""), classes=f"msg msg-{role}"))
+        self.shown = (key, len(task.messages))
+        streaming = self.query("#streaming")
+        live = "".join(f"[b {ROLE_COLOURS.get(r, 'white')}]{r}[/] (streaming)\n{escape(t[-3000:])}" for r, t in task.streaming.items())
+        if live:
+            if streaming:
+                streaming.first(Static).update(live)
+            else:
+                self.mount(Static(live, id="streaming"))
+        elif streaming:
+            streaming.remove()
+        if new or live:
+            self.scroll_end(animate=False)
+
+
+class KernelPane(Vertical):
+    """The selected iteration's source (C++ highlighted) and a diff against another iteration or MNN's kernel."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="kernel-title")
+        with Horizontal(id="kernel-body"):
+            yield cpp_text_area("kernel-source")
+            with VerticalScroll(id="kernel-diff-scroll"):
+                yield Static("", id="kernel-diff")
+
+    def show(self, task: TaskView | None, iteration: int | None, compare: str, split: bool, native: str | None) -> None:
+        source = self.query_one("#kernel-source")
+        if task is None or iteration is None or iteration not in task.iterations or not task.iterations[iteration].files:
+            self.query_one("#kernel-title", Label).update("no kernel yet")
+            source.load_text("")
+            self.query_one("#kernel-diff", Static).update("")
+            return
+        files = task.iterations[iteration].files
+        path, text = next(iter(files.items()))
+        if source.text != text:
+            source.load_text(text)
+        if compare == "native" and native:
+            old, old_name = native, "MNN native"
+        else:
+            earlier = [i for i in sorted(task.iterations) if i < iteration and task.iterations[i].files]
+            old, old_name = (next(iter(task.iterations[earlier[-1]].files.values())), f"iteration {earlier[-1]}") if earlier else ("", "(none)")
+        self.query_one("#kernel-title", Label).update(f"{task.task_id}: iteration {iteration} — {path}   diff vs {old_name} ({'split' if split else 'unified'})")
+        self.query_one("#kernel-diff", Static).update(side_by_side(old, text, old_name, f"iteration {iteration}") if split else unified(old, text, old_name, f"iteration {iteration}"))
+
+    def highlight(self, start: tuple[int, int] | None, end: tuple[int, int] | None, line: int) -> None:
+        source = self.query_one("#kernel-source")
+        if start and end:
+            source.selection = source.selection.__class__((start[0] - 1, start[1] - 1), (end[0] - 1, end[1] - 1))
+        else:
+            source.cursor_location = (max(line - 1, 0), 0)
+        source.scroll_cursor_visible()
+
+
+class ErrorsPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="errors-table", cursor_type="row")
+        yield Static("", id="errors-suggestion")
+
+    def on_mount(self) -> None:
+        self.query_one("#errors-table", DataTable).add_columns("it", "line", "scope", "message", "in")
+
+    def show(self, task: TaskView | None) -> list[dict]:
+        table = self.query_one("#errors-table", DataTable)
+        table.clear()
+        rows: list[dict] = []
+        if task is not None:
+            for number in sorted(task.iterations):
+                for e in task.iterations[number].errors:
+                    rows.append({**e, "iteration": number})
+                    table.add_row(str(number), f"{e['error_line']}:{e['error_column']}", e["scope"], e["error_message"][:90], e.get("error_context", "")[:40])
+        return rows
+
+    def suggestion(self, error: dict, advice: str) -> None:
+        extra = "\n".join(f"  did you mean {s}" for s in error.get("did_you_mean", []))
+        self.query_one("#errors-suggestion", Static).update(f"[b]Debugger[/b]: {escape(advice)}\n{escape(extra)}")
+
+
+class TimingPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="timing-table", cursor_type="row")
+        yield Static("", id="timing-chart")
+
+    def on_mount(self) -> None:
+        self.query_one("#timing-table", DataTable).add_columns("it", "verdict", "median ms", "IQR ms", "native ms", "speedup", "device", "threads")
+
+    def show(self, task: TaskView | None) -> None:
+        table = self.query_one("#timing-table", DataTable)
+        table.clear()
+        points: list[tuple[int, float]] = []
+        if task is not None:
+            for number in sorted(task.iterations):
+                v = task.iterations[number].verdict
+                if not v:
+                    continue
+                cand, base = v.get("candidate") or {}, v.get("baseline") or {}
+                emulated = cand.get("emulated")
+                speed = v.get("speedup")
+                if speed is not None:
+                    points.append((number, speed))
+                fmt = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731
+                table.add_row(str(number), v.get("verdict", ""), fmt(cand.get("median_ms")), fmt(cand.get("iqr_ms")), fmt(base.get("median_ms")),
+                              "emulated" if emulated else ("-" if speed is None else f"{speed:.3f}x"), v.get("device", ""), str(v.get("threads", "")))  # fmt: skip
+        self.query_one("#timing-chart", Static).update(speedup_chart(points))
+
+
+def speedup_chart(points: list[tuple[int, float]], height: int = 8) -> Text:
+    """A text chart of speedup per iteration with the 1.0 and 1.5 lines."""
+    if not points:
+        return Text("no timed iterations yet", style="dim")
+    top = max(2.0, max(s for _, s in points) * 1.1)
+    rows = []
+    for r in range(height, 0, -1):
+        level_hi, level_lo = top * r / height, top * (r - 1) / height
+        line = Text(f"{level_hi:5.2f} ┤", style="dim")
+        for _, s in points:
+            cell = "  ██ " if s >= level_hi - 1e-9 or (level_lo < s < level_hi) else "     "
+            mark = level_lo < 1.0 <= level_hi or level_lo < 1.5 <= level_hi
+            line.append(cell if cell.strip() else ("  ┄┄ " if mark else cell), style="green" if cell.strip() else "yellow")
+        rows.append(line)
+    axis = Text("      └" + "".join(f" it{i:<2}" for i, _ in points), style="dim")
+    legend = Text("  ┄┄ = the 1.0x and 1.5x lines", style="yellow")
+    return Text("\n").join(rows + [axis, legend])

@@ -1,0 +1,180 @@
+"""Pilot tests of the app: replay controls, diffs, errors, approval, queue editing, browsing, live sessions."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from mkb_tui.agents.loop import Plan
+from mkb_tui.tui.app import MkbApp
+from mkb_tui.tui.screens import NewSession, PlanApprovalScreen
+
+SIZE = (150, 45)
+
+
+async def test_replay_steps_jumps_and_plays(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        total = len(app.replay.events)
+        assert app.replay.cursor == total and app.state.tasks["abs"].status == "done"
+        await pilot.press("left", "left", "left")
+        assert app.replay.cursor == total - 3
+        await pilot.press("left_square_bracket")  # previous iteration: state rebuilt up to its verdict
+        assert app.selected_iteration == 1
+        verdicts = [i for i, v in app.state.tasks["abs"].iterations.items() if v.verdict]
+        assert verdicts == [0, 1]
+        app.replay.seek(0)
+        await pilot.press("plus", "plus", "plus", "plus", "plus")  # 50x
+        await pilot.press("space")
+        await pilot.pause(0.5)
+        assert app.replay.cursor > 5 and "50x" in str(app.query_one("#status-bar").render())
+        assert "coder" in [m["role"] for m in app.state.tasks["abs"].messages]
+
+
+async def test_errors_jump_to_the_offending_line(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one("#tabs").active = "tab-errors"
+        await pilot.pause()
+        table = app.query_one("#errors-table")
+        assert table.row_count >= 1
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        error = app.error_rows[0]
+        assert app.query_one("#tabs").active == "tab-kernel" and app.selected_iteration == 0
+        source = app.query_one("#kernel-source")
+        assert source.selection.start[0] == error["error_line"] - 1  # the construct's line, from the tree-sitter node range
+        assert "hostFloatData" in source.text.splitlines()[error["error_line"] - 1]
+        assert "host<float>" in str(app.query_one("#errors-suggestion").render())
+
+
+async def test_diff_views(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one("#tabs").active = "tab-kernel"
+        await pilot.pause()
+        title = str(app.query_one("#kernel-title").render())
+        assert "iteration 2" in title and "diff vs iteration 1" in title and "split" in title
+        await pilot.press("d")
+        diff = str(app.query_one("#kernel-diff").render())
+        assert "unified" in str(app.query_one("#kernel-title").render()) and "+" in diff and "i + 4 <= n" in diff
+        assert app.query_one("#kernel-source").language == "cpp"
+
+
+async def test_plan_approval_modal_approve_edit_reject(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=sid)
+    plan = Plan("scalar loop", "SIMD", "use SSE over 4 floats")
+
+    class T:
+        id = "abs"
+
+    async with app.run_test(size=SIZE) as pilot:
+        decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+        assert isinstance(app.screen, PlanApprovalScreen)
+        await pilot.click("#approve")
+        assert (await decision).decision == "approve"
+
+        decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+        app.screen.query_one("#approval-plan").text = "use SSE over 8 floats, two accumulators"
+        await pilot.click("#approve")
+        result = await decision
+        assert result.decision == "edit" and result.plan.plan == "use SSE over 8 floats, two accumulators"
+
+        decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+        app.screen.query_one("#approval-reason").value = "too risky"
+        await pilot.click("#reject")
+        result = await decision
+        assert (result.decision, result.reason) == ("reject", "too risky")
+
+        decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+        await pilot.click("#auto")
+        assert (await decision).decision == "auto" and app.auto_approve
+        assert (await app.approve(T, 3, plan)).decision == "auto"  # no modal any more
+
+
+async def test_approval_timeout_auto_approves(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=sid, approval_timeout=0.2)
+
+    class T:
+        id = "abs"
+
+    async with app.run_test(size=SIZE) as pilot:
+        result = await app.approve(T, 1, Plan("b", "m", "p"))
+        await pilot.pause()
+        assert result.decision == "auto" and result.reason == "approval timeout"
+        assert not isinstance(app.screen, PlanApprovalScreen)
+
+
+async def test_browse_filter_and_sessions(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one("#queue").row_count == 190
+        await pilot.press("slash")
+        await pilot.press(*"softmax")
+        await pilot.pause()
+        assert app.query_one("#queue").row_count == 2
+        sessions = app.query_one("#sessions")
+        assert sessions.row_count == 1
+        app.query_one("#tabs").active = "tab-sessions"
+        sessions.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.replay is not None and app.session_id == sid
+
+
+async def test_queue_reorder_and_remove_before_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path))
+    app = MkbApp(db=tmp_path / "db.sqlite", new_session=NewSession("unary/*", "scripted:x.jsonl", "local", 3))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        first, second = app.state.order[:2]
+        app.query_one("#queue").focus()
+        await pilot.press("ctrl+down")
+        assert app.state.order[:2] == [second, first]
+        await pilot.press("delete")
+        assert first not in app.state.order and len(app.state.order) == 10
+
+
+def test_live_session_through_the_real_pipeline(mnn, tmp_path):
+    """The app drives the same session runner as batch mode: a scripted session with a human approving the plan."""
+    from tests.agents.scripted import write_script
+
+    model = write_script(tmp_path / "s.jsonl")
+    app = MkbApp(db=tmp_path / "live.sqlite", new_session=NewSession("abs", model, "local", 3))
+
+    async def drive():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("s")
+            for _ in range(1200):
+                await pilot.pause(0.1)
+                if isinstance(app.screen, PlanApprovalScreen):
+                    await pilot.click("#approve")
+                if app.state.status == "done":
+                    break
+            await pilot.pause(0.3)
+            return app.state
+
+    state = asyncio.run(drive())
+    task = state.tasks["abs"]
+    assert state.status == "done" and task.status == "done"
+    verdicts = [task.iterations[i].verdict["verdict"] for i in sorted(task.iterations) if task.iterations[i].verdict]
+    assert verdicts == ["compile_error", "correct", "correct"], [m["text"][:200] for m in task.messages if m["role"] == "pipeline"]
+    assert [v.approval["decision"] for v in task.iterations.values() if v.approval] == ["approve"]  # a person pressed Approve
+    assert Path(tmp_path / "live.sqlite").exists()
