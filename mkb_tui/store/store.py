@@ -101,8 +101,8 @@ class Store:
                                         f"INSERT INTO schema_version VALUES ({version + 1});COMMIT;")  # fmt: skip
 
     # ------------------------------------------------------------------ writing
-    async def create_session(self, settings: dict[str, Any]) -> str:
-        session_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    async def create_session(self, settings: dict[str, Any], session_id: str | None = None) -> str:
+        session_id = session_id or time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
         now = time.time()
         clean = scrub(settings)
         await self.db.execute(

@@ -19,9 +19,9 @@ def unified(old: str, new: str, old_name: str = "before", new_name: str = "after
 def side_by_side(old: str, new: str, old_name: str = "before", new_name: str = "after") -> Table:
     table = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
     table.add_column("#", justify="right", style="dim", no_wrap=True)
-    table.add_column(old_name, ratio=1, overflow="fold")
+    table.add_column(old_name, ratio=1, overflow="ellipsis", no_wrap=True)
     table.add_column("#", justify="right", style="dim", no_wrap=True)
-    table.add_column(new_name, ratio=1, overflow="fold")
+    table.add_column(new_name, ratio=1, overflow="ellipsis", no_wrap=True)
     a, b = old.splitlines(), new.splitlines()
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         span = max(i2 - i1, j2 - j1)

@@ -17,7 +17,7 @@ EVENTS = Path(__file__).parent / "session_events.json"
 def store_fixture_session(db: Path) -> str:
     async def write() -> str:
         async with Store(db) as store:
-            sid = await store.create_session({"tasks": ["abs"], "model": "scripted:session.jsonl", "device": "local", "method": "moka"})
+            sid = await store.create_session({"tasks": ["abs"], "model": "scripted:session.jsonl", "device": "local", "method": "moka"}, "fixture-session")
             for item in json.loads(EVENTS.read_text()):
                 await store.append(sid, Event(item["kind"], item["payload"], item["task_id"], item["iteration"], 1_800_000_000 + item["ts"]))
             return sid

@@ -1,0 +1,72 @@
+"""SVG snapshots of each screen (pytest-textual-snapshot). Update with `pytest tests/tui --snapshot-update`."""
+
+from __future__ import annotations
+
+import asyncio
+
+from mkb_tui.agents.loop import Plan
+from mkb_tui.tui.app import MkbApp
+from mkb_tui.tui.screens import HelpScreen, PlanApprovalScreen, SetupScreen
+
+SIZE = (150, 45)
+
+
+def test_setup_screen(snap_compare, stored_session, monkeypatch):
+    db, _ = stored_session
+    monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")  # the same tools everywhere: the snapshot shows the layout
+    assert snap_compare(MkbApp(db=db, show_setup=True), terminal_size=SIZE)
+
+
+def test_browse_benchmark(snap_compare, stored_session):
+    db, _ = stored_session
+    assert snap_compare(MkbApp(db=db), terminal_size=SIZE)
+
+
+def test_replay_conversation(snap_compare, stored_session):
+    db, sid = stored_session
+    assert snap_compare(MkbApp(db=db, replay=sid), terminal_size=SIZE)
+
+
+def _tab(name):
+    async def run_before(pilot):
+        await pilot.pause()
+        pilot.app._q("#tabs").active = name
+        await pilot.pause()
+
+    return run_before
+
+
+def test_replay_kernel_diff(snap_compare, stored_session):
+    db, sid = stored_session
+    assert snap_compare(MkbApp(db=db, replay=sid), terminal_size=SIZE, run_before=_tab("tab-kernel"))
+
+
+def test_replay_errors(snap_compare, stored_session):
+    db, sid = stored_session
+    assert snap_compare(MkbApp(db=db, replay=sid), terminal_size=SIZE, run_before=_tab("tab-errors"))
+
+
+def test_replay_timing(snap_compare, stored_session):
+    db, sid = stored_session
+    assert snap_compare(MkbApp(db=db, replay=sid), terminal_size=SIZE, run_before=_tab("tab-timing"))
+
+
+def test_plan_approval(snap_compare, stored_session):
+    db, sid = stored_session
+
+    async def run_before(pilot):
+        await pilot.pause()
+        pilot.app.push_screen(PlanApprovalScreen("abs", 2, Plan("one element per iteration", "loop unrolling", "unroll by 4 with a scalar tail")))
+        await pilot.pause()
+
+    assert snap_compare(MkbApp(db=db, replay=sid), terminal_size=SIZE, run_before=run_before)
+
+
+def test_help(snap_compare, stored_session):
+    db, sid = stored_session
+
+    async def run_before(pilot):
+        await pilot.press("question_mark")
+        await pilot.pause()
+
+    assert snap_compare(MkbApp(db=db, replay=sid), terminal_size=SIZE, run_before=run_before)
