@@ -1,0 +1,167 @@
+"""A phone over adb (adbutils). Files go to a per-session directory under /data/local/tmp/mkb, unchanged files are
+skipped by hash; runs have a timeout; the phone's details are recorded; timing waits for a quiet, cool phone.
+Every adb failure becomes a DeviceError (a device_error verdict), never a kernel verdict."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import secrets
+import shlex
+import time
+from pathlib import Path
+
+from mkb_tui.device.base import Device, DeviceInfo, ProcResult
+from mkb_tui.errors import DeviceError
+
+REMOTE_ROOT = "/data/local/tmp/mkb"
+RETRIES = 2  # for adb transport hiccups (server restart); a missing phone fails at once
+
+
+def adb_server_address() -> tuple[str, int]:
+    """Honour ADB_SERVER_SOCKET=tcp:HOST:PORT (and ANDROID_ADB_SERVER_PORT), as adb itself does."""
+    socket = os.environ.get("ADB_SERVER_SOCKET", "")
+    if socket.startswith("tcp:"):
+        host, _, port = socket[4:].rpartition(":")
+        return host or "127.0.0.1", int(port)
+    return "127.0.0.1", int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class AdbDevice(Device):
+    target = "aarch64"
+    emulated = False
+
+    def __init__(self, serial: str | None = None, *, session: str | None = None, quiet_load: float = 1.0, max_temp_c: float = 45.0) -> None:
+        import adbutils
+
+        host, port = adb_server_address()
+        self.client = adbutils.AdbClient(host=host, port=port, socket_timeout=30)
+        try:
+            devices = self.client.device_list()
+        except Exception as exc:
+            raise DeviceError(f"cannot reach the adb server at {host}:{port} ({exc}); is `adb start-server` running?") from exc
+        if serial is None:
+            if len(devices) != 1:
+                raise DeviceError(f"{len(devices)} phones connected: name one with --device adb:SERIAL" if devices else "no phone connected (adb devices is empty)")
+            serial = devices[0].serial
+        elif serial not in {d.serial for d in devices}:
+            raise DeviceError(f"phone {serial} is not connected (adb devices: {', '.join(d.serial for d in devices) or 'none'})")
+        self.serial = serial
+        self.name = f"adb:{serial}"
+        self.device = self.client.device(serial)
+        self.workdir = f"{REMOTE_ROOT}/{session or secrets.token_hex(4)}"
+        self.quiet_load, self.max_temp_c = quiet_load, max_temp_c
+        self._hashes: dict[str, str] = {}
+        self._big_cores: str | None = None
+
+    async def _call(self, fn, *args, retries: int = RETRIES, **kw):
+        last: Exception | None = None
+        for attempt in range(retries + 1):
+            try:
+                return await asyncio.to_thread(fn, *args, **kw)
+            except Exception as exc:  # adbutils raises AdbError, AdbTimeout, ConnectionError...
+                last = exc
+                if attempt < retries:
+                    await asyncio.sleep(0.5 * (attempt + 1))
+        raise DeviceError(f"{self.name}: {type(last).__name__}: {last}")
+
+    async def shell(self, command: str, timeout: float = 60) -> tuple[int, str]:
+        result = await self._call(self.device.shell2, command, timeout=timeout)
+        return result.returncode, result.output
+
+    async def info(self) -> DeviceInfo:
+        props = {key: (await self.shell(f"getprop {key}"))[1].strip() for key in
+                 ("ro.product.model", "ro.soc.model", "ro.board.platform", "ro.product.cpu.abi", "ro.build.version.release")}  # fmt: skip
+        _, cores = await self.shell("nproc 2>/dev/null || grep -c ^processor /proc/cpuinfo")
+        details = {"model": props["ro.product.model"], "soc": props["ro.soc.model"] or props["ro.board.platform"],
+                   "abi": props["ro.product.cpu.abi"], "android": props["ro.build.version.release"], "cores": cores.strip()}  # fmt: skip
+        return DeviceInfo(self.name, self.target, False, details)
+
+    async def push(self, files: dict[str, Path]) -> None:
+        await self.shell(f"mkdir -p {shlex.quote(self.workdir)}")
+        for remote, local in files.items():
+            digest = _sha256(local)
+            target = f"{self.workdir}/{remote}"
+            if self._hashes.get(remote) != digest:
+                code, out = await self.shell(f"sha256sum {shlex.quote(target)} 2>/dev/null")
+                if code != 0 or not out.startswith(digest):
+                    await self.shell(f"mkdir -p {shlex.quote(target.rsplit('/', 1)[0])}")
+                    await self._call(self.device.sync.push, str(local), target, mode=0o755)
+                    code, out = await self.shell(f"sha256sum {shlex.quote(target)}")
+                    if not out.startswith(digest):
+                        raise DeviceError(f"{self.name}: {remote} arrived damaged (disk full?)")
+                self._hashes[remote] = digest
+
+    async def _big_core_mask(self) -> str | None:
+        """taskset mask of the fastest cores (highest max frequency), when taskset exists."""
+        if self._big_cores is None:
+            code, _ = await self.shell("command -v taskset")
+            if code != 0:
+                self._big_cores = ""
+            else:
+                _, out = await self.shell("for f in /sys/devices/system/cpu/cpu[0-9]*/cpufreq/cpuinfo_max_freq; do echo $f $(cat $f); done")
+                freqs = {}
+                for line in out.splitlines():
+                    parts = line.split()
+                    if len(parts) == 2 and parts[1].isdigit():
+                        freqs[int(parts[0].split("/cpu")[2].split("/")[0])] = int(parts[1])
+                top = max(freqs.values(), default=0)
+                self._big_cores = format(sum(1 << c for c, f in freqs.items() if f == top), "x") if freqs else ""
+        return self._big_cores or None
+
+    async def wait_quiet(self, timeout: float = 60) -> list[str]:
+        """Wait (bounded) for load below the limit and a cool SoC; returns warnings when it never got there."""
+        deadline = time.monotonic() + timeout
+        while True:
+            _, load = await self.shell("cat /proc/loadavg")
+            _, temps = await self.shell("cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null")
+            load1 = float(load.split()[0]) if load.split() else 0.0
+            hottest = max((int(t) / (1000 if int(t) > 1000 else 1) for t in temps.split() if t.lstrip("-").isdigit()), default=0.0)
+            if (load1 <= self.quiet_load and hottest <= self.max_temp_c) or time.monotonic() > deadline:
+                warnings = []
+                if load1 > self.quiet_load:
+                    warnings.append(f"phone busy (load {load1:.2f})")
+                if hottest > self.max_temp_c:
+                    warnings.append(f"phone hot ({hottest:.0f} C)")
+                return warnings
+            await asyncio.sleep(2)
+
+    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> ProcResult:
+        mask = await self._big_core_mask()
+        exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
+        exe = argv[0] if argv[0].startswith("/") else f"./{argv[0]}"
+        command = f"cd {shlex.quote(self.workdir)} && {exports} {'taskset ' + mask + ' ' if mask else ''}{exe} {' '.join(shlex.quote(a) for a in argv[1:])}"
+        started = time.monotonic()
+        try:
+            result = await asyncio.wait_for(asyncio.to_thread(self.device.shell2, command, timeout=timeout + 5), timeout + 10)
+        except (asyncio.TimeoutError, TimeoutError):
+            await self._kill(argv[0])
+            return ProcResult(None, "", "", time.monotonic() - started, timed_out=True)
+        except Exception as exc:
+            if "timeout" in type(exc).__name__.lower():
+                await self._kill(argv[0])
+                return ProcResult(None, "", "", time.monotonic() - started, timed_out=True)
+            raise DeviceError(f"{self.name}: the phone stopped answering ({type(exc).__name__}: {exc})") from exc
+        code = result.returncode
+        signal = code - 128 if code > 128 else None  # the shell reports a signal as 128 + N
+        return ProcResult(code if signal is None else -signal, result.output, "", time.monotonic() - started, signal=signal)
+
+    async def _kill(self, exe: str) -> None:
+        name = exe.rsplit("/", 1)[-1]
+        pattern = f"[{name[0]}]{name[1:]}"  # a bracket so pkill does not match its own command line
+        try:
+            await self.shell(f"pkill -9 -f {shlex.quote(pattern)}; true", timeout=10)
+        except DeviceError:
+            pass  # the run is already reported as timed out
+
+    async def pull(self, remote: str, local: Path) -> None:
+        local.parent.mkdir(parents=True, exist_ok=True)
+        await self._call(self.device.sync.pull, f"{self.workdir}/{remote}", str(local))
+
+    async def close(self) -> None:
+        await self.shell(f"rm -rf {shlex.quote(self.workdir)}")
