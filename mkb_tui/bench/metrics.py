@@ -2,7 +2,13 @@
 
 An Attempt is one evaluated kernel. Iterative methods are scored best-of-iterations per task (as the paper does):
 a task counts as compiled / correct if any iteration was, and its speedup is the best correct one. fast_p counts a
-task when it is correct and its speedup is strictly greater than p, over ALL tasks. Emulated timings never count.
+task when it is correct and its speedup is strictly greater than p, over ALL tasks (tasks never attempted included
+when the caller names them). Emulated timings (qemu) never count as speedups.
+
+pass@k: the attempts of one task are grouped by `sample` (an independent query; its iterations are best-of'd);
+with n samples of which c are correct, pass@k = 1 - C(n-c, k) / C(n, k) (the unbiased estimator of Chen et al.).
+A task with fewer than k samples is scored on what it has: 1 if any sample is correct, else 0 (every one of its
+samples is then "drawn"); this keeps pass@k over ALL tasks like the other rates.
 """
 
 from __future__ import annotations
@@ -10,6 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from mkb_tui.engine.types import VerdictKind
 
 FAST_PS = (0.5, 1.0, 1.5)
 
@@ -20,9 +28,17 @@ class Attempt:
     category: str
     compiled: bool
     correct: bool
-    speedup: float | None = None  # None when not timed or emulated
+    speedup: float | None = None  # native time / candidate time; None when not timed
     iteration: int = 0
     sample: int = 0  # independent sample (pass@k)
+    emulated: bool = False  # timed under emulation: its speedup is not a speedup
+
+    @property
+    def counted_speedup(self) -> float | None:
+        """The speedup that may score: only for a correct kernel timed on real hardware."""
+        if not self.correct or self.emulated or self.speedup is None or not self.speedup > 0:
+            return None
+        return self.speedup
 
 
 @dataclass
@@ -31,38 +47,58 @@ class TaskScore:
     category: str
     compiled: bool
     correct: bool
-    speedup: float | None
+    speedup: float | None  # best counted speedup over the task's attempts
 
 
 @dataclass
 class Metrics:
     tasks: int
-    csr: float  # percentages
+    csr: float  # percentages of tasks
     fcr: float
     fast: dict[float, float]
-    geomean_speedup: float | None
-    pass_at_k: dict[int, float] = field(default_factory=dict)
+    geomean_speedup: float | None  # over correct kernels with a counted speedup (best per task)
+    pass_at_k: dict[int, float] = field(default_factory=dict)  # percentages
 
     def as_dict(self) -> dict:
-        data = {"tasks": self.tasks, "csr": self.csr, "fcr": self.fcr, "geomean_speedup": self.geomean_speedup}
+        data = {"tasks": self.tasks, "csr": self.csr, "fcr": self.fcr}
         data |= {f"fast_{p:.1f}": v for p, v in self.fast.items()}
         data |= {f"pass@{k}": v for k, v in self.pass_at_k.items()}
+        data["geomean_speedup"] = self.geomean_speedup
         return data
 
 
-def best_per_task(attempts: Iterable[Attempt]) -> list[TaskScore]:
-    scores: dict[str, TaskScore] = {}
+# verdicts that say nothing about the kernel: not an attempt
+NOT_ATTEMPTS = frozenset({VerdictKind.DEVICE_ERROR.value})
+
+
+def attempt_from_verdict(
+    task_id: str, category: str, verdict: str, speedup: float | None = None, iteration: int = 0, sample: int = 0, emulated: bool = False
+) -> Attempt:
+    """An Attempt from an engine verdict kind (compile_error, wrong_output, correct, ...)."""
+    try:
+        kind = VerdictKind(verdict)
+    except ValueError:
+        kind = VerdictKind.RUNTIME_ERROR  # an unknown verdict never counts as correct
+    return Attempt(task_id, category, kind.compiled, kind is VerdictKind.CORRECT, speedup, iteration, sample, emulated)
+
+
+def best_per_task(attempts: Iterable[Attempt], tasks: Iterable[tuple[str, str]] = ()) -> list[TaskScore]:
+    """Best-of-iterations (and of samples) per task; `tasks` (id, category) adds tasks without attempts."""
+    scores: dict[str, TaskScore] = {t: TaskScore(t, c, False, False, None) for t, c in tasks}
     for a in attempts:
         s = scores.setdefault(a.task_id, TaskScore(a.task_id, a.category, False, False, None))
-        s.compiled |= a.compiled
+        s.compiled |= a.compiled or a.correct  # a correct kernel compiled, whatever the record says
         s.correct |= a.correct
-        if a.correct and a.speedup is not None and (s.speedup is None or a.speedup > s.speedup):
-            s.speedup = a.speedup
+        speed = a.counted_speedup
+        if speed is not None and (s.speedup is None or speed > s.speedup):
+            s.speedup = speed
     return list(scores.values())
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased estimator 1 - C(n-c, k) / C(n, k) of the chance that k of n samples include a correct one."""
+    if k < 1 or not 0 <= c <= n:
+        raise ValueError(f"pass@{k} with n={n}, c={c} is undefined")
     if n < k:
         raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
     if n - c < k:
@@ -70,39 +106,58 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     return 1.0 - math.comb(n - c, k) / math.comb(n, k)
 
 
-def geomean(values: list[float]) -> float | None:
-    values = [v for v in values if v and v > 0]
+def samples_per_task(attempts: Iterable[Attempt]) -> dict[str, tuple[int, int]]:
+    """task -> (n samples, c correct samples); a sample is correct when any of its iterations is."""
+    correct: dict[str, dict[int, bool]] = {}
+    for a in attempts:
+        per_sample = correct.setdefault(a.task_id, {})
+        per_sample[a.sample] = per_sample.get(a.sample, False) or a.correct
+    return {t: (len(s), sum(s.values())) for t, s in correct.items()}
+
+
+def task_pass_at_k(n: int, c: int, k: int) -> float:
+    """pass@k for one task; with fewer than k samples, whether any of them is correct."""
+    if n < k:
+        return 1.0 if c > 0 else 0.0
+    return pass_at_k(n, c, k)
+
+
+def geomean(values: Iterable[float]) -> float | None:
+    values = [v for v in values if v > 0]
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
 
 
-def compute(attempts: list[Attempt], *, ps: tuple[float, ...] = FAST_PS, ks: tuple[int, ...] = ()) -> Metrics:
-    scores = best_per_task(attempts)
+def compute(
+    attempts: Iterable[Attempt],
+    *,
+    tasks: Iterable[tuple[str, str]] = (),
+    ps: tuple[float, ...] = FAST_PS,
+    ks: tuple[int, ...] = (),
+) -> Metrics:
+    attempts = list(attempts)
+    scores = best_per_task(attempts, tasks)
     n = len(scores)
     if n == 0:
-        return Metrics(0, 0.0, 0.0, {p: 0.0 for p in ps}, None)
-    pct = lambda count: 100.0 * count / n  # noqa: E731
-    fast = {p: pct(sum(1 for s in scores if s.correct and s.speedup is not None and s.speedup > p)) for p in ps}
-    metrics = Metrics(
+        return Metrics(0, 0.0, 0.0, {p: 0.0 for p in ps}, None, {k: 0.0 for k in ks})
+
+    def pct(count: float) -> float:
+        return 100.0 * count / n
+
+    samples = samples_per_task(attempts)
+    return Metrics(
         tasks=n,
         csr=pct(sum(s.compiled for s in scores)),
         fcr=pct(sum(s.correct for s in scores)),
-        fast=fast,
-        geomean_speedup=geomean([s.speedup for s in scores if s.correct and s.speedup is not None]),
+        fast={p: pct(sum(1 for s in scores if s.correct and s.speedup is not None and s.speedup > p)) for p in ps},
+        geomean_speedup=geomean(s.speedup for s in scores if s.speedup is not None),
+        # a task without attempts has no correct sample: it adds 0 but stays in the denominator
+        pass_at_k={k: pct(sum(task_pass_at_k(*samples[s.task_id], k) for s in scores if s.task_id in samples)) for k in ks},
     )
-    for k in ks:
-        per_task = []
-        for task_id in {s.task_id for s in scores}:
-            # one sample = the best over that sample's iterations
-            samples: dict[int, bool] = {}
-            for a in attempts:
-                if a.task_id == task_id:
-                    samples[a.sample] = samples.get(a.sample, False) or a.correct
-            if len(samples) >= k:
-                per_task.append(pass_at_k(len(samples), sum(samples.values()), k))
-        metrics.pass_at_k[k] = 100.0 * sum(per_task) / len(per_task) if per_task else 0.0
-    return metrics
 
 
-def per_category(attempts: list[Attempt], **kw) -> dict[str, Metrics]:
-    categories = sorted({a.category for a in attempts})
-    return {c: compute([a for a in attempts if a.category == c], **kw) for c in categories}
+def per_category(attempts: Iterable[Attempt], *, tasks: Iterable[tuple[str, str]] = (), **kw) -> dict[str, Metrics]:
+    attempts, tasks = list(attempts), list(tasks)
+    categories = sorted({a.category for a in attempts} | {c for _, c in tasks})
+    return {
+        c: compute([a for a in attempts if a.category == c], tasks=[t for t in tasks if t[1] == c], **kw) for c in categories
+    }

@@ -1,55 +1,96 @@
-"""Reports: the metrics table (rich), report.json and report.csv, from attempts."""
+"""Reports: the metrics table (rich), report.json and report.csv, from attempts.
+
+Results files (`mkb-tui report RESULTS`):
+- JSONL: one attempt per line, `{"task_id", "category", "compiled", "correct", "speedup", "iteration", "sample",
+  "emulated"}`; only task_id and category are required. Instead of compiled/correct a line may carry `verdict`
+  (an engine verdict kind: compile_error, wrong_output, correct, ...); device_error lines are skipped (they say
+  nothing about the kernel).
+- JSON: an array of such attempts, or an object with `attempts` (and optionally `tasks`, a list of
+  {"task_id", "category"} naming every task of the run, attempted or not) -- the report.json this module writes.
+A stored session (a session id, or a .sqlite database) is read through mkb_tui.store.results.
+"""
 
 from __future__ import annotations
 
 import csv
 import json
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
-from mkb_tui.bench.metrics import Attempt, compute, per_category
+from mkb_tui.bench.metrics import FAST_PS, NOT_ATTEMPTS, Attempt, attempt_from_verdict, compute, per_category
 from mkb_tui.errors import ConfigError
 
-ATTEMPT_FIELDS = ("task_id", "category", "compiled", "correct", "speedup", "iteration", "sample")
+ATTEMPT_FIELDS = ("task_id", "category", "compiled", "correct", "speedup", "iteration", "sample", "emulated")
 
 
-def load_attempts(path: Path) -> list[Attempt]:
-    """A JSONL file of attempts, or a JSON file with an `attempts` array (as report.json holds)."""
-    if not path.exists():
+def attempt_from_row(row: dict[str, Any]) -> Attempt | None:
+    if "verdict" in row and ("compiled" not in row or "correct" not in row):
+        if row["verdict"] in NOT_ATTEMPTS:
+            return None
+        return attempt_from_verdict(row["task_id"], row["category"], row["verdict"], row.get("speedup"), row.get("iteration") or 0,
+                               row.get("sample") or 0, bool(row.get("emulated")))  # fmt: skip
+    values = {k: row[k] for k in ATTEMPT_FIELDS if k in row}
+    if not isinstance(values.get("compiled"), bool) or not isinstance(values.get("correct"), bool):
+        raise ValueError(f"attempt for {row.get('task_id')!r} needs boolean compiled and correct (or a verdict)")
+    return Attempt(**values)
+
+
+def load_attempts(path: Path) -> tuple[list[Attempt], list[tuple[str, str]]]:
+    """Attempts and the named task universe (empty when the file names none) from a results file."""
+    if not path.is_file():
         raise ConfigError(f"{path}: no such file")
     text = path.read_text()
+    tasks: list[tuple[str, str]] = []
     try:
         if path.suffix == ".jsonl":
             rows = [json.loads(line) for line in text.splitlines() if line.strip()]
         else:
             data = json.loads(text)
             rows = data["attempts"] if isinstance(data, dict) else data
-        return [Attempt(**{k: row[k] for k in ATTEMPT_FIELDS if k in row}) for row in rows]
+            if isinstance(data, dict):
+                tasks = [(t["task_id"], t["category"]) for t in data.get("tasks") or []]
+        attempts = [a for a in (attempt_from_row(row) for row in rows) if a is not None]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path}: not a results file ({exc}); expected JSONL of attempts with {', '.join(ATTEMPT_FIELDS)}") from exc
+        raise ConfigError(
+            f"{path}: not a results file ({type(exc).__name__}: {exc}); expected JSONL of attempts with {', '.join(ATTEMPT_FIELDS)}"
+        ) from exc
+    return attempts, tasks
 
 
-def build_report(attempts: list[Attempt], ks: tuple[int, ...] = ()) -> dict:
-    overall = compute(attempts, ks=ks)
+def default_ks(attempts: list[Attempt]) -> tuple[int, ...]:
+    """pass@1, and pass@n for the largest number of samples any task has."""
+    samples: dict[str, set[int]] = {}
+    for a in attempts:
+        samples.setdefault(a.task_id, set()).add(a.sample)
+    most = max((len(s) for s in samples.values()), default=1)
+    return tuple(sorted({1, most}))
+
+
+def build_report(attempts: list[Attempt], ks: tuple[int, ...] = (1,), tasks: list[tuple[str, str]] = ()) -> dict:
+    tasks = list(tasks)
+    overall = compute(attempts, tasks=tasks, ks=ks)
     return {
         "metrics": overall.as_dict(),
-        "per_category": {c: m.as_dict() for c, m in per_category(attempts, ks=ks).items()},
-        "attempts": [a.__dict__ for a in attempts],
+        "per_category": {c: m.as_dict() for c, m in per_category(attempts, tasks=tasks, ks=ks).items()},
+        "tasks": [{"task_id": t, "category": c} for t, c in tasks],
+        "attempts": [asdict(a) for a in attempts],
     }
 
 
 def metrics_table(report: dict, title: str = "MobileKernelBench") -> Table:
     table = Table(title=title)
-    cols = ["category", "tasks", "CSR %", "FCR %", "fast_0.5 %", "fast_1.0 %", "fast_1.5 %", "geomean"]
     ks = [k for k in report["metrics"] if k.startswith("pass@")]
-    for col in cols + ks:
-        table.add_column(col, justify="right" if col != "category" else "left")
+    fast = [f"fast_{p:.1f}" for p in FAST_PS]
+    for col in ["category", "tasks", "CSR %", "FCR %", *(f"{f} %" for f in fast), *(f"{k} %" for k in ks), "geomean"]:
+        table.add_column(col, justify="left" if col == "category" else "right")
 
     def row(name: str, m: dict, style: str = "") -> None:
         geo = "-" if m["geomean_speedup"] is None else f"{m['geomean_speedup']:.2f}x"
-        cells = [name, str(m["tasks"]), f"{m['csr']:.1f}", f"{m['fcr']:.1f}", f"{m['fast_0.5']:.1f}", f"{m['fast_1.0']:.1f}", f"{m['fast_1.5']:.1f}", geo]
-        table.add_row(*cells, *[f"{m.get(k, 0):.1f}" for k in ks], style=style)
+        cells = [name, str(m["tasks"]), f"{m['csr']:.1f}", f"{m['fcr']:.1f}", *(f"{m[f]:.1f}" for f in fast), *(f"{m.get(k, 0):.1f}" for k in ks)]
+        table.add_row(*cells, geo, style=style)
 
     for name, m in report["per_category"].items():
         row(name, m)
@@ -58,9 +99,10 @@ def metrics_table(report: dict, title: str = "MobileKernelBench") -> Table:
 
 
 def write_report(report: dict, out: Path) -> tuple[Path, Path]:
+    """report.json (everything) and report.csv (one row per category, then `all`)."""
     out.mkdir(parents=True, exist_ok=True)
     json_path, csv_path = out / "report.json", out / "report.csv"
-    json_path.write_text(json.dumps(report, indent=1))
+    json_path.write_text(json.dumps(report, indent=1, default=str))
     with csv_path.open("w", newline="") as f:
         writer = csv.writer(f)
         keys = list(report["metrics"])
@@ -69,5 +111,3 @@ def write_report(report: dict, out: Path) -> tuple[Path, Path]:
             writer.writerow([name, *[m.get(k) for k in keys]])
         writer.writerow(["all", *[report["metrics"][k] for k in keys]])
     return json_path, csv_path
-
-

@@ -3,24 +3,83 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 from pathlib import Path
 
 from rich.console import Console
 
+from mkb_tui.paths import DEFAULT_DB
+
+RESULTS_HELP = """\
+RESULTS is one of:
+  FILE.jsonl      one attempt per line: {"task_id", "category", "compiled", "correct", "speedup",
+                  "iteration", "sample", "emulated"} (or "verdict": compile_error|wrong_output|correct|...
+                  instead of compiled/correct)
+  FILE.json       an array of those, or a report.json written by report/--batch/export (re-scored)
+  DB.sqlite       a session database: its latest session (or --session ID)
+  SESSION         a session id (or unique prefix, or 'latest') in --db (default sessions/mkb.sqlite)
+Tasks are scored best-of-iterations; fast_p counts a task when correct and speedup > p, over all tasks
+(a stored session's planned tasks that were never attempted count as failures); emulated timings never count."""
+
+DB_SUFFIXES = {".sqlite", ".sqlite3", ".db"}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="metrics (CSR, FCR, fast_p, pass@k, geomean, per category) from results")
-    p.add_argument("results", type=Path, help="attempts as JSONL, or a report.json")
-    p.add_argument("--out", type=Path, default=None, help="write report.json and report.csv here (default: beside RESULTS)")
-    p.add_argument("--k", type=int, action="append", default=[], help="pass@k to report (repeatable)")
+    p = sub.add_parser(
+        "report",
+        help="metrics (CSR, FCR, fast_p, pass@k, geomean, per category) from results or a stored session",
+        description="Print the metrics table and write report.json and report.csv.",
+        epilog=RESULTS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("results", help="results file, session database or session id (see below)")
+    p.add_argument("--out", type=Path, default=None, help="write report.json and report.csv here (default: beside a results file, out/SESSION for a session)")
+    p.add_argument("--k", type=int, action="append", default=[], help="pass@k to report (repeatable; default pass@1 and pass@n)")
+    p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database for a SESSION id (default sessions/mkb.sqlite)")
+    p.add_argument("--session", default=None, help="with a DB.sqlite: which session (default the latest)")
     p.set_defaults(func=cmd_report)
 
 
-def cmd_report(args) -> int:
-    from mkb_tui.bench.report import build_report, load_attempts, metrics_table, write_report
+async def _session_report(db: Path, ref: str | None, ks: tuple[int, ...]) -> tuple[dict, str]:
+    from mkb_tui.bench.report import build_report
+    from mkb_tui.errors import ConfigError
+    from mkb_tui.store import Store
+    from mkb_tui.store.results import session_results
 
-    report = build_report(load_attempts(args.results), ks=tuple(args.k))
-    Console().print(metrics_table(report, title=f"MobileKernelBench: {args.results.name}"))
-    json_path, csv_path = write_report(report, args.out or args.results.parent)
+    if not db.is_file():
+        raise ConfigError(f"{db}: no session database (run a session first, or pass --db)")
+    async with Store(db) as store:
+        session_id = await store.resolve(ref)
+        results = await session_results(store, session_id)
+        info = await store.session(session_id)
+    report = build_report(results.attempts, ks=ks or results.ks, tasks=results.tasks)
+    report["session"] = {k: info[k] for k in ("id", "status", "model", "device", "method", "mnn_version", "cost_usd", "tokens")}
+    report["native_incorrect"] = results.native_incorrect
+    return report, session_id
+
+
+def cmd_report(args) -> int:
+    from mkb_tui.bench.report import build_report, default_ks, load_attempts, metrics_table, write_report
+
+    ks = tuple(sorted(set(args.k)))
+    if any(k < 1 for k in ks):
+        from mkb_tui.errors import ConfigError
+
+        raise ConfigError("--k must be at least 1")
+    path = Path(args.results)
+    if path.suffix in DB_SUFFIXES:  # a session database
+        report, session_id = asyncio.run(_session_report(path, args.session, ks))
+        title, out = f"session {session_id}", args.out or Path("out") / session_id
+    elif path.suffix in (".json", ".jsonl") or path.exists():
+        attempts, tasks = load_attempts(path)
+        report = build_report(attempts, ks=ks or default_ks(attempts), tasks=tasks)
+        title, out = f"MobileKernelBench: {path.name}", args.out or path.parent
+    else:  # a session id in --db
+        report, session_id = asyncio.run(_session_report(getattr(args, "db", None) or DEFAULT_DB, args.results, ks))
+        title, out = f"session {session_id}", args.out or Path("out") / session_id
+    Console().print(metrics_table(report, title=title))
+    if report.get("native_incorrect"):
+        print(f"native MNN kernel incorrect (speedups against it are not comparable): {', '.join(report['native_incorrect'])}")
+    json_path, csv_path = write_report(report, out)
     print(f"wrote {json_path} and {csv_path}")
     return 0

@@ -1,8 +1,19 @@
-"""The session database schema, versioned: migrations run in order inside one transaction each."""
+"""The session database schema, versioned.
+
+`schema_version` holds one row: the number of migrations applied. MIGRATIONS is the ordered list of migration
+functions; migration n (1-based) takes a version n-1 database to version n. The store runs each pending one in its
+own transaction together with the version bump, so a database is always at a whole version. A migration is a
+function (not just SQL) so later versions can rewrite data as well as tables. Never edit a released migration:
+append a new one.
+"""
 
 from __future__ import annotations
 
-V1 = """
+from collections.abc import Awaitable, Callable
+
+import aiosqlite
+
+V1_SQL = """
 CREATE TABLE sessions (
     id TEXT PRIMARY KEY, created REAL NOT NULL, updated REAL NOT NULL, status TEXT NOT NULL,
     model TEXT, device TEXT, mnn_version TEXT, method TEXT, settings TEXT NOT NULL
@@ -37,12 +48,60 @@ CREATE TABLE approvals (
 );
 """
 
-V2 = """
+V2_SQL = """
 CREATE INDEX events_by_session ON events(session_id, seq);
 CREATE INDEX runs_by_task ON runs(session_id, task_id, iteration);
 ALTER TABLE sessions ADD COLUMN cost_usd REAL NOT NULL DEFAULT 0;
 ALTER TABLE sessions ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS = [V1, V2]  # version n = MIGRATIONS[:n] applied
+# v3: the Error Extractor's structured errors and the verdict flags on runs; emulated timings marked (never a
+# speedup); the task's category on its run (reports without re-reading the task files); lookup indexes.
+V3_SQL = """
+ALTER TABLE runs ADD COLUMN errors TEXT;
+ALTER TABLE runs ADD COLUMN emulated INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN flags TEXT;
+ALTER TABLE task_runs ADD COLUMN category TEXT;
+CREATE INDEX messages_by_task ON messages(session_id, task_id, iteration);
+CREATE INDEX kernels_by_task ON kernels(session_id, task_id, iteration);
+CREATE INDEX builds_by_task ON builds(session_id, task_id, iteration);
+CREATE INDEX plans_by_task ON plans(session_id, task_id, iteration);
+CREATE INDEX approvals_by_task ON approvals(session_id, task_id, iteration);
+"""
+
+Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+def statements(sql: str) -> list[str]:
+    """Split a schema script into statements (the schema has no triggers, so ';' ends every statement)."""
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+async def _run_sql(db: aiosqlite.Connection, sql: str) -> None:
+    # one execute per statement: executescript would commit the migration's transaction half-way
+    for statement in statements(sql):
+        await db.execute(statement)
+
+
+async def v1_initial(db: aiosqlite.Connection) -> None:
+    await _run_sql(db, V1_SQL)
+
+
+async def v2_indexes_and_usage(db: aiosqlite.Connection) -> None:
+    await _run_sql(db, V2_SQL)
+
+
+async def v3_errors_emulation_categories(db: aiosqlite.Connection) -> None:
+    await _run_sql(db, V3_SQL)
+    # backfill from the event stream, which has always held everything
+    await db.execute(
+        "UPDATE task_runs SET category = (SELECT json_extract(e.payload, '$.category') FROM events e WHERE e.session_id = task_runs.session_id"
+        " AND e.task_id = task_runs.task_id AND e.kind = 'task_started' ORDER BY e.seq LIMIT 1)"
+    )
+    await db.execute(
+        "UPDATE runs SET emulated = 1 WHERE json_extract(timings, '$.candidate.emulated') = 1 OR json_extract(timings, '$.baseline.emulated') = 1"
+    )
+
+
+MIGRATIONS: list[Migration] = [v1_initial, v2_indexes_and_usage, v3_errors_emulation_categories]
 LATEST = len(MIGRATIONS)

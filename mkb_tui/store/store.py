@@ -1,15 +1,18 @@
 """The session store: one SQLite database (WAL) holding every event as it happens, plus normalized rows.
 
 `append` writes the event and its rows in one transaction and commits at once, so a kill -9 loses at most the
-step in flight. Streamed message deltas are not stored: the final message is.
+step in flight. Streamed message deltas are not stored: the final message is. The events table is the one stream
+replay re-reads; the other tables are derived from it for queries (sessions list, resume, export, reports).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import re
 import secrets
+import sqlite3
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,19 +22,10 @@ import aiosqlite
 from mkb_tui.agents import events as ev
 from mkb_tui.agents.events import Event
 from mkb_tui.errors import ConfigError
+from mkb_tui.store.redact import scrub
 from mkb_tui.store.schema import LATEST, MIGRATIONS
 
-SECRET_KEY = re.compile(r"(key|token|secret|password|auth)", re.I)
-
-
-def scrub(settings: dict[str, Any]) -> dict[str, Any]:
-    """Drop anything key-like: secrets never reach the database."""
-    clean: dict[str, Any] = {}
-    for k, v in settings.items():
-        if SECRET_KEY.search(k) and k not in ("budget_tokens", "max_tokens"):
-            continue
-        clean[k] = scrub(v) if isinstance(v, dict) else v
-    return clean
+__all__ = ["SessionSummary", "Store", "TaskState", "scrub"]
 
 
 @dataclass
@@ -42,27 +36,40 @@ class SessionSummary:
     device: str
     method: str
     created: float
-    tasks: int
-    done: int
-    best: dict[str, float | None]
+    tasks: int  # tasks planned for the session
+    done: int  # tasks finished
+    best: dict[str, float | None]  # task -> best speedup (None: no timed correct kernel yet)
     cost_usd: float
     tokens: int
+    updated: float = 0.0
+    mnn_version: str = ""
 
 
 @dataclass
 class TaskState:
+    """What resume needs for one task."""
+
     task_id: str
-    status: str
-    last_iteration: int  # last iteration with a verdict, -1 when none
+    status: str  # running | done
+    last_iteration: int  # last iteration with a verdict, -1 when none: resume starts at last_iteration + 1
     best_iteration: int | None
     best_speedup: float | None
-    best_files: dict[str, str] | None
+    best_files: dict[str, str] | None  # the best correct kernel so far
+    category: str = ""
+
+
+def new_session_id() -> str:
+    """Short and readable: month-day, hour-minute, 4 random hex digits (e.g. 1125-0317-a3f9)."""
+    return time.strftime("%m%d-%H%M-") + secrets.token_hex(2)
 
 
 class Store:
+    """Async session store. Use as `async with Store(path) as store:`; one writer transaction at a time."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.db: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -74,77 +81,99 @@ class Store:
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = await aiosqlite.connect(self.path)
+            # autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT) so each append is exactly one
+            self.db = await aiosqlite.connect(self.path, isolation_level=None)
+            await self.db.execute("PRAGMA busy_timeout=10000")  # the app and a batch run may share the database
             await self.db.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a committed transaction survives the process being killed (not a power cut)
             await self.db.execute("PRAGMA synchronous=NORMAL")
-            await self.db.execute("PRAGMA foreign_keys=ON")
             await self._migrate()
-        except aiosqlite.DatabaseError as exc:
-            raise ConfigError(f"{self.path}: not a session database ({exc})") from exc
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            await self.close()
+            raise ConfigError(f"{self.path}: not a usable session database ({exc})") from exc
 
     async def close(self) -> None:
         if self.db is not None:
             await self.db.close()
             self.db = None
 
+    # ------------------------------------------------------------------ schema
     async def version(self) -> int:
         await self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = await (await self.db.execute("SELECT version FROM schema_version")).fetchone()
-        return row[0] if row else 0
+        row = await (await self.db.execute("SELECT MAX(version) FROM schema_version")).fetchone()
+        return row[0] or 0
 
     async def _migrate(self) -> None:
         current = await self.version()
         if current > LATEST:
-            raise ConfigError(f"{self.path}: schema version {current} is newer than this mkb-tui ({LATEST})")
+            raise ConfigError(f"{self.path}: schema version {current} is newer than this mkb-tui understands ({LATEST})")
         for version in range(current, LATEST):
-            await self.db.executescript("BEGIN;" + MIGRATIONS[version] + ";DELETE FROM schema_version;"
-                                        f"INSERT INTO schema_version VALUES ({version + 1});COMMIT;")  # fmt: skip
+            async with self._transaction():
+                await MIGRATIONS[version](self.db)
+                await self.db.execute("DELETE FROM schema_version")
+                await self.db.execute("INSERT INTO schema_version VALUES (?)", (version + 1,))
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self)
 
     # ------------------------------------------------------------------ writing
     async def create_session(self, settings: dict[str, Any], session_id: str | None = None) -> str:
-        session_id = session_id or time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
-        now = time.time()
+        """A new session (status running); settings are stored scrubbed of anything key-like."""
         clean = scrub(settings)
-        await self.db.execute(
-            "INSERT INTO sessions (id, created, updated, status, model, device, mnn_version, method, settings) VALUES (?,?,?,?,?,?,?,?,?)",
-            (session_id, now, now, "running", clean.get("model"), clean.get("device"), clean.get("mnn_version"), clean.get("method"), json.dumps(clean)),
-        )
-        await self.db.commit()
-        return session_id
+        now = time.time()
+        for _ in range(20):
+            sid = session_id or new_session_id()
+            try:
+                async with self._transaction():
+                    await self.db.execute(
+                        "INSERT INTO sessions (id, created, updated, status, model, device, mnn_version, method, settings)"
+                        " VALUES (?,?,?,?,?,?,?,?,?)",
+                        (sid, now, now, "running", clean.get("model"), clean.get("device"), clean.get("mnn_version"),
+                         clean.get("method"), json.dumps(clean, default=str)),
+                    )  # fmt: skip
+                return sid
+            except sqlite3.IntegrityError:
+                if session_id:
+                    raise ConfigError(f"session {session_id!r} already exists in {self.path}") from None
+        raise ConfigError("could not allocate a session id")  # 20 collisions on 65536 ids a minute: never in practice
 
     async def set_status(self, session_id: str, status: str) -> None:
-        await self.db.execute("UPDATE sessions SET status=?, updated=? WHERE id=?", (status, time.time(), session_id))
-        await self.db.commit()
+        async with self._transaction():
+            await self.db.execute("UPDATE sessions SET status=?, updated=? WHERE id=?", (status, time.time(), session_id))
 
     async def append(self, session_id: str, event: Event) -> int | None:
+        """Store one event and its normalized rows in one committed transaction; returns its seq (None for deltas)."""
         if event.kind == ev.MESSAGE_DELTA:
             return None
-        payload = json.dumps(event.payload, default=str)
-        cur = await self.db.execute(
-            "INSERT INTO events (session_id, task_id, iteration, kind, payload, ts) VALUES (?,?,?,?,?,?)",
-            (session_id, event.task_id, event.iteration, event.kind, payload, event.ts),
-        )
-        event.seq = cur.lastrowid
-        await self._normalize(session_id, event)
-        await self.db.execute("UPDATE sessions SET updated=? WHERE id=?", (event.ts, session_id))
-        await self.db.commit()
-        return event.seq
+        payload = scrub(event.payload) if event.kind == ev.SESSION_STARTED else event.payload
+        async with self._transaction():
+            cur = await self.db.execute(
+                "INSERT INTO events (session_id, task_id, iteration, kind, payload, ts) VALUES (?,?,?,?,?,?)",
+                (session_id, event.task_id, event.iteration, event.kind, json.dumps(payload, default=str), event.ts),
+            )
+            seq = cur.lastrowid
+            await self._normalize(session_id, event)
+            await self.db.execute("UPDATE sessions SET updated=? WHERE id=?", (event.ts, session_id))
+        event.seq = seq
+        return seq
 
     async def _normalize(self, sid: str, e: Event) -> None:
         p, t, i, db = e.payload, e.task_id, e.iteration, self.db
         if e.kind == ev.TASK_STARTED:
-            await db.execute("INSERT OR IGNORE INTO task_runs (session_id, task_id, status) VALUES (?,?,?)", (sid, t, "running"))
+            await db.execute(
+                "INSERT INTO task_runs (session_id, task_id, status, category) VALUES (?,?,?,?)"
+                " ON CONFLICT (session_id, task_id) DO UPDATE SET status='running'",
+                (sid, t, "running", p.get("category")),
+            )
         elif e.kind == ev.ITERATION_STARTED:
             await db.execute("INSERT OR REPLACE INTO iterations (session_id, task_id, iteration, mode) VALUES (?,?,?,?)", (sid, t, i, p.get("mode")))
         elif e.kind == ev.MESSAGE:
+            tokens = (p.get("input_tokens") or 0) + (p.get("output_tokens") or 0)
             await db.execute(
                 "INSERT INTO messages (session_id, task_id, iteration, role, text, input_tokens, output_tokens, cost_usd) VALUES (?,?,?,?,?,?,?,?)",
-                (sid, t, i, p.get("role"), p.get("text", ""), p.get("input_tokens"), p.get("output_tokens"), p.get("cost_usd")),
+                (sid, t, i, p.get("role", ""), p.get("text", ""), p.get("input_tokens"), p.get("output_tokens"), p.get("cost_usd")),
             )
-            await db.execute(
-                "UPDATE sessions SET cost_usd = cost_usd + ?, tokens = tokens + ? WHERE id=?",
-                (p.get("cost_usd") or 0.0, (p.get("input_tokens") or 0) + (p.get("output_tokens") or 0), sid),
-            )
+            await db.execute("UPDATE sessions SET cost_usd = cost_usd + ?, tokens = tokens + ? WHERE id=?", (p.get("cost_usd") or 0.0, tokens, sid))
         elif e.kind == ev.KERNEL:
             await db.execute("INSERT INTO kernels (session_id, task_id, iteration, files) VALUES (?,?,?,?)", (sid, t, i, json.dumps(p.get("files", {}))))
         elif e.kind == ev.BUILD:
@@ -153,12 +182,24 @@ class Store:
                 (sid, t, i, int(bool(p.get("ok"))), p.get("seconds"), json.dumps(p.get("diagnostics", []))),
             )
         elif e.kind == ev.VERDICT:
+            verdict = p.get("verdict") or p.get("kind")
+            timings = {"baseline": p.get("baseline"), "candidate": p.get("candidate")}
+            emulated = any(isinstance(s, dict) and s.get("emulated") for s in timings.values())
             await db.execute(
-                "INSERT INTO runs (session_id, task_id, iteration, verdict, speedup, max_abs_error, message, timings) VALUES (?,?,?,?,?,?,?,?)",
-                (sid, t, i, p.get("verdict"), p.get("speedup"), p.get("max_abs_error"), p.get("message"),
-                 json.dumps({"baseline": p.get("baseline"), "candidate": p.get("candidate")})),
+                "INSERT INTO runs (session_id, task_id, iteration, verdict, speedup, max_abs_error, message, timings, emulated, flags)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (sid, t, i, verdict, p.get("speedup"), p.get("max_abs_error"), p.get("message"), json.dumps(timings),
+                 int(emulated), json.dumps(p.get("flags") or [])),
             )  # fmt: skip
-            await db.execute("UPDATE iterations SET verdict=?, speedup=? WHERE session_id=? AND task_id=? AND iteration=?", (p.get("verdict"), p.get("speedup"), sid, t, i))
+            await db.execute(
+                "UPDATE iterations SET verdict=?, speedup=? WHERE session_id=? AND task_id=? AND iteration=?", (verdict, p.get("speedup"), sid, t, i)
+            )
+        elif e.kind == ev.ERRORS:
+            # the Error Extractor runs after the verdict: attach its structured errors to that run
+            await db.execute(
+                "UPDATE runs SET errors=? WHERE id=(SELECT MAX(id) FROM runs WHERE session_id=? AND task_id IS ? AND iteration IS ?)",
+                (json.dumps(p.get("errors", [])), sid, t, i),
+            )
         elif e.kind == ev.PLAN:
             await db.execute("INSERT INTO plans (session_id, task_id, iteration, bottleneck, method, plan) VALUES (?,?,?,?,?,?)",
                              (sid, t, i, p.get("bottleneck"), p.get("method"), p.get("plan")))  # fmt: skip
@@ -166,7 +207,9 @@ class Store:
             await db.execute("INSERT INTO approvals (session_id, task_id, iteration, decision, plan, reason) VALUES (?,?,?,?,?,?)",
                              (sid, t, i, p.get("decision"), p.get("plan"), p.get("reason")))  # fmt: skip
         elif e.kind == ev.BEST:
-            await db.execute("UPDATE task_runs SET best_iteration=?, best_speedup=? WHERE session_id=? AND task_id=?", (i, p.get("speedup"), sid, t))
+            await db.execute(
+                "UPDATE task_runs SET best_iteration=?, best_speedup=? WHERE session_id=? AND task_id=?", (p.get("iteration", i), p.get("speedup"), sid, t)
+            )
         elif e.kind == ev.TASK_FINISHED:
             await db.execute("UPDATE task_runs SET status='done', verdict=? WHERE session_id=? AND task_id=?", (p.get("verdict"), sid, t))
         elif e.kind == ev.SESSION_FINISHED:
@@ -174,51 +217,140 @@ class Store:
 
     # ------------------------------------------------------------------ reading
     async def events(self, session_id: str, after_seq: int = 0) -> list[Event]:
-        rows = await (await self.db.execute(
+        """The session's events in order (seq > after_seq): what replay re-reads."""
+        cur = await self.db.execute(
             "SELECT seq, task_id, iteration, kind, payload, ts FROM events WHERE session_id=? AND seq>? ORDER BY seq", (session_id, after_seq)
-        )).fetchall()  # fmt: skip
-        return [Event(kind, json.loads(payload), task, it, ts, seq) for seq, task, it, kind, payload, ts in rows]
+        )
+        rows = await cur.fetchall()
+        loads = json.loads
+        return [Event(kind, loads(payload), task, it, ts, seq) for seq, task, it, kind, payload, ts in rows]
+
+    async def iter_events(self, session_id: str, after_seq: int = 0, batch: int = 2000) -> AsyncIterator[Event]:
+        """The same stream in batches, for very long sessions."""
+        while True:
+            cur = await self.db.execute(
+                "SELECT seq, task_id, iteration, kind, payload, ts FROM events WHERE session_id=? AND seq>? ORDER BY seq LIMIT ?",
+                (session_id, after_seq, batch),
+            )
+            rows = await cur.fetchall()
+            for seq, task, it, kind, payload, ts in rows:
+                yield Event(kind, json.loads(payload), task, it, ts, seq)
+            if len(rows) < batch:
+                return
+            after_seq = rows[-1][0]
+
+    async def resolve(self, ref: str | None) -> str:
+        """A session id from an id, a unique prefix of one, or 'latest'/None; ConfigError otherwise."""
+        if ref in (None, "", "latest"):
+            latest = await self.latest_session()
+            if latest is None:
+                raise ConfigError(f"no sessions in {self.path}")
+            return latest
+        rows = await (await self.db.execute("SELECT id FROM sessions WHERE id=? OR id LIKE ? ORDER BY id", (ref, ref.replace("%", "") + "%"))).fetchall()
+        ids = [r[0] for r in rows]
+        if ref in ids:
+            return ref
+        if len(ids) == 1:
+            return ids[0]
+        if not ids:
+            raise ConfigError(f"no session {ref!r} in {self.path} (see `mkb-tui sessions`)")
+        raise ConfigError(f"session {ref!r} is ambiguous: {', '.join(ids[:5])}")
 
     async def session(self, session_id: str) -> dict[str, Any]:
-        row = await (await self.db.execute("SELECT id, status, settings FROM sessions WHERE id=?", (session_id,))).fetchone()
+        row = await (await self.db.execute(
+            "SELECT id, status, settings, model, device, mnn_version, method, created, updated, cost_usd, tokens FROM sessions WHERE id=?", (session_id,)
+        )).fetchone()  # fmt: skip
         if row is None:
             raise ConfigError(f"no session {session_id!r} in {self.path} (see `mkb-tui sessions`)")
-        return {"id": row[0], "status": row[1], "settings": json.loads(row[2])}
+        keys = ("id", "status", "settings", "model", "device", "mnn_version", "method", "created", "updated", "cost_usd", "tokens")
+        info = dict(zip(keys, row, strict=True))
+        info["settings"] = json.loads(info["settings"])
+        return info
 
     async def latest_session(self) -> str | None:
-        row = await (await self.db.execute("SELECT id FROM sessions ORDER BY created DESC LIMIT 1")).fetchone()
+        row = await (await self.db.execute("SELECT id FROM sessions ORDER BY created DESC, rowid DESC LIMIT 1")).fetchone()
         return row[0] if row else None
 
     async def sessions(self) -> list[SessionSummary]:
+        """Summaries, newest first: status, planned/finished tasks, best speedups, tokens and cost."""
+        runs: dict[str, list[tuple[str, str, float | None]]] = {}
+        for sid, task, status, best in await (await self.db.execute("SELECT session_id, task_id, status, best_speedup FROM task_runs ORDER BY rowid")).fetchall():
+            runs.setdefault(sid, []).append((task, status, best))
         out = []
         rows = await (await self.db.execute(
-            "SELECT id, status, model, device, method, created, settings, cost_usd, tokens FROM sessions ORDER BY created DESC"
+            "SELECT id, status, model, device, method, created, settings, cost_usd, tokens, updated, mnn_version FROM sessions ORDER BY created DESC, rowid DESC"
         )).fetchall()  # fmt: skip
-        for sid, status, model, device, method, created, settings, cost, tokens in rows:
-            runs = await (await self.db.execute("SELECT task_id, status, best_speedup FROM task_runs WHERE session_id=?", (sid,))).fetchall()
-            planned = json.loads(settings).get("tasks") or [r[0] for r in runs]
+        for sid, status, model, device, method, created, settings, cost, tokens, updated, mnn_version in rows:
+            mine = runs.get(sid, [])
+            planned = json.loads(settings).get("tasks") or [r[0] for r in mine]
             out.append(SessionSummary(sid, status, model or "", device or "", method or "", created, len(planned),
-                                      sum(1 for r in runs if r[1] == "done"), {r[0]: r[2] for r in runs}, cost or 0.0, tokens or 0))  # fmt: skip
+                                      sum(1 for r in mine if r[1] == "done"), {r[0]: r[2] for r in mine}, cost or 0.0, tokens or 0,
+                                      updated or created, mnn_version or ""))  # fmt: skip
         return out
 
     async def task_states(self, session_id: str) -> dict[str, TaskState]:
         """What resume needs: finished tasks, the last iteration with a verdict, the best kernel so far."""
+        last = dict(await (await self.db.execute(
+            "SELECT task_id, MAX(iteration) FROM runs WHERE session_id=? GROUP BY task_id", (session_id,)
+        )).fetchall())  # fmt: skip
         states: dict[str, TaskState] = {}
-        for task_id, status, best_it, best_speed in await (await self.db.execute(
-            "SELECT task_id, status, best_iteration, best_speedup FROM task_runs WHERE session_id=?", (session_id,)
+        for task_id, status, best_it, best_speed, category in await (await self.db.execute(
+            "SELECT task_id, status, best_iteration, best_speedup, category FROM task_runs WHERE session_id=? ORDER BY rowid", (session_id,)
         )).fetchall():  # fmt: skip
-            last = await (await self.db.execute("SELECT MAX(iteration) FROM runs WHERE session_id=? AND task_id=?", (session_id, task_id))).fetchone()
-            files = None
-            if best_it is not None:
-                row = await (await self.db.execute(
-                    "SELECT files FROM kernels WHERE session_id=? AND task_id=? AND iteration=? ORDER BY id DESC LIMIT 1", (session_id, task_id, best_it)
-                )).fetchone()  # fmt: skip
-                files = json.loads(row[0]) if row else None
-            states[task_id] = TaskState(task_id, status, last[0] if last and last[0] is not None else -1, best_it, best_speed, files)
+            files = await self.kernel(session_id, task_id, best_it) if best_it is not None else None
+            last_it = last.get(task_id)
+            states[task_id] = TaskState(task_id, status, -1 if last_it is None else last_it, best_it, best_speed, files, category or "")
         return states
 
-    async def attempts(self, session_id: str) -> list[dict[str, Any]]:
+    async def kernel(self, session_id: str, task_id: str, iteration: int) -> dict[str, str] | None:
+        """The kernel files of one iteration (the last one stored for it), or None."""
+        row = await (await self.db.execute(
+            "SELECT files FROM kernels WHERE session_id=? AND task_id=? AND iteration=? ORDER BY id DESC LIMIT 1", (session_id, task_id, iteration)
+        )).fetchone()  # fmt: skip
+        return json.loads(row[0]) if row else None
+
+    async def iterations(self, session_id: str, task_id: str) -> list[dict[str, Any]]:
+        """Per iteration of a task: mode, verdict, speedup, emulated, errors (as the timing table and resume see them)."""
         rows = await (await self.db.execute(
-            "SELECT task_id, iteration, verdict, speedup FROM runs WHERE session_id=? ORDER BY id", (session_id,)
+            "SELECT i.iteration, i.mode, r.verdict, r.speedup, r.emulated, r.errors, r.max_abs_error, r.message FROM iterations i"
+            " LEFT JOIN runs r ON r.id = (SELECT MAX(id) FROM runs WHERE session_id=i.session_id AND task_id=i.task_id AND iteration=i.iteration)"
+            " WHERE i.session_id=? AND i.task_id=? ORDER BY i.iteration", (session_id, task_id)
         )).fetchall()  # fmt: skip
-        return [{"task_id": t, "iteration": i, "verdict": v, "speedup": s} for t, i, v, s in rows]
+        keys = ("iteration", "mode", "verdict", "speedup", "emulated", "errors", "max_abs_error", "message")
+        out = [dict(zip(keys, r, strict=True)) for r in rows]
+        for row in out:
+            row["emulated"] = bool(row["emulated"])
+            row["errors"] = json.loads(row["errors"]) if row["errors"] else []
+        return out
+
+    async def attempts(self, session_id: str) -> list[dict[str, Any]]:
+        """Every evaluated kernel (one row per verdict), in order: task_id, category, iteration, verdict, speedup, emulated, flags."""
+        rows = await (await self.db.execute(
+            "SELECT r.task_id, t.category, r.iteration, r.verdict, r.speedup, r.emulated, r.flags FROM runs r"
+            " LEFT JOIN task_runs t ON t.session_id=r.session_id AND t.task_id=r.task_id WHERE r.session_id=? ORDER BY r.id", (session_id,)
+        )).fetchall()  # fmt: skip
+        return [
+            {"task_id": t, "category": c, "iteration": i, "verdict": v, "speedup": s, "emulated": bool(e), "flags": json.loads(f) if f else []}
+            for t, c, i, v, s, e, f in rows
+        ]
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK when the body raises; one at a time per Store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def __aenter__(self) -> None:
+        await self.store._write_lock.acquire()
+        try:
+            await self.store.db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.store._write_lock.release()
+            raise
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        try:
+            await self.store.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.store._write_lock.release()

@@ -1,0 +1,52 @@
+"""A stored session as benchmark results: metric attempts plus every planned task (the denominator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mkb_tui.bench.metrics import NOT_ATTEMPTS, Attempt, attempt_from_verdict
+from mkb_tui.store.store import Store
+
+
+@dataclass
+class SessionResults:
+    session_id: str
+    settings: dict[str, Any]
+    attempts: list[Attempt]
+    tasks: list[tuple[str, str]]  # (task_id, category) of every planned task, attempted or not
+    native_incorrect: list[str] = field(default_factory=list)  # tasks whose native MNN kernel is wrong: shown apart
+
+    @property
+    def ks(self) -> tuple[int, ...]:
+        """pass@k values worth reporting: pass@1 always, and the session's k for the pass@k method."""
+        k = int(self.settings.get("k") or 1) if self.settings.get("method") == "pass@k" else 1
+        return tuple(sorted({1, k}))
+
+
+def task_categories(task_ids: list[str]) -> dict[str, str]:
+    """Categories from the task files, for tasks the session never started ('?' for unknown ids)."""
+    if not task_ids:
+        return {}
+    from mkb_tui.bench.tasks import load_tasks
+
+    known = {t.id: t.category for t in load_tasks()}
+    return {t: known.get(t, "?") for t in task_ids}
+
+
+async def session_results(store: Store, session_id: str) -> SessionResults:
+    info = await store.session(session_id)
+    settings = info["settings"]
+    pass_k = settings.get("method") == "pass@k"  # pass@k samples are numbered as iterations
+    rows = await store.attempts(session_id)
+    planned = list(dict.fromkeys([*(settings.get("tasks") or []), *(r["task_id"] for r in rows)]))
+    categories = {r["task_id"]: r["category"] for r in rows if r["category"]}
+    categories |= task_categories([t for t in planned if t not in categories])
+    attempts = [
+        attempt_from_verdict(r["task_id"], categories[r["task_id"]], r["verdict"], r["speedup"], r["iteration"] or 0,
+                        (r["iteration"] or 0) if pass_k else 0, r["emulated"])  # fmt: skip
+        for r in rows
+        if r["verdict"] not in NOT_ATTEMPTS
+    ]
+    native_incorrect = sorted({r["task_id"] for r in rows if "native_incorrect" in r["flags"]})
+    return SessionResults(session_id, settings, attempts, [(t, categories[t]) for t in planned], native_incorrect)
