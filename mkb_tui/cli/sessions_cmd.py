@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import json
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from rich.console import Console
 from rich.table import Table
@@ -15,67 +15,105 @@ from mkb_tui.paths import DEFAULT_DB
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sessions", help="list stored sessions")
-    p.add_argument("--db", type=Path, default=DEFAULT_DB)
-    p.add_argument("--json", action="store_true")
+    # --db defaults to SUPPRESS so `mkb-tui --db X sessions` (the top-level flag) is not overwritten by the subcommand
+    p = sub.add_parser("sessions", help="list stored sessions (status, model, tasks, best speedups, cost)")
+    p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database (default sessions/mkb.sqlite)")
+    p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_sessions)
 
-    p = sub.add_parser("export", help="write a session's best kernels and a JSON report")
-    p.add_argument("session")
-    p.add_argument("--db", type=Path, default=DEFAULT_DB)
+    p = sub.add_parser("export", help="write a session's best kernels (one directory per task) and a JSON report")
+    p.add_argument("session", help="session id, unique prefix, or 'latest'")
+    p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database (default sessions/mkb.sqlite)")
     p.add_argument("--out", type=Path, default=None, help="default: out/<session>")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("replay", help="step through a stored session in the app (read-only)")
     p.add_argument("session", nargs="?", help="default: the latest session")
-    p.add_argument("--db", type=Path, default=DEFAULT_DB)
+    p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database (default sessions/mkb.sqlite)")
     p.set_defaults(func=cmd_replay)
+
+
+def db_path(args) -> Path:
+    return Path(getattr(args, "db", None) or DEFAULT_DB)
+
+
+def existing_db(args) -> Path:
+    from mkb_tui.errors import ConfigError
+
+    path = db_path(args)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no session database yet (run a session, or pass --db)")
+    return path
+
+
+def format_best(best: dict[str, float | None], width: int = 60) -> str:
+    text = ", ".join(f"{t} {v:.2f}x" for t, v in best.items() if v) or "-"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def cmd_sessions(args) -> int:
     from mkb_tui.store import Store
 
     async def load():
-        async with Store(args.db) as store:
+        if not db_path(args).is_file():
+            return []
+        async with Store(db_path(args)) as store:
             return await store.sessions()
 
     sessions = asyncio.run(load())
     if args.json:
         print(json.dumps([s.__dict__ for s in sessions], indent=1))
         return 0
-    table = Table(title=f"sessions in {args.db}")
-    for col in ("id", "status", "model", "device", "method", "tasks", "best speedups", "tokens", "cost", "started"):
-        table.add_column(col)
+    table = Table(title=f"sessions in {db_path(args)}")
+    for col in ("id", "status", "model", "device", "method", "tasks", "best speedups", "tokens", "cost", "date"):
+        table.add_column(col, justify="right" if col in ("tokens", "cost") else "left", no_wrap=col == "id")
     for s in sessions:
-        best = ", ".join(f"{t} {v:.2f}x" for t, v in s.best.items() if v) or "-"
-        table.add_row(s.id, s.status, s.model, s.device, s.method, f"{s.done}/{s.tasks}", best[:60], str(s.tokens), f"${s.cost_usd:.4f}",
+        table.add_row(s.id, s.status, s.model, s.device, s.method, f"{s.done}/{s.tasks}", format_best(s.best), str(s.tokens), f"${s.cost_usd:.4f}",
                       time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)))  # fmt: skip
-    Console().print(table)
+    Console().print(table if sessions else f"no sessions in {db_path(args)}")
     return 0
 
 
-def cmd_export(args) -> int:
-    from mkb_tui.agents.session import session_attempts
+def kernel_paths(files: dict[str, str]) -> dict[str, str]:
+    """Slot paths -> export file names: the base name, or the whole relative path when two base names collide."""
+    names = [PurePosixPath(rel).name for rel in files]
+    out = {}
+    for rel, name in zip(files, names, strict=True):
+        parts = [p for p in PurePosixPath(rel).parts if p not in ("", ".", "..", "/")]
+        out[rel] = name if names.count(name) == 1 and name not in ("", ".", "..") else "/".join(parts)
+    return out
+
+
+async def export_session(db: Path, ref: str, out: Path | None) -> tuple[Path, int]:
+    """Best kernel of every task to OUT/kernels/<task>/, and OUT/report.json (metrics, per-task best, session)."""
     from mkb_tui.bench.report import build_report
     from mkb_tui.store import Store
+    from mkb_tui.store.results import session_results
 
-    async def export():
-        async with Store(args.db) as store:
-            info = await store.session(args.session)
-            states = await store.task_states(args.session)
-            attempts = await session_attempts(store, args.session)
-        out = args.out or Path("out") / args.session
-        for task_id, state in states.items():
-            for rel, text in (state.best_files or {}).items():
-                path = out / "kernels" / task_id / rel.rsplit("/", 1)[-1]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text)
-        report = build_report(attempts) | {"session": info, "best": {t: {"iteration": s.best_iteration, "speedup": s.best_speedup} for t, s in states.items()}}
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
-        return out, sum(1 for s in states.values() if s.best_files)
+    async with Store(db) as store:
+        session_id = await store.resolve(ref)
+        info = await store.session(session_id)
+        states = await store.task_states(session_id)
+        results = await session_results(store, session_id)
+    out = out or Path("out") / session_id
+    best = {}
+    for task_id, state in states.items():
+        written = []
+        for rel, name in kernel_paths(state.best_files or {}).items():
+            path = out / "kernels" / task_id / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(state.best_files[rel])
+            written.append(str(path.relative_to(out)))
+        best[task_id] = {"status": state.status, "iteration": state.best_iteration, "speedup": state.best_speedup, "files": written}
+    report = build_report(results.attempts, ks=results.ks, tasks=results.tasks)
+    report |= {"session": info, "best": best, "native_incorrect": results.native_incorrect}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
+    return out, sum(1 for b in best.values() if b["files"])
 
-    out, count = asyncio.run(export())
+
+def cmd_export(args) -> int:
+    out, count = asyncio.run(export_session(existing_db(args), args.session, args.out))
     print(f"exported {count} best kernels and report.json to {out}")
     return 0
 
@@ -83,4 +121,4 @@ def cmd_export(args) -> int:
 def cmd_replay(args) -> int:
     from mkb_tui.tui.app import run_app
 
-    return run_app(db=args.db, replay=args.session or "latest")
+    return run_app(db=db_path(args), replay=args.session or "latest")
