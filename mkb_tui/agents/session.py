@@ -66,6 +66,8 @@ async def scripted_position(store: Store, session_id: str) -> int:
             last_verdict[e.task_id] = e.seq
         if e.kind == ev.TASK_FINISHED:
             done.add(e.task_id)
+        if e.kind == ev.TASK_STARTED:  # pass@k starts and finishes a task once per sample: only the last one counts
+            done.discard(e.task_id)
     return sum(1 for e in events if e.kind == ev.MESSAGE and e.payload.get("role") in ASSISTANT_ROLES
                and (e.task_id in done or e.seq <= last_verdict.get(e.task_id, -1)))  # fmt: skip
 
@@ -108,12 +110,15 @@ async def run_session(
             if samples > 1:  # pass@k: k independent single queries, numbered as iterations 0..k-1
                 start = 0 if state is None else state.last_iteration + 1
                 best = TaskOutcome(task.id)
+                stopped = None  # why a sample stopped early (provider error, budget): the task's outcome says so
                 for sample in range(start, samples):
                     loop = MokaLoop(task, provider, pipeline, config=LoopConfig(iterations=sample + 1), approval=approval,
                                     sink=sink, meter=meter, start_iteration=sample)  # fmt: skip
                     result = await loop.run()
+                    stopped = stopped or result.stopped
                     if result.best_speedup is not None and (best.best_speedup is None or result.best_speedup > best.best_speedup):
                         best = result
+                best.stopped = best.stopped or stopped
                 outcomes.append(best)
                 return
             start = 0 if state is None else state.last_iteration + 1

@@ -18,6 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from mkb_tui.bench.metrics import FAST_PS, NOT_ATTEMPTS, Attempt, attempt_from_verdict, compute, per_category
@@ -81,10 +82,12 @@ def build_report(attempts: list[Attempt], ks: tuple[int, ...] = (1,), tasks: lis
 
 
 def metrics_table(report: dict, title: str = "MobileKernelBench") -> Table:
-    table = Table(title=title)
+    """Rates in percent of the tasks; headers kept short so the table fits an 80-column terminal."""
+    table = Table(title=title, caption="rates in % of tasks; fast_p: correct and speedup > p; geomean over correct kernels",
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
     ks = [k for k in report["metrics"] if k.startswith("pass@")]
     fast = [f"fast_{p:.1f}" for p in FAST_PS]
-    for col in ["category", "tasks", "CSR %", "FCR %", *(f"{f} %" for f in fast), *(f"{k} %" for k in ks), "geomean"]:
+    for col in ["category", "tasks", "CSR", "FCR", *fast, *ks, "geomean"]:
         table.add_column(col, justify="left" if col == "category" else "right")
 
     def row(name: str, m: dict, style: str = "") -> None:

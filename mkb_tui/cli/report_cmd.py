@@ -41,21 +41,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 async def _session_report(db: Path, ref: str | None, ks: tuple[int, ...]) -> tuple[dict, str]:
-    from mkb_tui.bench.report import build_report
     from mkb_tui.errors import ConfigError
     from mkb_tui.store import Store
-    from mkb_tui.store.results import session_results
+    from mkb_tui.store.results import session_report
 
     if not db.is_file():
         raise ConfigError(f"{db}: no session database (run a session first, or pass --db)")
     async with Store(db) as store:
         session_id = await store.resolve(ref)
-        results = await session_results(store, session_id)
-        info = await store.session(session_id)
-    report = build_report(results.attempts, ks=ks or results.ks, tasks=results.tasks)
-    report["session"] = {k: info[k] for k in ("id", "status", "model", "device", "method", "mnn_version", "cost_usd", "tokens")}
-    report["native_incorrect"] = results.native_incorrect
-    return report, session_id
+        return await session_report(store, session_id, ks), session_id
 
 
 def cmd_report(args) -> int:

@@ -86,15 +86,13 @@ def kernel_paths(files: dict[str, str]) -> dict[str, str]:
 
 async def export_session(db: Path, ref: str, out: Path | None) -> tuple[Path, int]:
     """Best kernel of every task to OUT/kernels/<task>/, and OUT/report.json (metrics, per-task best, session)."""
-    from mkb_tui.bench.report import build_report
     from mkb_tui.store import Store
-    from mkb_tui.store.results import session_results
+    from mkb_tui.store.results import session_report
 
     async with Store(db) as store:
         session_id = await store.resolve(ref)
-        info = await store.session(session_id)
         states = await store.task_states(session_id)
-        results = await session_results(store, session_id)
+        report = await session_report(store, session_id)
     out = out or Path("out") / session_id
     best = {}
     for task_id, state in states.items():
@@ -105,8 +103,7 @@ async def export_session(db: Path, ref: str, out: Path | None) -> tuple[Path, in
             path.write_text(state.best_files[rel])
             written.append(str(path.relative_to(out)))
         best[task_id] = {"status": state.status, "iteration": state.best_iteration, "speedup": state.best_speedup, "files": written}
-    report = build_report(results.attempts, ks=results.ks, tasks=results.tasks)
-    report |= {"session": info, "best": best, "native_incorrect": results.native_incorrect}
+    report["best"] = best
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1, default=str))
     return out, sum(1 for b in best.values() if b["files"])

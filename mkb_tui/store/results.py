@@ -50,3 +50,19 @@ async def session_results(store: Store, session_id: str) -> SessionResults:
     ]
     native_incorrect = sorted({r["task_id"] for r in rows if "native_incorrect" in r["flags"]})
     return SessionResults(session_id, settings, attempts, [(t, categories[t]) for t in planned], native_incorrect)
+
+
+SESSION_FIELDS = ("id", "status", "model", "device", "method", "mnn_version", "cost_usd", "tokens")
+
+
+async def session_report(store: Store, session_id: str, ks: tuple[int, ...] = ()) -> dict[str, Any]:
+    """The report of a stored session: metrics (planned tasks as the denominator), session facts, settings."""
+    from mkb_tui.bench.report import build_report
+
+    results = await session_results(store, session_id)
+    info = await store.session(session_id)
+    report = build_report(results.attempts, ks=ks or results.ks, tasks=results.tasks)
+    report["session"] = {k: info[k] for k in SESSION_FIELDS}
+    report["settings"] = results.settings
+    report["native_incorrect"] = results.native_incorrect
+    return report

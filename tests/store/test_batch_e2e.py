@@ -1,0 +1,105 @@
+"""--batch end to end on the host through the real pipeline, with a scripted model: pass@k killed with SIGKILL,
+resumed and reported; a token budget that stops a session cleanly. (The MoKA kill/resume path is covered by
+tests/agents/test_session_e2e.py; these cover what it does not.)"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from tests.adversarial.kernels import BAD, CORRECT
+
+
+def answer(text: str) -> str:
+    return f"```cpp\n// source/backend/cpu/MKBCandidate.cpp\n{text}```\n"
+
+
+def _script(path, responses) -> str:
+    path.write_text("\n".join(json.dumps(r) for r in responses) + "\n")
+    return f"scripted:{path}"
+
+
+def _batch(*args):
+    env = {**os.environ, "COLUMNS": "120"}
+    return subprocess.Popen([sys.executable, "-m", "mkb_tui", "--batch", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+
+
+def _mkb(*args):
+    return subprocess.run([sys.executable, "-m", "mkb_tui", *args], capture_output=True, text=True, timeout=120)
+
+
+def _wait_for_verdicts(db, count, proc, timeout=300):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as con:
+                    if con.execute("SELECT count(*) FROM events WHERE kind='verdict'").fetchone()[0] >= count:
+                        return
+            except sqlite3.OperationalError:
+                pass  # schema not created yet
+        time.sleep(0.05)
+    raise AssertionError(f"no {count} verdicts before the batch ended: {proc.poll()}")
+
+
+def test_pass_at_k_killed_resumed_reported(pipeline, tmp_path):
+    # three independent samples for abs: a syntax error, a correct kernel, a fast but wrong one
+    samples = [BAD["syntax_error"][0], CORRECT, BAD["garbage_fast"][0]]
+    model = _script(tmp_path / "k.jsonl", [{"role": "coder", "text": answer(k), "output_tokens": 100} for k in samples])
+    db, out = tmp_path / "mkb.sqlite", tmp_path / "out"
+    proc = _batch("--tasks", "abs", "--model", model, "--method", "pass@k", "--k", "3", "--db", str(db), "--out", str(out))
+    _wait_for_verdicts(db, 1, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as con:
+        (session_id, status, settings) = con.execute("SELECT id, status, settings FROM sessions").fetchone()
+        first = con.execute("SELECT iteration, verdict FROM runs ORDER BY id").fetchall()
+    assert status == "running" and first[0] == (0, "compile_error") and json.loads(settings)["k"] == 3
+
+    resumed = _batch("--resume", session_id[:7], "--db", str(db), "--out", str(out))
+    stdout, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, stderr[-3000:]
+    with sqlite3.connect(db) as con:
+        runs = con.execute("SELECT iteration, verdict FROM runs ORDER BY iteration").fetchall()
+        status = con.execute("SELECT status FROM sessions").fetchone()[0]
+    # each sample evaluated exactly once across the kill: the committed one kept, the rest run after the resume
+    assert runs == [(0, "compile_error"), (1, "correct"), (2, "wrong_output")] and status == "done"
+    report = json.loads((out / "report.json").read_text())
+    m = report["metrics"]
+    # one task, n=3 samples, c=1 correct: pass@1 = 1 - C(2,1)/C(3,1) = 1/3; pass@3 = 1 - C(2,3)/C(3,3) = 1
+    # best-of-samples: compiled and correct -> CSR = FCR = 100
+    assert abs(m["pass@1"] - 100 / 3) < 1e-9 and m["pass@3"] == 100.0 and (m["csr"], m["fcr"]) == (100.0, 100.0)
+    assert report["session"]["id"] == session_id and "pass@3" in stdout and "CSR" in stdout
+    assert f"{session_id} (resumed)" in stderr and "abs: correct" in stderr  # the progress display, as lines off a terminal
+    # the report command agrees with what the batch wrote; export writes the correct sample's kernel
+    again = _mkb("report", session_id, "--db", str(db), "--out", str(tmp_path / "again"))
+    assert again.returncode == 0 and json.loads((tmp_path / "again" / "report.json").read_text())["metrics"] == m
+    export = _mkb("export", session_id, "--db", str(db), "--out", str(tmp_path / "exp"))
+    assert export.returncode == 0, export.stderr
+    assert (tmp_path / "exp" / "kernels" / "abs" / "MKBCandidate.cpp").read_text() == CORRECT
+    listing = json.loads(_mkb("sessions", "--db", str(db), "--json").stdout)
+    assert listing[0]["id"] == session_id and listing[0]["done"] == listing[0]["tasks"] == 1
+
+
+def test_token_budget_stops_the_session_cleanly(pipeline, tmp_path):
+    # the draft (400 output tokens) and the Debugger's answer spend a 300-token budget: no second iteration starts
+    model = _script(tmp_path / "b.jsonl", [
+        {"role": "coder", "text": answer(BAD["syntax_error"][0]), "input_tokens": 100, "output_tokens": 400},
+        {"role": "debugger", "text": '```json\n{"local_error_suggestion": "add the semicolon", "crossfile_error_suggestion": "none"}\n```'},
+        {"role": "coder", "text": answer(CORRECT)},
+    ])  # fmt: skip
+    db, out = tmp_path / "mkb.sqlite", tmp_path / "out"
+    proc = _batch("--tasks", "abs,neg", "--model", model, "--iterations", "3", "--budget-tokens", "300", "--db", str(db), "--out", str(out))
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, stderr[-3000:]  # the harness worked: stopping at the budget is not a failure
+    with sqlite3.connect(db) as con:
+        status, tokens = con.execute("SELECT status, tokens FROM sessions").fetchone()
+        runs = con.execute("SELECT task_id, verdict FROM runs").fetchall()
+    assert status == "budget" and tokens >= 500 and runs == [("abs", "compile_error")]
+    m = json.loads((out / "report.json").read_text())["metrics"]
+    assert (m["tasks"], m["csr"], m["fcr"]) == (2, 0.0, 0.0)  # neg was planned and never reached: still in the denominator
