@@ -103,3 +103,33 @@ def test_token_budget_stops_the_session_cleanly(pipeline, tmp_path):
     assert status == "budget" and tokens >= 500 and runs == [("abs", "compile_error")]
     m = json.loads((out / "report.json").read_text())["metrics"]
     assert (m["tasks"], m["csr"], m["fcr"]) == (2, 0.0, 0.0)  # neg was planned and never reached: still in the denominator
+
+
+def test_batch_bad_input_is_one_error_line(tmp_path):
+    model = _script(tmp_path / "m.jsonl", [{"text": "x"}])
+    db = str(tmp_path / "db.sqlite")
+    for args, message in [
+        (["--tasks", "abs", "--model", model, "--device", "toaster"], "unknown device 'toaster'"),
+        (["--tasks", "abs", "--model", model, "--method", "pass@3", "--k", "5"], "disagree"),
+        (["--tasks", "abs", "--model", model, "--method", "moka", "--k", "5"], "--k applies to --method pass@k"),
+        (["--tasks", "abs", "--model", model, "--iterations", "0"], "--iterations must be at least 1"),
+        (["--tasks", "abs", "--model", model, "--budget-usd", "-1"], "--budget-usd must be positive"),
+        (["--tasks", "abs"], "needs --tasks and --model"),
+        (["--resume", "nope"], "no session 'nope'"),
+    ]:
+        proc = _batch(*args, "--db", db, "--out", str(tmp_path / "out"))
+        _, stderr = proc.communicate(timeout=120)
+        assert proc.returncode == 1 and message in stderr and "Traceback" not in stderr and len(stderr.strip().splitlines()) == 1, (args, stderr)
+    assert not (tmp_path / "out").exists()  # nothing written for refused input
+
+
+def test_harness_crash_is_one_line_with_a_log_and_resumable(mnn, tmp_path):
+    # a recorded response whose token count is not a number makes the provider itself fail: a harness crash, not a kernel's
+    model = _script(tmp_path / "m.jsonl", [{"role": "coder", "text": answer(CORRECT), "output_tokens": "many"}])
+    db, out = tmp_path / "db.sqlite", tmp_path / "out"
+    proc = _batch("--tasks", "abs", "--model", model, "--db", str(db), "--out", str(out))
+    _, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 3 and "harness failure: ValueError" in stderr and "Traceback" not in stderr, stderr
+    assert "Traceback" in (out / "batch-error.log").read_text() and "--resume" in stderr
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT status FROM sessions").fetchone()[0] == "error"
