@@ -101,7 +101,8 @@ async def run_session(
 
     async def one(task: Task) -> None:
         state = states.get(task.id)
-        if state is not None and state.status == "done":
+        # a pass@k task finishes once per sample: it is done only when its last sample has a verdict
+        if state is not None and state.status == "done" and (samples == 1 or state.last_iteration + 1 >= samples):
             outcomes.append(TaskOutcome(task.id, state.best_iteration, state.best_speedup, state.best_files, stopped="done before resume"))
             return
         async with gate:

@@ -46,8 +46,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, help="MNN threads when timing (default 1)")
     p.add_argument("--out", type=Path, default=Path("out"), help="where report.json and report.csv go (default out/)")
     p.add_argument("--db", type=Path, default=DEFAULT_DB, help="session database (default sessions/mkb.sqlite)")
-    p.add_argument("--budget-usd", type=float, default=None, help="stop the session cleanly once this much is spent")
-    p.add_argument("--budget-tokens", type=int, default=None, help="stop the session cleanly after this many tokens")
+    p.add_argument("--budget-usd", type=float, default=None, help="stop the session cleanly once this much is spent (with --resume: a new budget)")
+    p.add_argument("--budget-tokens", type=int, default=None, help="stop the session cleanly after this many tokens (with --resume: a new budget)")
     p.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session (id, prefix or 'latest')")
     return p
 
@@ -112,7 +112,8 @@ class Progress:
             row["stage"] = "done"
             best = "-" if row["best"] is None else f"{row['best']:.3f}x"
             stopped = event.payload.get("stopped")
-            self.finished.append(f"{event.task_id}: {event.payload.get('verdict')}, best {best}" + (f" (stopped: {stopped})" if stopped else ""))
+            early = f" (stopped: {stopped})" if stopped and stopped != "iterations" else ""
+            self.finished.append(f"{event.task_id}: {event.payload.get('verdict')}, best {best}{early}")
 
     def table(self) -> Table:
         table = Table(title=f"tokens {self.tokens}  cost ${self.cost:.4f}{self.budget}")
@@ -152,6 +153,11 @@ async def _run(args) -> int:
         if args.resume:
             session_id = await store.resolve(args.resume)
             settings = (await store.session(session_id))["settings"]
+            # a resumed session may be given a new budget (e.g. after it stopped at the old one); the rest is as stored
+            for name in ("budget_usd", "budget_tokens"):
+                if getattr(args, name) is not None:
+                    settings[name] = getattr(args, name)
+            await store.claim(session_id)
         else:
             if not args.tasks or not args.model:
                 raise ConfigError("--batch needs --tasks and --model (or --resume SESSION)")

@@ -43,12 +43,29 @@ async def ensure_baseline(mnn: MnnInfo, target: Target, *, timeout: float = 3600
             return None, result
         if not runner.exists() or runner.stat().st_mtime < RUNNER_SRC.stat().st_mtime:
             runner.parent.mkdir(parents=True, exist_ok=True)
-            argv = [target.compiler, "-O2", "-std=c++11", f"-I{mnn.root / 'include'}", str(RUNNER_SRC), "-o", str(runner)]
             if target.static:
-                argv += [str(build_dir / "libMNN.a"), "-static", "-lpthread"]
+                failed = await link_static_runner(mnn, target, build_dir, runner)
             else:
-                argv += [f"-L{build_dir}", "-lMNN", "-lpthread", "-ldl"]
-            proc = await run_limited(argv, cwd=runner.parent, timeout=600, limits=builder.BUILD_LIMITS)
-            if proc.returncode != 0:
-                return None, BuildResult(False, time.monotonic() - started, proc.stderr[-5000:], builder.parse_diagnostics(proc.stderr))
+                argv = [target.compiler, "-O2", "-std=c++11", f"-I{mnn.root / 'include'}", str(RUNNER_SRC), "-o", str(runner),
+                        f"-L{build_dir}", "-lMNN", "-lpthread", "-ldl"]  # fmt: skip
+                proc = await run_limited(argv, cwd=runner.parent, timeout=600, limits=builder.BUILD_LIMITS)
+                failed = None if proc.returncode == 0 else proc.stderr
+            if failed:
+                return None, BuildResult(False, time.monotonic() - started, failed[-5000:], builder.parse_diagnostics(failed))
         return Baseline(target, build_dir, runner), BuildResult(True, time.monotonic() - started, result.log)
+
+
+async def link_static_runner(mnn: MnnInfo, target: Target, build_dir: Path, out: Path) -> str | None:
+    """A static runner with this build's libMNN.a inside (whole archive: op registrations must not be dropped).
+    The runner object is compiled once per target. Returns the error output, or None."""
+    obj = mnn.home / f"runner-{target.name}" / "mkb_runner.o"
+    if not obj.exists() or obj.stat().st_mtime < RUNNER_SRC.stat().st_mtime:
+        obj.parent.mkdir(parents=True, exist_ok=True)
+        proc = await run_limited([target.compiler, "-O2", "-std=c++11", f"-I{mnn.root / 'include'}", "-c", str(RUNNER_SRC), "-o", str(obj)],
+                                 cwd=obj.parent, timeout=600, limits=builder.BUILD_LIMITS)  # fmt: skip
+        if proc.returncode != 0:
+            return proc.stderr
+    argv = [target.compiler, "-static", str(obj), "-Wl,--whole-archive", str(build_dir / "libMNN.a"), "-Wl,--no-whole-archive",
+            "-lpthread", "-o", str(out)]  # fmt: skip
+    proc = await run_limited(argv, cwd=out.parent, timeout=600, limits=builder.BUILD_LIMITS)
+    return None if proc.returncode == 0 else proc.stderr

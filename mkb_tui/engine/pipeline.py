@@ -19,7 +19,7 @@ from mkb_tui.bench.tensorfile import read_tensors
 from mkb_tui.device.base import Device, ProcResult
 from mkb_tui.device.local import LocalDevice
 from mkb_tui.engine import slots as slotlib
-from mkb_tui.engine.baseline import Baseline, ensure_baseline
+from mkb_tui.engine.baseline import Baseline, ensure_baseline, link_static_runner
 from mkb_tui.engine.mnn import MnnInfo, require_mnn
 from mkb_tui.engine.static_check import check as static_check
 from mkb_tui.engine.timing import speedup, summarize, timing_flags
@@ -75,7 +75,8 @@ class Pipeline:
         self.threads = threads
         self.precision = precision
         self.pool = WorkspacePool(self.mnn, self.target, workspaces)
-        self.timing = timing or TimingPlan()
+        # emulated timings never count: a short A/B run only shows them, and keeps qemu runs cheap
+        self.timing = timing or (TimingPlan(rounds=2, warmup=1, iters_per_round=5) if device.emulated else TimingPlan())
         self.run_timeout = run_timeout
         self.build_timeout = build_timeout
         self._baseline: Baseline | None = None
@@ -159,8 +160,16 @@ class Pipeline:
         return f"models/{model.name}", cases
 
     async def _runner(self, base: Baseline, lib_dir: Path, args: list[str], timeout: float) -> ProcResult:
-        env = {"LD_LIBRARY_PATH": str(lib_dir)} if not self.target.static else {}
-        return await self.device.run([str(base.runner), *args], timeout=timeout, env=env)
+        if not self.target.static:  # one runner; the library under test comes from LD_LIBRARY_PATH
+            return await self.device.run([str(base.runner), *args], timeout=timeout, env={"LD_LIBRARY_PATH": str(lib_dir)})
+        side = "baseline" if lib_dir == base.build_dir else "candidate"
+        exe = base.runner if side == "baseline" else lib_dir / "mkb_runner"
+        if side == "candidate" and (not exe.exists() or exe.stat().st_mtime < (lib_dir / "libMNN.a").stat().st_mtime):
+            failed = await link_static_runner(self.mnn, self.target, lib_dir, exe)
+            if failed:
+                return ProcResult(1, json.dumps({"ok": False, "error": "linking the static runner failed: " + failed[-500:]}), failed, 0.0)
+        await self.device.push({f"bin/{side}_mkb_runner": exe})
+        return await self.device.run([f"bin/{side}_mkb_runner", *args], timeout=timeout)
 
     async def _run(self, task: Task, slot: slotlib.Slot, base: Baseline, lib_dir: Path, verdict: Verdict, say: Progress) -> None:
         say("verifying")

@@ -69,6 +69,13 @@ CREATE INDEX plans_by_task ON plans(session_id, task_id, iteration);
 CREATE INDEX approvals_by_task ON approvals(session_id, task_id, iteration);
 """
 
+# v4: which process writes a session (host, pid): a "running" session whose writer is gone was interrupted, and a
+# session another live process is writing cannot be resumed twice.
+V4_SQL = """
+ALTER TABLE sessions ADD COLUMN owner_host TEXT;
+ALTER TABLE sessions ADD COLUMN owner_pid INTEGER;
+"""
+
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
 
 
@@ -103,5 +110,9 @@ async def v3_errors_emulation_categories(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_indexes_and_usage, v3_errors_emulation_categories]
+async def v4_session_owner(db: aiosqlite.Connection) -> None:
+    await _run_sql(db, V4_SQL)
+
+
+MIGRATIONS: list[Migration] = [v1_initial, v2_indexes_and_usage, v3_errors_emulation_categories, v4_session_owner]
 LATEST = len(MIGRATIONS)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator
@@ -31,7 +33,7 @@ __all__ = ["SessionSummary", "Store", "TaskState", "scrub"]
 @dataclass
 class SessionSummary:
     id: str
-    status: str
+    status: str  # running | interrupted (its writer is gone) | done | budget | stopped | error
     model: str
     device: str
     method: str
@@ -50,12 +52,35 @@ class TaskState:
     """What resume needs for one task."""
 
     task_id: str
-    status: str  # running | done
+    status: str  # running | done | stopped (budget or provider stop: resume continues it)
     last_iteration: int  # last iteration with a verdict, -1 when none: resume starts at last_iteration + 1
     best_iteration: int | None
     best_speedup: float | None
     best_files: dict[str, str] | None  # the best correct kernel so far
     category: str = ""
+
+
+# why a task stopped early that a resume should continue (TASK_FINISHED "stopped"); anything else finished the task
+RESUMABLE_STOPS = ("budget reached", "provider error", "interrupted")
+
+
+def finished_status(stopped: str | None) -> str:
+    return "stopped" if stopped and any(s in stopped for s in RESUMABLE_STOPS) else "done"
+
+
+def process_alive(host: str | None, pid: int | None) -> bool:
+    """Whether the process that writes a session is still running (unknowable on another host: assume it is)."""
+    if not pid:
+        return False
+    if host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def new_session_id() -> str:
@@ -126,10 +151,10 @@ class Store:
             try:
                 async with self._transaction():
                     await self.db.execute(
-                        "INSERT INTO sessions (id, created, updated, status, model, device, mnn_version, method, settings)"
-                        " VALUES (?,?,?,?,?,?,?,?,?)",
+                        "INSERT INTO sessions (id, created, updated, status, model, device, mnn_version, method, settings, owner_host, owner_pid)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                         (sid, now, now, "running", clean.get("model"), clean.get("device"), clean.get("mnn_version"),
-                         clean.get("method"), json.dumps(clean, default=str)),
+                         clean.get("method"), json.dumps(clean, default=str), socket.gethostname(), os.getpid()),
                     )  # fmt: skip
                 return sid
             except sqlite3.IntegrityError:
@@ -138,8 +163,21 @@ class Store:
         raise ConfigError("could not allocate a session id")  # 20 collisions on 65536 ids a minute: never in practice
 
     async def set_status(self, session_id: str, status: str) -> None:
+        """Set a session's status; setting "running" also makes this process its writer (see claim)."""
         async with self._transaction():
             await self.db.execute("UPDATE sessions SET status=?, updated=? WHERE id=?", (status, time.time(), session_id))
+            if status == "running":
+                await self.db.execute("UPDATE sessions SET owner_host=?, owner_pid=? WHERE id=?", (socket.gethostname(), os.getpid(), session_id))
+
+    async def claim(self, session_id: str) -> None:
+        """Become the writer of a session to resume it; ConfigError while another live process is writing it."""
+        row = await (await self.db.execute("SELECT status, owner_host, owner_pid FROM sessions WHERE id=?", (session_id,))).fetchone()
+        if row is None:
+            raise ConfigError(f"no session {session_id!r} in {self.path} (see `mkb-tui sessions`)")
+        status, host, pid = row
+        if status == "running" and pid != os.getpid() and process_alive(host, pid):
+            raise ConfigError(f"session {session_id} is still running (pid {pid} on {host}); stop it before resuming")
+        await self.set_status(session_id, "running")
 
     async def append(self, session_id: str, event: Event) -> int | None:
         """Store one event and its normalized rows in one committed transaction; returns its seq (None for deltas)."""
@@ -211,7 +249,9 @@ class Store:
                 "UPDATE task_runs SET best_iteration=?, best_speedup=? WHERE session_id=? AND task_id=?", (p.get("iteration", i), p.get("speedup"), sid, t)
             )
         elif e.kind == ev.TASK_FINISHED:
-            await db.execute("UPDATE task_runs SET status='done', verdict=? WHERE session_id=? AND task_id=?", (p.get("verdict"), sid, t))
+            await db.execute(
+                "UPDATE task_runs SET status=?, verdict=? WHERE session_id=? AND task_id=?", (finished_status(p.get("stopped")), p.get("verdict"), sid, t)
+            )
         elif e.kind == ev.SESSION_FINISHED:
             await db.execute("UPDATE sessions SET status=? WHERE id=?", (p.get("status", "done"), sid))
 
@@ -258,11 +298,12 @@ class Store:
 
     async def session(self, session_id: str) -> dict[str, Any]:
         row = await (await self.db.execute(
-            "SELECT id, status, settings, model, device, mnn_version, method, created, updated, cost_usd, tokens FROM sessions WHERE id=?", (session_id,)
+            "SELECT id, status, settings, model, device, mnn_version, method, created, updated, cost_usd, tokens, owner_host, owner_pid"
+            " FROM sessions WHERE id=?", (session_id,)
         )).fetchone()  # fmt: skip
         if row is None:
             raise ConfigError(f"no session {session_id!r} in {self.path} (see `mkb-tui sessions`)")
-        keys = ("id", "status", "settings", "model", "device", "mnn_version", "method", "created", "updated", "cost_usd", "tokens")
+        keys = ("id", "status", "settings", "model", "device", "mnn_version", "method", "created", "updated", "cost_usd", "tokens", "owner_host", "owner_pid")
         info = dict(zip(keys, row, strict=True))
         info["settings"] = json.loads(info["settings"])
         return info
@@ -278,9 +319,12 @@ class Store:
             runs.setdefault(sid, []).append((task, status, best))
         out = []
         rows = await (await self.db.execute(
-            "SELECT id, status, model, device, method, created, settings, cost_usd, tokens, updated, mnn_version FROM sessions ORDER BY created DESC, rowid DESC"
+            "SELECT id, status, model, device, method, created, settings, cost_usd, tokens, updated, mnn_version, owner_host, owner_pid"
+            " FROM sessions ORDER BY created DESC, rowid DESC"
         )).fetchall()  # fmt: skip
-        for sid, status, model, device, method, created, settings, cost, tokens, updated, mnn_version in rows:
+        for sid, status, model, device, method, created, settings, cost, tokens, updated, mnn_version, host, pid in rows:
+            if status == "running" and not process_alive(host, pid):
+                status = "interrupted"  # killed (or crashed) mid-session: `--resume` continues it
             mine = runs.get(sid, [])
             planned = json.loads(settings).get("tasks") or [r[0] for r in mine]
             out.append(SessionSummary(sid, status, model or "", device or "", method or "", created, len(planned),

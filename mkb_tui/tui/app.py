@@ -68,6 +68,7 @@ class MkbApp(App):
         self.error_rows: list[dict] = []
         self.session_id: str | None = None
         self._dirty = False
+        self._stream_dirty = False
         self._play_timer = None
         self._shown_task: str | None = None
 
@@ -95,7 +96,7 @@ class MkbApp(App):
     async def on_mount(self) -> None:
         self._q("#sessions", DataTable).add_columns("session", "status", "model", "method", "tasks", "cost")
         await self.load_sessions()
-        self.set_interval(0.1, self._refresh_if_dirty)
+        self.set_interval(0.05, self._refresh_if_dirty)
         if self.replay_id:
             await self.open_replay(self.replay_id)
         elif self.resume_id or self.new_session:
@@ -197,7 +198,7 @@ class MkbApp(App):
     def on_session_event(self, event: Event) -> None:
         self.state.apply(event)
         if event.kind == ev.MESSAGE_DELTA:
-            self._refresh_conversation()
+            self._stream_dirty = True  # drawn by the 20 Hz timer: a token stream never redraws per token
         else:
             self._dirty = True
 
@@ -225,8 +226,11 @@ class MkbApp(App):
 
     def _refresh_if_dirty(self) -> None:
         if self._dirty:
-            self._dirty = False
+            self._dirty = self._stream_dirty = False
             self.refresh_view()
+        elif self._stream_dirty:
+            self._stream_dirty = False
+            self._refresh_conversation()
 
     def _refresh_conversation(self) -> None:
         task = self.current_task()

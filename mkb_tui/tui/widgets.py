@@ -54,23 +54,35 @@ class Conversation(VerticalScroll):
         super().__init__(**kw)
         self.shown: tuple[str | None, int] = (None, 0)
 
+    WINDOW = 40  # messages kept mounted: a long session stays as fast as a short one
+
     def show(self, task: TaskView | None) -> None:
         key = task.task_id if task else None
-        if key != self.shown[0]:
+        total = len(task.messages) if task else 0
+        start = max(0, total - self.WINDOW)
+        if key != self.shown[0] or total < self.shown[1] or start > self.shown[1]:
             self.remove_children()
-            self.shown = (key, 0)
+            self.shown = (key, start)
+            if start:
+                self.mount(Static(f"[dim]… {start} earlier messages[/]", classes="msg-header"))
         if task is None:
             return
         new = task.messages[self.shown[1] :]
+        widgets = []
         for m in new:
             role = m.get("role", "?")
             header = f"[b {ROLE_COLOURS.get(role, 'white')}]{role}[/]" + (f" → {m['to']}" if m.get("to") else "")
             if m.get("output_tokens"):
                 header += f"  [dim]{m.get('input_tokens', 0)}+{m['output_tokens']} tokens, ${m.get('cost_usd') or 0:.4f}{' (scripted)' if m.get('scripted') else ''}[/]"
-            self.mount(Static(header, classes="msg-header"))
+            widgets.append(Static(header, classes="msg-header"))
             body = m.get("text", "")
-            self.mount(Markdown(body if role != "user" else body[:1500] + ("\n\n…" if len(body) > 1500 else ""), classes=f"msg msg-{role}"))
-        self.shown = (key, len(task.messages))
+            if role in ("coder", "debugger", "accelerator"):
+                widgets.append(Markdown(body, classes=f"msg msg-{role}"))
+            else:
+                widgets.append(Static(escape(body[:1500] + ("\n…" if len(body) > 1500 else "")), classes=f"msg msg-{role}"))
+        if widgets:
+            self.mount_all(widgets, before=self.query("#streaming").first() if self.query("#streaming") else None)
+        self.shown = (key, total)
         streaming = self.query("#streaming")
         live = "".join(f"[b {ROLE_COLOURS.get(r, 'white')}]{r}[/] (streaming)\n{escape(t[-3000:])}" for r, t in task.streaming.items())
         if live:

@@ -103,6 +103,19 @@ def test_token_budget_stops_the_session_cleanly(pipeline, tmp_path):
     assert status == "budget" and tokens >= 500 and runs == [("abs", "compile_error")]
     m = json.loads((out / "report.json").read_text())["metrics"]
     assert (m["tasks"], m["csr"], m["fcr"]) == (2, 0.0, 0.0)  # neg was planned and never reached: still in the denominator
+    listing = json.loads(_mkb("sessions", "--db", str(db), "--json").stdout)[0]
+    assert (listing["status"], listing["done"]) == ("budget", 0)  # abs stopped early, not finished
+
+    # resumed with a bigger budget, abs continues at iteration 1 with the repaired kernel; then the recorded
+    # responses run out (no Accelerator answer, nothing for neg): the provider failed, so the run is incomplete (exit 1)
+    resumed = _batch("--resume", "latest", "--budget-tokens", "100000", "--db", str(db), "--out", str(out))
+    stdout, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 1 and "the model provider failed on abs, neg" in stderr, stderr[-3000:]
+    with sqlite3.connect(db) as con:
+        runs = con.execute("SELECT task_id, iteration, verdict FROM runs ORDER BY id").fetchall()
+    assert runs == [("abs", 0, "compile_error"), ("abs", 1, "correct")]
+    m = json.loads((out / "report.json").read_text())["metrics"]
+    assert (m["tasks"], m["csr"], m["fcr"]) == (2, 50.0, 50.0)  # the report is still written
 
 
 def test_batch_bad_input_is_one_error_line(tmp_path):

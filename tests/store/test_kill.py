@@ -64,10 +64,52 @@ def test_sigkill_loses_at_most_the_step_in_flight(tmp_path):
             assert state.best_iteration == best and state.best_files == {"k.cpp": f"// v{best}"} and state.best_speedup == 1.0 + best / 100
             summary = (await store.sessions())[0]
             messages = sum(1 for e in events if e.kind == "message")
-            assert summary.tokens == 15 * messages and summary.status == "running"
+            assert summary.tokens == 15 * messages and summary.status == "interrupted"  # "running", but its writer is gone
+            await store.claim("killed")  # so it may be resumed: this process becomes its writer
+            assert (await store.sessions())[0].status == "running"
         with sqlite3.connect(db) as con:  # the normalized rows are exactly those of the committed events
             for kind, table in (("kernel", "kernels"), ("verdict", "runs"), ("message", "messages"), ("iteration_started", "iterations")):
                 assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == sum(1 for e in events if e.kind == kind), table
             assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     asyncio.run(check())
+
+
+LIVE_WRITER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from mkb_tui.store import Store
+
+    async def main(db):
+        async with Store(db) as store:
+            await store.create_session({}, "live")
+            print("ready", flush=True)
+            await asyncio.sleep(60)
+
+    asyncio.run(main(sys.argv[1]))
+    """
+)
+
+
+def test_a_session_with_a_live_writer_cannot_be_claimed(tmp_path):
+    import pytest
+
+    from mkb_tui.errors import ConfigError
+
+    db = tmp_path / "mkb.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", LIVE_WRITER, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+
+        async def claim(expected_before):
+            async with Store(db) as store:
+                assert (await store.sessions())[0].status == expected_before
+                await store.claim("live")
+                assert (await store.sessions())[0].status == "running"
+
+        with pytest.raises(ConfigError, match=f"still running \\(pid {proc.pid}"):
+            asyncio.run(claim("running"))
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    asyncio.run(claim("interrupted"))  # its writer is gone: now it can be resumed

@@ -31,7 +31,7 @@ async def test_migrates_a_version_1_database(tmp_path):
     path = tmp_path / "old.sqlite"
     _v1_database(path)
     async with Store(path) as store:
-        assert await store.version() == LATEST == 3
+        assert await store.version() == LATEST == 4
         sessions = await store.sessions()
         assert sessions[0].id == "s1" and sessions[0].cost_usd == 0.0 and sessions[0].tasks == 2  # v2 column, its default
         state = (await store.task_states("s1"))["abs"]
@@ -41,7 +41,7 @@ async def test_migrates_a_version_1_database(tmp_path):
         await store.append("s1", Event(ev.ERRORS, {"errors": [{"line": 3}]}, "abs", 0))
         assert (await store.iterations("s1", "abs")) == []  # v1 had no iteration rows for it: nothing invented
     async with Store(path) as store:  # reopening an up-to-date database migrates nothing
-        assert await store.version() == 3
+        assert await store.version() == 4
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT errors FROM runs").fetchone()[0] == '[{"line": 3}]'
         assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
@@ -117,9 +117,13 @@ async def test_events_rows_and_resume_state(tmp_path):
         summary = (await store.sessions())[0]
         assert (summary.id, summary.status, summary.tasks, summary.done, summary.best, summary.tokens) == (sid, "running", 2, 0, {"abs": 1.3}, 150)
         assert summary.cost_usd == pytest.approx(0.01)
-        await store.append(sid, Event(ev.TASK_FINISHED, {"verdict": "correct"}, "abs"))
+        await store.append(sid, Event(ev.TASK_STARTED, {"category": "Unary"}, "neg"))
+        await store.append(sid, Event(ev.TASK_FINISHED, {"verdict": "none", "stopped": "token budget reached: 310 of 300"}, "neg"))
+        await store.append(sid, Event(ev.TASK_FINISHED, {"verdict": "correct", "stopped": "iterations"}, "abs"))
         await store.append(sid, Event(ev.SESSION_FINISHED, {"status": "done"}))
-        assert (await store.sessions())[0].status == "done" and (await store.task_states(sid))["abs"].status == "done"
+        assert (await store.sessions())[0].status == "done"
+        states = await store.task_states(sid)
+        assert (states["abs"].status, states["neg"].status) == ("done", "stopped")  # a budget stop is resumable
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT decision, plan FROM approvals").fetchall() == [("edit", "p2")]
         assert con.execute("SELECT ok, seconds FROM builds").fetchall() == [(0, 2.5)]
