@@ -112,8 +112,9 @@ class Store:
             await self.db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a committed transaction survives the process being killed (not a power cut)
             await self.db.execute("PRAGMA synchronous=NORMAL")
+            await self.db.execute("PRAGMA foreign_keys=ON")  # an event for a session that does not exist is refused
             await self._migrate()
-        except (sqlite3.DatabaseError, ValueError) as exc:
+        except (sqlite3.DatabaseError, ValueError, OSError) as exc:
             await self.close()
             raise ConfigError(f"{self.path}: not a usable session database ({exc})") from exc
 

@@ -141,6 +141,9 @@ async def test_append_is_atomic(tmp_path):
         assert [e.kind for e in await store.events(sid)] == ["task_started"]  # so the event was not written either
         assert await store.attempts(sid) == []
         assert await store.append(sid, Event(ev.VERDICT, {"verdict": "correct", "speedup": 1.1}, "abs", 0))  # still usable
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.append("no-such-session", Event(ev.STAGE, {"stage": "building"}, "abs", 0))
+        assert len(await store.events(sid)) == 2
 
 
 async def test_concurrent_writers_keep_every_event(tmp_path):
