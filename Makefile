@@ -2,6 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
+MKB_BUILD_TARGETS ?= host,aarch64
 
 .PHONY: app test venv mnn
 
@@ -15,7 +16,7 @@ venv: $(BIN)/.installed
 # Fetch MNN into the user cache (from MKB_MNN_FROM when set) and build the pristine baselines; tests that
 # need MNN skip with a reason when this could not be done (e.g. offline without a local checkout).
 mnn: venv
-	-$(BIN)/mkb-tui setup mnn --if-missing $(if $(MKB_MNN_FROM),--from $(MKB_MNN_FROM),)
+	-$(BIN)/mkb-tui setup mnn --if-missing --build $(MKB_BUILD_TARGETS) $(if $(MKB_MNN_FROM),--from $(MKB_MNN_FROM),)
 
 app: venv
 	$(BIN)/mkb-tui

@@ -28,7 +28,7 @@ MECHANISMS = ("cpu", "geometry", "combiner")
 DTYPES = ("float32", "int32", "int64", "bool", "uint8")
 METADATA = {
     "OP", "CATEGORY", "OPSET", "OPSET_REASON", "TOLERANCE", "TOLERANCE_REASON", "NATIVE_INCORRECT",
-    "MNN_OPS", "MNN_SUBTYPE", "MECHANISM", "SEEDS", "INPUTS", "EXPORT",
+    "MNN_OPS", "MNN_SUBTYPE", "MECHANISM", "SEEDS", "INPUTS", "EXPORT", "NATIVE_INCORRECT_ON",
 }  # fmt: skip
 REQUIRED = ("OP", "CATEGORY", "OPSET", "TOLERANCE", "MNN_OPS", "MECHANISM", "SEEDS", "INPUTS")
 
@@ -59,6 +59,10 @@ class Task:
     description: str
     inputs: tuple[InputSpec, ...]
     export_options: dict[str, Any] = field(default_factory=dict, compare=False)
+    native_incorrect_on: tuple[str, ...] = ("host", "aarch64")  # build targets where MNN's native kernel is wrong
+
+    def native_incorrect_for(self, target: str) -> str | None:
+        return self.native_incorrect if target in self.native_incorrect_on else None
 
     @property
     def source(self) -> str:
@@ -156,6 +160,7 @@ def parse_task(path: Path) -> Task:
         description=(ast.get_docstring(tree) or "").strip(),
         inputs=tuple(inputs),
         export_options=dict(consts.get("EXPORT", {})),
+        native_incorrect_on=tuple(consts.get("NATIVE_INCORRECT_ON", ("host", "aarch64"))),
     )
 
 

@@ -26,10 +26,10 @@ class OracleResult:
         return dict(self.__dict__)
 
 
-def judge(task: Task, verdict: Verdict) -> tuple[bool, str]:
+def judge(task: Task, verdict: Verdict, target: str = "host") -> tuple[bool, str]:
     if verdict.kind is VerdictKind.REJECTED and verdict.message.startswith("unsupported slot"):
         return False, verdict.message
-    if task.native_incorrect:
+    if task.native_incorrect_for(target):
         ok = verdict.kind is VerdictKind.WRONG_OUTPUT
         return ok, "reproduces MNN's known wrong answer" if ok else f"expected wrong_output, got {verdict.kind.value}: {verdict.message}"
     if verdict.kind is not VerdictKind.CORRECT:
@@ -49,7 +49,7 @@ async def run_oracle(tasks: list[Task], pipeline: Pipeline, progress: Callable[[
             result = OracleResult(task.id, "rejected", None, False, str(exc))
         else:
             verdict = await pipeline.evaluate(task, candidate, static=False)
-            passed, message = judge(task, verdict)
+            passed, message = judge(task, verdict, pipeline.target.name)
             result = OracleResult(task.id, verdict.kind.value, verdict.speedup, passed, message)
         results.append(result)
         if progress:

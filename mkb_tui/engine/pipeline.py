@@ -96,7 +96,7 @@ class Pipeline:
         started = time.monotonic()
         say = progress or (lambda stage: None)
         verdict = Verdict(task.id, VerdictKind.RUNTIME_ERROR, device=self.device.name, threads=self.threads, precision=self.precision)
-        if task.native_incorrect:
+        if task.native_incorrect_for(self.target.name):
             verdict.flags.append("native_incorrect")
         try:
             await self._evaluate(task, candidate, verdict, say, static)
@@ -211,7 +211,7 @@ class Pipeline:
                 verdict.kind = VerdictKind.WRONG_OUTPUT
                 verdict.first_mismatch = f"seed {seed}, {cmp.first_mismatch}"
                 verdict.message = f"seed {seed}: {cmp.message}"
-                if not task.native_incorrect:
+                if not task.native_incorrect_for(self.target.name):
                     return
                 break
         else:

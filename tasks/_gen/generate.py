@@ -66,6 +66,8 @@ def render(t: dict, mnn_ops=(), subtype=None) -> str:
     lines.append(f"TOLERANCE = {t['tol'] if t.get('tol') else 1e-4!r}")
     lines.append(f"TOLERANCE_REASON = {_str(t.get('tol_reason'))}")
     lines.append(f"NATIVE_INCORRECT = {_str(t.get('native_incorrect'))}")
+    if t.get("native_incorrect_on"):
+        lines.append(f"NATIVE_INCORRECT_ON = {tuple(t['native_incorrect_on'])!r}")
     lines.append(f"MNN_OPS = {tuple(mnn_ops)!r}")
     lines.append(f"MNN_SUBTYPE = {subtype!r}")
     lines.append(f'MECHANISM = "{t["mech"]}"')

@@ -369,7 +369,7 @@ tensor("onehot_labels", "OneHot", "One-hot encode [8, 128] labels into 100 class
 # ---------------------------------------------------------------- Logic (9 ops, 13 tasks)
 def logic(tid, op, doc, inputs, forward=None, pre=None, kit=False, native=None, shapes=ACT):
     task(id=tid, cat="Logic", op=op, doc=doc, shapes=shapes, inputs=inputs, mech="combiner" if op == "Not" else "cpu",
-         forward=forward, pre=pre, kit=kit, native_incorrect=native)
+         forward=forward, pre=pre, kit=kit, native_incorrect=native, native_incorrect_on=("host",) if native else None)
 
 
 for op, sym in [("And", "logical_and"), ("Or", "logical_or"), ("Xor", "logical_xor")]:

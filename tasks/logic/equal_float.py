@@ -12,6 +12,7 @@ OPSET = 20
 TOLERANCE = 0.0001
 TOLERANCE_REASON = None
 NATIVE_INCORRECT = "MNN's x86 SSE float Equal compares bit patterns, so -0.0 != +0.0 (source/math/Vec.hpp)"
+NATIVE_INCORRECT_ON = ('host',)
 MNN_OPS = ('BinaryOp',)
 MNN_SUBTYPE = 'EQUAL'
 MECHANISM = "cpu"

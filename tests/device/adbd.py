@@ -140,16 +140,18 @@ class LoopbackAdbd:
         cwd = Path(cd.group(1)) if cd else self.root
 
         def through_qemu(m: re.Match) -> str:
-            token = m.group(1)
+            token = m.group(3)
             path = Path(token) if token.startswith("/") else cwd / token
             try:
                 head = path.read_bytes()[:20] if path.is_file() else b""
             except OSError:
                 head = b""
             aarch64 = head[:4] == b"\x7fELF" and head[18:20] == b"\xb7\x00"
-            return f"qemu-aarch64 {token}" if aarch64 else token
+            return m.group(1) + m.group(2) + (f"qemu-aarch64 {token}" if aarch64 else token)
 
-        rewritten = re.sub(r"(?<![\w/.-])(\.{0,2}/[\w./-]+)", through_qemu, rewritten)
+        # only words in command position (after env assignments / taskset), never arguments such as sha256sum's
+        command_word = r"(^|&&|;|\|)(\s*(?:\w+=\S*\s+)*(?:taskset\s+\S+\s+)?)(\.{0,2}/[\w./-]+)"
+        rewritten = re.sub(command_word, through_qemu, rewritten)
         env = {**os.environ, "MKB_ADBD_ROOT": root, "PATH": f"{root}/system/bin:{os.environ.get('PATH', '')}"}
         proc = await asyncio.create_subprocess_exec("sh", "-c", rewritten, cwd=root, env=env,
                                                     stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)  # fmt: skip

@@ -33,8 +33,17 @@ class Phone:
         self.serial = f"127.0.0.1:{self.adbd.port}"
 
     def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.adbd.stop(), self.loop).result(10)
+        async def shutdown():
+            await self.adbd.stop()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
 
 
 @pytest.fixture
