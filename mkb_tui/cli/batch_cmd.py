@@ -33,7 +33,11 @@ def parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="mkb-tui --batch",
         description="Run MoKA (or a baseline method) over tasks without the app; print the metrics and write report.json/csv.",
-        epilog="Example: mkb-tui --batch --tasks 'unary/*' --model anthropic:claude-sonnet-4-5 --device local --out out/unary",
+        epilog="example:\n  mkb-tui --batch --tasks 'unary/*' --model anthropic:claude-sonnet-4-5 --device local --out out/unary\n\n"
+        "exit codes: 0 the harness worked (whatever the kernels did); 1 bad input, or some task could not be evaluated\n"
+        "(device errors, an LLM provider that kept failing); 2 usage; 3 harness crash (traceback in OUT/batch-error.log).\n"
+        "Every event is committed to the database as it happens: continue an interrupted run with --resume SESSION.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--tasks", default=None, help="task ids or globs, comma-separated (e.g. 'unary/*,softmax*'); required unless --resume")
     p.add_argument("--model", default=None, help="anthropic:NAME | openai:NAME | openai-compatible:NAME | scripted:FILE.jsonl")

@@ -35,6 +35,23 @@ class Limits:
         if self.cpus:
             os.sched_setaffinity(0, self.cpus)
         os.setsid()  # own process group so a timeout kills every descendant
+        if _PRCTL is not None:
+            # Linux: SIGKILL this child when the harness dies (kill -9 included), so no orphaned build or run
+            # keeps changing a workspace that a resumed session is about to use
+            _PRCTL(1, signal.SIGKILL, 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+
+
+def _load_prctl():
+    """libc's prctl, looked up in the parent (a forked child of a threaded process should not dlopen)."""
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None  # not Linux: a killed harness may leave its last build running
+
+
+_PRCTL = _load_prctl() if platform.system() == "Linux" else None
 
 
 async def run_limited(

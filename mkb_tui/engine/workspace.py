@@ -4,9 +4,11 @@ incrementally per candidate. Files a candidate (or the harness) changed are rest
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mkb_tui.engine import build as builder
@@ -34,6 +36,29 @@ class Workspace:
     root: Path
     mnn: MnnInfo
     target: Target
+    _lock_fd: int | None = field(default=None, init=False, repr=False)
+
+    async def lock(self, poll: float = 0.2) -> None:
+        """Exclusive use across processes (the app and a batch run share the cache): wait while another holds it.
+        Polls instead of blocking in a thread, so a cancelled wait never leaves a lock held."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._lock_fd = fd
+                return
+            except BlockingIOError:
+                try:
+                    await asyncio.sleep(poll)
+                except BaseException:
+                    os.close(fd)
+                    raise
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
 
     @property
     def src(self) -> Path:
@@ -58,14 +83,26 @@ class Workspace:
             await asyncio.to_thread(shutil.copytree, self.mnn.root, self.src, symlinks=True)
             for rel, text in workspace_seed_files().items():
                 write_file(self.src / rel, text)
-            self.state_file.write_text("[]")
+            self._write_state([])
             result = await builder.configure(self.target, self.src, self.build_dir)
             if not result.ok:
                 return result
         return None
 
+    def _write_state(self, placed: list[str]) -> None:
+        # atomic: a kill -9 mid-write must not leave a truncated state that bricks the workspace
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(sorted(set(placed))))
+        os.replace(tmp, self.state_file)
+
+    def _read_state(self) -> list[str]:
+        try:
+            return list(json.loads(self.state_file.read_text())) if self.state_file.exists() else []
+        except (ValueError, TypeError):
+            return list(workspace_seed_files())  # unreadable (older non-atomic write): at least reset the slot files
+
     def restore(self) -> None:
-        placed = json.loads(self.state_file.read_text()) if self.state_file.exists() else []
+        placed = self._read_state()
         seeds = workspace_seed_files()
         for rel in placed:
             pristine = self.mnn.root / rel
@@ -75,16 +112,16 @@ class Workspace:
                 write_file(self.src / rel, pristine.read_text(errors="replace"))
             else:
                 (self.src / rel).unlink(missing_ok=True)
-        self.state_file.write_text("[]")
+        self._write_state([])
 
     def place(self, files: dict[str, str]) -> None:
         self.restore()
+        self._write_state(list(files))  # intent first: a kill while the files are written still restores them next time
         for rel, text in files.items():
             target = (self.src / rel).resolve()
             if not str(target).startswith(str(self.src.resolve()) + "/"):
                 raise ValueError(f"{rel}: outside the MNN tree")
             write_file(target, text)
-        self.state_file.write_text(json.dumps(sorted(files)))
 
     async def build(self, timeout: float = 900) -> BuildResult:
         failed = await self.ensure_ready()
@@ -105,7 +142,14 @@ class WorkspacePool:
             self._queue.put_nowait(Workspace(base / str(i), mnn, target))
 
     async def acquire(self) -> Workspace:
-        return await self._queue.get()
+        ws = await self._queue.get()
+        try:
+            await ws.lock()
+        except BaseException:
+            self._queue.put_nowait(ws)
+            raise
+        return ws
 
     def release(self, ws: Workspace) -> None:
+        ws.unlock()
         self._queue.put_nowait(ws)

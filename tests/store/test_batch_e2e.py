@@ -146,3 +146,47 @@ def test_harness_crash_is_one_line_with_a_log_and_resumable(mnn, tmp_path):
     assert "Traceback" in (out / "batch-error.log").read_text() and "--resume" in stderr
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT status FROM sessions").fetchone()[0] == "error"
+
+
+def test_moka_killed_mid_build_redoes_only_that_step(pipeline, tmp_path):
+    import uuid
+
+    from tests.agents.scripted import RESPONSES
+
+    # draft with a compile error, Debugger fix, repaired kernel, plan, faster kernel. The repaired kernel carries a fresh
+    # comment so ccache cannot answer its build at once: the kill below lands while it compiles, even on a busy machine
+    responses = [dict(r) for r in RESPONSES]
+    responses[2]["text"] = responses[2]["text"].replace("MKBCandidate.cpp\n", f"MKBCandidate.cpp\n// run {uuid.uuid4()}\n", 1)
+    model = _script(tmp_path / "s.jsonl", responses)
+    db, out = tmp_path / "mkb.sqlite", tmp_path / "out"
+    proc = _batch("--tasks", "abs", "--model", model, "--iterations", "3", "--db", str(db), "--out", str(out))
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:  # kill -9 once iteration 1's kernel is committed: its build is in flight
+        try:
+            with sqlite3.connect(db) as con:
+                if con.execute("SELECT count(*) FROM events WHERE kind='kernel' AND iteration=1").fetchone()[0]:
+                    break
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as con:
+        session_id = con.execute("SELECT id FROM sessions").fetchone()[0]
+        before = con.execute("SELECT iteration, verdict FROM runs ORDER BY id").fetchall()
+    assert before == [(0, "compile_error")]  # iteration 1 was in flight: no verdict committed for it
+
+    listing = json.loads(_mkb("sessions", "--db", str(db), "--json").stdout)
+    assert listing[0]["status"] == "interrupted"
+    resumed = _batch("--resume", session_id, "--db", str(db), "--out", str(out))
+    stdout, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, stderr[-3000:]
+    with sqlite3.connect(db) as con:
+        runs = con.execute("SELECT iteration, verdict FROM runs ORDER BY id").fetchall()
+        kernels = con.execute("SELECT iteration FROM kernels ORDER BY id").fetchall()
+        status = con.execute("SELECT status FROM sessions").fetchone()[0]
+    # iteration 0 kept, iteration 1 redone (its first kernel stays in the history), iteration 2 run: one verdict each
+    assert runs == [(0, "compile_error"), (1, "correct"), (2, "correct")] and status == "done"
+    assert [k[0] for k in kernels] == [0, 1, 1, 2]
+    m = json.loads((out / "report.json").read_text())["metrics"]
+    assert (m["csr"], m["fcr"], m["pass@1"]) == (100.0, 100.0, 100.0) and m["geomean_speedup"] is not None

@@ -113,3 +113,44 @@ def test_a_session_with_a_live_writer_cannot_be_claimed(tmp_path):
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     asyncio.run(claim("interrupted"))  # its writer is gone: now it can be resumed
+
+
+HARNESS = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from mkb_tui.device.local import run_limited
+
+    async def main():
+        # what a build or a kernel run looks like to the harness: a limited child in its own session
+        await run_limited(["sh", "-c", "echo $$ > child.pid; exec sleep 60"], cwd=Path(sys.argv[1]), timeout=120)
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_killed_harness_takes_its_build_or_run_with_it(tmp_path):
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", HARNESS, str(tmp_path)])
+    pid_file = tmp_path / "child.pid"
+    deadline = time.monotonic() + 30
+    while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    child = int(pid_file.read_text())
+    os.kill(child, 0)  # running
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:  # the orphan is killed by the kernel (PR_SET_PDEATHSIG); init reaps it
+        try:
+            with open(f"/proc/{child}/stat") as f:
+                if f.read().split(") ")[1].startswith("Z"):
+                    break  # a zombie: dead, waiting to be reaped
+        except FileNotFoundError:
+            break
+        time.sleep(0.02)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the harness's child outlived it")
