@@ -83,8 +83,10 @@ def build_report(attempts: list[Attempt], ks: tuple[int, ...] = (1,), tasks: lis
 
 def metrics_table(report: dict, title: str = "MobileKernelBench") -> Table:
     """Rates in percent of the tasks; headers kept short so the table fits an 80-column terminal."""
-    table = Table(title=title, caption="rates in % of tasks; fast_p: correct and speedup > p; geomean over correct kernels",
-                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+    caption = "rates in % of tasks; fast_p: correct and speedup > p; geomean over correct kernels"
+    if report.get("native_incorrect"):  # speedups against a wrong native kernel are shown apart
+        caption += f"\nnative MNN kernel incorrect (not comparable): {', '.join(report['native_incorrect'])}"
+    table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
     ks = [k for k in report["metrics"] if k.startswith("pass@")]
     fast = [f"fast_{p:.1f}" for p in FAST_PS]
     for col in ["category", "tasks", "CSR", "FCR", *fast, *ks, "geomean"]:

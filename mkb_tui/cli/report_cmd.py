@@ -72,8 +72,6 @@ def cmd_report(args) -> int:
         report, session_id = asyncio.run(_session_report(getattr(args, "db", None) or DEFAULT_DB, args.results, ks))
         title, out = f"session {session_id}", args.out or Path("out") / session_id
     Console().print(metrics_table(report, title=title))
-    if report.get("native_incorrect"):
-        print(f"native MNN kernel incorrect (speedups against it are not comparable): {', '.join(report['native_incorrect'])}")
     json_path, csv_path = write_report(report, out)
     print(f"wrote {json_path} and {csv_path}")
     return 0

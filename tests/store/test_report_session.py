@@ -24,7 +24,8 @@ def _session(db, method="moka", k=1):
                                         ("neg", "Unary", [("device_error", None)])):  # fmt: skip
                 await store.append(sid, Event(ev.TASK_STARTED, {"category": cat}, task))
                 for it, (verdict, speedup) in enumerate(verdicts):
-                    await store.append(sid, Event(ev.VERDICT, {"verdict": verdict, "speedup": speedup}, task, it))
+                    flags = ["native_incorrect"] if task == "relu" else []
+                    await store.append(sid, Event(ev.VERDICT, {"verdict": verdict, "speedup": speedup, "flags": flags}, task, it))
             return sid
 
     return asyncio.run(write())
@@ -45,6 +46,7 @@ def test_report_of_a_stored_session(tmp_path):
     cats = report["per_category"]
     assert (cats["Unary"]["tasks"], cats["Unary"]["csr"], cats["Activation"]["csr"], cats["Trigonometry"]["tasks"]) == (2, 50.0, 100.0, 1)
     assert report["session"]["id"] == sid and {a["task_id"] for a in report["attempts"]} == {"abs", "relu"}
+    assert report["native_incorrect"] == ["relu"] and "native MNN kernel incorrect (not comparable): relu" in out.stdout
     assert "CSR" in out.stdout and (tmp_path / "r" / "report.csv").read_text().splitlines()[-1].startswith("all,4,50.0,25.0")
     # the database file itself names its latest session; re-scoring the written report.json gives the same metrics
     by_file = _mkb("report", str(db), "--out", str(tmp_path / "f"))
@@ -63,6 +65,10 @@ def test_report_of_a_pass_at_k_session_and_bad_inputs(tmp_path):
     # pass@k: samples are the iterations. abs n=2, c=1: pass@1 = 1 - C(1,1)/C(2,1) = 1/2, pass@2 = 1 - C(1,2)/C(2,2) = 1;
     # relu n=1, c=0 -> 0; neg, sin no attempts -> 0.  Over 4 tasks: pass@1 = 0.5/4 = 12.5 %, pass@2 = 1/4 = 25 %
     assert (m["pass@1"], m["pass@2"]) == (12.5, 25.0)
+    # explicit --k: pass@3 with abs's n=2 < 3 samples scores what it has (one correct -> 1): 1/4 = 25 %
+    explicit = _mkb("report", "latest", "--db", str(db), "--k", "3", "--out", str(tmp_path / "k3"))
+    m3 = json.loads((tmp_path / "k3" / "report.json").read_text())["metrics"]
+    assert explicit.returncode == 0 and m3["pass@3"] == 25.0 and "pass@1" not in m3
     for args, message in [(["nope-session", "--db", str(db)], "no session"), (["x", "--db", str(tmp_path / "none.sqlite")], "no session database"),
                           ([str(tmp_path / "missing.jsonl")], "no such file")]:  # fmt: skip
         bad = _mkb("report", *args)
