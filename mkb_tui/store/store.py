@@ -246,8 +246,12 @@ class Store:
             await db.execute("INSERT INTO approvals (session_id, task_id, iteration, decision, plan, reason) VALUES (?,?,?,?,?,?)",
                              (sid, t, i, p.get("decision"), p.get("plan"), p.get("reason")))  # fmt: skip
         elif e.kind == ev.BEST:
+            # only when better than what is stored: pass@k samples each report their own best
+            speed = p.get("speedup")
             await db.execute(
-                "UPDATE task_runs SET best_iteration=?, best_speedup=? WHERE session_id=? AND task_id=?", (p.get("iteration", i), p.get("speedup"), sid, t)
+                "UPDATE task_runs SET best_iteration=?, best_speedup=? WHERE session_id=? AND task_id=?"
+                " AND (best_iteration IS NULL OR (? IS NOT NULL AND (best_speedup IS NULL OR ? > best_speedup)))",
+                (p.get("iteration", i), speed, sid, t, speed, speed),
             )
         elif e.kind == ev.TASK_FINISHED:
             await db.execute(

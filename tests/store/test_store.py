@@ -186,3 +186,19 @@ async def test_session_ids_and_resolution(tmp_path):
         with pytest.raises(ConfigError, match="no session"):
             await store.resolve("zzz")
         assert json.loads(json.dumps((await store.session(a))["settings"])) == {"model": "m1"}
+
+
+async def test_best_kernel_is_the_fastest_correct_one(tmp_path):
+    # pass@k: every sample reports its own best; the task's best is the fastest (a correct kernel without a timing,
+    # e.g. emulated, counts only until a timed one arrives)
+    async with Store(tmp_path / "db.sqlite") as store:
+        sid = await store.create_session({"tasks": ["abs"], "method": "pass@k", "k": 4})
+        await store.append(sid, Event(ev.TASK_STARTED, {"category": "Unary"}, "abs"))
+        for it, speedup in enumerate([None, 1.4, 1.1, None]):
+            await store.append(sid, Event(ev.KERNEL, {"files": {"k.cpp": f"v{it}"}}, "abs", it))
+            await store.append(sid, Event(ev.VERDICT, {"verdict": "correct", "speedup": speedup}, "abs", it))
+            await store.append(sid, Event(ev.BEST, {"speedup": speedup}, "abs", it))
+            state = (await store.task_states(sid))["abs"]
+            assert (state.best_iteration, state.best_speedup) == [(0, None), (1, 1.4), (1, 1.4), (1, 1.4)][it]
+        assert state.best_files == {"k.cpp": "v1"} and state.last_iteration == 3
+
