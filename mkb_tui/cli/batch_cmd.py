@@ -42,7 +42,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tasks", default=None, help="task ids or globs, comma-separated (e.g. 'unary/*,softmax*'); required unless --resume")
     p.add_argument("--model", default=None, help="anthropic:NAME | openai:NAME | openai-compatible:NAME | scripted:FILE.jsonl")
     p.add_argument("--base-url", default=None, help="for openai-compatible servers (Ollama, vLLM, llama.cpp)")
-    p.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL] (default local)")
+    p.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL] | a comma list | adb:* (every phone); default local")
     p.add_argument("--method", default="moka", help="moka | single | pass@k (with --k K), or pass@K (default moka)")
     p.add_argument("--k", type=int, default=None, help="samples for --method pass@k (default 10)")
     p.add_argument("--iterations", type=int, default=10, help="MoKA iterations per task (default 10)")
@@ -189,15 +189,16 @@ async def _run(args) -> int:
 
 async def _sweep(args, store, created: dict, settings: dict, tasks: list) -> int:
     from mkb_tui.agents.session import SessionConfig, run_session
-    from mkb_tui.device import open_device
-    from mkb_tui.engine.pipeline import Pipeline
+    from mkb_tui.device import open_devices
+    from mkb_tui.engine.pipeline import Pipeline, PipelinePool
     from mkb_tui.llm import open_provider
     from mkb_tui.llm.budget import Budget
 
     # everything that can refuse the input does so before a session exists
     provider = open_provider(settings["model"], base_url=settings.get("base_url"))
-    device = open_device(settings["device"])
-    pipeline = Pipeline(device, threads=settings.get("threads", 1), workspaces=settings.get("jobs", 1))
+    devices = open_devices(settings["device"])  # "local", "qemu", "adb:SERIAL", a comma list, or "adb:*"
+    kw = {"threads": settings.get("threads", 1), "workspaces": settings.get("jobs", 1)}
+    pipeline = Pipeline(devices[0], **kw) if len(devices) == 1 else PipelinePool(devices, **kw)
     session_id = created["session_id"]
     if session_id is None:
         settings["mnn_version"] = pipeline.mnn.version
@@ -209,7 +210,7 @@ async def _sweep(args, store, created: dict, settings: dict, tasks: list) -> int
     console = Console(stderr=True)
     method = settings["method"] + (f" (k={settings.get('k')})" if settings["method"] == "pass@k" else "")
     console.print(f"session {session_id}{' (resumed)' if args.resume else ''}: {len(tasks)} tasks, {method}, model {settings['model']}"
-                  + (" (scripted)" if provider.scripted else "") + f", device {device.name}")  # fmt: skip
+                  + (" (scripted)" if provider.scripted else "") + f", device {', '.join(d.name for d in devices)}")  # fmt: skip
     device_errors: list[str] = []
 
     def listen(event: Event) -> None:

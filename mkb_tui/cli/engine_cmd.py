@@ -124,9 +124,7 @@ def cmd_eval(args) -> int:
     with console.status("starting") as status:
         verdict = asyncio.run(pipeline.evaluate(task, candidate, progress=lambda stage: status.update(stage)))
     if args.json:
-        data = verdict.to_dict()
-        data["diagnostics"] = [d for d in data["diagnostics"]]
-        print(json.dumps(data, default=str))
+        print(json.dumps(verdict.to_dict(), default=str))
     else:
         Console().print(verdict_table(verdict))
     return 0

@@ -6,7 +6,7 @@ from mkb_tui.device.base import Device, DeviceInfo, ProcResult
 from mkb_tui.errors import DeviceError
 from mkb_tui.paths import cache_dir
 
-__all__ = ["Device", "DeviceInfo", "ProcResult", "open_device"]
+__all__ = ["Device", "DeviceInfo", "ProcResult", "open_device", "open_devices"]
 
 
 def open_device(spec: str) -> Device:
@@ -24,3 +24,25 @@ def open_device(spec: str) -> Device:
 
         return AdbDevice(serial=arg or None)
     raise DeviceError(f"unknown device {spec!r}: use local, qemu, adb or adb:SERIAL")
+
+
+def open_devices(spec: str) -> list[Device]:
+    """A comma-separated list of device specs; `adb:*` expands to every connected phone."""
+    devices: list[Device] = []
+    for item in [s.strip() for s in spec.split(",") if s.strip()]:
+        if item == "adb:*":
+            from mkb_tui.device.adb import AdbDevice, adb_server_address
+
+            import adbutils
+
+            host, port = adb_server_address()
+            try:
+                serials = [d.serial for d in adbutils.AdbClient(host=host, port=port).device_list()]
+            except Exception as exc:
+                raise DeviceError(f"cannot reach the adb server at {host}:{port} ({exc})") from exc
+            if not serials:
+                raise DeviceError("adb:*: no phone connected")
+            devices += [AdbDevice(serial) for serial in serials]
+        else:
+            devices.append(open_device(item))
+    return devices

@@ -23,6 +23,7 @@ def build_env(tree_home: Path) -> dict[str, str]:
     return {
         "CCACHE_BASEDIR": str(tree_home),
         "CCACHE_NOHASHDIR": "1",
+        "CCACHE_NOINODECACHE": "1",  # replaced files can reuse an inode within one timestamp tick: never trust cached hashes
         "CCACHE_SLOPPINESS": "time_macros,include_file_mtime,include_file_ctime",
         "CCACHE_MAXSIZE": os.environ.get("CCACHE_MAXSIZE", "5G"),
     }
@@ -31,8 +32,17 @@ def build_env(tree_home: Path) -> dict[str, str]:
 def cmake_args(target: Target, src: Path, build: Path) -> list[str]:
     args = ["cmake", "-G", "Ninja", "-S", str(src), "-B", str(build)]
     args += [f"-D{k}={v}" for k, v in target.cmake_flags.items()]
-    args += ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
+    args += [f"-DCMAKE_C_COMPILER_LAUNCHER={LAUNCHER}", f"-DCMAKE_CXX_COMPILER_LAUNCHER={LAUNCHER}"]
     return args
+
+
+LAUNCHER = Path(__file__).resolve().parent / "compile_launcher.sh"
+
+
+def needs_configure(target: Target, src: Path, build: Path) -> bool:
+    """A build dir is configured once; again only when the configure arguments changed."""
+    stamp = build / "mkb-configure.json"
+    return not (build / "build.ninja").exists() or not stamp.exists() or stamp.read_text() != json.dumps(cmake_args(target, src, build))
 
 
 async def configure(target: Target, src: Path, build: Path, *, timeout: float = 600) -> BuildResult:
@@ -42,6 +52,8 @@ async def configure(target: Target, src: Path, build: Path, *, timeout: float = 
         cmake_args(target, src, build), cwd=build, timeout=timeout, env=build_env(src.parent), limits=BUILD_LIMITS
     )
     log = proc.stdout[-20000:] + proc.stderr[-20000:]
+    if proc.returncode == 0:
+        (build / "mkb-configure.json").write_text(json.dumps(cmake_args(target, src, build)))
     return BuildResult(ok=proc.returncode == 0, seconds=time.monotonic() - started, log=log, timed_out=proc.timed_out)
 
 

@@ -7,6 +7,7 @@ time baseline and candidate interleaved A/B/A/B -> Verdict. Kernel faults never 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -64,6 +65,7 @@ class Pipeline:
         timing: TimingPlan | None = None,
         run_timeout: float = 60.0,
         build_timeout: float = 900.0,
+        workspace_name: str = "",
     ) -> None:
         self.mnn = mnn or require_mnn()
         if isinstance(device, str):
@@ -74,7 +76,7 @@ class Pipeline:
         self.target = get_target(device.target)
         self.threads = threads
         self.precision = precision
-        self.pool = WorkspacePool(self.mnn, self.target, workspaces)
+        self.pool = WorkspacePool(self.mnn, self.target, workspaces, workspace_name)
         # emulated timings never count: a short A/B run only shows them, and keeps qemu runs cheap
         self.timing = timing or (TimingPlan(rounds=2, warmup=1, iters_per_round=5) if device.emulated else TimingPlan())
         self.run_timeout = run_timeout
@@ -124,21 +126,24 @@ class Pipeline:
         base = await self.baseline()
         ws = await self.pool.acquire()
         try:
-            say("building")
-            failed = await ws.ensure_ready()
-            if failed is not None:
-                raise MkbError(f"configuring the workspace failed: {failed.log.strip().splitlines()[-1] if failed.log.strip() else ''}")
-            ws.place(slotlib.placement(slot, candidate, self.mnn.root))
-            built = await ws.build(timeout=self.build_timeout)
-            verdict.log = built.log[-20000:]
-            if not built.ok:
-                verdict.kind = VerdictKind.COMPILE_ERROR if not built.timed_out else VerdictKind.TIMEOUT
-                verdict.diagnostics = [d for d in built.diagnostics if d.severity in ("error", "fatal error")] or built.diagnostics
-                verdict.message = "build timed out" if built.timed_out else _first_error(built)
-                return
-            await self._run(task, slot, base, ws.lib_dir(), verdict, say)
+            await self._in_workspace(task, slot, candidate, base, ws, verdict, say)
         finally:
             self.pool.release(ws)
+
+    async def _in_workspace(self, task, slot, candidate, base, ws, verdict, say) -> None:
+        say("building")
+        failed = await ws.ensure_ready()
+        if failed is not None:
+            raise MkbError(f"configuring the workspace failed: {failed.log.strip().splitlines()[-1] if failed.log.strip() else ''}")
+        ws.place(slotlib.placement(slot, candidate, self.mnn.root))
+        built = await ws.build(timeout=self.build_timeout)
+        verdict.log = built.log[-20000:]
+        if not built.ok:
+            verdict.kind = VerdictKind.COMPILE_ERROR if not built.timed_out else VerdictKind.TIMEOUT
+            verdict.diagnostics = [d for d in built.diagnostics if d.severity in ("error", "fatal error")] or built.diagnostics
+            verdict.message = "build timed out" if built.timed_out else _first_error(built)
+            return
+        await self._run(task, slot, base, ws.lib_dir(), verdict, say)
 
     async def _push_case(self, task: Task) -> tuple[str, list[tuple[str, str, Path]]]:
         from mkb_tui.bench.references import reference_case
@@ -249,3 +254,30 @@ def _first_error(built) -> str:
             return f"{d.file}:{d.line}:{d.column}: {d.message}"
     lines = [l for l in built.log.splitlines() if "error" in l.lower()]
     return lines[0][:300] if lines else "the build failed"
+
+
+class PipelinePool:
+    """Several devices (e.g. phones): each evaluation goes to a free one, one at a time per device, since timing
+    needs a quiet device. Same interface as Pipeline for the agents."""
+
+    def __init__(self, devices: list[Device], **kw) -> None:
+        if not devices:
+            raise DeviceError("no device to run on")
+        self.pipelines = [Pipeline(d, workspace_name=f"d{i}-", **kw) for i, d in enumerate(devices)]
+        first = self.pipelines[0]
+        self.mnn, self.target, self.device = first.mnn, first.target, first.device
+        if len({p.target.name for p in self.pipelines}) != 1:
+            raise DeviceError("a device pool must share one build target (all phones, or all qemu)")
+        self._free: asyncio.Queue[Pipeline] = asyncio.Queue()
+        for p in self.pipelines:
+            self._free.put_nowait(p)
+
+    def slot(self, task: Task) -> slotlib.Slot:
+        return self.pipelines[0].slot(task)
+
+    async def evaluate(self, task: Task, candidate: KernelCandidate, **kw) -> Verdict:
+        pipeline = await self._free.get()
+        try:
+            return await pipeline.evaluate(task, candidate, **kw)
+        finally:
+            self._free.put_nowait(pipeline)

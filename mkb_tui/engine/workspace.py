@@ -84,6 +84,7 @@ class Workspace:
             for rel, text in workspace_seed_files().items():
                 write_file(self.src / rel, text)
             self._write_state([])
+        if builder.needs_configure(self.target, self.src, self.build_dir):
             result = await builder.configure(self.target, self.src, self.build_dir)
             if not result.ok:
                 return result
@@ -135,11 +136,11 @@ class Workspace:
 class WorkspacePool:
     """N workspaces per target: N candidates can build and run at once."""
 
-    def __init__(self, mnn: MnnInfo, target: Target, size: int = 1) -> None:
+    def __init__(self, mnn: MnnInfo, target: Target, size: int = 1, name: str = "") -> None:
         base = cache_dir() / "workspaces" / mnn.ref / target.name
         self._queue: asyncio.Queue[Workspace] = asyncio.Queue()
         for i in range(size):
-            self._queue.put_nowait(Workspace(base / str(i), mnn, target))
+            self._queue.put_nowait(Workspace(base / f"{name}{i}", mnn, target))
 
     async def acquire(self) -> Workspace:
         ws = await self._queue.get()

@@ -1,0 +1,84 @@
+"""Engine figures: harness overhead per evaluation against the bare incremental `ninja` plus the bare runner, and
+oracle timing repeatability (spread of oracle speedups over tasks x runs).
+
+    .venv/bin/python bench/engine_figures.py [--tasks 20] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import time
+
+from mkb_tui.bench.tasks import get_task, load_tasks
+from mkb_tui.engine.pipeline import Pipeline
+from mkb_tui.engine.slots import native_candidate
+from tests.adversarial.kernels import CORRECT
+
+CPP = "source/backend/cpu/MKBCandidate.cpp"
+
+
+async def overhead(pipeline: Pipeline, repeats: int = 5) -> None:
+    from mkb_tui.engine.types import KernelCandidate
+
+    task = get_task("abs")
+    variants = [CORRECT.replace("std::fabs(src[i])", f"std::fabs(src[i]) + 0.0f * {k}") for k in range(repeats)]
+    totals, builds = [], []
+    for text in variants:  # a different kernel each time: a real rebuild of one file
+        started = time.monotonic()
+        verdict = await pipeline.evaluate(task, KernelCandidate({CPP: text}))
+        totals.append(time.monotonic() - started)
+        assert verdict.correct, verdict.message
+    ws = pipeline.pool._queue._queue[0]  # the workspace just used
+    src = ws.src / CPP
+    bare = []
+    for k in range(repeats):
+        src.write_text(variants[k].replace("0.0f *", "0.0f * 2 *"))
+        started = time.monotonic()
+        subprocess.run(["ninja", "-j2", "MNN"], cwd=ws.build_dir, check=True, capture_output=True)
+        build = time.monotonic() - started
+        base = await pipeline.baseline()
+        model, cases = await pipeline._push_case(task)
+        started = time.monotonic()
+        outs = ",".join(f"out/b{c[0]}.mkbt" for c in cases)
+        await pipeline.device.run([str(base.runner), model, ",".join(c[1] for c in cases), outs], timeout=60, env={"LD_LIBRARY_PATH": str(ws.build_dir)})
+        for _ in range(2 * pipeline.timing.rounds):  # the same number of timed runner processes as the harness
+            await pipeline.device.run([str(base.runner), model, cases[0][1], "out/t.mkbt", "--warmup", str(pipeline.timing.warmup),
+                                       "--iters", str(pipeline.timing.iters_per_round)], timeout=60, env={"LD_LIBRARY_PATH": str(ws.build_dir)})  # fmt: skip
+        bare.append(build + time.monotonic() - started)
+        builds.append(build)
+    t, b = statistics.median(totals), statistics.median(bare)
+    print(f"per evaluation (abs, one-file rebuild): harness {t:.2f} s, bare ninja + runner {b:.2f} s (ninja alone {statistics.median(builds):.2f} s): "
+          f"overhead {100 * (t - b) / b:.0f}%")
+
+
+async def repeatability(pipeline: Pipeline, count: int, runs: int) -> None:
+    tasks = [t for t in load_tasks() if t.mechanism != "combiner" and not t.native_incorrect][::7][:count]
+    spreads, within = [], 0
+    for task in tasks:
+        speeds = []
+        for _ in range(runs):
+            v = await pipeline.evaluate(task, native_candidate(task, pipeline.mnn.root), static=False)
+            speeds.append(v.speedup)
+        ok = [s for s in speeds if s is not None]
+        within += sum(abs(s - 1) <= 0.05 for s in ok)
+        spreads.append(max(ok) - min(ok) if ok else float("nan"))
+        print(f"  {task.id:28s} " + " ".join(f"{s:.3f}" if s else "  -  " for s in speeds))
+    print(f"oracle repeatability over {len(tasks)} tasks x {runs} runs: median spread {statistics.median(spreads):.3f}, "
+          f"max spread {max(spreads):.3f}, {within}/{len(tasks) * runs} runs within 1.00 +/- 0.05")
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tasks", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    pipeline = Pipeline("local")
+    await overhead(pipeline)
+    await repeatability(pipeline, args.tasks, args.runs)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
