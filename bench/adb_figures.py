@@ -11,7 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.device.conftest import Phone, free_port
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.device.conftest import Phone, free_port  # noqa: E402
 
 
 async def measure(device, runner: Path, files: dict[str, Path], n: int = 5) -> float:

@@ -12,10 +12,15 @@ import statistics
 import subprocess
 import time
 
-from mkb_tui.bench.tasks import get_task, load_tasks
-from mkb_tui.engine.pipeline import Pipeline
-from mkb_tui.engine.slots import native_candidate
-from tests.adversarial.kernels import CORRECT
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests package holds the sample kernels
+
+from mkb_tui.bench.tasks import get_task, load_tasks  # noqa: E402
+from mkb_tui.engine.pipeline import Pipeline  # noqa: E402
+from mkb_tui.engine.slots import native_candidate  # noqa: E402
+from tests.adversarial.kernels import CORRECT  # noqa: E402
 
 CPP = "source/backend/cpu/MKBCandidate.cpp"
 

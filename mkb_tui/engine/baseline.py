@@ -34,7 +34,7 @@ async def ensure_baseline(mnn: MnnInfo, target: Target, *, timeout: float = 3600
     async with lock:
         build_dir, runner = baseline_dirs(mnn, target)
         started = time.monotonic()
-        if not (build_dir / "build.ninja").exists():
+        if builder.needs_configure(target, mnn.root, build_dir):
             result = await builder.configure(target, mnn.root, build_dir)
             if not result.ok:
                 return None, result
