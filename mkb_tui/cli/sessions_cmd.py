@@ -70,6 +70,9 @@ def cmd_sessions(args) -> int:
     for s in sessions:
         table.add_row(s.id, s.status, s.model, s.device, s.method, f"{s.done}/{s.tasks}", format_best(s.best), str(s.tokens), f"${s.cost_usd:.4f}",
                       time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)))  # fmt: skip
+    stalled = [s.id for s in sessions if s.status in ("interrupted", "error", "budget")]
+    if stalled:
+        table.caption = f"continue one with: mkb-tui --batch --resume {stalled[0]} (or mkb-tui --resume {stalled[0]} in the app)"
     Console().print(table if sessions else f"no sessions in {db_path(args)}")
     return 0
 

@@ -77,3 +77,17 @@ def test_kernel_paths_keep_names_unique_and_inside():
     assert kernel_paths({"a/b/K.cpp": "", "a/b/K.hpp": ""}) == {"a/b/K.cpp": "K.cpp", "a/b/K.hpp": "K.hpp"}
     assert kernel_paths({"x/K.cpp": "", "y/K.cpp": ""}) == {"x/K.cpp": "x/K.cpp", "y/K.cpp": "y/K.cpp"}
     assert kernel_paths({"../../etc/K.cpp": "", "/abs/K.cpp": ""}) == {"../../etc/K.cpp": "etc/K.cpp", "/abs/K.cpp": "abs/K.cpp"}
+
+
+def test_a_session_whose_writer_died_is_listed_as_interrupted(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "s.sqlite"
+    sid = _store_session(db)  # written by this (live) process: "running", nothing to resume
+    table = _mkb("sessions", "--db", str(db))
+    assert "running" in table.stdout and "continue one with" not in table.stdout
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    with sqlite3.connect(db) as con:  # as if a process that has since exited had written it
+        con.execute("UPDATE sessions SET owner_pid=?", (int(gone),))
+    table = _mkb("sessions", "--db", str(db))
+    assert "interrupted" in table.stdout and f"mkb-tui --batch --resume {sid}" in table.stdout
