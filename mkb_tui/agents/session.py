@@ -16,7 +16,7 @@ from mkb_tui.agents.events import Event
 from mkb_tui.agents.loop import ApprovalHook, LoopConfig, MokaLoop, TaskOutcome, auto_approve
 from mkb_tui.bench.metrics import Attempt
 from mkb_tui.bench.tasks import Task
-from mkb_tui.llm.base import Provider
+from mkb_tui.llm.base import Provider, Usage
 from mkb_tui.llm.budget import Budget, UsageMeter
 from mkb_tui.store import Store
 
@@ -86,6 +86,9 @@ async def run_session(
 ) -> list[TaskOutcome]:
     sink = StoreSink(store, session_id, listeners)
     meter = UsageMeter(config.budget)
+    if resume:  # a budget covers the whole session, including what the interrupted run already spent
+        spent_in, spent_out, meter.cost_usd = await store.usage(session_id)
+        meter.usage = Usage(spent_in, spent_out)
     states = await store.task_states(session_id) if resume else {}
     if resume and provider.scripted:
         provider.position = await scripted_position(store, session_id)

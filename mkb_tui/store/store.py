@@ -372,6 +372,14 @@ class Store:
             row["errors"] = json.loads(row["errors"]) if row["errors"] else []
         return out
 
+    async def usage(self, session_id: str) -> tuple[int, int, float]:
+        """(input tokens, output tokens, cost in USD) spent so far: what a resumed session's budget starts from."""
+        row = await (await self.db.execute(
+            "SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cost_usd), 0.0) FROM messages WHERE session_id=?",
+            (session_id,),
+        )).fetchone()  # fmt: skip
+        return int(row[0]), int(row[1]), float(row[2])
+
     async def attempts(self, session_id: str) -> list[dict[str, Any]]:
         """Every evaluated kernel (one row per verdict), in order: task_id, category, iteration, verdict, speedup, emulated, flags."""
         rows = await (await self.db.execute(

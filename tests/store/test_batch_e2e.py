@@ -106,6 +106,13 @@ def test_token_budget_stops_the_session_cleanly(pipeline, tmp_path):
     listing = json.loads(_mkb("sessions", "--db", str(db), "--json").stdout)[0]
     assert (listing["status"], listing["done"]) == ("budget", 0)  # abs stopped early, not finished
 
+    # resumed as it was, the budget is still spent (it covers the whole session): nothing more runs
+    same = _batch("--resume", "latest", "--db", str(db), "--out", str(out))
+    _, stderr = same.communicate(timeout=300)
+    assert same.returncode == 0, stderr[-3000:]
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == 1 and con.execute("SELECT status FROM sessions").fetchone()[0] == "budget"
+
     # resumed with a bigger budget, abs continues at iteration 1 with the repaired kernel; then the recorded
     # responses run out (no Accelerator answer, nothing for neg): the provider failed, so the run is incomplete (exit 1)
     resumed = _batch("--resume", "latest", "--budget-tokens", "100000", "--db", str(db), "--out", str(out))

@@ -116,7 +116,7 @@ async def test_events_rows_and_resume_state(tmp_path):
         assert its[0]["errors"] == [{"error_line": 1, "scope": "local"}]
         summary = (await store.sessions())[0]
         assert (summary.id, summary.status, summary.tasks, summary.done, summary.best, summary.tokens) == (sid, "running", 2, 0, {"abs": 1.3}, 150)
-        assert summary.cost_usd == pytest.approx(0.01)
+        assert summary.cost_usd == pytest.approx(0.01) and await store.usage(sid) == (100, 50, 0.01)
         await store.append(sid, Event(ev.TASK_STARTED, {"category": "Unary"}, "neg"))
         await store.append(sid, Event(ev.TASK_FINISHED, {"verdict": "none", "stopped": "token budget reached: 310 of 300"}, "neg"))
         await store.append(sid, Event(ev.TASK_FINISHED, {"verdict": "correct", "stopped": "iterations"}, "abs"))
