@@ -171,6 +171,8 @@ class MkbApp(App):
         try:
             async with Store(self.db) as store:
                 if self.resume_id:
+                    self.resume_id = await store.resolve(self.resume_id)  # id, unique prefix or "latest"
+                    await store.claim(self.resume_id)  # refuses while another live process is writing this session
                     settings = (await store.session(self.resume_id))["settings"]
                     self.session_id = self.resume_id
                     for e in await store.events(self.resume_id):
