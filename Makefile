@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
-MKB_BUILD_TARGETS ?= host,aarch64
+MKB_BUILD_TARGETS ?= host,aarch64,converter
 
 .PHONY: app test venv mnn
 

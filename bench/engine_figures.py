@@ -60,7 +60,7 @@ async def overhead(pipeline: Pipeline, repeats: int = 5) -> None:
 
 
 async def repeatability(pipeline: Pipeline, count: int, runs: int) -> None:
-    tasks = [t for t in load_tasks() if t.mechanism != "combiner" and not t.native_incorrect][::7][:count]
+    tasks = [t for t in load_tasks() if not t.native_incorrect][::7][:count]
     spreads, within = [], 0
     for task in tasks:
         speeds = []

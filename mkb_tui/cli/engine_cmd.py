@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="from_path", default=os.environ.get("MKB_MNN_FROM"), help="a local MNN checkout or (bare) git dir")
     p.add_argument("--ref", default="3.6.1", help="release tag (default 3.6.1, the mnn wheel's version)")
     p.add_argument("--if-missing", action="store_true", help="do nothing when this ref is already set up")
-    p.add_argument("--build", default="host", help="targets to build now: host, aarch64, both comma-separated, or none")
+    p.add_argument("--build", default="host",
+                   help="what to build now, comma-separated: host, aarch64 (libraries), converter (for combiner tasks), or none")
     p.set_defaults(func=cmd_setup)
 
     p = sub.add_parser("eval", help="one candidate kernel through the whole pipeline")
@@ -56,6 +57,10 @@ def cmd_setup(args) -> int:
     console.print(f"MNN {info.version} at {info.root} ({info.origin})")
     for name in [t for t in args.build.split(",") if t and t != "none"]:
         target = get_target(name)
+        if name == "converter":
+            if _setup_converter(info, target, console):
+                return 1
+            continue
         missing = target.missing_tools()
         if missing:
             console.print(f"[yellow]skipping the {name} build: missing {', '.join(missing)}[/yellow]")
@@ -68,6 +73,24 @@ def cmd_setup(args) -> int:
             return 1
         console.print(f"{name}: built in {result.seconds:.1f} s; runner {base.runner}")
     return 0
+
+
+def _setup_converter(info, target, console) -> bool:
+    """Build the pristine MNNConvert; True when it failed."""
+    from mkb_tui.engine.converter import COLD_BUILD_HINT, converter_exe, ensure_pristine_converter, pristine_converter_dir
+
+    missing = target.missing_tools()
+    if missing:
+        console.print(f"[yellow]skipping the converter build: missing {', '.join(missing)}[/yellow]")
+        return False
+    console.print(f"building MNN's converter for combiner tasks ({COLD_BUILD_HINT}) ...")
+    result = asyncio.run(ensure_pristine_converter(info))
+    if not result.ok:
+        console.print(result.log[-3000:])
+        console.print("[red]the converter build failed[/red]")
+        return True
+    console.print(f"converter: built in {result.seconds:.1f} s; {converter_exe(pristine_converter_dir(info))}")
+    return False
 
 
 def _read_candidate(task, paths: list[Path]):
@@ -179,6 +202,11 @@ def cmd_doctor(args) -> int:
     for target in (host_target(), aarch64_target()):
         missing = target.missing_tools()
         row(f"{target.name} toolchain", not missing, target.description, f"apt-get install {' '.join(missing)}")
+    if info is not None:
+        from mkb_tui.engine.converter import converter_exe, pristine_converter_dir
+
+        exe = converter_exe(pristine_converter_dir(info))
+        row("MNN converter", exe.exists(), str(exe) if exe.exists() else "", "mkb-tui setup mnn --build converter (for the 10 combiner tasks)")
     row("ccache", shutil.which("ccache") is not None, "", "apt-get install ccache")
     from mkb_tui.paths import cache_dir
 

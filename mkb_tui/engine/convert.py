@@ -43,14 +43,23 @@ def convert_onnx(onnx_file: Path, flags: tuple[str, ...] = DEFAULT_FLAGS) -> Pat
     return out
 
 
-def model_ops(mnn_file: Path) -> list[dict]:
-    """The converted model's ops as (type, main) dicts, excluding graph inputs."""
+def _model_json(mnn_file: Path) -> dict:
     json_file = mnn_file.with_suffix(".json")
-    if not json_file.exists():
+    if not json_file.exists() or json_file.stat().st_mtime < mnn_file.stat().st_mtime:
         _run_converter(["-f", "MNN", "--modelFile", str(mnn_file), "--JsonFile", str(json_file)])
     if not json_file.exists():
         raise TaskError(f"could not dump {mnn_file.name} to JSON")
-    data = json.loads(json_file.read_text())
+    return json.loads(json_file.read_text())
+
+
+def has_subgraphs(mnn_file: Path) -> bool:
+    """Control-flow subgraphs (e.g. an LSTM lowered to While) run only through MNN's Module API, not a Session."""
+    return bool(_model_json(mnn_file).get("subgraphs"))
+
+
+def model_ops(mnn_file: Path) -> list[dict]:
+    """The converted model's ops as (type, main) dicts, excluding graph inputs."""
+    data = _model_json(mnn_file)
     return [{"type": op.get("type"), "name": op.get("name"), "main": op.get("main")} for op in data.get("oplists", []) if op.get("type") != "Input"]
 
 

@@ -82,6 +82,7 @@ class Pipeline:
         self.run_timeout = run_timeout
         self.build_timeout = build_timeout
         self._baseline: Baseline | None = None
+        self._apis: dict[str, list[str]] = {}  # device model path -> runner arguments choosing Session or Module
 
     async def baseline(self) -> Baseline:
         if self._baseline is None:
@@ -136,16 +137,66 @@ class Pipeline:
         if failed is not None:
             raise MkbError(f"configuring the workspace failed: {failed.log.strip().splitlines()[-1] if failed.log.strip() else ''}")
         ws.place(slotlib.placement(slot, candidate, self.mnn.root))
-        built = await ws.build(timeout=self.build_timeout)
+        combiner = slot.mechanism == "combiner"
+        # a combiner lives in the converter; its model then runs on the pristine library
+        built = await (ws.build_converter(timeout=max(self.build_timeout, 3600)) if combiner else ws.build(timeout=self.build_timeout))
         verdict.log = built.log[-20000:]
         if not built.ok:
             verdict.kind = VerdictKind.COMPILE_ERROR if not built.timed_out else VerdictKind.TIMEOUT
             verdict.diagnostics = [d for d in built.diagnostics if d.severity in ("error", "fatal error")] or built.diagnostics
             verdict.message = "build timed out" if built.timed_out else _first_error(built)
             return
-        await self._run(task, slot, base, ws.lib_dir(), verdict, say)
+        if not combiner:
+            await self._run(task, slot, base, ws.lib_dir(), verdict, say)
+            return
+        say("converting")
+        model = await self._convert_with_candidate(task, slot, ws, verdict)
+        if model is not None:
+            await self._run(task, slot, base, base.build_dir, verdict, say, candidate_model=model)
 
-    async def _push_case(self, task: Task) -> tuple[str, list[tuple[str, str, Path]]]:
+    async def _convert_with_candidate(self, task: Task, slot: slotlib.Slot, ws, verdict: Verdict) -> Path | None:
+        """The task's ONNX model through the workspace's converter (the candidate's code runs here); None on failure."""
+        from mkb_tui.bench.export import onnx_path
+        from mkb_tui.engine import converter
+        from mkb_tui.engine.convert import DEFAULT_FLAGS
+
+        exe = converter.converter_exe(ws.converter_dir)
+        out = ws.root / "models" / f"{task.id}-candidate.mnn"
+        flags = tuple(task.export_options.get("mnn_flags", DEFAULT_FLAGS))
+        proc = await converter.run_converter(exe, onnx_path(task), out, flags, timeout=self.run_timeout)
+        log = (proc.stdout[-4000:] + proc.stderr[-4000:]).strip()
+        verdict.log = (verdict.log + "\n--- converter ---\n" + log)[-20000:]
+        if proc.timed_out:
+            verdict.kind, verdict.message = VerdictKind.TIMEOUT, f"the converter with the candidate did not finish within {self.run_timeout:.0f} s"
+            return None
+        if not converter.converted(proc, out) and f"ONNX::{slot.op_type}" in log and "Not Support" in log:
+            verdict.kind = VerdictKind.RUNTIME_ERROR
+            verdict.message = (f"the candidate transform never ran: the converter found no transform for ONNX {slot.op_type} "
+                               "(register it with OnnxExtraManager::get()->insert for this op)")  # fmt: skip
+            return None
+        if not converter.converted(proc, out):
+            why = f"killed by signal {proc.signal}" if proc.signal else (log.splitlines()[-1] if log else f"exit code {proc.returncode}")
+            verdict.kind, verdict.message = VerdictKind.RUNTIME_ERROR, f"converting the model with the candidate failed: {why}"
+            return None
+        # proof of run: the native transform is registered under another name, so an ONNX op left unconverted
+        # (an Extra op) means the candidate's transform did not handle it
+        ops = await converter.dump_ops(exe, out)
+        if not ops:
+            verdict.kind, verdict.message = VerdictKind.RUNTIME_ERROR, "the converted model could not be read back"
+            return None
+        left = [op for op in ops if op["type"] == "Extra"]
+        if left:
+            verdict.kind = VerdictKind.RUNTIME_ERROR
+            verdict.message = (f"the candidate transform never ran: the converter left {len(left)} {slot.op_type} node(s) "
+                               "unconverted (not registered for this op, or onExecute returned nullptr)")  # fmt: skip
+            return None
+        verdict.log += "\n--- the candidate's model runs: " + ", ".join(sorted({str(op["type"]) for op in ops})) + " ---"
+        return out
+
+    async def _push_case(self, task: Task, candidate_model: Path | None = None) -> tuple[str, str, list[tuple[str, str, Path]]]:
+        """Push the model(s) and every seed's inputs; returns (baseline model, candidate model, cases) as device paths."""
+        import hashlib
+
         from mkb_tui.bench.references import reference_case
         from mkb_tui.engine.convert import convert_to_mnn
 
@@ -155,6 +206,11 @@ class Pipeline:
         keep.parent.mkdir(parents=True, exist_ok=True)
         keep.touch()
         files: dict[str, Path] = {f"models/{model.name}": model, "out/.keep": keep}
+        candidate_remote = f"models/{model.name}"
+        if candidate_model is not None:
+            digest = hashlib.sha256(candidate_model.read_bytes()).hexdigest()[:12]
+            candidate_remote = f"models/{task.id}-candidate-{digest}.mnn"
+            files[candidate_remote] = candidate_model
         cases = []
         for seed in task.seeds:
             case = reference_case(task, seed, module=module)
@@ -162,7 +218,7 @@ class Pipeline:
             files[remote] = case.inputs_path
             cases.append((str(seed), remote, case.outputs_path))
         await self.device.push(files)
-        return f"models/{model.name}", cases
+        return f"models/{model.name}", candidate_remote, cases
 
     async def _runner(self, base: Baseline, lib_dir: Path, args: list[str], timeout: float) -> ProcResult:
         if not self.target.static:  # one runner; the library under test comes from LD_LIBRARY_PATH
@@ -176,13 +232,19 @@ class Pipeline:
         await self.device.push({f"bin/{side}_mkb_runner": exe})
         return await self.device.run([f"bin/{side}_mkb_runner", *args], timeout=timeout)
 
-    async def _run(self, task: Task, slot: slotlib.Slot, base: Baseline, lib_dir: Path, verdict: Verdict, say: Progress) -> None:
+    async def _run(self, task: Task, slot: slotlib.Slot, base: Baseline, lib_dir: Path, verdict: Verdict, say: Progress,
+                   candidate_model: Path | None = None) -> None:
+        """Verify and time. A cpu/geometry candidate is a library (lib_dir) running the task's model; a combiner
+        candidate is a model (candidate_model) running on the pristine library."""
         say("verifying")
-        model, cases = await self._push_case(task)
+        model, cand_model, cases = await self._push_case(task, candidate_model)
+        from mkb_tui.engine.convert import convert_to_mnn
+
+        self._apis = {model: _runner_api(convert_to_mnn(task)), cand_model: _runner_api(candidate_model or convert_to_mnn(task))}
         common = ["--threads", str(self.threads), "--precision", self.precision]
         # every seed in one process, one after another: a kernel caching results across runs fails the later seeds
         outs = [f"out/{task.id}_{seed}.mkbt" for seed, _, _ in cases]
-        args = [model, ",".join(c[1] for c in cases), ",".join(outs), *common, "--repeat", "2"]
+        args = [cand_model, ",".join(c[1] for c in cases), ",".join(outs), *common, "--repeat", "2", *self._apis[cand_model]]
         proc = await self._runner(base, lib_dir, args, self.run_timeout)
         report = parse_runner_output(proc.stdout)
         if proc.timed_out:
@@ -223,15 +285,16 @@ class Pipeline:
             verdict.kind, verdict.message = VerdictKind.CORRECT, f"all {len(cases)} seeds within {task.tolerance:g}"
         # native_incorrect tasks are timed whatever the outputs, so reports can show them apart
         say("timing")
-        await self._time(model, cases[0][1], base, lib_dir, verdict, common)
+        await self._time((model, cand_model), cases[0][1], base, lib_dir, verdict, common)
 
-    async def _time(self, model: str, remote_in: str, base: Baseline, lib_dir: Path, verdict: Verdict, common: list[str]) -> None:
+    async def _time(self, models: tuple[str, str], remote_in: str, base: Baseline, lib_dir: Path, verdict: Verdict,
+                    common: list[str]) -> None:
         plan = self.timing
         samples: dict[str, list[float]] = {"baseline": [], "candidate": []}
-        args = [model, remote_in, "out/timing.mkbt", *common, "--warmup", str(plan.warmup), "--iters", str(plan.iters_per_round)]
+        rest = [remote_in, "out/timing.mkbt", *common, "--warmup", str(plan.warmup), "--iters", str(plan.iters_per_round)]
         for _ in range(plan.rounds):
-            for side, lib in (("baseline", base.build_dir), ("candidate", lib_dir)):
-                proc = await self._runner(base, lib, args, self.run_timeout)
+            for side, lib, model in (("baseline", base.build_dir, models[0]), ("candidate", lib_dir, models[1])):
+                proc = await self._runner(base, lib, [model, *rest, *self._apis[model]], self.run_timeout)
                 report = parse_runner_output(proc.stdout)
                 if proc.timed_out or report is None or not report.get("ok"):
                     verdict.kind = VerdictKind.TIMEOUT if proc.timed_out else VerdictKind.RUNTIME_ERROR
@@ -246,6 +309,12 @@ class Pipeline:
         verdict.flags += timing_flags(verdict.baseline, verdict.candidate, ratio)
         if verdict.kind is not VerdictKind.CORRECT and ratio is not None:
             verdict.flags.append(f"timed_speedup={ratio:.3f}")
+
+
+def _runner_api(mnn_file: Path) -> list[str]:
+    from mkb_tui.engine.convert import has_subgraphs
+
+    return ["--api", "module"] if has_subgraphs(mnn_file) else []
 
 
 def _first_error(built) -> str:

@@ -6,7 +6,10 @@
   sub-type (e.g. UnaryOp ABS) to the candidate and everything else to MNN's native creator, and counts the
   candidate's creations and executions so the runner can prove it ran.
 - geometry: the candidate replaces the geometry computer file that registers the op type (source/geometry/...).
-- combiner: the converter rewrites the ONNX op; these need MNN's converter built from source (not yet supported).
+- combiner: MNN's converter rewrites the ONNX op into other MNN ops (an ONNX "extra" transform). The candidate writes
+  the transform in `tools/converter/source/optimizer/onnxextra/MKBCombiner.cpp`; in the workspace copy the native
+  transform's registration of that ONNX op is renamed away, so only the candidate can convert it. The workspace's
+  converter is built with it, converts the task's model, and that model runs on MNN's pristine kernels.
 The routing is discovered from the user's MNN tree, so it follows the MNN version set up.
 """
 
@@ -23,6 +26,12 @@ from mkb_tui.engine.types import KernelCandidate
 CANDIDATE_CPP = "source/backend/cpu/MKBCandidate.cpp"
 CANDIDATE_HPP = "source/backend/cpu/MKBCandidate.hpp"
 DISPATCH_CPP = "source/backend/cpu/MKBDispatch.cpp"
+COMBINER_DIR = "tools/converter/source/optimizer/onnxextra"
+CANDIDATE_COMBINER = f"{COMBINER_DIR}/MKBCombiner.cpp"
+NATIVE_COMBINER_PREFIX = "MKBNative_"  # the workspace copy registers MNN's own transform under this name
+_COMBINER_INSERT = r'OnnxExtraManager::get\(\)->insert\(\s*"{op}"'
+COMBINER_HEADERS = (f"{COMBINER_DIR}/OnnxExtraManager.hpp", "include/MNN/expr/Expr.hpp", "include/MNN/expr/MathOp.hpp",
+                    "include/MNN/expr/NeuralNetWorkOp.hpp")  # fmt: skip
 HELPER_OPS = {"ConvertTensor", "Shape", "Rank", "Const"}
 # ONNX op -> the MNN runtime op that is the task's kernel, where the converted model has several
 PRIMARY = {"Gemm": "MatMul", "RNN": "RNN", "Gather": "GatherV2", "OneHot": "OneHot", "ArgMax": "ArgMax", "ArgMin": "ArgMin",
@@ -45,6 +54,7 @@ class Slot:
     optional_files: tuple[str, ...] = ()
     native_files: tuple[str, ...] = ()  # MNN's implementation of this op (the oracle; names the static check bans)
     native_creator: str | None = None  # class name of MNN's creator, for cpu slots
+    native_classes: tuple[str, ...] = ()  # classes of MNN's transform file, for combiner slots (banned by name)
     supported: bool = True
     reason: str = ""
     registration: str = ""  # what the prompt tells the model
@@ -79,6 +89,42 @@ def _geometry_registrations(mnn_root: str) -> dict[str, str]:
     return found
 
 
+@lru_cache(maxsize=8)
+def _combiner_registrations(mnn_root: str) -> dict[str, str]:
+    """ONNX op type -> the converter file whose transform rewrites it."""
+    found: dict[str, str] = {}
+    root = Path(mnn_root)
+    for path in sorted((root / COMBINER_DIR).glob("*.cpp")):
+        if path.name.startswith("MKB"):
+            continue
+        for m in re.finditer(_COMBINER_INSERT.format(op=r"(\w+)"), path.read_text(errors="replace")):
+            found.setdefault(m.group(1), str(path.relative_to(root)))
+    return found
+
+
+def combiner_slot(task: Task, mnn_root: Path) -> Slot:
+    native = _combiner_registrations(str(mnn_root)).get(task.op)
+    if native is None:
+        return Slot(task.id, "combiner", task.op, None, (), supported=False,
+                    reason=f"no converter transform registers the ONNX op {task.op} in this MNN tree")
+    classes = tuple(sorted(set(re.findall(r"^class\s+(\w+)", (mnn_root / native).read_text(errors="replace"), re.M))))
+    return Slot(
+        task.id, "combiner", task.op, None, (CANDIDATE_COMBINER,), native_files=(native,), native_classes=classes,
+        registration=(
+            f"This op is a combiner: MNN's converter rewrites the ONNX {task.op} node into MNN ops, and MNN's native CPU "
+            f"kernels run those. Write the rewrite in {CANDIDATE_COMBINER}: in namespace MNN::Express, a class deriving from "
+            f"OnnxExtraManager::Transform (#include \"OnnxExtraManager.hpp\") whose `EXPRP onExecute(EXPRP expr) const` gets "
+            f"the ONNX node (expr->inputs(); expr->get()->main_as_Extra()->attr() holds its attributes) and returns the "
+            f"replacement expression built with MNN's Express ops (MNN/expr/ExprCreator.hpp: _Multiply, _ReduceSum, _Sqrt, ...), "
+            f"keeping expr->name() on the result. Register it in a static initialiser: OnnxExtraManager::get()->insert("
+            f"\"{task.op}\", std::shared_ptr<OnnxExtraManager::Transform>(new YourTransform)). The harness builds MNN's "
+            f"converter with your file, converts the task's ONNX model with it, and times that model against the one "
+            f"MNN's own rewrite gives: speed comes from which MNN ops you choose and how you arrange them."
+        ),
+        headers=COMBINER_HEADERS,
+    )
+
+
 def primary_op(task: Task) -> str:
     compute = [op for op in task.mnn_ops if op not in HELPER_OPS]
     if len(compute) == 1:
@@ -93,8 +139,7 @@ def slot_for(task: Task, mnn_root: Path) -> Slot:
     headers = ("source/backend/cpu/CPUBackend.hpp", "source/core/Execution.hpp", "source/core/Macro.h", "source/core/Concurrency.h",
                "source/backend/cpu/compute/CommonOptFunction.h", "include/MNN/Tensor.hpp")  # fmt: skip
     if task.mechanism == "combiner":
-        return Slot(task.id, "combiner", op, task.mnn_subtype, (), supported=False,
-                    reason="combiner tasks need MNN's converter built from source with the candidate in it; not supported yet")
+        return combiner_slot(task, mnn_root)
     cpu = _cpu_registrations(str(mnn_root))
     geometry = _geometry_registrations(str(mnn_root))
     if task.mechanism == "cpu" and op in cpu:
@@ -148,6 +193,14 @@ def native_registration_rewrite(text: str, op: str, creator: str) -> str:
     new, count = pattern.subn(replacement, text, count=1)
     if count != 1:
         raise RuntimeError(f"cannot find the native registration of OpType_{op} ({creator})")
+    return new
+
+
+def native_combiner_rewrite(text: str, op: str) -> str:
+    """In the workspace copy of MNN's transform file: register the native transform of `op` under another name."""
+    new, count = re.subn(_COMBINER_INSERT.format(op=op), f'OnnxExtraManager::get()->insert("{NATIVE_COMBINER_PREFIX}{op}"', text)
+    if count != 1:
+        raise RuntimeError(f"cannot find the native converter registration of {op}")
     return new
 
 
@@ -230,6 +283,10 @@ def placement(slot: Slot, candidate: KernelCandidate, mnn_root: Path) -> dict[st
         native_cpp = slot.native_files[0]
         files[native_cpp] = native_registration_rewrite((mnn_root / native_cpp).read_text(errors="replace"), slot.op_type, slot.native_creator or "")
         files[DISPATCH_CPP] = dispatch_source(slot)
+    elif slot.mechanism == "combiner":
+        files[CANDIDATE_COMBINER] = candidate.files.get(CANDIDATE_COMBINER, "")
+        native = slot.native_files[0]
+        files[native] = native_combiner_rewrite((mnn_root / native).read_text(errors="replace"), slot.op_type)
     else:
         for path in slot.files:
             files[path] = candidate.files[path]
@@ -242,6 +299,7 @@ def workspace_seed_files() -> dict[str, str]:
         CANDIDATE_CPP: "// mkb-tui: the candidate kernel goes here\n",
         CANDIDATE_HPP: "// mkb-tui: the candidate's optional header\n",
         DISPATCH_CPP: "// mkb-tui: generated per candidate\n",
+        CANDIDATE_COMBINER: "// mkb-tui: the candidate combiner (converter transform) goes here\n",
     }
 
 
@@ -252,6 +310,8 @@ def native_candidate(task: Task, mnn_root: Path) -> KernelCandidate:
         raise RuntimeError(slot.reason)
     if slot.mechanism == "geometry":
         return KernelCandidate({p: (mnn_root / p).read_text(errors="replace") for p in slot.files})
+    if slot.mechanism == "combiner":
+        return KernelCandidate({CANDIDATE_COMBINER: native_combiner_candidate(slot, mnn_root)})
     cpp = (mnn_root / slot.native_files[0]).read_text(errors="replace")
     hpp_path = slot.native_files[1] if len(slot.native_files) > 1 else None
     # Rename the native classes so the copy can live beside the original in one library.
@@ -263,3 +323,13 @@ def native_candidate(task: Task, mnn_root: Path) -> KernelCandidate:
     # other op types registered by the same file stay with the original: blank their lines in the copy
     cpp = re.sub(r"^REGISTER_CPU_OP_CREATOR\(\w+,\s*OpType_(?!" + slot.op_type + r"\))\w+\)\s*;?", "", cpp, flags=re.M)
     return KernelCandidate({CANDIDATE_CPP: "// oracle: MNN's native kernel through the slot\n" + prefix + cpp})
+
+
+def native_combiner_candidate(slot: Slot, mnn_root: Path) -> str:
+    """MNN's transform file as a candidate: its classes renamed (the original stays in the converter) and only the
+    task's op registered."""
+    cpp = (mnn_root / slot.native_files[0]).read_text(errors="replace")
+    names = sorted(set(re.findall(r"^class\s+(\w+)\s*(?::|\{)", cpp, re.M)))
+    prefix = "".join(f"#define {n} MKBOracle_{n}\n" for n in names)
+    cpp = re.sub(_COMBINER_INSERT.format(op=r"(?!" + slot.op_type + r'")\w+') + r"[^;]*;", "", cpp)
+    return "// oracle: MNN's native converter transform through the slot\n" + prefix + cpp

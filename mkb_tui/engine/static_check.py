@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from mkb_tui.engine.slots import Slot
+from mkb_tui.engine.slots import NATIVE_COMBINER_PREFIX, Slot
 from mkb_tui.engine.types import KernelCandidate
 
 BANNED_CALLS = {
@@ -26,6 +26,9 @@ STD_HEADERS = {
 }  # fmt: skip
 MNN_INCLUDE_PREFIXES = ("MNN/", "core/", "backend/cpu/", "geometry/", "math/", "compute/", "MNN_generated.h", "Tensor_generated.h",
                         "CPU", "Geometry", "MKBCandidate.hpp", "shape/", "utils/", "half.hpp")  # fmt: skip
+# a combiner is converter code: its own headers (the directory of MNN's transforms) are in reach too
+CONVERTER_INCLUDES = {"OnnxExtraManager.hpp", "logkit.h", "OnnxRNNHelper.hpp", "../TemplateMerge.hpp", "MNN_generated.h",
+                      "config.hpp"}  # fmt: skip
 
 
 @lru_cache(maxsize=1)
@@ -57,6 +60,8 @@ def _includes(source: str) -> list[str]:
 def native_names(slot: Slot) -> set[str]:
     """Names of MNN's own implementation of this op that a candidate may not use."""
     names = set()
+    if slot.mechanism == "combiner":
+        return set(slot.native_classes)
     for path in slot.native_files:
         stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         names.add(stem)  # e.g. CPUUnary: the native Execution class
@@ -75,7 +80,7 @@ def native_names(slot: Slot) -> set[str]:
 
 def check(candidate: KernelCandidate, slot: Slot) -> list[str]:
     problems: list[str] = []
-    banned_native = native_names(slot) if slot.mechanism == "cpu" else set()
+    banned_native = native_names(slot) if slot.mechanism in ("cpu", "combiner") else set()
     for path, source in candidate.files.items():
         if path not in slot.all_files:
             problems.append(f"{path}: not a file of this slot ({', '.join(slot.all_files)})")
@@ -88,8 +93,12 @@ def check(candidate: KernelCandidate, slot: Slot) -> list[str]:
         hit = sorted(idents & banned_native)
         if hit:
             problems.append(f"{path}: calls into MNN's native implementation of this op ({', '.join(hit)})")
+        if slot.mechanism == "combiner" and NATIVE_COMBINER_PREFIX in source:
+            problems.append(f"{path}: reaches MNN's own transform of this op ({NATIVE_COMBINER_PREFIX}{slot.op_type})")
         for inc in _includes(source):
             if inc in STD_HEADERS or inc.startswith(MNN_INCLUDE_PREFIXES):
+                continue
+            if slot.mechanism == "combiner" and inc in CONVERTER_INCLUDES:
                 continue
             problems.append(f"{path}: #include <{inc}> is outside MNN and the standard library")
         native_headers = {p.rsplit("/", 1)[-1] for p in slot.native_files if p.endswith(".hpp")} if slot.mechanism == "cpu" else set()

@@ -87,11 +87,25 @@ def aarch64_target() -> Target:
     )
 
 
+def converter_target() -> Target:
+    """MNN's model converter, built from source for this machine: combiner candidates are compiled into it.
+    Only the `MNNConvert` target of this configuration is ever built."""
+    host = host_target()
+    return Target(
+        name="converter",
+        cmake_flags={**host.cmake_flags, "MNN_BUILD_CONVERTER": "ON", "MNN_BUILD_PROTOBUFFER": "ON", "MNN_BUILD_TORCH": "OFF"},
+        compiler=host.compiler,
+        description="MNN's converter (MNNConvert) for this machine",
+    )
+
+
 def get_target(name: str) -> Target:
     if name == "host":
         return host_target()
+    if name == "converter":
+        return converter_target()
     if name == "aarch64":
         return aarch64_target()
     from mkb_tui.errors import ConfigError
 
-    raise ConfigError(f"unknown build target {name!r} (host, aarch64)")
+    raise ConfigError(f"unknown build target {name!r} (host, aarch64, converter)")

@@ -72,6 +72,10 @@ class Workspace:
     def state_file(self) -> Path:
         return self.root / "placed.json"
 
+    @property
+    def converter_dir(self) -> Path:
+        return self.root / "build-converter"
+
     def lib_dir(self) -> Path:
         return self.build_dir
 
@@ -123,6 +127,20 @@ class Workspace:
             if not str(target).startswith(str(self.src.resolve()) + "/"):
                 raise ValueError(f"{rel}: outside the MNN tree")
             write_file(target, text)
+
+    async def build_converter(self, timeout: float = 3600) -> BuildResult:
+        """MNN's converter from this workspace's tree (combiner candidates live in it): incremental after the first."""
+        from mkb_tui.engine.converter import build_converter
+
+        failed = await self.ensure_ready()
+        if failed is not None:
+            return failed
+        for rel, text in workspace_seed_files().items():  # workspaces made before combiner slots existed
+            if not (self.src / rel).exists():
+                write_file(self.src / rel, text)
+        result = await build_converter(self.src, self.converter_dir, self.root, timeout=timeout)
+        result.diagnostics = builder.relativize(result.diagnostics, self.src)
+        return result
 
     async def build(self, timeout: float = 900) -> BuildResult:
         failed = await self.ensure_ready()

@@ -2,12 +2,16 @@
 // pinned threads and precision, writes MKBT outputs and prints one JSON line with timings.
 //
 // usage: mkb_runner MODEL.mnn IN[,IN...] OUT[,OUT...] [--threads N] [--precision high|normal|low]
-//                   [--warmup W] [--iters N] [--repeat R]
+//                   [--warmup W] [--iters N] [--repeat R] [--api session|module]
 // Several input sets run one after another in the same session, so a kernel that caches results across runs is
 // caught. --repeat R runs each forward R times and fails (exit 4) if outputs differ bitwise (uninitialised memory).
-// Timing (--iters) uses the first input set.
+// Timing (--iters) uses the first input set. --api module runs models with control-flow subgraphs (e.g. an LSTM
+// lowered to While), which a Session cannot; both paths time the forward computation only.
 #include <MNN/Interpreter.hpp>
 #include <MNN/Tensor.hpp>
+#include <MNN/expr/Executor.hpp>
+#include <MNN/expr/ExprCreator.hpp>
+#include <MNN/expr/Module.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -104,34 +108,40 @@ double loadValue(const HostTensor& t, size_t i) {
     }
 }
 
-// Fill an MNN host tensor (NCHW / TENSORFLOW layout as the model's input) converting element types.
-bool fillHost(const HostTensor& src, MNN::Tensor* host, std::string& err) {
-    size_t n = (size_t)host->elementSize();
+// Fill n elements of type ty at dst (plain NCHW / TENSORFLOW layout, as the model's input) converting element types.
+bool fillBuffer(const HostTensor& src, halide_type_t ty, void* dst, size_t n, std::string& err) {
     size_t have = src.data.size() / dtypeSize(src.dtype);
     if (n != have) { err = "input " + src.name + ": element count " + std::to_string(have) + " != model's " + std::to_string(n); return false; }
-    halide_type_t ty = host->getType();
     for (size_t i = 0; i < n; ++i) {
         double v = loadValue(src, i);
-        if (ty.code == halide_type_float && ty.bits == 32) host->host<float>()[i] = (float)v;
-        else if (ty.code == halide_type_int && ty.bits == 32) host->host<int32_t>()[i] = (int32_t)v;
-        else if (ty.code == halide_type_uint && ty.bits == 8) host->host<uint8_t>()[i] = (uint8_t)v;
-        else if (ty.code == halide_type_int && ty.bits == 8) host->host<int8_t>()[i] = (int8_t)v;
+        if (ty.code == halide_type_float && ty.bits == 32) static_cast<float*>(dst)[i] = (float)v;
+        else if (ty.code == halide_type_int && ty.bits == 32) static_cast<int32_t*>(dst)[i] = (int32_t)v;
+        else if (ty.code == halide_type_uint && ty.bits == 8) static_cast<uint8_t*>(dst)[i] = (uint8_t)v;
+        else if (ty.code == halide_type_int && ty.bits == 8) static_cast<int8_t*>(dst)[i] = (int8_t)v;
         else { err = "input " + src.name + ": unsupported MNN tensor type"; return false; }
     }
     return true;
 }
 
-HostTensor fromHost(const std::string& name, MNN::Tensor* host) {
+bool fillHost(const HostTensor& src, MNN::Tensor* host, std::string& err) {
+    return fillBuffer(src, host->getType(), host->host<void>(), (size_t)host->elementSize(), err);
+}
+
+HostTensor fromBuffer(const std::string& name, halide_type_t ty, const std::vector<int>& shape, const void* data, size_t bytes) {
     HostTensor t;
     t.name = name;
-    halide_type_t ty = host->getType();
     if (ty.code == halide_type_float) t.dtype = F32;
     else if (ty.code == halide_type_int && ty.bits == 32) t.dtype = I32;
     else if (ty.code == halide_type_int && ty.bits == 8) t.dtype = I8;
     else t.dtype = U8;
-    for (int d : host->shape()) t.dims.push_back(d);
-    t.data.assign(host->host<uint8_t>(), host->host<uint8_t>() + host->size());
+    for (int d : shape) t.dims.push_back(d);
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    t.data.assign(p, p + bytes);
     return t;
+}
+
+HostTensor fromHost(const std::string& name, MNN::Tensor* host) {
+    return fromBuffer(name, host->getType(), host->shape(), host->host<void>(), host->size());
 }
 
 std::vector<std::string> splitList(const std::string& s) {
@@ -155,14 +165,97 @@ std::string jsonEscape(const std::string& s) {
     return o;
 }
 
-int fail(const std::string& msg, int code = 2) {
-    printf("{\"ok\":false,\"error\":\"%s\"", jsonEscape(msg).c_str());
+void printProof() {
     if (mkb_candidate_creations)
         printf(",\"candidate_proof\":{\"creations\":%ld,\"executions\":%ld,\"nulls\":%ld}", mkb_candidate_creations(),
                mkb_candidate_executions ? mkb_candidate_executions() : 0L, mkb_candidate_nulls ? mkb_candidate_nulls() : 0L);
+}
+
+int fail(const std::string& msg, int code = 2) {
+    printf("{\"ok\":false,\"error\":\"%s\"", jsonEscape(msg).c_str());
+    printProof();
     printf("}\n");
     fflush(stdout);
     return code;
+}
+
+void printTimes(int threads, const std::string& precision, const std::vector<double>& times) {
+    printf("\"times_ms\":[");
+    for (size_t i = 0; i < times.size(); ++i) printf("%s%.6f", i ? "," : "", times[i]);
+    printf("]");
+    printProof();
+    printf("}\n");
+    fflush(stdout);
+}
+
+// The Module path: models with control-flow subgraphs. Same contract as the Session path in main().
+int runModule(const char* modelFile, std::vector<std::vector<HostTensor>>& inputSets, const std::vector<std::string>& outputFiles,
+              const MNN::ScheduleConfig& config, int threads, const std::string& precision, int warmup, int iters, int repeat) {
+    using namespace MNN::Express;
+    std::shared_ptr<Executor::RuntimeManager> runtime(Executor::RuntimeManager::createRuntimeManager(config));
+    std::vector<std::string> names;
+    for (const auto& in : inputSets[0]) names.push_back(in.name);
+    std::shared_ptr<Module> net(Module::load(names, {}, modelFile, runtime));
+    if (!net) return fail(std::string("cannot load model as a module ") + modelFile);
+    const Module::Info* info = net->getInfo();
+    std::string err;
+    auto feed = [&](const std::vector<HostTensor>& set, std::vector<VARP>& vars) -> bool {
+        vars.clear();
+        for (const auto& in : set) {
+            halide_type_t ty = halide_type_of<float>();
+            for (size_t k = 0; k < info->inputNames.size() && k < info->inputs.size(); ++k)
+                if (info->inputNames[k] == in.name) ty = info->inputs[k].type;
+            std::vector<int> dims(in.dims.begin(), in.dims.end());
+            VARP v = _Input(dims, NCHW, ty);
+            size_t n = 1;
+            for (int d : dims) n *= (size_t)d;
+            if (!fillBuffer(in, ty, v->writeMap<void>(), n, err)) return false;
+            vars.push_back(v);
+        }
+        return true;
+    };
+    auto forward = [&](const std::vector<VARP>& vars, std::vector<HostTensor>* outs) -> bool {
+        std::vector<VARP> res = net->onForward(vars);
+        if (res.empty()) { err = "forward failed"; return false; }
+        for (size_t i = 0; i < res.size(); ++i) {
+            VARP o = res[i];
+            if (o->getInfo() == nullptr) { err = "forward failed (no output shape)"; return false; }
+            if (o->getInfo()->order == NC4HW4) o = _Convert(o, NCHW);
+            const Variable::Info* oi = o->getInfo();
+            const void* p = o->readMap<void>();
+            if (p == nullptr) { err = "forward failed (output not computed)"; return false; }
+            if (outs) {
+                std::string name = i < info->outputNames.size() ? info->outputNames[i] : "output" + std::to_string(i);
+                outs->push_back(fromBuffer(name, oi->type, oi->dim, p, oi->size * oi->type.bytes()));
+            }
+        }
+        return true;
+    };
+    std::vector<VARP> vars;
+    for (size_t set = 0; set < inputSets.size(); ++set) {
+        std::vector<HostTensor> outs;
+        if (!feed(inputSets[set], vars)) return fail(err);
+        if (!forward(vars, &outs)) return fail(err, 3);
+        for (int r = 1; r < repeat; ++r) {
+            std::vector<HostTensor> again;
+            if (!feed(inputSets[set], vars) || !forward(vars, &again)) return fail(err, 3);
+            for (size_t i = 0; i < outs.size(); ++i)
+                if (again[i].data != outs[i].data) return fail("outputs differ between repeated runs (nondeterministic or uninitialised memory)", 4);
+        }
+        if (!writeTensors(outputFiles[set].c_str(), outs)) return fail("cannot write " + outputFiles[set]);
+    }
+    if (!feed(inputSets[0], vars)) return fail(err);
+    for (int i = 0; i < warmup; ++i)
+        if (!forward(vars, nullptr)) return fail(err, 3);
+    std::vector<double> times;
+    for (int i = 0; i < iters; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        if (!forward(vars, nullptr)) return fail(err, 3);
+        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    printf("{\"ok\":true,\"api\":\"module\",\"threads\":%d,\"precision\":\"%s\",", threads, precision.c_str());
+    printTimes(threads, precision, times);
+    return 0;
 }
 
 }  // namespace
@@ -170,7 +263,7 @@ int fail(const std::string& msg, int code = 2) {
 int main(int argc, char** argv) {
     if (argc < 4) return fail("usage: mkb_runner MODEL INPUTS OUTPUTS [--threads N] [--precision P] [--warmup W] [--iters N] [--repeat R]");
     int threads = 1, warmup = 0, iters = 0, repeat = 1;
-    std::string precision = "high";
+    std::string precision = "high", api = "session";
     for (int i = 4; i + 1 < argc; i += 2) {
         std::string k = argv[i];
         if (k == "--threads") threads = atoi(argv[i + 1]);
@@ -178,6 +271,7 @@ int main(int argc, char** argv) {
         else if (k == "--warmup") warmup = atoi(argv[i + 1]);
         else if (k == "--iters") iters = atoi(argv[i + 1]);
         else if (k == "--repeat") repeat = atoi(argv[i + 1]);
+        else if (k == "--api") api = argv[i + 1];
         else return fail("unknown option " + k);
     }
     std::vector<std::string> inputFiles = splitList(argv[2]), outputFiles = splitList(argv[3]);
@@ -187,8 +281,6 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < inputFiles.size(); ++i)
         if (!readTensors(inputFiles[i].c_str(), inputSets[i], err)) return fail(err);
     std::vector<HostTensor>* current = &inputSets[0];
-    std::unique_ptr<MNN::Interpreter> net(MNN::Interpreter::createFromFile(argv[1]));
-    if (!net) return fail(std::string("cannot load model ") + argv[1]);
     MNN::ScheduleConfig config;
     config.type = MNN_FORWARD_CPU;
     config.numThread = threads;
@@ -197,6 +289,10 @@ int main(int argc, char** argv) {
                         : precision == "normal" ? MNN::BackendConfig::Precision_Normal
                                                 : MNN::BackendConfig::Precision_High;
     config.backendConfig = &backend;
+    if (api == "module") return runModule(argv[1], inputSets, outputFiles, config, threads, precision, warmup, iters, repeat);
+    if (api != "session") return fail("unknown --api " + api);
+    std::unique_ptr<MNN::Interpreter> net(MNN::Interpreter::createFromFile(argv[1]));
+    if (!net) return fail(std::string("cannot load model ") + argv[1]);
     MNN::Session* session = net->createSession(config);
     if (!session) return fail("createSession failed");
 
@@ -273,14 +369,8 @@ int main(int argc, char** argv) {
     printf("],\"op_ms\":{");
     size_t k = 0;
     for (const auto& kv : opMs) printf("%s\"%s\":%.6f", k++ ? "," : "", jsonEscape(kv.first).c_str(), kv.second);
-    printf("},\"times_ms\":[");
-    for (size_t i = 0; i < times.size(); ++i) printf("%s%.6f", i ? "," : "", times[i]);
-    printf("]");
-    if (mkb_candidate_creations)
-        printf(",\"candidate_proof\":{\"creations\":%ld,\"executions\":%ld,\"nulls\":%ld}", mkb_candidate_creations(),
-               mkb_candidate_executions ? mkb_candidate_executions() : 0L, mkb_candidate_nulls ? mkb_candidate_nulls() : 0L);
-    printf("}\n");
-    fflush(stdout);
+    printf("},");
+    printTimes(threads, precision, times);
     net->releaseSession(session);
     return 0;
 }

@@ -1,0 +1,75 @@
+"""MNN's model converter built from source, for combiner tasks.
+
+A combiner is code in MNN's converter (an ONNX "extra" transform) that rewrites one ONNX op into MNN ops, so a combiner
+candidate has to be compiled into a converter. The pristine build (in the MNN home, next to the pristine libraries)
+is built once and warms ccache; each workspace then builds its own converter from its own tree, incrementally.
+Converting runs the candidate's code, so it runs like any untrusted kernel: subprocess, limits, timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from mkb_tui.device.base import ProcResult
+from mkb_tui.device.local import Limits, run_limited
+from mkb_tui.engine import build as builder
+from mkb_tui.engine.mnn import MnnInfo
+from mkb_tui.engine.toolchain import converter_target
+from mkb_tui.engine.types import BuildResult
+
+CONVERTER_TARGET = "MNNConvert"
+# the converter itself needs a little room (protobuf parsing, graph passes), a transform must not loop forever
+CONVERT_LIMITS = Limits(cpu_seconds=120, address_space_bytes=4 << 30, file_size_bytes=256 << 20)
+COLD_BUILD_HINT = "about 15 minutes the first time on 2 cores, seconds with ccache"
+
+
+def converter_exe(build_dir: Path) -> Path:
+    return build_dir / CONVERTER_TARGET
+
+
+async def build_converter(src: Path, build_dir: Path, home: Path, *, timeout: float = 3600) -> BuildResult:
+    """Configure (when needed) and build MNNConvert from `src` into `build_dir`."""
+    target = converter_target()
+    started = time.monotonic()
+    if builder.needs_configure(target, src, build_dir):
+        result = await builder.configure(target, src, build_dir)
+        if not result.ok:
+            return result
+    result = await builder.ninja(build_dir, [CONVERTER_TARGET], timeout=timeout, home=home)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def pristine_converter_dir(mnn: MnnInfo) -> Path:
+    return mnn.home / "build-converter"
+
+
+async def ensure_pristine_converter(mnn: MnnInfo, *, timeout: float = 7200) -> BuildResult:
+    return await build_converter(mnn.root, pristine_converter_dir(mnn), mnn.home, timeout=timeout)
+
+
+async def run_converter(exe: Path, onnx_file: Path, out: Path, flags: tuple[str, ...], *, timeout: float = 120) -> ProcResult:
+    """ONNX -> .mnn with a source-built converter; the caller reads `out` only when the result says success."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    argv = [str(exe), "-f", "ONNX", "--modelFile", str(onnx_file), "--MNNModel", str(out), "--bizCode", "mkb", *flags]
+    return await run_limited(argv, cwd=out.parent, timeout=timeout, limits=CONVERT_LIMITS)
+
+
+def converted(proc: ProcResult, out: Path) -> bool:
+    return proc.returncode == 0 and not proc.timed_out and out.exists() and "Converted Success" in proc.stdout
+
+
+async def dump_ops(exe: Path, mnn_file: Path, *, timeout: float = 60) -> list[dict]:
+    """The model's ops (type, name, main type), read with the same converter (-f MNN --JsonFile)."""
+    json_file = mnn_file.with_suffix(".json")
+    json_file.unlink(missing_ok=True)
+    argv = [str(exe), "-f", "MNN", "--modelFile", str(mnn_file), "--JsonFile", str(json_file)]
+    await run_limited(argv, cwd=mnn_file.parent, timeout=timeout, limits=CONVERT_LIMITS)
+    if not json_file.exists():
+        return []
+    data = json.loads(json_file.read_text())
+    return [{"type": op.get("type"), "name": op.get("name"), "main_type": op.get("main_type"), "main": op.get("main")}
+            for op in data.get("oplists", []) if op.get("type") != "Input"]  # fmt: skip
