@@ -45,7 +45,7 @@ async def overhead(pipeline: Pipeline, repeats: int = 5) -> None:
         subprocess.run(["ninja", "-j2", "MNN"], cwd=ws.build_dir, check=True, capture_output=True)
         build = time.monotonic() - started
         base = await pipeline.baseline()
-        model, cases = await pipeline._push_case(task)
+        model, _, cases = await pipeline._push_case(task)
         started = time.monotonic()
         outs = ",".join(f"out/b{c[0]}.mkbt" for c in cases)
         await pipeline.device.run([str(base.runner), model, ",".join(c[1] for c in cases), outs], timeout=60, env={"LD_LIBRARY_PATH": str(ws.build_dir)})
@@ -57,6 +57,31 @@ async def overhead(pipeline: Pipeline, repeats: int = 5) -> None:
     t, b = statistics.median(totals), statistics.median(bare)
     print(f"per evaluation (abs, one-file rebuild): harness {t:.2f} s, bare ninja + runner {b:.2f} s (ninja alone {statistics.median(builds):.2f} s): "
           f"overhead {100 * (t - b) / b:.0f}%")
+
+
+async def combiner(pipeline: Pipeline, repeats: int = 3) -> None:
+    """A combiner evaluation: incremental rebuild of MNN's converter after the transform file changes, and in all."""
+    from mkb_tui.engine import slots
+
+    task = get_task("reducel2_axis1")
+    oracle = native_candidate(task, pipeline.mnn.root).files[slots.CANDIDATE_COMBINER]
+    totals, builds = [], []
+    for k in range(repeats):
+        text = oracle + f"\nstatic int mkb_variant_{k} = {k};\n"  # a different file each time: a real rebuild
+        ws = await pipeline.pool.acquire()
+        try:
+            await ws.ensure_ready()
+            ws.place(slots.placement(pipeline.slot(task), slots.KernelCandidate({slots.CANDIDATE_COMBINER: text}), pipeline.mnn.root))
+            built = await ws.build_converter()
+            builds.append(built.seconds)
+        finally:
+            pipeline.pool.release(ws)
+        started = time.monotonic()
+        verdict = await pipeline.evaluate(task, slots.KernelCandidate({slots.CANDIDATE_COMBINER: text + " "}), static=False)
+        totals.append(time.monotonic() - started)
+        assert verdict.correct, verdict.message
+    print(f"combiner (reducel2_axis1): converter rebuild after one transform file {statistics.median(builds):.2f} s, "
+          f"whole evaluation {statistics.median(totals):.2f} s")
 
 
 async def repeatability(pipeline: Pipeline, count: int, runs: int) -> None:
@@ -82,6 +107,7 @@ async def main() -> None:
     args = ap.parse_args()
     pipeline = Pipeline("local")
     await overhead(pipeline)
+    await combiner(pipeline)
     await repeatability(pipeline, args.tasks, args.runs)
 
 

@@ -219,7 +219,11 @@ def dispatch_source(slot: Slot | None) -> str:
 
 namespace MNN {{
 {"CPUBackend::Creator* mkb_candidate_creator();" if active else ""}
-static std::atomic<long> gMkbCreations(0), gMkbNulls(0), gMkbExecutions(0);
+static std::atomic<long> gMkbCreations(0), gMkbNulls(0);
+// Executions are counted on the hot path: a plain counter on its own cache lines. An atomic increment there (a full
+// fence) measured 8.5 -> 13.5 us for Neg, which made MNN's own kernel look 0.65x through the slot.
+struct alignas(128) MkbExecutionCounter {{ long value = 0; char pad[120]; }};
+static MkbExecutionCounter gMkbExecutions;
 
 class MKBCountingExecution : public Execution {{
 public:
@@ -228,7 +232,7 @@ public:
         return mInner->onResize(inputs, outputs);
     }}
     ErrorCode onExecute(const std::vector<Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {{
-        gMkbExecutions++;
+        gMkbExecutions.value++;  // onExecute runs on the session's thread only
         return mInner->onExecute(inputs, outputs);
     }}
     bool onClone(Backend* bn, const Op* op, Execution** dst) override {{
@@ -264,7 +268,7 @@ void mkbRegisterDispatch(OpType type, CPUBackend::Creator* native) {{
 }} // namespace MNN
 
 extern "C" __attribute__((visibility("default"))) long mkb_candidate_creations() {{ return MNN::gMkbCreations; }}
-extern "C" __attribute__((visibility("default"))) long mkb_candidate_executions() {{ return MNN::gMkbExecutions; }}
+extern "C" __attribute__((visibility("default"))) long mkb_candidate_executions() {{ return MNN::gMkbExecutions.value; }}
 extern "C" __attribute__((visibility("default"))) long mkb_candidate_nulls() {{ return MNN::gMkbNulls; }}
 """
 

@@ -29,6 +29,13 @@ COMMON_FLAGS = {
     "MNN_PORTABLE_BUILD": "ON",
 }
 
+# Baseline and candidate libraries differ in where the linker puts each function, and a tight loop's speed depends on
+# that (measured on this machine: MNN's own float->int32 Cast loop 13.4 us vs 7.7 us for byte-identical code at two
+# addresses, the slower one straddling a 64-byte line). Aligning loops and functions to 64 bytes in both builds
+# takes placement out of the speedup.
+PLACEMENT_FLAGS = "-falign-functions=64 -falign-loops=64"
+RUNTIME_FLAGS = {"CMAKE_C_FLAGS": PLACEMENT_FLAGS, "CMAKE_CXX_FLAGS": PLACEMENT_FLAGS}
+
 
 @dataclass(frozen=True)
 class Target:
@@ -48,7 +55,7 @@ class Target:
 def host_target() -> Target:
     return Target(
         name="host",
-        cmake_flags={**COMMON_FLAGS, "MNN_BUILD_SHARED_LIBS": "ON", "MNN_AVX512": "OFF"},
+        cmake_flags={**COMMON_FLAGS, **RUNTIME_FLAGS, "MNN_BUILD_SHARED_LIBS": "ON", "MNN_AVX512": "OFF"},
         compiler=os.environ.get("CXX", "g++"),
         description="this machine (x86-64 SSE/AVX2 or native arm64)",
     )
@@ -58,6 +65,7 @@ def aarch64_target() -> Target:
     ndk = os.environ.get("ANDROID_NDK_HOME")
     flags = {
         **COMMON_FLAGS,
+        **RUNTIME_FLAGS,
         "MNN_USE_SSE": "OFF",
         "MNN_ARM82": "ON",
         "MNN_BUILD_SHARED_LIBS": "OFF",
@@ -91,9 +99,10 @@ def converter_target() -> Target:
     """MNN's model converter, built from source for this machine: combiner candidates are compiled into it.
     Only the `MNNConvert` target of this configuration is ever built."""
     host = host_target()
+    plain = {k: v for k, v in host.cmake_flags.items() if k not in RUNTIME_FLAGS}  # converting is not timed
     return Target(
         name="converter",
-        cmake_flags={**host.cmake_flags, "MNN_BUILD_CONVERTER": "ON", "MNN_BUILD_PROTOBUFFER": "ON", "MNN_BUILD_TORCH": "OFF"},
+        cmake_flags={**plain, "MNN_BUILD_CONVERTER": "ON", "MNN_BUILD_PROTOBUFFER": "ON", "MNN_BUILD_TORCH": "OFF"},
         compiler=host.compiler,
         description="MNN's converter (MNNConvert) for this machine",
     )
