@@ -77,7 +77,7 @@ async def combiner(pipeline: Pipeline, repeats: int = 3) -> None:
         finally:
             pipeline.pool.release(ws)
         started = time.monotonic()
-        verdict = await pipeline.evaluate(task, slots.KernelCandidate({slots.CANDIDATE_COMBINER: text + " "}), static=False)
+        verdict = await pipeline.evaluate(task, slots.KernelCandidate({slots.CANDIDATE_COMBINER: text + "// again\n"}), static=False)
         totals.append(time.monotonic() - started)
         assert verdict.correct, verdict.message
     print(f"combiner (reducel2_axis1): converter rebuild after one transform file {statistics.median(builds):.2f} s, "

@@ -3,7 +3,7 @@
 # so a build can never answer for an untrusted kernel from a cache entry.
 for arg in "$@"; do
   case "$arg" in
-    *MKBCandidate.cpp|*MKBDispatch.cpp) exec "$@" ;;
+    *MKBCandidate.cpp|*MKBDispatch.cpp|*MKBCombiner.cpp) exec "$@" ;;
   esac
 done
 exec ccache "$@"
