@@ -131,3 +131,40 @@ def test_oracle_combiner_sample(pipeline, task_id):
     verdict = evaluate(pipeline, task_id, native_candidate(task, pipeline.mnn.root).files, static=False)
     assert verdict.kind.value == "correct", (verdict.message, verdict.log[-3000:])
     assert verdict.speedup is not None and 0.5 < verdict.speedup < 2.0
+
+
+def test_moka_loop_writes_a_combiner(pipeline, tmp_path):
+    """The agents drive a combiner task like any other: the Coder is told where the transform goes and what to
+    register, a compile error reaches the Debugger, the repaired transform verifies and is timed."""
+    import asyncio
+    import json
+
+    from mkb_tui.agents import events as ev
+    from mkb_tui.agents.loop import LoopConfig, MokaLoop
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.llm import open_provider
+
+    def answer(files: dict[str, str]) -> str:
+        return "The transform:\n\n```cpp\n// MKBCombiner.cpp\n" + files[COMBINER] + "```\n"
+
+    responses = [
+        {"role": "coder", "text": answer(reduce_l2("_ReduceL2Magic(x, axes)"))},
+        {"role": "debugger", "text": '```json\n{"local_error_suggestion": "there is no _ReduceL2Magic; use _Sqrt(_ReduceSum(_Square(x), axes, keep))", "crossfile_error_suggestion": "none"}\n```'},
+        {"role": "coder", "text": answer(reduce_l2())},
+    ]
+    script = tmp_path / "combiner.jsonl"
+    script.write_text("\n".join(json.dumps(r) for r in responses) + "\n")
+    seen = []
+
+    async def sink(event):
+        seen.append(event)
+
+    loop = MokaLoop(get_task("reducel2_axis1"), open_provider(f"scripted:{script}"), pipeline, config=LoopConfig(iterations=2), sink=sink)
+    outcome = asyncio.run(loop.run())
+    verdicts = [e.payload["verdict"] for e in seen if e.kind == ev.VERDICT]
+    assert verdicts == ["compile_error", "correct"], [e.payload for e in seen if e.kind == ev.VERDICT]
+    first_prompt = next(e.payload["text"] for e in seen if e.kind == ev.MESSAGE and e.payload.get("to") == "coder")
+    assert COMBINER in first_prompt and 'insert("ReduceL2"' in first_prompt and "OnnxExtraManager.hpp" in first_prompt
+    errors = next(e for e in seen if e.kind == ev.ERRORS).payload["errors"]
+    assert any("_ReduceL2Magic" in e["error_message"] for e in errors)
+    assert outcome.correct and outcome.best_speedup is not None
