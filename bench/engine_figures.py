@@ -45,7 +45,8 @@ async def overhead(pipeline: Pipeline, repeats: int = 5) -> None:
         subprocess.run(["ninja", "-j2", "MNN"], cwd=ws.build_dir, check=True, capture_output=True)
         build = time.monotonic() - started
         base = await pipeline.baseline()
-        model, _, cases = await pipeline._push_case(task)
+        models, cases = await pipeline._push_case(task)
+        model = models.baseline
         started = time.monotonic()
         outs = ",".join(f"out/b{c[0]}.mkbt" for c in cases)
         await pipeline.device.run([str(base.runner), model, ",".join(c[1] for c in cases), outs], timeout=60, env={"LD_LIBRARY_PATH": str(ws.build_dir)})

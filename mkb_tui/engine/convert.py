@@ -59,8 +59,13 @@ def has_subgraphs(mnn_file: Path) -> bool:
 
 def model_ops(mnn_file: Path) -> list[dict]:
     """The converted model's ops as (type, main) dicts, excluding graph inputs."""
-    data = _model_json(mnn_file)
-    return [{"type": op.get("type"), "name": op.get("name"), "main": op.get("main")} for op in data.get("oplists", []) if op.get("type") != "Input"]
+    return ops_of(_model_json(mnn_file))
+
+
+def ops_of(model_json: dict) -> list[dict]:
+    """(type, name, main) of each op of a model dumped to JSON by a converter, graph inputs left out."""
+    return [{"type": op.get("type"), "name": op.get("name"), "main": op.get("main")} for op in model_json.get("oplists", [])
+            if op.get("type") != "Input"]  # fmt: skip
 
 
 def convert_to_mnn(task) -> Path:

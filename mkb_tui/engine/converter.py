@@ -70,6 +70,6 @@ async def dump_ops(exe: Path, mnn_file: Path, *, timeout: float = 60) -> list[di
     await run_limited(argv, cwd=mnn_file.parent, timeout=timeout, limits=CONVERT_LIMITS)
     if not json_file.exists():
         return []
-    data = json.loads(json_file.read_text())
-    return [{"type": op.get("type"), "name": op.get("name"), "main_type": op.get("main_type"), "main": op.get("main")}
-            for op in data.get("oplists", []) if op.get("type") != "Input"]  # fmt: skip
+    from mkb_tui.engine.convert import ops_of
+
+    return ops_of(json.loads(json_file.read_text()))

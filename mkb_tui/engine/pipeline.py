@@ -42,6 +42,17 @@ class TimingPlan:
     iters_per_round: int = 15  # >= 100 timed runs per side
 
 
+@dataclass
+class TimedModels:
+    """The two models timed against each other (device paths) and the runner arguments each needs. They are the same
+    model except for combiners, whose candidate is a model."""
+
+    baseline: str
+    candidate: str
+    baseline_args: list[str]
+    candidate_args: list[str]
+
+
 def parse_runner_output(stdout: str) -> dict | None:
     for line in reversed(stdout.splitlines()):
         line = line.strip()
@@ -82,7 +93,6 @@ class Pipeline:
         self.run_timeout = run_timeout
         self.build_timeout = build_timeout
         self._baseline: Baseline | None = None
-        self._apis: dict[str, list[str]] = {}  # device model path -> runner arguments choosing Session or Module
 
     async def baseline(self) -> Baseline:
         if self._baseline is None:
@@ -169,14 +179,14 @@ class Pipeline:
         if proc.timed_out:
             verdict.kind, verdict.message = VerdictKind.TIMEOUT, f"the converter with the candidate did not finish within {self.run_timeout:.0f} s"
             return None
-        if not converter.converted(proc, out) and f"ONNX::{slot.op_type}" in log and "Not Support" in log:
-            verdict.kind = VerdictKind.RUNTIME_ERROR
-            verdict.message = (f"the candidate transform never ran: the converter found no transform for ONNX {slot.op_type} "
-                               "(register it with OnnxExtraManager::get()->insert for this op)")  # fmt: skip
-            return None
         if not converter.converted(proc, out):
-            why = f"killed by signal {proc.signal}" if proc.signal else (log.splitlines()[-1] if log else f"exit code {proc.returncode}")
-            verdict.kind, verdict.message = VerdictKind.RUNTIME_ERROR, f"converting the model with the candidate failed: {why}"
+            verdict.kind = VerdictKind.RUNTIME_ERROR
+            if f"ONNX::{slot.op_type}" in log and "Not Support" in log:
+                verdict.message = (f"the candidate transform never ran: the converter found no transform for ONNX {slot.op_type} "
+                                   "(register it with OnnxExtraManager::get()->insert for this op)")  # fmt: skip
+            else:
+                why = f"killed by signal {proc.signal}" if proc.signal else (log.splitlines()[-1] if log else f"exit code {proc.returncode}")
+                verdict.message = f"converting the model with the candidate failed: {why}"
             return None
         # proof of run: the native transform is registered under another name, so an ONNX op left unconverted
         # (an Extra op) means the candidate's transform did not handle it
@@ -193,8 +203,8 @@ class Pipeline:
         verdict.log += "\n--- the candidate's model runs: " + ", ".join(sorted({str(op["type"]) for op in ops})) + " ---"
         return out
 
-    async def _push_case(self, task: Task, candidate_model: Path | None = None) -> tuple[str, str, list[tuple[str, str, Path]]]:
-        """Push the model(s) and every seed's inputs; returns (baseline model, candidate model, cases) as device paths."""
+    async def _push_case(self, task: Task, candidate_model: Path | None = None) -> tuple[TimedModels, list[tuple[str, str, Path]]]:
+        """Push the model(s) and every seed's inputs; returns the models and the (seed, device input, reference) cases."""
         import hashlib
 
         from mkb_tui.bench.references import reference_case
@@ -206,11 +216,11 @@ class Pipeline:
         keep.parent.mkdir(parents=True, exist_ok=True)
         keep.touch()
         files: dict[str, Path] = {f"models/{model.name}": model, "out/.keep": keep}
-        candidate_remote = f"models/{model.name}"
+        models = TimedModels(f"models/{model.name}", f"models/{model.name}", _runner_api(model), _runner_api(model))
         if candidate_model is not None:
             digest = hashlib.sha256(candidate_model.read_bytes()).hexdigest()[:12]
-            candidate_remote = f"models/{task.id}-candidate-{digest}.mnn"
-            files[candidate_remote] = candidate_model
+            models.candidate, models.candidate_args = f"models/{task.id}-candidate-{digest}.mnn", _runner_api(candidate_model)
+            files[models.candidate] = candidate_model
         cases = []
         for seed in task.seeds:
             case = reference_case(task, seed, module=module)
@@ -218,7 +228,7 @@ class Pipeline:
             files[remote] = case.inputs_path
             cases.append((str(seed), remote, case.outputs_path))
         await self.device.push(files)
-        return f"models/{model.name}", candidate_remote, cases
+        return models, cases
 
     async def _runner(self, base: Baseline, lib_dir: Path, args: list[str], timeout: float) -> ProcResult:
         if not self.target.static:  # one runner; the library under test comes from LD_LIBRARY_PATH
@@ -237,14 +247,11 @@ class Pipeline:
         """Verify and time. A cpu/geometry candidate is a library (lib_dir) running the task's model; a combiner
         candidate is a model (candidate_model) running on the pristine library."""
         say("verifying")
-        model, cand_model, cases = await self._push_case(task, candidate_model)
-        from mkb_tui.engine.convert import convert_to_mnn
-
-        self._apis = {model: _runner_api(convert_to_mnn(task)), cand_model: _runner_api(candidate_model or convert_to_mnn(task))}
+        models, cases = await self._push_case(task, candidate_model)
         common = ["--threads", str(self.threads), "--precision", self.precision]
         # every seed in one process, one after another: a kernel caching results across runs fails the later seeds
         outs = [f"out/{task.id}_{seed}.mkbt" for seed, _, _ in cases]
-        args = [cand_model, ",".join(c[1] for c in cases), ",".join(outs), *common, "--repeat", "2", *self._apis[cand_model]]
+        args = [models.candidate, ",".join(c[1] for c in cases), ",".join(outs), *common, "--repeat", "2", *models.candidate_args]
         proc = await self._runner(base, lib_dir, args, self.run_timeout)
         report = parse_runner_output(proc.stdout)
         if proc.timed_out:
@@ -285,16 +292,17 @@ class Pipeline:
             verdict.kind, verdict.message = VerdictKind.CORRECT, f"all {len(cases)} seeds within {task.tolerance:g}"
         # native_incorrect tasks are timed whatever the outputs, so reports can show them apart
         say("timing")
-        await self._time((model, cand_model), cases[0][1], base, lib_dir, verdict, common)
+        await self._time(models, cases[0][1], base, lib_dir, verdict, common)
 
-    async def _time(self, models: tuple[str, str], remote_in: str, base: Baseline, lib_dir: Path, verdict: Verdict,
+    async def _time(self, models: TimedModels, remote_in: str, base: Baseline, lib_dir: Path, verdict: Verdict,
                     common: list[str]) -> None:
         plan = self.timing
         samples: dict[str, list[float]] = {"baseline": [], "candidate": []}
         rest = [remote_in, "out/timing.mkbt", *common, "--warmup", str(plan.warmup), "--iters", str(plan.iters_per_round)]
         for _ in range(plan.rounds):
-            for side, lib, model in (("baseline", base.build_dir, models[0]), ("candidate", lib_dir, models[1])):
-                proc = await self._runner(base, lib, [model, *rest, *self._apis[model]], self.run_timeout)
+            for side, lib, model, extra in (("baseline", base.build_dir, models.baseline, models.baseline_args),
+                                            ("candidate", lib_dir, models.candidate, models.candidate_args)):
+                proc = await self._runner(base, lib, [model, *rest, *extra], self.run_timeout)
                 report = parse_runner_output(proc.stdout)
                 if proc.timed_out or report is None or not report.get("ok"):
                     verdict.kind = VerdictKind.TIMEOUT if proc.timed_out else VerdictKind.RUNTIME_ERROR

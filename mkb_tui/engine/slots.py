@@ -102,12 +102,17 @@ def _combiner_registrations(mnn_root: str) -> dict[str, str]:
     return found
 
 
+def _class_names(cpp: str) -> set[str]:
+    """Classes a file defines at the start of a line (what the oracle copy renames and the static check bans)."""
+    return set(re.findall(r"^class\s+(\w+)\s*(?::|\{)", cpp, re.M))
+
+
 def combiner_slot(task: Task, mnn_root: Path) -> Slot:
     native = _combiner_registrations(str(mnn_root)).get(task.op)
     if native is None:
         return Slot(task.id, "combiner", task.op, None, (), supported=False,
                     reason=f"no converter transform registers the ONNX op {task.op} in this MNN tree")
-    classes = tuple(sorted(set(re.findall(r"^class\s+(\w+)", (mnn_root / native).read_text(errors="replace"), re.M))))
+    classes = tuple(sorted(_class_names((mnn_root / native).read_text(errors="replace"))))
     return Slot(
         task.id, "combiner", task.op, None, (CANDIDATE_COMBINER,), native_files=(native,), native_classes=classes,
         registration=(
@@ -318,22 +323,61 @@ def native_candidate(task: Task, mnn_root: Path) -> KernelCandidate:
         return KernelCandidate({CANDIDATE_COMBINER: native_combiner_candidate(slot, mnn_root)})
     cpp = (mnn_root / slot.native_files[0]).read_text(errors="replace")
     hpp_path = slot.native_files[1] if len(slot.native_files) > 1 else None
-    # Rename the native classes so the copy can live beside the original in one library.
-    names = set(re.findall(r"^class\s+(\w+)\s*(?::|\{)", cpp, re.M))
-    if hpp_path:
-        names |= set(re.findall(r"^class\s+(\w+)\s*(?::|\{)", (mnn_root / hpp_path).read_text(errors="replace"), re.M))
-    names |= set(re.findall(r"^REGISTER_CPU_OP_CREATOR\((\w+),", cpp, re.M))
+    # Classes the header declares are used by other MNN files too (e.g. CPUConvolution::ResourceInt8): the copy keeps
+    # them, and their member definitions, already in the library, are left out. Classes local to the .cpp (and its
+    # creator) are renamed so the copy can live beside the original; the oracle thus runs MNN's very own code.
+    shared = _class_names((mnn_root / hpp_path).read_text(errors="replace")) if hpp_path else set()
+    local = _class_names(cpp) | set(re.findall(r"^REGISTER_CPU_OP_CREATOR\((\w+),", cpp, re.M))
+    trimmed = _without_members_of(cpp, shared)
+    if local - shared <= _class_names(trimmed) | set(re.findall(r"^REGISTER_CPU_OP_CREATOR\((\w+),", trimmed, re.M)):
+        cpp, names = trimmed, local - shared
+    else:  # the parse swallowed more than members (preprocessor inside a body): copy everything, renamed
+        names = local | shared
     prefix = "".join(f"#define {n} MKBOracle_{n}\n" for n in sorted(names))
     # other op types registered by the same file stay with the original: blank their lines in the copy
     cpp = re.sub(r"^REGISTER_CPU_OP_CREATOR\(\w+,\s*OpType_(?!" + slot.op_type + r"\))\w+\)\s*;?", "", cpp, flags=re.M)
     return KernelCandidate({CANDIDATE_CPP: "// oracle: MNN's native kernel through the slot\n" + prefix + cpp})
 
 
+def _without_members_of(cpp: str, classes: set[str]) -> str:
+    """The source without its out-of-line definitions of members of `classes` (functions and static data), found
+    with tree-sitter so that bodies, comments and macros never confuse it."""
+    if not classes:
+        return cpp
+    import tree_sitter_cpp
+    from tree_sitter import Language, Parser
+
+    data = cpp.encode()
+    tree = Parser(Language(tree_sitter_cpp.language())).parse(data)
+
+    def scope_of(declarator) -> str | None:
+        while declarator is not None and declarator.type not in ("qualified_identifier",):
+            declarator = declarator.child_by_field_name("declarator")
+        if declarator is None:
+            return None
+        scope = declarator.child_by_field_name("scope")
+        return scope.text.decode(errors="replace").split("<")[0] if scope is not None else None
+
+    cuts: list[tuple[int, int]] = []
+    stack = [tree.root_node]
+    while stack:
+        node = stack.pop()
+        target = node.children[-1] if node.type == "template_declaration" and node.children else node
+        if target.type in ("function_definition", "declaration") and scope_of(target.child_by_field_name("declarator")) in classes:
+            cuts.append((node.start_byte, node.end_byte))
+            continue
+        if node.type in ("translation_unit", "namespace_definition", "declaration_list", "preproc_if", "preproc_ifdef",
+                         "preproc_else", "preproc_elif", "linkage_specification"):  # fmt: skip
+            stack.extend(node.children)
+    for start, end in sorted(cuts, reverse=True):
+        data = data[:start] + data[end:]
+    return data.decode(errors="replace")
+
+
 def native_combiner_candidate(slot: Slot, mnn_root: Path) -> str:
     """MNN's transform file as a candidate: its classes renamed (the original stays in the converter) and only the
     task's op registered."""
     cpp = (mnn_root / slot.native_files[0]).read_text(errors="replace")
-    names = sorted(set(re.findall(r"^class\s+(\w+)\s*(?::|\{)", cpp, re.M)))
-    prefix = "".join(f"#define {n} MKBOracle_{n}\n" for n in names)
+    prefix = "".join(f"#define {n} MKBOracle_{n}\n" for n in slot.native_classes)
     cpp = re.sub(_COMBINER_INSERT.format(op=r"(?!" + slot.op_type + r'")\w+') + r"[^;]*;", "", cpp)
     return "// oracle: MNN's native converter transform through the slot\n" + prefix + cpp
