@@ -22,7 +22,7 @@ from mkb_tui.engine.types import BuildResult
 CONVERTER_TARGET = "MNNConvert"
 # the converter itself needs a little room (protobuf parsing, graph passes), a transform must not loop forever
 CONVERT_LIMITS = Limits(cpu_seconds=120, address_space_bytes=4 << 30, file_size_bytes=256 << 20)
-COLD_BUILD_HINT = "about 15 minutes the first time on 2 cores, seconds with ccache"
+COLD_BUILD_HINT = "about 9-12 minutes the first time on 2 cores, seconds with ccache"
 
 
 def converter_exe(build_dir: Path) -> Path:

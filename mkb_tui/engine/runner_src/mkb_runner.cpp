@@ -179,7 +179,7 @@ int fail(const std::string& msg, int code = 2) {
     return code;
 }
 
-void printTimes(int threads, const std::string& precision, const std::vector<double>& times) {
+void printTimes(const std::vector<double>& times) {
     printf("\"times_ms\":[");
     for (size_t i = 0; i < times.size(); ++i) printf("%s%.6f", i ? "," : "", times[i]);
     printf("]");
@@ -254,7 +254,7 @@ int runModule(const char* modelFile, std::vector<std::vector<HostTensor>>& input
         times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     }
     printf("{\"ok\":true,\"api\":\"module\",\"threads\":%d,\"precision\":\"%s\",", threads, precision.c_str());
-    printTimes(threads, precision, times);
+    printTimes(times);
     return 0;
 }
 
@@ -370,7 +370,7 @@ int main(int argc, char** argv) {
     size_t k = 0;
     for (const auto& kv : opMs) printf("%s\"%s\":%.6f", k++ ? "," : "", jsonEscape(kv.first).c_str(), kv.second);
     printf("},");
-    printTimes(threads, precision, times);
+    printTimes(times);
     net->releaseSession(session);
     return 0;
 }
