@@ -9,6 +9,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 from mkb_tui.errors import TaskError
@@ -53,8 +54,15 @@ def _model_json(mnn_file: Path) -> dict:
 
 
 def has_subgraphs(mnn_file: Path) -> bool:
-    """Control-flow subgraphs (e.g. an LSTM lowered to While) run only through MNN's Module API, not a Session."""
-    return bool(_model_json(mnn_file).get("subgraphs"))
+    """Control-flow subgraphs (e.g. an LSTM lowered to While) run only through MNN's Module API, not a Session.
+    Asked on every evaluation, and a model's JSON can be 10 MB: remembered per file version."""
+    stat = mnn_file.stat()
+    return _has_subgraphs(str(mnn_file), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _has_subgraphs(path: str, mtime_ns: int, size: int) -> bool:
+    return bool(_model_json(Path(path)).get("subgraphs"))
 
 
 def model_ops(mnn_file: Path) -> list[dict]:

@@ -9,7 +9,6 @@ Converting runs the candidate's code, so it runs like any untrusted kernel: subp
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 from mkb_tui.device.base import ProcResult
@@ -31,15 +30,7 @@ def converter_exe(build_dir: Path) -> Path:
 
 async def build_converter(src: Path, build_dir: Path, home: Path, *, timeout: float = 3600) -> BuildResult:
     """Configure (when needed) and build MNNConvert from `src` into `build_dir`."""
-    target = converter_target()
-    started = time.monotonic()
-    if builder.needs_configure(target, src, build_dir):
-        result = await builder.configure(target, src, build_dir)
-        if not result.ok:
-            return result
-    result = await builder.ninja(build_dir, [CONVERTER_TARGET], timeout=timeout, home=home)
-    result.seconds = time.monotonic() - started
-    return result
+    return await builder.configure_and_build(converter_target(), src, build_dir, [CONVERTER_TARGET], home=home, timeout=timeout)
 
 
 def pristine_converter_dir(mnn: MnnInfo) -> Path:
@@ -63,7 +54,7 @@ def converted(proc: ProcResult, out: Path) -> bool:
 
 
 async def dump_ops(exe: Path, mnn_file: Path, *, timeout: float = 60) -> list[dict]:
-    """The model's ops (type, name, main type), read with the same converter (-f MNN --JsonFile)."""
+    """The model's ops (type, name, main), read with the same converter (-f MNN --JsonFile)."""
     json_file = mnn_file.with_suffix(".json")
     json_file.unlink(missing_ok=True)
     argv = [str(exe), "-f", "MNN", "--modelFile", str(mnn_file), "--JsonFile", str(json_file)]
