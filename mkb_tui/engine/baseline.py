@@ -34,11 +34,7 @@ async def ensure_baseline(mnn: MnnInfo, target: Target, *, timeout: float = 3600
     async with lock:
         build_dir, runner = baseline_dirs(mnn, target)
         started = time.monotonic()
-        if builder.needs_configure(target, mnn.root, build_dir):
-            result = await builder.configure(target, mnn.root, build_dir)
-            if not result.ok:
-                return None, result
-        result = await builder.ninja(build_dir, ["MNN"], timeout=timeout, home=mnn.home)
+        result = await builder.configure_and_build(target, mnn.root, build_dir, ["MNN"], home=mnn.home, timeout=timeout)
         if not result.ok:
             return None, result
         if not runner.exists() or runner.stat().st_mtime < RUNNER_SRC.stat().st_mtime:

@@ -73,6 +73,18 @@ async def ninja(build: Path, targets: list[str], *, timeout: float, home: Path) 
     )
 
 
+async def configure_and_build(target: Target, src: Path, build: Path, targets: list[str], *, home: Path, timeout: float) -> BuildResult:
+    """Configure `build` when its arguments changed (or it never was), then build `targets` incrementally."""
+    started = time.monotonic()
+    if needs_configure(target, src, build):
+        result = await configure(target, src, build)
+        if not result.ok:
+            return result
+    result = await ninja(build, targets, timeout=timeout, home=home)
+    result.seconds = time.monotonic() - started
+    return result
+
+
 _GCC_LINE = re.compile(r"^(?P<file>[^\s:][^:]*):(?P<line>\d+):(?:(?P<col>\d+):)?\s*(?P<sev>error|warning|note|fatal error):\s*(?P<msg>.*)$")
 
 
