@@ -50,7 +50,7 @@ async def overhead(pipeline: Pipeline, repeats: int = 5) -> None:
         started = time.monotonic()
         outs = ",".join(f"out/b{c[0]}.mkbt" for c in cases)
         await pipeline.device.run([str(base.runner), model, ",".join(c[1] for c in cases), outs], timeout=60, env={"LD_LIBRARY_PATH": str(ws.build_dir)})
-        for _ in range(2 * pipeline.timing.rounds):  # the same number of timed runner processes as the harness
+        for _ in range(2 * verdict.timing_rounds):  # the same number of timed runner processes as the harness
             await pipeline.device.run([str(base.runner), model, cases[0][1], "out/t.mkbt", "--warmup", str(pipeline.timing.warmup),
                                        "--iters", str(pipeline.timing.iters_per_round)], timeout=60, env={"LD_LIBRARY_PATH": str(ws.build_dir)})  # fmt: skip
         bare.append(build + time.monotonic() - started)

@@ -24,7 +24,7 @@ def pipeline(mnn):
     """One host pipeline for the session (its workspace stays warm between tests)."""
     from mkb_tui.engine.pipeline import Pipeline, TimingPlan
 
-    return Pipeline("local", mnn=mnn, timing=TimingPlan(rounds=4, warmup=5, iters_per_round=25), run_timeout=20)
+    return Pipeline("local", mnn=mnn, timing=TimingPlan(rounds=4, warmup=5, iters_per_round=25, max_rounds=4), run_timeout=20)
 
 
 def evaluate(pipeline, task_id: str, files: dict[str, str] | None = None, *, answer: str | None = None, static: bool = True):

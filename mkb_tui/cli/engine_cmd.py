@@ -126,6 +126,7 @@ def verdict_table(v) -> Table:
     if v.baseline and v.candidate:
         table.add_row("native median (IQR)", f"{v.baseline.median_ms:.4f} ms ({v.baseline.iqr_ms:.4f})")
         table.add_row("candidate median (IQR)", f"{v.candidate.median_ms:.4f} ms ({v.candidate.iqr_ms:.4f})")
+        table.add_row("timed runs", f"{len(v.candidate.samples_ms)} per side in {v.timing_rounds} A/B rounds")
     table.add_row("speedup", "-" if v.speedup is None else f"{v.speedup:.3f}x")
     table.add_row("device / threads / precision", f"{v.device} / {v.threads} / {v.precision}")
     if v.flags:

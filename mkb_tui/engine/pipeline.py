@@ -35,11 +35,28 @@ Progress = Callable[[str], None]
 
 @dataclass
 class TimingPlan:
-    # Many short rounds: a process's buffer placement makes tiny ops bimodal (measured: 8.6 vs 13.6 us for Neg
-    # with the same library), so alternating many processes averages that out.
-    rounds: int = 10  # A/B/A/B rounds
+    """A/B/A/B rounds, one runner process per side per round.
+
+    Many short rounds, because where a process's buffers land in memory sets the speed of a small op for the whole
+    process: the same library gives avgpool_k3s1p1_incl 17.5, 18.9 or 19.6 us per process (and the modes follow the
+    session's buffers, not the code), so the pooled median of 10 processes per side can land on different modes for the
+    two sides (0.93-1.04 for the oracle). Cheap ops therefore get more rounds, up to `max_rounds`, as long as the timing
+    stays within `budget_s`; the number is set from the first round's wall time, so both sides get the same."""
+
+    rounds: int = 10  # at least this many rounds
     warmup: int = 10
     iters_per_round: int = 15  # >= 100 timed runs per side
+    max_rounds: int = 40
+    budget_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        self.max_rounds = max(self.max_rounds, self.rounds)
+
+    def rounds_for(self, first_round_s: float) -> int:
+        """How many rounds in all, given the wall time of the first (pure)."""
+        if first_round_s <= 0:
+            return self.max_rounds
+        return max(self.rounds, min(self.max_rounds, int(self.budget_s / first_round_s)))
 
 
 @dataclass
@@ -89,7 +106,7 @@ class Pipeline:
         self.precision = precision
         self.pool = WorkspacePool(self.mnn, self.target, workspaces, workspace_name)
         # emulated timings never count: a short A/B run only shows them, and keeps qemu runs cheap
-        self.timing = timing or (TimingPlan(rounds=2, warmup=1, iters_per_round=5) if device.emulated else TimingPlan())
+        self.timing = timing or (TimingPlan(rounds=2, warmup=1, iters_per_round=5, max_rounds=2) if device.emulated else TimingPlan())
         self.run_timeout = run_timeout
         self.build_timeout = build_timeout
         self._baseline: Baseline | None = None
@@ -299,7 +316,9 @@ class Pipeline:
         plan = self.timing
         samples: dict[str, list[float]] = {"baseline": [], "candidate": []}
         rest = [remote_in, "out/timing.mkbt", *common, "--warmup", str(plan.warmup), "--iters", str(plan.iters_per_round)]
-        for _ in range(plan.rounds):
+        rounds, done = plan.rounds, 0
+        while done < rounds:
+            round_started = time.monotonic()
             for side, lib, model, extra in (("baseline", base.build_dir, models.baseline, models.baseline_args),
                                             ("candidate", lib_dir, models.candidate, models.candidate_args)):
                 proc = await self._runner(base, lib, [model, *rest, *extra], self.run_timeout)
@@ -309,6 +328,10 @@ class Pipeline:
                     verdict.message = f"timing run of the {side} failed: " + ("timeout" if proc.timed_out else str((report or {}).get("error", proc.returncode)))
                     return
                 samples[side] += report["times_ms"]
+            done += 1
+            if done == 1:
+                rounds = plan.rounds_for(time.monotonic() - round_started)
+        verdict.timing_rounds = done
         emulated = self.device.emulated
         verdict.baseline = summarize(samples["baseline"], emulated=emulated)
         verdict.candidate = summarize(samples["candidate"], emulated=emulated)

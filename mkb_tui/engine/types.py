@@ -76,6 +76,7 @@ class Verdict:
     candidate: TimingStats | None = None
     baseline: TimingStats | None = None
     speedup: float | None = None  # median(baseline) / median(candidate); None when emulated or not correct
+    timing_rounds: int = 0  # A/B rounds timed (one runner process per side each)
     device: str = "local"
     threads: int = 1
     precision: str = "high"

@@ -42,3 +42,31 @@ def test_eval_cli_json(pipeline, tmp_path):
     data = json.loads(out.stdout)
     assert data["verdict"] == "rejected" and "native implementation" in data["message"]
     assert {"verdict", "speedup", "max_abs_error", "diagnostics"} <= data.keys()
+
+
+def test_timing_rounds_follow_the_budget():
+    from mkb_tui.engine.pipeline import TimingPlan
+
+    plan = TimingPlan(rounds=10, max_rounds=40, budget_s=3.0)
+    assert plan.rounds_for(0.01) == 40  # a cheap op: as many rounds as allowed
+    assert plan.rounds_for(0.1) == 30
+    assert plan.rounds_for(1.0) == 10  # never fewer than `rounds`
+    assert TimingPlan(rounds=4, max_rounds=2).max_rounds == 4
+
+
+def test_cheap_ops_get_more_rounds(pipeline):
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.engine.pipeline import TimingPlan
+    from mkb_tui.engine.slots import native_candidate
+
+    files = native_candidate(get_task("relu"), pipeline.mnn.root).files
+    kept = pipeline.timing
+    try:
+        for budget, rounds in ((60.0, 5), (1e-6, 2)):
+            pipeline.timing = TimingPlan(rounds=2, warmup=2, iters_per_round=7, max_rounds=5, budget_s=budget)
+            verdict = evaluate(pipeline, "relu", files, static=False)
+            assert verdict.correct, verdict.message
+            assert verdict.timing_rounds == rounds
+            assert len(verdict.baseline.samples_ms) == len(verdict.candidate.samples_ms) == 7 * rounds
+    finally:
+        pipeline.timing = kept
