@@ -1,7 +1,7 @@
 """Engine figures: harness overhead per evaluation against the bare incremental `ninja` plus the bare runner, and
 oracle timing repeatability (spread of oracle speedups over tasks x runs).
 
-    .venv/bin/python bench/engine_figures.py [--tasks 20] [--runs 3]
+    .venv/bin/python bench/engine_figures.py [--tasks 20] [--runs 3]   # --tasks 0: overhead and combiner only
 """
 
 from __future__ import annotations
@@ -50,9 +50,10 @@ async def overhead(pipeline: Pipeline, repeats: int = 5) -> None:
         started = time.monotonic()
         outs = ",".join(f"out/b{c[0]}.mkbt" for c in cases)
         await pipeline.device.run([str(base.runner), model, ",".join(c[1] for c in cases), outs], timeout=60, env={"LD_LIBRARY_PATH": str(ws.build_dir)})
-        for _ in range(2 * verdict.timing_rounds):  # the same number of timed runner processes as the harness
-            await pipeline.device.run([str(base.runner), model, cases[0][1], "out/t.mkbt", "--warmup", str(pipeline.timing.warmup),
-                                       "--iters", str(pipeline.timing.iters_per_round)], timeout=60, env={"LD_LIBRARY_PATH": str(ws.build_dir)})  # fmt: skip
+        for _ in range(verdict.timing_rounds):  # the same timed runner processes as the harness: native, then candidate
+            for lib in (base.build_dir, ws.build_dir):
+                await pipeline.device.run([str(base.runner), model, cases[0][1], "out/t.mkbt", "--warmup", str(pipeline.timing.warmup),
+                                           "--iters", str(pipeline.timing.iters_per_round)], timeout=60, env={"LD_LIBRARY_PATH": str(lib)})  # fmt: skip
         bare.append(build + time.monotonic() - started)
         builds.append(build)
     t, b = statistics.median(totals), statistics.median(bare)
@@ -109,7 +110,8 @@ async def main() -> None:
     pipeline = Pipeline("local")
     await overhead(pipeline)
     await combiner(pipeline)
-    await repeatability(pipeline, args.tasks, args.runs)
+    if args.tasks > 0:
+        await repeatability(pipeline, args.tasks, args.runs)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ shell wrapper calls qemu explicitly). getprop answers model/SoC/ABI/version. Not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import signal
 import struct
 from pathlib import Path
 
@@ -154,8 +156,16 @@ class LoopbackAdbd:
         rewritten = re.sub(command_word, through_qemu, rewritten)
         env = {**os.environ, "MKB_ADBD_ROOT": root, "PATH": f"{root}/system/bin:{os.environ.get('PATH', '')}"}
         proc = await asyncio.create_subprocess_exec("sh", "-c", rewritten, cwd=root, env=env,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)  # fmt: skip
-        out, _ = await proc.communicate()
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                                                    start_new_session=True)  # fmt: skip
+        try:
+            out, _ = await proc.communicate()
+        except asyncio.CancelledError:  # the phone is shut down mid-command: reap the command (and what it started,
+            # which holds the pipe open) before the loop closes
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            await proc.communicate()
+            raise
         return out
 
     async def _read_exact(self, queue: asyncio.Queue, buffer: bytearray, n: int) -> bytes:
