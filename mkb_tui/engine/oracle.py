@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mkb_tui.bench.tasks import Task
 from mkb_tui.engine.pipeline import Pipeline
@@ -21,6 +21,7 @@ class OracleResult:
     speedup: float | None
     passed: bool
     message: str
+    flags: list[str] = field(default_factory=list)  # the verdict's, e.g. retimed, unstable_timing, native_incorrect
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -50,7 +51,7 @@ async def run_oracle(tasks: list[Task], pipeline: Pipeline, progress: Callable[[
         else:
             verdict = await pipeline.evaluate(task, candidate, static=False)
             passed, message = judge(task, verdict, pipeline.target.name)
-            result = OracleResult(task.id, verdict.kind.value, verdict.speedup, passed, message)
+            result = OracleResult(task.id, verdict.kind.value, verdict.speedup, passed, message, list(verdict.flags))
         results.append(result)
         if progress:
             progress(task, result)

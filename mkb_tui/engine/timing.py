@@ -6,8 +6,13 @@ import statistics
 
 from mkb_tui.engine.types import TimingStats
 
-HIGH_DISPERSION_CV = 0.25  # coefficient of variation above which a timing is not trusted
+# IQR / median above which a timing is not trusted. Not the CV, which follows rare outliers that the median ignores
+# anyway (measured: a 0.8 us op with a few preempted runs has CV 2.2 and IQR / median 0.024)
+HIGH_DISPERSION = 0.20
 SUSPICIOUS_SPEEDUP = 10.0
+UNSTABLE_HALVES = 0.05  # the speedups of the first and second half of the rounds further apart than this: time again
+
+Round = tuple[list[float], list[float]]  # one A/B round: the baseline's and the candidate's timed runs (ms)
 
 
 def summarize(samples_ms: list[float], *, emulated: bool = False) -> TimingStats:
@@ -30,10 +35,27 @@ def speedup(baseline: TimingStats, candidate: TimingStats) -> float | None:
 
 def timing_flags(baseline: TimingStats, candidate: TimingStats, ratio: float | None) -> list[str]:
     flags = []
-    if baseline.cv > HIGH_DISPERSION_CV or candidate.cv > HIGH_DISPERSION_CV:
+    if any(side.iqr_ms > HIGH_DISPERSION * side.median_ms for side in (baseline, candidate)):
         flags.append("high_dispersion")
     if ratio is not None and ratio > SUSPICIOUS_SPEEDUP:
         flags.append("suspicious_speedup")
     if candidate.emulated:
         flags.append("emulated")
     return flags
+
+
+def halves_disagreement(rounds: list[Round]) -> float:
+    """How far apart (relative) the speedups of the first and the second half of the rounds are. Interleaving cancels
+    slow drift, but a disturbance that lasts part of the timing and hits one side more (it happened once in a full
+    oracle run: 1.13 for a Reshape that times 0.99-1.01 otherwise) shows as halves that disagree."""
+    if len(rounds) < 2:
+        return 0.0
+    mid = len(rounds) // 2
+    ratios = []
+    for part in (rounds[:mid], rounds[mid:]):
+        base = statistics.median(t for b, _ in part for t in b)
+        cand = statistics.median(t for _, c in part for t in c)
+        if not (base > 0 and cand > 0):
+            return 0.0
+        ratios.append(base / cand)
+    return abs(ratios[0] - ratios[1]) / min(ratios)

@@ -54,6 +54,30 @@ def test_timing_rounds_follow_the_budget():
     assert TimingPlan(rounds=4, max_rounds=2).max_rounds == 4
 
 
+def test_halves_that_disagree_are_seen():
+    from mkb_tui.engine.timing import UNSTABLE_HALVES, halves_disagreement
+
+    steady = [([10.0, 10.2, 9.9], [10.1, 10.0, 9.8])] * 20
+    assert halves_disagreement(steady) < 0.01
+    # the baseline disturbed during the first half only: 1.13 there, 1.00 after
+    disturbed = [([11.3, 11.4, 11.2], [10.0, 10.1, 9.9])] * 10 + [([10.0, 10.1, 9.9], [10.0, 10.1, 9.9])] * 10
+    assert halves_disagreement(disturbed) == pytest.approx(0.13, abs=0.005) and halves_disagreement(disturbed) > UNSTABLE_HALVES
+    assert halves_disagreement(steady[:1]) == 0.0  # one round has no halves
+    assert halves_disagreement([([0.0], [0.0])] * 4) == 0.0  # nothing measurable
+
+
+def test_timing_flags():
+    from mkb_tui.engine.timing import summarize, timing_flags
+
+    steady = summarize([1.0, 1.01, 0.99, 1.0] * 25)
+    preempted = summarize([1.0, 1.01, 0.99, 1.0] * 25 + [40.0])  # one run preempted: the CV jumps, the median does not
+    assert preempted.cv > 1.0 and timing_flags(steady, preempted, 1.0) == []
+    spread = summarize([0.5, 1.0, 1.5, 2.0] * 25)
+    assert timing_flags(steady, spread, 0.5) == ["high_dispersion"]
+    assert timing_flags(steady, summarize([0.05] * 100), 20.0) == ["suspicious_speedup"]
+    assert "emulated" in timing_flags(steady, summarize([1.0] * 100, emulated=True), None)
+
+
 def test_cheap_ops_get_more_rounds(pipeline):
     from mkb_tui.bench.tasks import get_task
     from mkb_tui.engine.pipeline import TimingPlan

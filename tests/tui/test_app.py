@@ -164,7 +164,8 @@ def test_live_session_through_the_real_pipeline(mnn, tmp_path):
             await pilot.press("s")
             for _ in range(1200):
                 await pilot.pause(0.1)
-                if isinstance(app.screen, PlanApprovalScreen):
+                # the screen can be current a moment before its buttons are mounted
+                if isinstance(app.screen, PlanApprovalScreen) and app.screen.query("#approve"):
                     await pilot.click("#approve")
                 if app.state.status == "done":
                     break
