@@ -256,7 +256,7 @@ for tid, op, fwd, shape, doc, tol in [
     ("reducesum_axis1", "ReduceSum", "x.sum(dim=1)", (4, 128, 256), "Sum over axis 1 (sequence pooling).", RED),
     ("reducesum_spatial", "ReduceSum", "x.sum(dim=(2, 3), keepdim=True)", (1, 64, 28, 28), "Sum over H and W, keepdims.", RED),
     ("reducesum_all", "ReduceSum", "x.sum()", (64, 1024), "Sum of all elements.", "a sum of 65536 values: accumulation order differs"),
-    ("reducesum_axis0", "ReduceSum", "x.sum(dim=0)", (64, 1000), "Sum over axis 0.", None),
+    ("reducesum_axis0", "ReduceSum", "x.sum(dim=0)", (256, 1000), "Sum over axis 0.", None),
     ("reducemean_lastdim", "ReduceMean", "x.mean(dim=-1)", (1, 128, 768), "Mean over the last axis.", None),
     ("reducemean_lastdim_keepdims", "ReduceMean", "x.mean(dim=-1, keepdim=True)", (1, 128, 768), "Mean over the last axis, keepdims.", None),
     ("reducemean_spatial", "ReduceMean", "x.mean(dim=(2, 3), keepdim=True)", (1, 64, 28, 28), "Mean over H and W, keepdims (squeeze-and-excitation).", None),

@@ -1,4 +1,4 @@
-"""Sum over axis 0. Input [64, 1000].
+"""Sum over axis 0. Input [256, 1000].
 
 ONNX ReduceSum (opset 20); MNN mechanism: cpu.
 """
@@ -17,14 +17,14 @@ MNN_SUBTYPE = 'SUM'
 MECHANISM = "cpu"
 SEEDS = (0, 1, 2, 3, 4)
 
-SHAPE = (64, 1000)
+SHAPE = (256, 1000)
 INPUTS = (
     {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -1.0, "high": 1.0},
 )
 
 
 class Model(nn.Module):
-    """Sum over axis 0. Input [64, 1000]."""
+    """Sum over axis 0. Input [256, 1000]."""
 
     def __init__(self):
         super().__init__()
