@@ -313,15 +313,15 @@ class Pipeline:
 
     async def _time(self, models: TimedModels, remote_in: str, base: Baseline, lib_dir: Path, verdict: Verdict,
                     common: list[str]) -> None:
-        attempts: list[list[Round]] = []
+        attempts: list[tuple[float, list[Round]]] = []  # (halves' disagreement, rounds)
         for _ in range(1 if self.device.emulated else 2):  # once more when the two halves disagree
             rounds = await self._time_rounds(models, remote_in, base, lib_dir, verdict, common)
             if rounds is None:
                 return
-            attempts.append(rounds)
-            if halves_disagreement(rounds) <= UNSTABLE_HALVES:
+            attempts.append((halves_disagreement(rounds), rounds))
+            if attempts[-1][0] <= UNSTABLE_HALVES:
                 break
-        rounds = min(attempts, key=halves_disagreement)
+        disagreement, rounds = min(attempts, key=lambda attempt: attempt[0])
         verdict.timing_rounds = len(rounds)
         emulated = self.device.emulated
         verdict.baseline = summarize([t for b, _ in rounds for t in b], emulated=emulated)
@@ -331,7 +331,7 @@ class Pipeline:
         verdict.flags += timing_flags(verdict.baseline, verdict.candidate, ratio)
         if len(attempts) > 1:
             verdict.flags.append("retimed")
-        if halves_disagreement(rounds) > UNSTABLE_HALVES:
+        if disagreement > UNSTABLE_HALVES:
             verdict.flags.append("unstable_timing")
         if verdict.kind is not VerdictKind.CORRECT and ratio is not None:
             verdict.flags.append(f"timed_speedup={ratio:.3f}")

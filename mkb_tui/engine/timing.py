@@ -20,7 +20,7 @@ def summarize(samples_ms: list[float], *, emulated: bool = False) -> TimingStats
     if not data:
         return TimingStats([], float("nan"), float("nan"), float("nan"), float("nan"), emulated)
     median = statistics.median(data)
-    q1, q3 = (statistics.quantiles(data, n=4)[0], statistics.quantiles(data, n=4)[2]) if len(data) >= 4 else (data[0], data[-1])
+    q1, _, q3 = statistics.quantiles(data, n=4) if len(data) >= 4 else (data[0], None, data[-1])
     mean = statistics.fmean(data)
     cv = statistics.pstdev(data) / mean if mean > 0 else 0.0
     return TimingStats(list(samples_ms), median, q3 - q1, data[0], cv, emulated)
