@@ -59,3 +59,13 @@ def halves_disagreement(rounds: list[Round]) -> float:
             return 0.0
         ratios.append(base / cand)
     return abs(ratios[0] - ratios[1]) / min(ratios)
+
+
+def timing_doubt(rounds: list[Round]) -> float:
+    """At most 1 for a timing that can be trusted: its halves agree within UNSTABLE_HALVES and neither side's IQR /
+    median exceeds HIGH_DISPERSION; the further off either is, the larger."""
+    dispersion = 0.0
+    for side in (summarize([t for b, _ in rounds for t in b]), summarize([t for _, c in rounds for t in c])):
+        if side.median_ms > 0:
+            dispersion = max(dispersion, side.iqr_ms / side.median_ms)
+    return max(halves_disagreement(rounds) / UNSTABLE_HALVES, dispersion / HIGH_DISPERSION)

@@ -66,6 +66,17 @@ def test_halves_that_disagree_are_seen():
     assert halves_disagreement([([0.0], [0.0])] * 4) == 0.0  # nothing measurable
 
 
+def test_timing_doubt():
+    from mkb_tui.engine.timing import timing_doubt
+
+    steady = [([10.0, 10.2, 9.9, 10.1], [10.1, 10.0, 9.8, 10.0])] * 20
+    assert timing_doubt(steady) <= 1.0
+    disturbed = [([11.3, 11.4, 11.2], [10.0, 10.1, 9.9])] * 10 + [([10.0, 10.1, 9.9], [10.0, 10.1, 9.9])] * 10
+    assert timing_doubt(disturbed) == pytest.approx(0.13 / 0.05, abs=0.1)
+    spread = [([5.0, 10.0, 15.0, 20.0], [10.0, 10.1, 9.9, 10.0])] * 20  # halves agree, the baseline's runs do not
+    assert timing_doubt(spread) > 1.0
+
+
 def test_timing_flags():
     from mkb_tui.engine.timing import summarize, timing_flags
 
