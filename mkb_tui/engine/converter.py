@@ -14,6 +14,7 @@ from pathlib import Path
 from mkb_tui.device.base import ProcResult
 from mkb_tui.device.local import Limits, run_limited
 from mkb_tui.engine import build as builder
+from mkb_tui.engine.convert import ops_of
 from mkb_tui.engine.mnn import MnnInfo
 from mkb_tui.engine.toolchain import converter_target
 from mkb_tui.engine.types import BuildResult
@@ -61,6 +62,4 @@ async def dump_ops(exe: Path, mnn_file: Path, *, timeout: float = 60) -> list[di
     await run_limited(argv, cwd=mnn_file.parent, timeout=timeout, limits=CONVERT_LIMITS)
     if not json_file.exists():
         return []
-    from mkb_tui.engine.convert import ops_of
-
     return ops_of(json.loads(json_file.read_text()))

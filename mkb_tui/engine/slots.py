@@ -107,6 +107,11 @@ def _class_names(cpp: str) -> set[str]:
     return set(re.findall(r"^class\s+(\w+)\s*(?::|\{)", cpp, re.M))
 
 
+def _local_names(cpp: str) -> set[str]:
+    """A kernel file's classes and the creators it registers."""
+    return _class_names(cpp) | set(re.findall(r"^REGISTER_CPU_OP_CREATOR\((\w+),", cpp, re.M))
+
+
 def combiner_slot(task: Task, mnn_root: Path) -> Slot:
     native = _combiner_registrations(str(mnn_root)).get(task.op)
     if native is None:
@@ -327,9 +332,9 @@ def native_candidate(task: Task, mnn_root: Path) -> KernelCandidate:
     # them, and their member definitions, already in the library, are left out. Classes local to the .cpp (and its
     # creator) are renamed so the copy can live beside the original; the oracle thus runs MNN's very own code.
     shared = _class_names((mnn_root / hpp_path).read_text(errors="replace")) if hpp_path else set()
-    local = _class_names(cpp) | set(re.findall(r"^REGISTER_CPU_OP_CREATOR\((\w+),", cpp, re.M))
+    local = _local_names(cpp)
     trimmed = _without_members_of(cpp, shared)
-    if local - shared <= _class_names(trimmed) | set(re.findall(r"^REGISTER_CPU_OP_CREATOR\((\w+),", trimmed, re.M)):
+    if local - shared <= _local_names(trimmed):
         cpp, names = trimmed, local - shared
     else:  # the parse swallowed more than members (preprocessor inside a body): copy everything, renamed
         names = local | shared
