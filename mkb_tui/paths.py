@@ -22,3 +22,10 @@ def cache_dir() -> Path:
         path = Path(user_cache_dir("mkb-tui"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def scratch_dir(kind: str) -> Path:
+    """Per-checkout scratch space under the cache (workspaces, device work dirs). MKB_SCRATCH_TAG keeps several
+    checkouts' scratch apart while they share the pristine MNN tree and its builds."""
+    tag = os.environ.get("MKB_SCRATCH_TAG", "")
+    return cache_dir() / (f"{kind}-{tag}" if tag else kind)

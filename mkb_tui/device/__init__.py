@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mkb_tui.device.base import Device, DeviceInfo, ProcResult
 from mkb_tui.errors import DeviceError
-from mkb_tui.paths import cache_dir
+from mkb_tui.paths import scratch_dir
 
 __all__ = ["Device", "DeviceInfo", "ProcResult", "open_device", "open_devices"]
 
@@ -14,11 +14,11 @@ def open_device(spec: str) -> Device:
     if kind == "local":
         from mkb_tui.device.local import LocalDevice
 
-        return LocalDevice(cache_dir() / "device-local")
+        return LocalDevice(scratch_dir("device-local"))
     if kind == "qemu":
         from mkb_tui.device.qemu import QemuDevice
 
-        return QemuDevice(cache_dir() / "device-qemu")
+        return QemuDevice(scratch_dir("device-qemu"))
     if kind == "adb":
         from mkb_tui.device.adb import AdbDevice
 

@@ -16,7 +16,7 @@ from mkb_tui.engine.mnn import MnnInfo
 from mkb_tui.engine.slots import workspace_seed_files
 from mkb_tui.engine.toolchain import Target
 from mkb_tui.engine.types import BuildResult
-from mkb_tui.paths import cache_dir
+from mkb_tui.paths import scratch_dir
 
 LIB_TARGET = "MNN"
 
@@ -155,7 +155,7 @@ class WorkspacePool:
     """N workspaces per target: N candidates can build and run at once."""
 
     def __init__(self, mnn: MnnInfo, target: Target, size: int = 1, name: str = "") -> None:
-        base = cache_dir() / "workspaces" / mnn.ref / target.name
+        base = scratch_dir("workspaces") / mnn.ref / target.name
         self._queue: asyncio.Queue[Workspace] = asyncio.Queue()
         for i in range(size):
             self._queue.put_nowait(Workspace(base / f"{name}{i}", mnn, target))
