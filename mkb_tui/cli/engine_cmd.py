@@ -133,6 +133,8 @@ def verdict_table(v) -> Table:
         table.add_row("flags", ", ".join(v.flags))
     for d in v.diagnostics[:10]:
         table.add_row("error", f"{d.file}:{d.line}:{d.column}: {d.message}")
+    if v.phases:
+        table.add_row("phases", ", ".join(f"{name} {seconds:.2f} s" for name, seconds in v.phases.items()))
     table.add_row("time", f"{v.seconds:.1f} s")
     return table
 

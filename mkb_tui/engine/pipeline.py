@@ -148,7 +148,8 @@ class Pipeline:
             verdict.kind, verdict.message = VerdictKind.FORMAT_ERROR, f"the candidate does not provide {', '.join(missing)}"
             return
         if static:
-            problems = static_check(candidate, slot)
+            with verdict.phase("static"):
+                problems = static_check(candidate, slot)
             if problems:
                 verdict.kind, verdict.message = VerdictKind.REJECTED, "; ".join(problems)
                 return
@@ -161,13 +162,15 @@ class Pipeline:
 
     async def _in_workspace(self, task, slot, candidate, base, ws, verdict, say) -> None:
         say("building")
-        failed = await ws.ensure_ready()
-        if failed is not None:
-            raise MkbError(f"configuring the workspace failed: {failed.log.strip().splitlines()[-1] if failed.log.strip() else ''}")
-        ws.place(slotlib.placement(slot, candidate, self.mnn.root))
+        with verdict.phase("place"):
+            failed = await ws.ensure_ready()
+            if failed is not None:
+                raise MkbError(f"configuring the workspace failed: {failed.log.strip().splitlines()[-1] if failed.log.strip() else ''}")
+            ws.place(slotlib.placement(slot, candidate, self.mnn.root))
         combiner = slot.mechanism == "combiner"
         # a combiner lives in the converter; its model then runs on the pristine library
-        built = await (ws.build_converter(timeout=max(self.build_timeout, 3600)) if combiner else ws.build(timeout=self.build_timeout))
+        with verdict.phase("build"):
+            built = await (ws.build_converter(timeout=max(self.build_timeout, 3600)) if combiner else ws.build(timeout=self.build_timeout))
         verdict.log = built.log[-20000:]
         if not built.ok:
             verdict.kind = VerdictKind.COMPILE_ERROR if not built.timed_out else VerdictKind.TIMEOUT
@@ -178,7 +181,8 @@ class Pipeline:
             await self._run(task, slot, base, ws.lib_dir(), verdict, say)
             return
         say("converting")
-        model = await self._convert_with_candidate(task, slot, ws, verdict)
+        with verdict.phase("convert"):
+            model = await self._convert_with_candidate(task, slot, ws, verdict)
         if model is not None:
             await self._run(task, slot, base, base.build_dir, verdict, say, candidate_model=model)
 
@@ -265,8 +269,21 @@ class Pipeline:
         """Verify and time. A cpu/geometry candidate is a library (lib_dir) running the task's model; a combiner
         candidate is a model (candidate_model) running on the pristine library."""
         say("verifying")
-        models, cases = await self._push_case(task, candidate_model)
+        with verdict.phase("push"):
+            models, cases = await self._push_case(task, candidate_model)
         common = ["--threads", str(self.threads), "--precision", self.precision]
+        with verdict.phase("verify"):
+            timed = await self._verify(task, slot, base, lib_dir, verdict, models, cases, common)
+        if not timed:
+            return
+        # native_incorrect tasks are timed whatever the outputs, so reports can show them apart
+        say("timing")
+        with verdict.phase("time"):
+            await self._time(models, cases[0][1], base, lib_dir, verdict, common)
+
+    async def _verify(self, task: Task, slot: slotlib.Slot, base: Baseline, lib_dir: Path, verdict: Verdict, models: TimedModels,
+                      cases: list[tuple[str, str, Path]], common: list[str]) -> bool:
+        """Run every seed and compare; sets the verdict. True when the candidate goes on to be timed."""
         # every seed in one process, one after another: a kernel caching results across runs fails the later seeds
         outs = [f"out/{task.id}_{seed}.mkbt" for seed, _, _ in cases]
         args = [models.candidate, ",".join(c[1] for c in cases), ",".join(outs), *common, "--repeat", "2", *models.candidate_args]
@@ -274,7 +291,7 @@ class Pipeline:
         report = parse_runner_output(proc.stdout)
         if proc.timed_out:
             verdict.kind, verdict.message = VerdictKind.TIMEOUT, f"no result within {self.run_timeout:.0f} s"
-            return
+            return False
         if proc.signal or report is None or not report.get("ok"):
             verdict.kind = VerdictKind.RUNTIME_ERROR
             why = f"killed by signal {proc.signal}" if proc.signal else (report or {}).get("error") or f"exit code {proc.returncode}"
@@ -282,14 +299,14 @@ class Pipeline:
             if ((report or {}).get("candidate_proof") or {}).get("nulls"):
                 verdict.message = f"the candidate kernel never ran: its creator returned nullptr ({why})"
             verdict.log = (verdict.log + "\n" + proc.stdout[-4000:] + proc.stderr[-4000:])[-20000:]
-            return
+            return False
         if slot.mechanism == "cpu":
             proof = report.get("candidate_proof") or {}
             if proof.get("creations", 0) < 1 or proof.get("executions", 0) < 1:
                 verdict.kind = VerdictKind.RUNTIME_ERROR
                 verdict.message = (f"the candidate kernel never ran (creations {proof.get('creations', 0)}, "
                                    f"executions {proof.get('executions', 0)}): its creator returned nullptr or did not handle the op")  # fmt: skip
-                return
+                return False
         worst_abs = worst_rel = 0.0
         for (seed, _, expected_path), out_remote in zip(cases, outs):
             local_out = cache_dir() / "runs" / f"{task.id}_{seed}.mkbt"
@@ -304,13 +321,11 @@ class Pipeline:
                 verdict.first_mismatch = f"seed {seed}, {cmp.first_mismatch}"
                 verdict.message = f"seed {seed}: {cmp.message}"
                 if not task.native_incorrect_for(self.target.name):
-                    return
+                    return False
                 break
         else:
             verdict.kind, verdict.message = VerdictKind.CORRECT, f"all {len(cases)} seeds within {task.tolerance:g}"
-        # native_incorrect tasks are timed whatever the outputs, so reports can show them apart
-        say("timing")
-        await self._time(models, cases[0][1], base, lib_dir, verdict, common)
+        return True
 
     async def _time(self, models: TimedModels, remote_in: str, base: Baseline, lib_dir: Path, verdict: Verdict,
                     common: list[str]) -> None:

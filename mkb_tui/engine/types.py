@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
@@ -83,6 +86,18 @@ class Verdict:
     flags: list[str] = field(default_factory=list)  # e.g. "high_dispersion", "suspicious_speedup", "native_incorrect"
     log: str = ""
     seconds: float = 0.0
+    # wall seconds per pipeline phase, in the order first entered: e.g. static, place, build, object, verify, time,
+    # restore (a phase entered twice adds up)
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time a block of the evaluation as `name` in `phases` (also when it raises)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - started, 4)
 
     @property
     def compiled(self) -> bool:
