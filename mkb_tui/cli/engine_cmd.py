@@ -13,6 +13,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from mkb_tui.cli.output import print_json, print_table
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     setup = sub.add_parser("setup", help="set up MNN (pinned release, or a local checkout / git dir)")
@@ -41,6 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("doctor", help="check MNN, compilers, devices and keys; say what to fix")
     p.add_argument("--no-oracle", action="store_true", help="skip the one-task oracle run")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(func=cmd_doctor)
 
 
@@ -189,15 +192,16 @@ def cmd_doctor(args) -> int:
     from mkb_tui.engine.mnn import find_mnn
     from mkb_tui.engine.toolchain import aarch64_target, host_target
 
-    console = Console()
     table = Table(title="mkb-tui doctor")
     for col in ("check", "status", "what to do"):
         table.add_column(col)
     ok_all = True
+    checks = []
 
     def row(name: str, ok: bool, detail: str, fix: str = "") -> None:
         nonlocal ok_all
         ok_all &= ok
+        checks.append({"check": name, "ok": ok, "detail": detail, "fix": "" if ok else fix})
         table.add_row(name, ("[green]ok[/green] " if ok else "[red]missing[/red] ") + detail, "" if ok else fix)
 
     info = find_mnn()
@@ -225,5 +229,8 @@ def cmd_doctor(args) -> int:
 
         result = asyncio.run(run_oracle([get_task("abs")], Pipeline("local")))[0]
         row("oracle (abs, local)", result.passed, result.message, "see `mkb-tui oracle abs`")
-    console.print(table)
+    if args.json:
+        print_json(checks)
+    else:
+        print_table(table, keep=("check",))
     return 0 if ok_all else 1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
-from rich.console import Console
-
+from mkb_tui.cli.output import print_json, print_table
 from mkb_tui.paths import DEFAULT_DB
 
 RESULTS_HELP = """\
@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--k", type=int, action="append", default=[], help="pass@k to report (repeatable; default pass@1 and pass@n)")
     p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database for a SESSION id (default sessions/mkb.sqlite)")
     p.add_argument("--session", default=None, help="with a DB.sqlite: which session (default the latest)")
+    p.add_argument("--json", action="store_true", help="print the report (metrics, per category, attempts) as JSON")
+    p.add_argument("--html", nargs="?", type=Path, const=True, default=None, metavar="FILE",
+                   help="also write one self-contained HTML file with the tables and charts (default OUT/report.html)")
     p.set_defaults(func=cmd_report)
 
 
@@ -71,7 +74,19 @@ def cmd_report(args) -> int:
     else:  # a session id in --db
         report, session_id = asyncio.run(_session_report(getattr(args, "db", None) or DEFAULT_DB, args.results, ks))
         title, out = f"session {session_id}", args.out or Path("out") / session_id
-    Console().print(metrics_table(report, title=title))
     json_path, csv_path = write_report(report, out)
-    print(f"wrote {json_path} and {csv_path}")
+    written = [json_path, csv_path]
+    if args.html is not None:
+        from mkb_tui.cli.html_report import render_html
+
+        html_path = out / "report.html" if args.html is True else args.html
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(render_html(report, title))
+        written.append(html_path)
+    if args.json:
+        print_json(report)
+        sys.stderr.write(f"wrote {', '.join(map(str, written))}\n")
+        return 0
+    print_table(metrics_table(report, title=title), keep=("category",))
+    print(f"wrote {', '.join(map(str, written))}")
     return 0

@@ -8,9 +8,9 @@ import json
 import time
 from pathlib import Path, PurePosixPath
 
-from rich.console import Console
 from rich.table import Table
 
+from mkb_tui.cli.output import print_json, print_table
 from mkb_tui.paths import DEFAULT_DB
 
 
@@ -46,9 +46,9 @@ def existing_db(args) -> Path:
     return path
 
 
-def format_best(best: dict[str, float | None], width: int = 60) -> str:
-    text = ", ".join(f"{t} {v:.2f}x" for t, v in best.items() if v) or "-"
-    return text if len(text) <= width else text[: width - 1] + "…"
+def format_best(best: dict[str, float | None]) -> str:
+    """Every task's best speedup, whole: a narrow terminal wraps the cell, a pipe gets it on one line."""
+    return ", ".join(f"{t} {v:.2f}x" for t, v in best.items() if v) or "-"
 
 
 def cmd_sessions(args) -> int:
@@ -62,7 +62,7 @@ def cmd_sessions(args) -> int:
 
     sessions = asyncio.run(load())
     if args.json:
-        print(json.dumps([s.__dict__ for s in sessions], indent=1))
+        print_json([s.__dict__ for s in sessions])
         return 0
     table = Table(title=f"sessions in {db_path(args)}")
     for col in ("id", "status", "model", "device", "method", "tasks", "best speedups", "tokens", "cost", "date"):
@@ -73,7 +73,10 @@ def cmd_sessions(args) -> int:
     stalled = [s.id for s in sessions if s.status in ("interrupted", "error", "budget")]
     if stalled:
         table.caption = f"continue one with: mkb-tui --batch --resume {stalled[0]} (or mkb-tui --resume {stalled[0]} in the app)"
-    Console().print(table if sessions else f"no sessions in {db_path(args)}")
+    if sessions:
+        print_table(table)
+    else:
+        print(f"no sessions in {db_path(args)}")
     return 0
 
 

@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
+from mkb_tui.cli.output import print_json, print_table, stdout_is_terminal
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     tasks = sub.add_parser("tasks", help="browse, export and validate the benchmark's 190 tasks")
@@ -27,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = tsub.add_parser("show", help="a task's source, metadata and ONNX node")
     p.add_argument("task_id")
+    p.add_argument("--json", action="store_true", help="metadata, source and ONNX node as one JSON object")
     p.set_defaults(func=cmd_show)
 
     p = tsub.add_parser("export", help="write model.onnx, inputs and reference outputs (MKBT) per seed")
@@ -64,7 +67,7 @@ def cmd_list(args) -> int:
     for t in tasks:
         note = "native incorrect" if t.native_incorrect else ""
         table.add_row(t.id, t.category, t.op, ", ".join(t.mnn_ops), t.mechanism, f"{t.tolerance:g}", note)
-    Console().print(table)
+    print_table(table)
     return 0
 
 
@@ -74,12 +77,24 @@ def cmd_show(args) -> int:
     from mkb_tui.bench.validate import onnx_node_summary
 
     task = get_task(args.task_id)
-    console = Console()
-    console.print(Syntax(task.source, "python", line_numbers=True))
     meta = task.summary() | {"seeds": list(task.seeds), "tolerance_reason": task.tolerance_reason}
+    node = onnx_node_summary(onnx_path(task))
+    if args.json:
+        print_json(meta | {"source": task.source, "onnx_node": node})
+        return 0
+    if not stdout_is_terminal():  # piped: the source as it is, numbered, never wrapped or cut
+        lines = task.source.splitlines()
+        width = len(str(len(lines)))
+        print("\n".join(f"{i:>{width}}  {line}" for i, line in enumerate(lines, 1)))
+        print_json(meta)
+        print("ONNX node")
+        print_json(node)
+        return 0
+    console = Console()
+    console.print(Syntax(task.source, "python", line_numbers=True, word_wrap=True))  # long lines wrap, never cut
     console.print_json(json.dumps(meta))
     console.print("[bold]ONNX node[/bold]")
-    console.print_json(json.dumps(onnx_node_summary(onnx_path(task)), default=str))
+    console.print_json(json.dumps(node, default=str))
     return 0
 
 

@@ -66,3 +66,13 @@ async def session_report(store: Store, session_id: str, ks: tuple[int, ...] = ()
     report["settings"] = results.settings
     report["native_incorrect"] = results.native_incorrect
     return report
+
+
+async def session_run(store: Store, session_id: str):
+    """A stored session as a comparison Run: best outcome per planned task, labelled with its model."""
+    from mkb_tui.bench.comparison import run_from_attempts
+
+    results = await session_results(store, session_id)
+    last = {r["task_id"]: r["verdict"] for r in await store.attempts(session_id) if r["verdict"] not in NOT_ATTEMPTS}
+    label = results.settings.get("model") or ""
+    return run_from_attempts(session_id, label, results.attempts, results.tasks, last)

@@ -1,0 +1,44 @@
+"""What the results charts plot, from attempts (pure): the app's Results view and `report --html` draw the same data.
+
+- the speedup distribution: each task's best counted speedup (correct, timed on real hardware);
+- the sawtooth: every iteration of every task in order, its speedup (None when not correct or not timed) and the
+  task's best so far, which climbs within a task and starts again at the next one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mkb_tui.bench.metrics import Attempt, best_per_task
+
+
+@dataclass(frozen=True)
+class IterationPoint:
+    x: int  # position across all tasks' iterations, from 0
+    task_id: str
+    iteration: int
+    speedup: float | None  # this iteration's counted speedup
+    best_so_far: float | None  # the task's best counted speedup up to here
+
+
+def best_speedups(attempts: list[Attempt]) -> dict[str, float]:
+    """task -> best counted speedup, for tasks that have one."""
+    return {s.task_id: s.speedup for s in best_per_task(attempts) if s.speedup is not None}
+
+
+def iteration_series(attempts: list[Attempt]) -> list[IterationPoint]:
+    """Every attempt in task order (tasks as first seen), then iteration order, with the task's running best."""
+    by_task: dict[str, list[Attempt]] = {}
+    for a in attempts:
+        by_task.setdefault(a.task_id, []).append(a)
+    points, x = [], 0
+    for task_id, items in by_task.items():
+        best = None
+        for a in sorted(items, key=lambda a: (a.sample, a.iteration)):
+            speed = a.counted_speedup
+            if speed is not None and (best is None or speed > best):
+                best = speed
+            points.append(IterationPoint(x, task_id, a.iteration, speed, best))
+            x += 1
+    return points
+
