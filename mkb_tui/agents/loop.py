@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from mkb_tui.agents import events as ev
 from mkb_tui.agents.events import Event
 from mkb_tui.agents.prompts import Template, load_templates
+from mkb_tui.agents.task_prompts import coder_prompt, system_prompt
 from mkb_tui.agents.tools.error_extractor import extract
 from mkb_tui.agents.tools.perf_parser import describe as describe_performance
 from mkb_tui.agents.tools.repo_tree import symbol_index
@@ -119,10 +120,7 @@ class MokaLoop:
             await self.sink(Event(kind, payload, self.task.id, self._iteration if iteration is None else iteration))
 
     def system(self, role: str) -> str:
-        target = self.pipeline.target.name
-        simd = "x86: CPU backend files are compiled without AVX flags: use SSE, or __attribute__((target(\"avx2,fma\"))) on functions with AVX2 intrinsics." \
-            if target == "host" else "aarch64: NEON intrinsics (arm_neon.h) are available."  # fmt: skip
-        return self.templates["system"].render(role=role, mnn_version=self.pipeline.mnn.version, target=target, simd_note=simd)
+        return system_prompt(self.templates, role, mnn_version=self.pipeline.mnn.version, target=self.pipeline.target.name)
 
     async def ask(self, role: str, prompt: str) -> str:
         messages = [Message("user", prompt)]
@@ -168,20 +166,7 @@ class MokaLoop:
     def initial_prompt(self) -> str:
         from mkb_tui.agents.tools.model_parser import model_json
 
-        root = self.pipeline.mnn.root
-        headers = []
-        for rel in self.slot.headers:
-            path = root / rel
-            if path.exists():
-                headers.append(f"### {rel}\n```cpp\n{path.read_text(errors='replace')[:6000]}\n```")
-        example_path = self.slot.native_files[0] if self.slot.native_files else ""
-        example = (root / example_path).read_text(errors="replace")[:8000] if example_path else ""
-        return self.templates["coder_initial"].render(
-            task_id=self.task.id, op=self.task.op, category=self.task.category, description=self.task.description,
-            tolerance=self.task.tolerance, task_source=self.task.source, onnx_node=model_json(self.task), mechanism=self.slot.mechanism,
-            registration=self.slot.registration, slot_files=", ".join(self.slot.files) + (f" (optional: {', '.join(self.slot.optional_files)})" if self.slot.optional_files else ""),
-            headers="\n\n".join(headers), example_path=example_path, example=example,
-        )  # fmt: skip
+        return coder_prompt(self.templates, self.task, self.slot, self.pipeline.mnn.root, model_json(self.task))
 
     def failure_text(self, verdict: Verdict) -> str:
         parts = [verdict.message]

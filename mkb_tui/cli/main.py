@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "mkb_tui.cli.engine_cmd",  # setup, eval, oracle, doctor
     "mkb_tui.cli.sessions_cmd",  # sessions, export, replay
     "mkb_tui.cli.compare_cmd",  # compare
+    "mkb_tui.cli.serve_cmd",  # serve (the reward service)
 ]
 
 

@@ -1,0 +1,172 @@
+"""The evaluators the service judges with: one per (device, threads), made by a factory (the local pipeline, the
+Ray cluster, or a plug-in), run on their own event loop so the HTTP loop never waits on an evaluation's synchronous
+steps (reference generation, model conversion, output comparison)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from mkb_tui.bench.tasks import Task
+from mkb_tui.errors import ConfigError
+from mkb_tui.service.errors import ApiError
+
+T = TypeVar("T")
+
+
+class Evaluator(Protocol):
+    """What the service needs from an evaluator (the Evaluator seam: Pipeline, PipelinePool, Ray, fakes)."""
+
+    def slot(self, task: Task) -> Any: ...
+
+    async def evaluate(self, task: Task, candidate: Any, **kw: Any) -> Any: ...
+
+    def describe(self) -> Any: ...
+
+
+EvaluatorFactory = Callable[[str, int], Evaluator]  # (device spec, threads) -> an evaluator
+
+
+def local_factory(device: str, threads: int) -> Evaluator:
+    from mkb_tui.engine.pipeline import Pipeline
+
+    return Pipeline(device, threads=threads)
+
+
+def cluster_factory(address: str) -> EvaluatorFactory:
+    """Evaluations on a Ray cluster (the `[cluster]` extra), through the cluster's own evaluator factory."""
+    try:
+        from mkb_tui.cluster import open_cluster_evaluator  # TODO(scale seam): the name the Ray evaluator lands with
+    except ImportError:
+        raise ConfigError("--cluster needs the Ray evaluator (pip install 'mkb-tui[cluster]'), which this install lacks") from None
+
+    def factory(device: str, threads: int) -> Evaluator:
+        return open_cluster_evaluator(address, device, threads=threads)
+
+    return factory
+
+
+def plugin_factory(spec: str) -> EvaluatorFactory:
+    """`package.module:function`, a callable (device, threads) -> Evaluator: evaluators this package does not ship."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"--evaluator {spec!r}: use package.module:function")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"--evaluator {spec!r}: {exc}") from None
+    if not callable(factory):
+        raise ConfigError(f"--evaluator {spec!r} is not callable")
+    return factory
+
+
+@lru_cache(maxsize=1)
+def judge_fingerprint() -> str:
+    """A digest of the judge's code (engine and devices): a changed judge never answers from an old verdict."""
+    import mkb_tui
+
+    root = Path(mkb_tui.__file__).parent
+    digest = hashlib.sha256(mkb_tui.__version__.encode())
+    for part in ("engine", "device"):
+        for path in sorted((root / part).rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".cpp", ".hpp", ".h", ".sh"):
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def describe(evaluator: Evaluator) -> dict[str, Any]:
+    """The evaluator's target, devices and MNN release as plain data."""
+    if not hasattr(evaluator, "describe"):  # TODO(scale seam): every evaluator describes itself once it lands
+        return {"target": evaluator.target.name, "device": evaluator.device.name, "devices": [evaluator.device.name],
+                "mnn_version": evaluator.mnn.version, "mnn_root": evaluator.mnn.root, "emulated": evaluator.device.emulated}
+    info = evaluator.describe()
+    devices = tuple(getattr(info, "devices", ()) or ()) or (info.device,)
+    return {"target": info.target, "device": info.device, "devices": list(devices), "mnn_version": info.mnn_version,
+            "mnn_root": getattr(info, "mnn_root", None), "emulated": bool(getattr(info, "emulated", False))}  # fmt: skip
+
+
+class EvalLoop:
+    """A thread with its own event loop where evaluations run; `run` awaits one from the service's loop, and
+    cancelling that await cancels the evaluation."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._main, name="mkb-eval-loop", daemon=True)
+        self.thread.start()
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    async def run(self, make: Callable[[], Awaitable[T]]) -> T:
+        async def call() -> T:
+            return await make()
+
+        future: Future = asyncio.run_coroutine_threadsafe(call(), self.loop)
+        return await asyncio.wrap_future(future)
+
+    def stop(self) -> None:
+        def cancel_all() -> None:
+            for task in asyncio.all_tasks(self.loop):
+                task.cancel()
+            self.loop.call_soon(self.loop.stop)
+
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(cancel_all)
+            self.thread.join(timeout=10)
+
+
+class EvaluatorSet:
+    """The served devices (the first is the default) and their evaluators, made on first use per thread count."""
+
+    def __init__(self, devices: tuple[str, ...], factory: EvaluatorFactory, max_threads: int) -> None:
+        self.devices, self.factory, self.max_threads = tuple(devices), factory, max_threads
+        self._made: dict[tuple[str, int], Evaluator] = {}
+        self._info: dict[str, dict[str, Any]] = {}
+
+    @property
+    def default_device(self) -> str:
+        return self.devices[0]
+
+    def open_all(self) -> None:
+        """Make each device's evaluator now, so a missing MNN or device stops the service at start with one line."""
+        for device in self.devices:
+            self.get(device, 1)
+
+    def resolve(self, device: str | None, threads: int | None) -> tuple[str, int]:
+        device = device or self.default_device
+        if device not in self.devices:
+            raise ApiError(400, "unknown_device", f"device {device!r} is not served here (served: {', '.join(self.devices)})")
+        threads = 1 if threads is None else threads
+        if not 1 <= threads <= self.max_threads:
+            raise ApiError(400, "invalid_threads", f"threads must be between 1 and {self.max_threads} (got {threads})")
+        return device, threads
+
+    def get(self, device: str, threads: int) -> Evaluator:
+        made = self._made.get((device, threads))
+        if made is None:
+            made = self._made[(device, threads)] = self.factory(device, threads)
+        return made
+
+    def info(self, device: str) -> dict[str, Any]:
+        if device not in self._info:
+            self._info[device] = describe(self.get(device, 1))
+        return self._info[device]
+
+    def slots(self, device: str) -> int:
+        """Evaluations that may run at once on this device spec: one per physical device it names."""
+        return max(1, len(self.info(device)["devices"]))
+
+    def slot(self, task: Task) -> Any:
+        return self.get(self.default_device, 1).slot(task)
+
+    def judge(self, device: str) -> str:
+        info = self.info(device)
+        return f"{judge_fingerprint()}/{info['target']}/{info['mnn_version']}"
