@@ -21,10 +21,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the list as JSON")
     p.set_defaults(func=cmd_sessions)
 
-    p = sub.add_parser("export", help="write a session's best kernels (one directory per task) and a JSON report")
-    p.add_argument("session", help="session id, unique prefix, or 'latest'")
+    p = sub.add_parser("export", help="a session's best kernels and report, or training data (--format sft|preference)",
+                       description="kernels: one session's best kernels (one directory per task) and report.json. "
+                                   "sft: JSONL of prompt/completion for selected kernels (default: correct ones). "
+                                   "preference: JSONL of prompt/chosen/rejected pairs for the same prompt. Training data "
+                                   "covers the sessions named, or all; keys, paths and machine details are taken out.")  # fmt: skip
+    p.add_argument("session", nargs="*", help="session ids, unique prefixes, or 'latest' (kernels: one, default latest; "
+                                              "sft/preference: default every session)")  # fmt: skip
     p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database (default sessions/mkb.sqlite)")
-    p.add_argument("--out", type=Path, default=None, help="default: out/<session>")
+    p.add_argument("--format", choices=("kernels", "sft", "preference"), default="kernels")
+    p.add_argument("--out", type=Path, default=None, help="default: out/<session> (kernels), out/<format>.jsonl")
+    p.add_argument("--model", action="append", default=[], help="only sessions of this model (glob; repeatable)")
+    p.add_argument("--category", action="append", default=[], help="only tasks of this category (repeatable)")
+    p.add_argument("--verdict", action="append", default=[], help="sft: these verdicts (default correct); preference: the chosen side's")
+    p.add_argument("--min-speedup", type=float, default=None, help="sft: at least this speedup; preference: the chosen side's")
+    p.add_argument("--max-pairs", type=int, default=16, help="preference: pairs per prompt at most")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("replay", help="step through a stored session in the app (read-only)")
@@ -116,8 +127,44 @@ async def export_session(db: Path, ref: str, out: Path | None) -> tuple[Path, in
 
 
 def cmd_export(args) -> int:
-    out, count = asyncio.run(export_session(existing_db(args), args.session, args.out))
+    from mkb_tui.errors import ConfigError
+
+    if args.format != "kernels":
+        return export_training(args)
+    if len(args.session) > 1:
+        raise ConfigError("--format kernels exports one session at a time")
+    out, count = asyncio.run(export_session(existing_db(args), (args.session or ["latest"])[0], args.out))
     print(f"exported {count} best kernels and report.json to {out}")
+    return 0
+
+
+async def training_records(db: Path, refs: list[str], fmt: str, selection, max_pairs: int = 16) -> list[dict]:
+    from mkb_tui.store import Store
+    from mkb_tui.store.datasets import preference_records, session_candidates, sft_records
+
+    async with Store(db) as store:
+        ids = [await store.resolve(r) for r in refs] if refs else [s.id for s in reversed(await store.sessions())]
+        candidates = [c for sid in dict.fromkeys(ids) for c in await session_candidates(store, sid)]
+    if fmt == "sft":
+        return list(sft_records(candidates, selection))
+    return list(preference_records(candidates, selection, max_pairs=max_pairs))
+
+
+def export_training(args) -> int:
+    from mkb_tui.errors import ConfigError
+    from mkb_tui.store.datasets import ExportFilter
+
+    if args.max_pairs < 1:
+        raise ConfigError("--max-pairs must be at least 1")
+    verdicts = tuple(args.verdict) or (("correct",) if args.format == "sft" else ())
+    selection = ExportFilter(tuple(args.model), tuple(args.category), verdicts, args.min_speedup)
+    records = asyncio.run(training_records(existing_db(args), args.session, args.format, selection, args.max_pairs))
+    out = args.out or Path("out") / f"{args.format}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w") as f:
+        for record in records:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    print(f"exported {len(records)} {'records' if args.format == 'sft' else 'pairs'} to {out}")
     return 0
 
 
