@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests package holds the sample kernels
 
 from mkb_tui.bench.tasks import get_task, load_tasks  # noqa: E402
+from mkb_tui.device import open_device  # noqa: E402
 from mkb_tui.engine.pipeline import Pipeline  # noqa: E402
 from mkb_tui.engine.slots import native_candidate  # noqa: E402
 from tests.adversarial.kernels import CORRECT  # noqa: E402
@@ -26,7 +27,7 @@ CPP = "source/backend/cpu/MKBCandidate.cpp"
 
 
 async def overhead(pipeline: Pipeline, repeats: int = 5) -> None:
-    from mkb_tui.engine.types import KernelCandidate
+    from mkb_tui.vocabulary.verdicts import KernelCandidate
 
     task = get_task("abs")
     variants = [CORRECT.replace("std::fabs(src[i])", f"std::fabs(src[i]) + 0.0f * {k}") for k in range(repeats)]
@@ -107,7 +108,7 @@ async def main() -> None:
     ap.add_argument("--tasks", type=int, default=20)
     ap.add_argument("--runs", type=int, default=3)
     args = ap.parse_args()
-    pipeline = Pipeline("local")
+    pipeline = Pipeline(open_device("local"))
     await overhead(pipeline)
     await combiner(pipeline)
     if args.tasks > 0:

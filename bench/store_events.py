@@ -12,9 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.store import Store
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 KINDS = [  # a realistic mix: one iteration's worth of events, repeated
     (ev.ITERATION_STARTED, {"mode": "accelerate"}),

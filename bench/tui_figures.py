@@ -37,9 +37,9 @@ def first_frame() -> None:
 
 
 async def stream_latency(seconds: float = 5.0, rate: int = 200) -> None:
-    from mkb_tui.agents import events as ev
-    from mkb_tui.agents.events import Event
     from mkb_tui.tui.app import MkbApp
+    from mkb_tui.vocabulary import events as ev
+    from mkb_tui.vocabulary.events import Event
 
     with tempfile.TemporaryDirectory() as tmp:
         app = MkbApp(db=Path(tmp) / "db.sqlite")
@@ -76,10 +76,10 @@ async def stream_latency(seconds: float = 5.0, rate: int = 200) -> None:
 
 
 async def replay_open(events: int = 10_000) -> None:
-    from mkb_tui.agents import events as ev
-    from mkb_tui.agents.events import Event
     from mkb_tui.store import Store
     from mkb_tui.tui.app import MkbApp
+    from mkb_tui.vocabulary import events as ev
+    from mkb_tui.vocabulary.events import Event
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "db.sqlite"

@@ -22,15 +22,16 @@ def mnn():
 @pytest.fixture(scope="session")
 def pipeline(mnn):
     """One host pipeline for the session (its workspace stays warm between tests)."""
+    from mkb_tui.device import open_device
     from mkb_tui.engine.pipeline import Pipeline, TimingPlan
 
-    return Pipeline("local", mnn=mnn, timing=TimingPlan(rounds=4, warmup=5, iters_per_round=25, max_rounds=4), run_timeout=20)
+    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=4, warmup=5, iters_per_round=25, max_rounds=4), run_timeout=20)
 
 
 def evaluate(pipeline, task_id: str, files: dict[str, str] | None = None, *, answer: str | None = None, static: bool = True):
     from mkb_tui.bench.tasks import get_task
     from mkb_tui.engine.answer import parse_answer
-    from mkb_tui.engine.types import KernelCandidate
+    from mkb_tui.vocabulary.verdicts import KernelCandidate
 
     task = get_task(task_id)
     candidate = parse_answer(answer, pipeline.slot(task)) if answer is not None else KernelCandidate(files or {})

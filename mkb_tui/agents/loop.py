@@ -10,8 +10,6 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.agents.prompts import Template, load_templates
 from mkb_tui.agents.task_prompts import coder_prompt, system_prompt
 from mkb_tui.agents.tools.error_extractor import extract
@@ -19,11 +17,14 @@ from mkb_tui.agents.tools.perf_parser import describe as describe_performance
 from mkb_tui.agents.tools.repo_tree import symbol_index
 from mkb_tui.bench.tasks import Task
 from mkb_tui.engine.answer import AnswerFormatError, parse_answer
-from mkb_tui.engine.types import KernelCandidate, Verdict, VerdictKind
+from mkb_tui.engine.evaluator import Evaluator
 from mkb_tui.errors import ProviderError
 from mkb_tui.llm.base import Message, Provider
 from mkb_tui.llm.budget import UsageMeter
 from mkb_tui.llm.errors import AgentAnswerError
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
+from mkb_tui.vocabulary.verdicts import KernelCandidate, Verdict, VerdictKind
 
 EventSink = Callable[[Event], Awaitable[None]]
 JSON_BLOCK = re.compile(r"```(?:json)?\s*\n(\{.*?\})\s*\n```", re.S)
@@ -94,18 +95,19 @@ def files_block(files: dict[str, str]) -> str:
 
 
 class MokaLoop:
-    def __init__(self, task: Task, provider: Provider, pipeline, *, config: LoopConfig | None = None, approval: ApprovalHook = auto_approve,
+    def __init__(self, task: Task, provider: Provider, evaluator: Evaluator, *, config: LoopConfig | None = None, approval: ApprovalHook = auto_approve,
                  sink: EventSink | None = None, meter: UsageMeter | None = None, start_iteration: int = 0,
                  resume_files: dict[str, str] | None = None, resume_best: float | None = None) -> None:  # fmt: skip
         self.task = task
         self.provider = provider
-        self.pipeline = pipeline
+        self.evaluator = evaluator
+        self.info = evaluator.describe()
         self.config = config or LoopConfig()
         self.approval = approval
         self.sink = sink
         self.meter = meter or UsageMeter()
         self.templates: dict[str, Template] = load_templates()
-        self.slot = pipeline.slot(task)
+        self.slot = evaluator.slot(task)
         self.memory: list[MemoryEntry] = []
         self.start_iteration = start_iteration
         self.outcome = TaskOutcome(task.id)
@@ -120,7 +122,7 @@ class MokaLoop:
             await self.sink(Event(kind, payload, self.task.id, self._iteration if iteration is None else iteration))
 
     def system(self, role: str) -> str:
-        return system_prompt(self.templates, role, mnn_version=self.pipeline.mnn.version, target=self.pipeline.target.name)
+        return system_prompt(self.templates, role, mnn_version=self.info.mnn_version, target=self.info.target)
 
     async def ask(self, role: str, prompt: str) -> str:
         messages = [Message("user", prompt)]
@@ -166,7 +168,7 @@ class MokaLoop:
     def initial_prompt(self) -> str:
         from mkb_tui.agents.tools.model_parser import model_json
 
-        return coder_prompt(self.templates, self.task, self.slot, self.pipeline.mnn.root, model_json(self.task))
+        return coder_prompt(self.templates, self.task, self.slot, self.info.mnn_root, model_json(self.task))
 
     def failure_text(self, verdict: Verdict) -> str:
         parts = [verdict.message]
@@ -176,12 +178,12 @@ class MokaLoop:
 
     async def debug(self, verdict: Verdict, files: dict[str, str]) -> str:
         if verdict.kind is VerdictKind.COMPILE_ERROR:
-            symbols = symbol_index(str(self.pipeline.mnn.root), self.slot.headers)
+            symbols = symbol_index(str(self.info.mnn_root), self.slot.headers)
             errors = extract(verdict.diagnostics, files, symbols)
             await self.emit(ev.ERRORS, {"errors": [e.to_dict() for e in errors]})
             nearby = sorted({s for e in errors for s in e.did_you_mean})
             prompt = self.templates["debugger_compile"].render(
-                task_id=self.task.id, op=self.task.op, mnn_version=self.pipeline.mnn.version,
+                task_id=self.task.id, op=self.task.op, mnn_version=self.info.mnn_version,
                 errors=json.dumps([e.to_dict() for e in errors][:12], indent=1), kernel=files_block(files),
                 symbols="\n".join(nearby) or "(see the headers in the first prompt)",
             )  # fmt: skip
@@ -200,7 +202,7 @@ class MokaLoop:
 
     async def accelerate_plan(self, verdict: Verdict, files: dict[str, str]) -> Plan | None:
         history = "\n".join(f"- iteration {m.iteration}: {m.plan.method}: {m.plan.plan} -> {m.outcome}" for m in self.memory) or "(none yet)"
-        simd = "SSE/AVX2 (with target attributes)" if self.pipeline.target.name == "host" else "NEON"
+        simd = "SSE/AVX2 (with target attributes)" if self.info.target == "host" else "NEON"
         reason = ""
         for _ in range(self.config.plan_rejections + 1):
             prompt = self.templates["accelerator"].render(
@@ -254,7 +256,7 @@ class MokaLoop:
                 break
             files = candidate.files
             await self.emit(ev.KERNEL, {"files": files})
-            verdict = await self.pipeline.evaluate(self.task, candidate, progress=self._stage_sink())
+            verdict = await self.evaluator.evaluate(self.task, candidate, progress=self._stage_sink())
             await self.emit(ev.BUILD, {"ok": verdict.kind.compiled, "seconds": verdict.seconds,
                                        "diagnostics": [d.__dict__ for d in verdict.diagnostics]})  # fmt: skip
             await self.emit(ev.VERDICT, verdict.to_dict())

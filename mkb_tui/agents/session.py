@@ -11,14 +11,15 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.agents.loop import ApprovalHook, LoopConfig, MokaLoop, TaskOutcome, auto_approve
 from mkb_tui.bench.metrics import Attempt
 from mkb_tui.bench.tasks import Task
+from mkb_tui.engine.evaluator import Evaluator
 from mkb_tui.llm.base import Provider, Usage
 from mkb_tui.llm.budget import Budget, UsageMeter
 from mkb_tui.store import Store
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 COMPILED = {"runtime_error", "timeout", "wrong_output", "correct"}
 ASSISTANT_ROLES = {"coder", "debugger", "accelerator"}
@@ -30,9 +31,10 @@ class SessionConfig:
     method: str = "moka"  # moka | single | pass@k
     iterations: int = 10
     k: int = 1
-    jobs: int = 1
+    jobs: int = 1  # tasks in flight
     budget: Budget = field(default_factory=Budget)
     wall_seconds: float | None = None
+    threads: int = 1  # MNN threads when timing (the evaluator's; kept here so a run's settings are in one place)
 
 
 class StoreSink:
@@ -77,7 +79,7 @@ async def run_session(
     session_id: str,
     tasks: list[Task],
     provider: Provider,
-    pipeline,
+    evaluator: Evaluator,
     *,
     config: SessionConfig,
     approval: ApprovalHook = auto_approve,
@@ -94,7 +96,7 @@ async def run_session(
         provider.position = await scripted_position(store, session_id)
     if not resume:
         await sink(Event(ev.SESSION_STARTED, {"tasks": [t.id for t in tasks], "method": config.method, "iterations": config.iterations,
-                                              "model": provider.spec, "scripted": provider.scripted, "device": pipeline.device.name}))  # fmt: skip
+                                              "model": provider.spec, "scripted": provider.scripted, "device": evaluator.describe().device}))  # fmt: skip
     else:
         await store.set_status(session_id, "running")
         await sink(Event(ev.MESSAGE, {"role": "pipeline", "text": f"resumed: {sum(s.status == 'done' for s in states.values())} tasks already done"}))
@@ -116,7 +118,7 @@ async def run_session(
                 best = TaskOutcome(task.id)
                 stopped = None  # why a sample stopped early (provider error, budget): the task's outcome says so
                 for sample in range(start, samples):
-                    loop = MokaLoop(task, provider, pipeline, config=LoopConfig(iterations=sample + 1), approval=approval,
+                    loop = MokaLoop(task, provider, evaluator, config=LoopConfig(iterations=sample + 1), approval=approval,
                                     sink=sink, meter=meter, start_iteration=sample)  # fmt: skip
                     result = await loop.run()
                     stopped = stopped or result.stopped
@@ -126,7 +128,7 @@ async def run_session(
                 outcomes.append(best)
                 return
             start = 0 if state is None else state.last_iteration + 1
-            loop = MokaLoop(task, provider, pipeline, config=loop_config(config), approval=approval, sink=sink, meter=meter,
+            loop = MokaLoop(task, provider, evaluator, config=loop_config(config), approval=approval, sink=sink, meter=meter,
                             start_iteration=start, resume_files=state.best_files if state else None,
                             resume_best=state.best_speedup if state else None)  # fmt: skip
             outcomes.append(await loop.run())

@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from mkb_tui.engine.types import VerdictKind
+from mkb_tui.vocabulary.verdicts import VerdictKind
 
 FAST_PS = (0.5, 1.0, 1.5)
 

@@ -8,10 +8,12 @@ from mkb_tui.paths import DEFAULT_DB
 
 
 def main(args) -> int:
+    from mkb_tui.agents.service import SessionSettings
     from mkb_tui.tui.app import run_app
-    from mkb_tui.tui.screens import NewSession
 
     session = None
-    if getattr(args, "tasks", None) and getattr(args, "model", None):
-        session = NewSession(args.tasks, args.model, args.device, args.iterations, args.base_url)
+    if args.tasks or args.model:
+        session = SessionSettings.new(args.tasks or "", args.model, method=args.method, k=args.k, device=args.device, base_url=args.base_url,
+                                      iterations=args.iterations, jobs=args.jobs, threads=args.threads,
+                                      budget_usd=args.budget_usd, budget_tokens=args.budget_tokens)  # fmt: skip
     return run_app(db=Path(args.db or DEFAULT_DB), new_session=session, resume=args.resume)

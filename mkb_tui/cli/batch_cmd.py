@@ -18,10 +18,10 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.errors import ConfigError, MkbError
 from mkb_tui.paths import DEFAULT_DB
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 EXIT_HARNESS_INCOMPLETE = 1
 EXIT_HARNESS_CRASH = 3
@@ -45,47 +45,15 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL] | a comma list | adb:* (every phone); default local")
     p.add_argument("--method", default="moka", help="moka | single | pass@k (with --k K), or pass@K (default moka)")
     p.add_argument("--k", type=int, default=None, help="samples for --method pass@k (default 10)")
-    p.add_argument("--iterations", type=int, default=10, help="MoKA iterations per task (default 10)")
-    p.add_argument("--jobs", type=int, default=1, help="tasks in flight at once (default 1)")
-    p.add_argument("--threads", type=int, default=1, help="MNN threads when timing (default 1)")
+    p.add_argument("--iterations", type=int, default=None, help="MoKA iterations per task (default 10)")
+    p.add_argument("--jobs", type=int, default=None, help="tasks in flight at once (default 1)")
+    p.add_argument("--threads", type=int, default=None, help="MNN threads when timing (default 1)")
     p.add_argument("--out", type=Path, default=Path("out"), help="where report.json and report.csv go (default out/)")
     p.add_argument("--db", type=Path, default=DEFAULT_DB, help="session database (default sessions/mkb.sqlite)")
     p.add_argument("--budget-usd", type=float, default=None, help="stop the session cleanly once this much is spent (with --resume: a new budget)")
     p.add_argument("--budget-tokens", type=int, default=None, help="stop the session cleanly after this many tokens (with --resume: a new budget)")
     p.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session (id, prefix or 'latest')")
     return p
-
-
-def method_and_k(method: str, k: int | None) -> tuple[str, int]:
-    """'moka'|'single' -> k=1; 'pass@k' takes --k (default 10); 'pass@5' names k itself."""
-    if method in ("moka", "single"):
-        if k not in (None, 1):
-            raise ConfigError(f"--k applies to --method pass@k, not {method}")
-        return method, 1
-    if method == "pass@k":
-        k = 10 if k is None else k
-    elif method.startswith("pass@") and method[5:].isdigit():
-        if k is not None and k != int(method[5:]):
-            raise ConfigError(f"--method {method} and --k {k} disagree")
-        k = int(method[5:])
-    else:
-        raise ConfigError(f"--method {method!r}: use moka, single or pass@k")
-    if k < 1:
-        raise ConfigError("pass@k needs k >= 1")
-    return "pass@k", k
-
-
-def new_settings(args) -> dict:
-    method, k = method_and_k(args.method, args.k)
-    for name in ("iterations", "jobs", "threads"):
-        if getattr(args, name) < 1:
-            raise ConfigError(f"--{name} must be at least 1")
-    for name in ("budget_usd", "budget_tokens"):
-        value = getattr(args, name)
-        if value is not None and value <= 0:
-            raise ConfigError(f"--{name.replace('_', '-')} must be positive")
-    return {"model": args.model, "base_url": args.base_url, "device": args.device, "method": method, "k": k, "iterations": args.iterations,
-            "jobs": args.jobs, "threads": args.threads, "budget_usd": args.budget_usd, "budget_tokens": args.budget_tokens}  # fmt: skip
 
 
 class Progress:
@@ -150,67 +118,43 @@ def main(argv: list[str]) -> int:
 
 
 async def _run(args) -> int:
-    from mkb_tui.bench.tasks import get_task, load_tasks
+    from mkb_tui.agents.service import SessionSettings, open_session
     from mkb_tui.store import Store
 
     async with Store(args.db) as store:
         if args.resume:
-            session_id = await store.resolve(args.resume)
-            settings = (await store.session(session_id))["settings"]
-            # a resumed session may be given a new budget (e.g. after it stopped at the old one); the rest is as stored
-            for name in ("budget_usd", "budget_tokens"):
-                if getattr(args, name) is not None:
-                    settings[name] = getattr(args, name)
-            await store.claim(session_id)
+            settings = None
         else:
             if not args.tasks or not args.model:
                 raise ConfigError("--batch needs --tasks and --model (or --resume SESSION)")
-            settings = new_settings(args)
-            chosen = load_tasks(args.tasks)
-            if not chosen:
-                raise ConfigError(f"--tasks {args.tasks!r} matches no task (see `mkb-tui tasks list`)")
-            settings["tasks"] = [t.id for t in chosen]
-            session_id = None
-        tasks = [get_task(t) for t in settings["tasks"]]
-        created = {"session_id": session_id}  # _sweep fills it in once the session exists
+            settings = SessionSettings.new(args.tasks, args.model, method=args.method, k=args.k, device=args.device, base_url=args.base_url,
+                                           iterations=args.iterations, jobs=args.jobs, threads=args.threads,
+                                           budget_usd=args.budget_usd, budget_tokens=args.budget_tokens)  # fmt: skip
+        opened = None
         try:
-            return await _sweep(args, store, created, settings, tasks)
+            # everything that can refuse the input does so before a session exists
+            opened = await open_session(store, settings, resume=args.resume, budget_usd=args.budget_usd if args.resume else None,
+                                        budget_tokens=args.budget_tokens if args.resume else None)  # fmt: skip
+            return await _sweep(args, opened)
         except (MkbError, KeyboardInterrupt, asyncio.CancelledError):
             raise
         except Exception as exc:  # a bug or an environment failure, not a kernel's: keep the traceback, say one line
             args.out.mkdir(parents=True, exist_ok=True)
             log = args.out / "batch-error.log"
             log.write_text(traceback.format_exc())
-            sid = created["session_id"]
-            if sid:
-                await store.set_status(sid, "error")
-            raise HarnessCrash(sid, log, exc) from exc
+            if opened is not None:
+                await store.set_status(opened.session_id, "error")
+            raise HarnessCrash(opened.session_id if opened else None, log, exc) from exc
 
 
-async def _sweep(args, store, created: dict, settings: dict, tasks: list) -> int:
-    from mkb_tui.agents.session import SessionConfig, run_session
-    from mkb_tui.device import open_devices
-    from mkb_tui.engine.pipeline import Pipeline, PipelinePool
-    from mkb_tui.llm import open_provider
-    from mkb_tui.llm.budget import Budget
-
-    # everything that can refuse the input does so before a session exists
-    provider = open_provider(settings["model"], base_url=settings.get("base_url"))
-    devices = open_devices(settings["device"])  # "local", "qemu", "adb:SERIAL", a comma list, or "adb:*"
-    kw = {"threads": settings.get("threads", 1), "workspaces": settings.get("jobs", 1)}
-    pipeline = Pipeline(devices[0], **kw) if len(devices) == 1 else PipelinePool(devices, **kw)
-    session_id = created["session_id"]
-    if session_id is None:
-        settings["mnn_version"] = pipeline.mnn.version
-        session_id = created["session_id"] = await store.create_session(settings)
-    budget = Budget(settings.get("budget_usd"), settings.get("budget_tokens"))
-    config = SessionConfig(settings["method"], settings["iterations"], settings.get("k", 1), settings.get("jobs", 1), budget)
+async def _sweep(args, opened) -> int:
+    settings, session_id, tasks = opened.settings, opened.session_id, opened.tasks
+    budget = settings.budget
     limits = [f"${budget.max_usd}" if budget.max_usd else "", f"{budget.max_tokens} tokens" if budget.max_tokens else ""]
     progress = Progress([t.id for t in tasks], (" of " + " / ".join(x for x in limits if x)) if any(limits) else "")
     console = Console(stderr=True)
-    method = settings["method"] + (f" (k={settings.get('k')})" if settings["method"] == "pass@k" else "")
-    console.print(f"session {session_id}{' (resumed)' if args.resume else ''}: {len(tasks)} tasks, {method}, model {settings['model']}"
-                  + (" (scripted)" if provider.scripted else "") + f", device {', '.join(d.name for d in devices)}")  # fmt: skip
+    console.print(f"session {session_id}{' (resumed)' if opened.resumed else ''}: {len(tasks)} tasks, {settings.method_label}, model {settings.model}"
+                  + (" (scripted)" if opened.provider.scripted else "") + f", device {', '.join(opened.devices)}")  # fmt: skip
     device_errors: list[str] = []
 
     def listen(event: Event) -> None:
@@ -228,12 +172,12 @@ async def _sweep(args, store, created: dict, settings: dict, tasks: list) -> int
     try:
         if live is not None:
             live.start()
-        outcomes = await run_session(store, session_id, tasks, provider, pipeline, config=config, listeners=[listen], resume=bool(args.resume))
+        outcomes = await opened.run(listeners=[listen])
     finally:
         if live is not None:
             live.stop()
     provider_failures = [o.task_id for o in outcomes if (o.stopped or "").startswith("provider error")]
-    await report_session(store, session_id, args.out)
+    await report_session(opened.store, session_id, args.out)
     problems = []
     if device_errors:
         problems.append(f"device errors on {', '.join(sorted(set(device_errors)))}")

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -100,8 +99,8 @@ def _read_candidate(task, paths: list[Path]):
     from mkb_tui.engine.answer import parse_answer
     from mkb_tui.engine.mnn import require_mnn
     from mkb_tui.engine.slots import slot_for
-    from mkb_tui.engine.types import KernelCandidate
     from mkb_tui.errors import ConfigError
+    from mkb_tui.vocabulary.verdicts import KernelCandidate
 
     slot = slot_for(task, require_mnn().root)
     for p in paths:
@@ -144,11 +143,11 @@ def verdict_table(v) -> Table:
 
 def cmd_eval(args) -> int:
     from mkb_tui.bench.tasks import get_task
-    from mkb_tui.engine.pipeline import Pipeline
+    from mkb_tui.engine.evaluator import open_evaluator
 
     task = get_task(args.task)
     candidate = _read_candidate(task, args.kernel)
-    pipeline = Pipeline(args.device, threads=args.threads)
+    pipeline = open_evaluator(args.device, threads=args.threads)
     console = Console(stderr=True)
     with console.status("starting") as status:
         verdict = asyncio.run(pipeline.evaluate(task, candidate, progress=lambda stage: status.update(stage)))
@@ -161,8 +160,8 @@ def cmd_eval(args) -> int:
 
 def cmd_oracle(args) -> int:
     from mkb_tui.bench.tasks import load_tasks
+    from mkb_tui.engine.evaluator import open_evaluator
     from mkb_tui.engine.oracle import run_oracle
-    from mkb_tui.engine.pipeline import Pipeline
 
     tasks = []
     for pattern in args.tasks or ["*"]:
@@ -171,7 +170,7 @@ def cmd_oracle(args) -> int:
         from mkb_tui.errors import TaskError
 
         raise TaskError(f"no task matches {' '.join(args.tasks)}")
-    pipeline = Pipeline(args.device)
+    pipeline = open_evaluator(args.device)
     console = Console(stderr=True)
 
     def show(task, r):
@@ -189,48 +188,18 @@ def cmd_oracle(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from mkb_tui.engine.mnn import find_mnn
-    from mkb_tui.engine.toolchain import aarch64_target, host_target
+    from mkb_tui.agents.environment import environment_checks, oracle_check
 
+    checks = environment_checks()
+    if checks[0].ok and not args.no_oracle:  # MNN is set up: run MNN's own abs kernel once
+        checks.append(asyncio.run(oracle_check()))
     table = Table(title="mkb-tui doctor")
     for col in ("check", "status", "what to do"):
         table.add_column(col)
-    ok_all = True
-    checks = []
-
-    def row(name: str, ok: bool, detail: str, fix: str = "") -> None:
-        nonlocal ok_all
-        ok_all &= ok
-        checks.append({"check": name, "ok": ok, "detail": detail, "fix": "" if ok else fix})
-        table.add_row(name, ("[green]ok[/green] " if ok else "[red]missing[/red] ") + detail, "" if ok else fix)
-
-    info = find_mnn()
-    row("MNN source", info is not None, f"{info.version} at {info.root}" if info else "", "mkb-tui setup mnn [--from PATH]")
-    for target in (host_target(), aarch64_target()):
-        missing = target.missing_tools()
-        row(f"{target.name} toolchain", not missing, target.description, f"apt-get install {' '.join(missing)}")
-    if info is not None:
-        from mkb_tui.engine.converter import converter_exe, pristine_converter_dir
-
-        exe = converter_exe(pristine_converter_dir(info))
-        row("MNN converter", exe.exists(), str(exe) if exe.exists() else "", "mkb-tui setup mnn --build converter (for the 10 combiner tasks)")
-    row("ccache", shutil.which("ccache") is not None, "", "apt-get install ccache")
-    from mkb_tui.paths import cache_dir
-
-    free = shutil.disk_usage(cache_dir()).free / 2**30
-    row("disk", free > 5, f"{free:.0f} GiB free in {cache_dir()}", "free at least 5 GiB (builds and workspaces)")
-    row("adb", shutil.which("adb") is not None, "phones through adb", "apt-get install adb")
-    for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
-        row(key, bool(os.environ.get(key)), "set" if os.environ.get(key) else "", f"export {key}=... (or use openai-compatible / scripted models)")
-    if info is not None and not args.no_oracle:
-        from mkb_tui.bench.tasks import get_task
-        from mkb_tui.engine.oracle import run_oracle
-        from mkb_tui.engine.pipeline import Pipeline
-
-        result = asyncio.run(run_oracle([get_task("abs")], Pipeline("local")))[0]
-        row("oracle (abs, local)", result.passed, result.message, "see `mkb-tui oracle abs`")
+    for c in checks:
+        table.add_row(c.name, ("[green]ok[/green] " if c.ok else "[red]missing[/red] ") + c.detail, "" if c.ok else c.fix)
     if args.json:
-        print_json(checks)
+        print_json([{"check": c.name, "ok": c.ok, "detail": c.detail, "fix": "" if c.ok else c.fix} for c in checks])
     else:
         print_table(table, keep=("check",))
-    return 0 if ok_all else 1
+    return 0 if all(c.ok for c in checks) else 1

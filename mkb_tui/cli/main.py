@@ -45,8 +45,14 @@ def build_parser() -> Parser:
     parser.add_argument("--tasks", default=None, help="with --model: queue these tasks in the app (press s to start)")
     parser.add_argument("--model", default=None, help="PROVIDER:NAME for a new session in the app")
     parser.add_argument("--base-url", default=None, help="for openai-compatible models")
-    parser.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL]")
-    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL] | a comma list | adb:*")
+    parser.add_argument("--method", default="moka", help="moka | single | pass@k (with --k K), or pass@K (default moka)")
+    parser.add_argument("--k", type=int, default=None, help="samples for --method pass@k (default 10)")
+    parser.add_argument("--iterations", type=int, default=None, help="MoKA iterations per task (default 10)")
+    parser.add_argument("--jobs", type=int, default=None, help="tasks in flight at once")
+    parser.add_argument("--threads", type=int, default=None, help="MNN threads when timing (default 1)")
+    parser.add_argument("--budget-usd", type=float, default=None, help="stop the session cleanly once this much is spent")
+    parser.add_argument("--budget-tokens", type=int, default=None, help="stop the session cleanly after this many tokens")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in COMMAND_MODULES:
         try:

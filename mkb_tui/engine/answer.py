@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 
 from mkb_tui.engine.slots import Slot
-from mkb_tui.engine.types import KernelCandidate
 from mkb_tui.errors import MkbError
+from mkb_tui.vocabulary.verdicts import KernelCandidate
 
 FENCE = re.compile(r"^(```+|~~~+)[ \t]*([^\n`]*)$", re.M)
 NAME = re.compile(r"^\s*(?://+|/\*+|#)?\s*(?:file(?:name)?\s*[:=]\s*)?([\w./-]+\.(?:cpp|hpp|h|cc|cxx))\s*(?:\*/)?\s*$", re.I)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from mkb_tui.device.local import Limits, run_limited
 from mkb_tui.engine.toolchain import Target
-from mkb_tui.engine.types import BuildResult, Diagnostic
+from mkb_tui.engine.types import BuildResult
+from mkb_tui.vocabulary.verdicts import Diagnostic
 
 BUILD_JOBS = int(os.environ.get("MKB_BUILD_JOBS", "2"))
 # Compiling is not running: the compiler itself needs room, but a kernel must not hang the build forever.

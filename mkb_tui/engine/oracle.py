@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mkb_tui.bench.tasks import Task
-from mkb_tui.engine.pipeline import Pipeline
+from mkb_tui.engine.evaluator import Evaluator
 from mkb_tui.engine.slots import native_candidate
-from mkb_tui.engine.types import Verdict, VerdictKind
+from mkb_tui.vocabulary.verdicts import Verdict, VerdictKind
 
 TOLERANCE = 0.05
 
@@ -41,16 +41,17 @@ def judge(task: Task, verdict: Verdict, target: str = "host") -> tuple[bool, str
     return ok, f"speedup {verdict.speedup:.3f}" + ("" if ok else f" outside 1.00 +/- {TOLERANCE}")
 
 
-async def run_oracle(tasks: list[Task], pipeline: Pipeline, progress: Callable[[Task, OracleResult], None] | None = None) -> list[OracleResult]:
+async def run_oracle(tasks: list[Task], evaluator: Evaluator, progress: Callable[[Task, OracleResult], None] | None = None) -> list[OracleResult]:
     results = []
+    info = evaluator.describe()
     for task in tasks:
         try:
-            candidate = native_candidate(task, pipeline.mnn.root)
+            candidate = native_candidate(task, info.mnn_root)
         except RuntimeError as exc:
             result = OracleResult(task.id, "rejected", None, False, str(exc))
         else:
-            verdict = await pipeline.evaluate(task, candidate, static=False)
-            passed, message = judge(task, verdict, pipeline.target.name)
+            verdict = await evaluator.evaluate(task, candidate, static=False)
+            passed, message = judge(task, verdict, info.target)
             result = OracleResult(task.id, verdict.kind.value, verdict.speedup, passed, message, list(verdict.flags))
         results.append(result)
         if progress:

@@ -18,17 +18,17 @@ from mkb_tui.bench.compare import compare_outputs
 from mkb_tui.bench.tasks import Task
 from mkb_tui.bench.tensorfile import read_tensors
 from mkb_tui.device.base import Device, ProcResult
-from mkb_tui.device.local import LocalDevice
 from mkb_tui.engine import slots as slotlib
 from mkb_tui.engine.baseline import Baseline, ensure_baseline, link_static_runner
+from mkb_tui.engine.evaluator import EvaluatorInfo
 from mkb_tui.engine.mnn import MnnInfo, require_mnn
 from mkb_tui.engine.static_check import check as static_check
 from mkb_tui.engine.timing import UNSTABLE_HALVES, Round, halves_disagreement, speedup, summarize, timing_doubt, timing_flags
 from mkb_tui.engine.toolchain import get_target
-from mkb_tui.engine.types import KernelCandidate, Verdict, VerdictKind
 from mkb_tui.engine.workspace import WorkspacePool
 from mkb_tui.errors import DeviceError, MkbError
 from mkb_tui.paths import cache_dir
+from mkb_tui.vocabulary.verdicts import KernelCandidate, Verdict, VerdictKind
 
 Progress = Callable[[str], None]
 TIMING_ATTEMPTS = 3
@@ -85,7 +85,7 @@ def parse_runner_output(stdout: str) -> dict | None:
 class Pipeline:
     def __init__(
         self,
-        device: Device | str = "local",
+        device: Device,
         *,
         threads: int = 1,
         precision: str = "high",
@@ -97,10 +97,6 @@ class Pipeline:
         workspace_name: str = "",
     ) -> None:
         self.mnn = mnn or require_mnn()
-        if isinstance(device, str):
-            from mkb_tui.device import open_device
-
-            device = open_device(device)
         self.device = device
         self.target = get_target(device.target)
         self.threads = threads
@@ -122,6 +118,9 @@ class Pipeline:
 
     def slot(self, task: Task) -> slotlib.Slot:
         return slotlib.slot_for(task, self.mnn.root)
+
+    def describe(self) -> EvaluatorInfo:
+        return EvaluatorInfo(self.target.name, self.device.name, self.mnn.version, self.mnn.root, self.device.emulated, (self.device.name,))
 
     async def evaluate(self, task: Task, candidate: KernelCandidate, *, progress: Progress | None = None, static: bool = True) -> Verdict:
         started = time.monotonic()
@@ -412,6 +411,10 @@ class PipelinePool:
 
     def slot(self, task: Task) -> slotlib.Slot:
         return self.pipelines[0].slot(task)
+
+    def describe(self) -> EvaluatorInfo:
+        names = tuple(p.device.name for p in self.pipelines)
+        return EvaluatorInfo(self.target.name, ", ".join(names), self.mnn.version, self.mnn.root, self.device.emulated, names)
 
     async def evaluate(self, task: Task, candidate: KernelCandidate, **kw) -> Verdict:
         pipeline = await self._free.get()

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from mkb_tui.bench.tasks import Task
-from mkb_tui.engine.types import KernelCandidate
+from mkb_tui.vocabulary.verdicts import KernelCandidate
 
 CANDIDATE_CPP = "source/backend/cpu/MKBCandidate.cpp"
 CANDIDATE_HPP = "source/backend/cpu/MKBCandidate.hpp"

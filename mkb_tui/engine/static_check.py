@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 
 from mkb_tui.engine.slots import NATIVE_COMBINER_PREFIX, Slot
-from mkb_tui.engine.types import KernelCandidate
+from mkb_tui.vocabulary.verdicts import KernelCandidate
 
 BANNED_CALLS = {
     "timers": {"clock_gettime", "gettimeofday", "clock", "time", "rdtsc", "__rdtsc", "QueryPerformanceCounter", "steady_clock",

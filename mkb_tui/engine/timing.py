@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import statistics
 
-from mkb_tui.engine.types import TimingStats
+from mkb_tui.vocabulary.verdicts import TimingStats
 
 # IQR / median above which a timing is not trusted. Not the CV, which follows rare outliers that the median ignores
 # anyway (measured: a 0.8 us op with a few preempted runs has CV 2.2 and IQR / median 0.024)

@@ -21,11 +21,11 @@ from typing import Any
 
 import aiosqlite
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.errors import ConfigError
 from mkb_tui.store.redact import scrub
 from mkb_tui.store.schema import LATEST, MIGRATIONS
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 __all__ = ["SessionSummary", "Store", "TaskState", "scrub"]
 

@@ -13,13 +13,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.agents.loop import ApprovalDecision, Plan
+from mkb_tui.agents.service import SessionSettings
 from mkb_tui.paths import DEFAULT_DB
-from mkb_tui.tui.screens import HelpScreen, NewSession, NewSessionScreen, PlanApprovalScreen, SetupScreen
+from mkb_tui.tui.screens import HelpScreen, NewSessionScreen, PlanApprovalScreen, SetupScreen
 from mkb_tui.tui.state import Replay, SessionState
 from mkb_tui.tui.widgets import Conversation, ErrorsPane, KernelPane, TaskQueue, TimingPane
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 SPEEDS = (1, 2, 5, 10, 20, 50)
 
@@ -50,9 +51,10 @@ class MkbApp(App):
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, *, db: Path = DEFAULT_DB, replay: str | None = None, new_session: NewSession | None = None, resume: str | None = None,
-                 show_setup: bool = False, approval_timeout: float | None = None, auto_approve: bool = False) -> None:  # fmt: skip
+    def __init__(self, *, db: Path = DEFAULT_DB, replay: str | None = None, new_session: SessionSettings | None = None, resume: str | None = None,
+                 show_setup: bool = False, approval_timeout: float | None = None, auto_approve: bool = False, evaluator=None) -> None:  # fmt: skip
         super().__init__()
+        self.evaluator = evaluator  # None: the session service opens the settings' device
         self.db = Path(db)
         self.replay_id, self.new_session, self.resume_id = replay, new_session, resume
         self.show_setup = show_setup
@@ -68,6 +70,7 @@ class MkbApp(App):
         self.filter_text = ""
         self.error_rows: list[dict] = []
         self.session_id: str | None = None
+        self.settings: SessionSettings | None = None  # the running session's, once opened
         self._dirty = False
         self._stream_dirty = False
         self._play_timer = None
@@ -154,9 +157,9 @@ class MkbApp(App):
 
     def prepare_live(self) -> None:
         if self.new_session:
-            from mkb_tui.bench.tasks import load_tasks
+            from mkb_tui.bench.tasks import get_task
 
-            for task in load_tasks(self.new_session.tasks):
+            for task in map(get_task, self.new_session.tasks):
                 view = self.state.task(task.id)
                 view.op, view.category = task.op, task.category
             self.state.status = "queued: press s to start"
@@ -164,37 +167,24 @@ class MkbApp(App):
     # ------------------------------------------------------------------ live sessions
     @work(exclusive=True, group="session")
     async def run_live(self) -> None:
-        from mkb_tui.agents.session import SessionConfig, run_session
-        from mkb_tui.bench.tasks import get_task
-        from mkb_tui.device import open_device
-        from mkb_tui.engine.pipeline import Pipeline
+        from dataclasses import replace
+
+        from mkb_tui.agents.service import open_session
         from mkb_tui.errors import MkbError
-        from mkb_tui.llm import open_provider
         from mkb_tui.store import Store
 
         try:
             async with Store(self.db) as store:
                 if self.resume_id:
-                    self.resume_id = await store.resolve(self.resume_id)  # id, unique prefix or "latest"
-                    await store.claim(self.resume_id)  # refuses while another live process is writing this session
-                    settings = (await store.session(self.resume_id))["settings"]
-                    self.session_id = self.resume_id
-                    for e in await store.events(self.resume_id):
+                    opened = await open_session(store, resume=self.resume_id, evaluator=self.evaluator)
+                    for e in await store.events(opened.session_id):
                         self.state.apply(e)
-                else:
-                    ns = self.new_session
-                    settings = {"tasks": list(self.state.order), "model": ns.model, "base_url": ns.base_url, "device": ns.device,
-                                "method": "moka", "iterations": ns.iterations, "jobs": 1}  # fmt: skip
-                tasks = [get_task(t) for t in settings["tasks"]]
-                provider = open_provider(settings["model"], base_url=settings.get("base_url"))
-                pipeline = Pipeline(open_device(settings["device"]), workspaces=settings.get("jobs", 1))
-                if not self.resume_id:
-                    settings["mnn_version"] = pipeline.mnn.version
-                    self.session_id = await store.create_session(settings)
-                self.sub_title = f"session {self.session_id}" + (" (scripted model)" if provider.scripted else "")
-                config = SessionConfig("moka", settings["iterations"], jobs=settings.get("jobs", 1))
-                await run_session(store, self.session_id, tasks, provider, pipeline, config=config, approval=self.approve,
-                                  listeners=[self.on_session_event], resume=bool(self.resume_id))  # fmt: skip
+                else:  # the queue as the user left it (reordered, tasks removed)
+                    opened = await open_session(store, replace(self.new_session, tasks=list(self.state.order)), evaluator=self.evaluator)
+                self.session_id = opened.session_id
+                self.settings = opened.settings
+                self.sub_title = f"session {self.session_id}: {opened.settings.method_label}" + (" (scripted model)" if opened.provider.scripted else "")
+                await opened.run(approval=self.approve, listeners=[self.on_session_event])
                 await self.load_sessions()
         except MkbError as exc:
             self.notify(str(exc), severity="error", timeout=10)
@@ -320,7 +310,7 @@ class MkbApp(App):
         self.push_screen(HelpScreen())
 
     def action_new_session(self) -> None:
-        def started(ns: NewSession | None) -> None:
+        def started(ns: SessionSettings | None) -> None:
             if ns:
                 self.new_session, self.replay, self.state = ns, None, SessionState()
                 self.prepare_live()
@@ -438,7 +428,7 @@ class MkbApp(App):
             yield SystemCommand(title, help_text, action)
 
 
-def run_app(*, db: Path = DEFAULT_DB, replay: str | None = None, new_session: NewSession | None = None, resume: str | None = None) -> int:
+def run_app(*, db: Path = DEFAULT_DB, replay: str | None = None, new_session: SessionSettings | None = None, resume: str | None = None) -> int:
     from mkb_tui.paths import cache_dir
 
     marker = cache_dir() / ".seen-setup"

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-from dataclasses import dataclass
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -13,29 +9,8 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Markdown, Static, TextArea
 
 from mkb_tui.agents.loop import ApprovalDecision, Plan
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str
-
-
-def environment_checks() -> list[Check]:
-    from mkb_tui.engine.mnn import find_mnn
-    from mkb_tui.engine.toolchain import aarch64_target, host_target
-
-    info = find_mnn()
-    checks = [Check("MNN source", info is not None, f"{info.version} at {info.root}" if info else "not set up", "mkb-tui setup mnn [--from PATH]")]
-    for target in (host_target(), aarch64_target()):
-        missing = target.missing_tools()
-        checks.append(Check(f"{target.name} compilers", not missing, target.description if not missing else f"missing {', '.join(missing)}", f"apt-get install {' '.join(missing)}"))
-    checks.append(Check("phones (adb)", shutil.which("adb") is not None, "adb found" if shutil.which("adb") else "no adb", "apt-get install adb; plug in a phone with USB debugging"))
-    for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
-        checks.append(Check(key, bool(os.environ.get(key)), "set" if os.environ.get(key) else "not set", f"export {key}=... or use an openai-compatible / scripted model"))
-    return checks
+from mkb_tui.agents.service import SessionSettings
+from mkb_tui.errors import ConfigError
 
 
 class SetupScreen(Screen):
@@ -55,6 +30,8 @@ class SetupScreen(Screen):
     def on_mount(self) -> None:
         table = self.query_one("#setup-checks", DataTable)
         table.add_columns("check", "status", "what to do")
+        from mkb_tui.agents.environment import environment_checks
+
         for c in environment_checks():
             table.add_row(c.name, ("✔ " if c.ok else "✖ ") + c.detail, "" if c.ok else c.fix)
 
@@ -105,16 +82,7 @@ class PlanApprovalScreen(ModalScreen[ApprovalDecision]):
         self.dismiss(self._decision("reject"))
 
 
-@dataclass
-class NewSession:
-    tasks: str
-    model: str
-    device: str
-    iterations: int
-    base_url: str | None = None
-
-
-class NewSessionScreen(ModalScreen[NewSession | None]):
+class NewSessionScreen(ModalScreen[SessionSettings | None]):
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
@@ -123,6 +91,7 @@ class NewSessionScreen(ModalScreen[NewSession | None]):
             yield Input(placeholder="tasks, e.g. unary/* or softmax*", id="ns-tasks")
             yield Input(placeholder="model, e.g. anthropic:claude-sonnet-4-6 or scripted:FILE.jsonl", id="ns-model")
             yield Input(value="local", placeholder="device: local | qemu | adb[:SERIAL]", id="ns-device")
+            yield Input(value="moka", placeholder="method: moka | single | pass@k | pass@K", id="ns-method")
             yield Input(value="10", placeholder="iterations", id="ns-iterations")
             yield Input(placeholder="base URL (openai-compatible only)", id="ns-base-url")
             yield Button("Start", id="ns-start", variant="primary")
@@ -130,7 +99,13 @@ class NewSessionScreen(ModalScreen[NewSession | None]):
     def on_button_pressed(self, event: Button.Pressed) -> None:
         value = lambda wid: self.query_one(wid, Input).value.strip()  # noqa: E731
         iterations = int(value("#ns-iterations")) if value("#ns-iterations").isdigit() else 10
-        self.dismiss(NewSession(value("#ns-tasks"), value("#ns-model"), value("#ns-device") or "local", iterations, value("#ns-base-url") or None))
+        try:
+            settings = SessionSettings.new(value("#ns-tasks"), value("#ns-model"), method=value("#ns-method") or "moka", device=value("#ns-device") or "local",
+                                           iterations=iterations, base_url=value("#ns-base-url") or None)  # fmt: skip
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.dismiss(settings)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

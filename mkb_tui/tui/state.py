@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 VERDICT_ICONS = {"correct": "✔", "compile_error": "✖", "wrong_output": "≠", "runtime_error": "☠", "timeout": "⧗",
                  "rejected": "⊘", "format_error": "?", "device_error": "⚠"}  # fmt: skip

@@ -10,9 +10,10 @@ CPP = "source/backend/cpu/MKBCandidate.cpp"
 
 @pytest.fixture(scope="module")
 def strict_pipeline(mnn):
+    from mkb_tui.device import open_device
     from mkb_tui.engine.pipeline import Pipeline, TimingPlan
 
-    return Pipeline("local", mnn=mnn, timing=TimingPlan(rounds=2, warmup=2, iters_per_round=50, max_rounds=2), run_timeout=8)
+    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=2, warmup=2, iters_per_round=50, max_rounds=2), run_timeout=8)
 
 
 def test_a_correct_handwritten_kernel_passes(strict_pipeline):

@@ -13,10 +13,10 @@ import time
 
 import pytest
 
-from mkb_tui.agents import events as ev
 from mkb_tui.agents.loop import ApprovalDecision, LoopConfig, MokaLoop, Plan
 from mkb_tui.bench.tasks import get_task
 from mkb_tui.llm import open_provider
+from mkb_tui.vocabulary import events as ev
 from tests.agents.scripted import write_script
 
 

@@ -24,16 +24,17 @@ def aarch64_ready(mnn):
 
 def evaluate(pipeline, task_id, text):
     from mkb_tui.bench.tasks import get_task
-    from mkb_tui.engine.types import KernelCandidate
+    from mkb_tui.vocabulary.verdicts import KernelCandidate
 
     return asyncio.run(pipeline.evaluate(get_task(task_id), KernelCandidate({CPP: text})))
 
 
 @pytest.fixture(scope="module")
 def qemu_pipeline(aarch64_ready):
+    from mkb_tui.device import open_device
     from mkb_tui.engine.pipeline import Pipeline
 
-    return Pipeline("qemu", mnn=aarch64_ready, run_timeout=60)
+    return Pipeline(open_device("qemu"), mnn=aarch64_ready, run_timeout=60)
 
 
 @pytest.mark.parametrize("name, expected", [("correct", "correct"), ("garbage_fast", "wrong_output"), ("segfault", "runtime_error")])

@@ -77,7 +77,7 @@ def test_static_check_refuses_routes_to_the_native_transform(mnn):
     from mkb_tui.bench.tasks import get_task
     from mkb_tui.engine.slots import slot_for
     from mkb_tui.engine.static_check import check
-    from mkb_tui.engine.types import KernelCandidate
+    from mkb_tui.vocabulary.verdicts import KernelCandidate
 
     slot = slot_for(get_task("reducel2_axis1"), mnn.root)
     assert check(KernelCandidate(reduce_l2()), slot) == []
@@ -139,10 +139,10 @@ def test_moka_loop_writes_a_combiner(pipeline, tmp_path):
     import asyncio
     import json
 
-    from mkb_tui.agents import events as ev
     from mkb_tui.agents.loop import LoopConfig, MokaLoop
     from mkb_tui.bench.tasks import get_task
     from mkb_tui.llm import open_provider
+    from mkb_tui.vocabulary import events as ev
 
     def answer(files: dict[str, str]) -> str:
         return "The transform:\n\n```cpp\n// MKBCombiner.cpp\n" + files[COMBINER] + "```\n"

@@ -4,7 +4,7 @@ import pytest
 
 from mkb_tui.engine.slots import CANDIDATE_CPP, CANDIDATE_HPP, Slot
 from mkb_tui.engine.static_check import check
-from mkb_tui.engine.types import KernelCandidate
+from mkb_tui.vocabulary.verdicts import KernelCandidate
 
 SLOT = Slot("abs", "cpu", "UnaryOp", "ABS", (CANDIDATE_CPP,), (CANDIDATE_HPP,),
             ("source/backend/cpu/CPUUnary.cpp", "source/backend/cpu/CPUUnary.hpp"), "CPUUnaryCreator")  # fmt: skip

@@ -13,9 +13,9 @@ from mkb_tui.store import Store
 WRITER = textwrap.dedent(
     """
     import asyncio, sys
-    from mkb_tui.agents import events as ev
-    from mkb_tui.agents.events import Event
     from mkb_tui.store import Store
+    from mkb_tui.vocabulary import events as ev
+    from mkb_tui.vocabulary.events import Event
 
     async def main(db):
         async with Store(db) as store:

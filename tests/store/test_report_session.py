@@ -5,9 +5,9 @@ import json
 import subprocess
 import sys
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.store import Store
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 
 def _mkb(*args, cwd=None):

@@ -6,10 +6,10 @@ import os
 import subprocess
 import sys
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.cli.sessions_cmd import kernel_paths
 from mkb_tui.store import Store
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 KERNEL_V0 = {"source/backend/cpu/MKBCandidate.cpp": "// v0", "source/backend/cpu/MKBCandidate.hpp": "// h0"}
 KERNEL_V1 = {"source/backend/cpu/MKBCandidate.cpp": "// v1 fast", "source/backend/cpu/MKBCandidate.hpp": "// h1"}

@@ -6,12 +6,12 @@ import sqlite3
 
 import pytest
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.errors import ConfigError
 from mkb_tui.store import Store
 from mkb_tui.store.redact import scrub
 from mkb_tui.store.schema import LATEST, V1_SQL
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 
 def _v1_database(path):

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mkb_tui.agents.events import Event
 from mkb_tui.store import Store
+from mkb_tui.vocabulary.events import Event
 
 EVENTS = Path(__file__).parent / "session_events.json"
 

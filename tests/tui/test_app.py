@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import pytest
 
 from mkb_tui.agents.loop import Plan
+from mkb_tui.agents.service import SessionSettings
 from mkb_tui.tui.app import MkbApp
-from mkb_tui.tui.screens import NewSession, PlanApprovalScreen
+from mkb_tui.tui.screens import PlanApprovalScreen
 
 SIZE = (150, 45)
 
@@ -141,7 +143,7 @@ async def test_browse_filter_and_sessions(stored_session):
 
 async def test_queue_reorder_and_remove_before_start(tmp_path, monkeypatch):
     monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path))
-    app = MkbApp(db=tmp_path / "db.sqlite", new_session=NewSession("unary/*", "scripted:x.jsonl", "local", 3))
+    app = MkbApp(db=tmp_path / "db.sqlite", new_session=SessionSettings.new("unary/*", "scripted:x.jsonl", iterations=3))
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         first, second = app.state.order[:2]
@@ -157,7 +159,7 @@ def test_live_session_through_the_real_pipeline(mnn, tmp_path):
     from tests.agents.scripted import write_script
 
     model = write_script(tmp_path / "s.jsonl")
-    app = MkbApp(db=tmp_path / "live.sqlite", new_session=NewSession("abs", model, "local", 3))
+    app = MkbApp(db=tmp_path / "live.sqlite", new_session=SessionSettings.new("abs", model, iterations=3))
 
     async def drive():
         async with app.run_test(size=SIZE) as pilot:
@@ -179,3 +181,46 @@ def test_live_session_through_the_real_pipeline(mnn, tmp_path):
     assert verdicts == ["compile_error", "correct", "correct"], [m["text"][:200] for m in task.messages if m["role"] == "pipeline"]
     assert [v.approval["decision"] for v in task.iterations.values() if v.approval] == ["approve"]  # a person pressed Approve
     assert Path(tmp_path / "live.sqlite").exists()
+
+
+def test_app_resumes_a_pass_at_k_session_as_pass_at_k_within_its_budget(tmp_path, monkeypatch):
+    """The app opens sessions through the session service: a stored pass@k session with a token budget, resumed in the
+    app, runs k independent samples (no Debugger, no Accelerator) and stops at the budget."""
+    from mkb_tui.engine.testing import FakeEvaluator
+    from mkb_tui.store import Store
+
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path / "cache"))
+
+    def sample(marker):
+        text = f"```cpp\n// source/backend/cpu/MKBCandidate.cpp\n// fake-verdict: {marker}\nint x;\n```"
+        return json.dumps({"role": "coder", "text": text, "input_tokens": 10, "output_tokens": 100})
+
+    script = tmp_path / "k.jsonl"
+    script.write_text("\n".join(sample(m) for m in ("compile_error", "correct 1.5", "correct 3.0")) + "\n")
+    settings = SessionSettings.new("abs", f"scripted:{script}", method="pass@k", k=3, budget_tokens=150)
+    db = tmp_path / "k.sqlite"
+
+    async def create():
+        async with Store(db) as store:
+            return await store.create_session(settings.to_dict())
+
+    sid = asyncio.run(create())
+    evaluator = FakeEvaluator()
+    app = MkbApp(db=db, resume=sid, evaluator=evaluator)
+
+    async def drive():
+        async with app.run_test(size=SIZE) as pilot:
+            for _ in range(200):
+                await pilot.pause(0.05)
+                if app.state.status in ("done", "budget"):
+                    break
+            return app.state
+
+    state = asyncio.run(drive())
+    assert app.settings is not None and (app.settings.method, app.settings.k, app.settings.budget_tokens) == ("pass@k", 3, 150)
+    task = state.tasks["abs"]
+    verdicts = [task.iterations[i].verdict["verdict"] for i in sorted(task.iterations) if task.iterations[i].verdict]
+    # two samples spend 220 tokens: the third is never asked for; no Accelerator plan in pass@k
+    assert state.status == "budget" and verdicts == ["compile_error", "correct"]
+    assert not any(v.approval for v in task.iterations.values()) and len(evaluator.evaluations) == 2
+    assert {m.get("role") for m in task.messages} >= {"coder"} and "accelerator" not in {m.get("role") for m in task.messages}

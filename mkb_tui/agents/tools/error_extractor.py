@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 from mkb_tui.agents.tools.repo_tree import Symbol
 from mkb_tui.engine.static_check import _parser
-from mkb_tui.engine.types import Diagnostic
+from mkb_tui.vocabulary.verdicts import Diagnostic
 
 UNKNOWN_NAME = re.compile(r"(?:has no member named|was not declared in this scope|is not a member of|does not name a type|"
                           r"no matching function for call to|use of undeclared identifier|no member named)\s*[‘'`\"]?([\w:~]+)")  # fmt: skip

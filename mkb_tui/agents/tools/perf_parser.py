@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mkb_tui.engine.types import Verdict
+from mkb_tui.vocabulary.verdicts import Verdict
 
 
 def indicators(verdict: Verdict, history: list[float | None] = ()) -> dict:

@@ -1,0 +1,58 @@
+"""What is set up on this machine and what to do about the rest: one list of checks for `mkb-tui doctor` and the
+app's set-up screen (neither owns the knowledge of MNN, toolchains, devices or keys)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
+MIN_FREE_GIB = 5
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str  # what to do when not ok
+
+
+def environment_checks() -> list[Check]:
+    """Fast checks only (no build, no run); `oracle_check` runs MNN's own kernel once."""
+    from mkb_tui.engine.mnn import find_mnn
+    from mkb_tui.engine.toolchain import aarch64_target, host_target
+    from mkb_tui.paths import cache_dir
+
+    info = find_mnn()
+    checks = [Check("MNN source", info is not None, f"{info.version} at {info.root}" if info else "not set up", "mkb-tui setup mnn [--from PATH]")]
+    for target in (host_target(), aarch64_target()):
+        missing = target.missing_tools()
+        checks.append(Check(f"{target.name} toolchain", not missing, target.description if not missing else f"missing {', '.join(missing)}",
+                            f"apt-get install {' '.join(missing)}"))  # fmt: skip
+    if info is not None:
+        from mkb_tui.engine.converter import converter_exe, pristine_converter_dir
+
+        exe = converter_exe(pristine_converter_dir(info))
+        checks.append(Check("MNN converter", exe.exists(), str(exe) if exe.exists() else "not built",
+                            "mkb-tui setup mnn --build converter (for the 10 combiner tasks)"))  # fmt: skip
+    checks.append(Check("ccache", shutil.which("ccache") is not None, "found" if shutil.which("ccache") else "not found", "apt-get install ccache"))
+    free = shutil.disk_usage(cache_dir()).free / 2**30
+    checks.append(Check("disk", free > MIN_FREE_GIB, f"{free:.0f} GiB free in {cache_dir()}", f"free at least {MIN_FREE_GIB} GiB (builds and workspaces)"))
+    adb = shutil.which("adb") is not None
+    checks.append(Check("phones (adb)", adb, "adb found" if adb else "no adb", "apt-get install adb; plug in a phone with USB debugging"))
+    for key in KEYS:
+        present = bool(os.environ.get(key))
+        checks.append(Check(key, present, "set" if present else "not set", f"export {key}=... or use an openai-compatible / scripted model"))
+    return checks
+
+
+async def oracle_check(task_id: str = "abs", device: str = "local") -> Check:
+    """MNN's own kernel for one task through the whole pipeline: proves builds, runs and timing work here."""
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.engine.evaluator import open_evaluator
+    from mkb_tui.engine.oracle import run_oracle
+
+    result = (await run_oracle([get_task(task_id)], open_evaluator(device)))[0]
+    return Check(f"oracle ({task_id}, {device})", result.passed, result.message, f"see `mkb-tui oracle {task_id}`")

@@ -1,0 +1,4 @@
+"""The words every part may use: session events (`events`) and what an evaluation says (`verdicts`).
+
+Nothing here imports another mkb_tui package, so the store, the benchmark metrics, the engine, the agents and the
+app can all depend on it without depending on each other."""

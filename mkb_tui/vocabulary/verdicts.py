@@ -1,0 +1,118 @@
+"""What an evaluation says: a candidate goes in, a classified Verdict comes out. Plain dataclasses (picklable,
+JSON via `to_dict`/`from_dict`), so verdicts cross processes and hosts (a Ray evaluator) unchanged."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class VerdictKind(str, Enum):
+    """Classified outcome of one candidate evaluation."""
+
+    FORMAT_ERROR = "format_error"  # the model's answer could not be turned into slot files
+    REJECTED = "rejected"  # the static check refused it before building
+    COMPILE_ERROR = "compile_error"
+    RUNTIME_ERROR = "runtime_error"  # crash, OOM, non-zero exit, candidate not proven to run
+    TIMEOUT = "timeout"
+    WRONG_OUTPUT = "wrong_output"
+    CORRECT = "correct"
+    DEVICE_ERROR = "device_error"  # the device failed: says nothing about the kernel
+
+    @property
+    def compiled(self) -> bool:
+        return self in (VerdictKind.RUNTIME_ERROR, VerdictKind.TIMEOUT, VerdictKind.WRONG_OUTPUT, VerdictKind.CORRECT)
+
+
+@dataclass
+class KernelCandidate:
+    """A candidate kernel: slot-relative file path -> C++ text. `answer` keeps the raw model text, if any."""
+
+    files: dict[str, str]
+    answer: str = ""
+
+
+@dataclass
+class Diagnostic:
+    """One compiler diagnostic."""
+
+    file: str
+    line: int
+    column: int
+    severity: str  # error | warning | note
+    message: str
+
+
+@dataclass
+class TimingStats:
+    """Per-run operator times in milliseconds and their summary."""
+
+    samples_ms: list[float]
+    median_ms: float
+    iqr_ms: float
+    min_ms: float
+    cv: float  # coefficient of variation
+    emulated: bool = False  # measured under qemu: never a speedup
+
+
+@dataclass
+class Verdict:
+    task_id: str
+    kind: VerdictKind
+    message: str = ""
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
+    first_mismatch: str | None = None  # e.g. "seed 3, output 0, index (0, 5, 17)"
+    candidate: TimingStats | None = None
+    baseline: TimingStats | None = None
+    speedup: float | None = None  # median(baseline) / median(candidate); None when emulated or not correct
+    timing_rounds: int = 0  # A/B rounds timed (one runner process per side each)
+    device: str = "local"
+    threads: int = 1
+    precision: str = "high"
+    flags: list[str] = field(default_factory=list)  # e.g. "high_dispersion", "suspicious_speedup", "native_incorrect"
+    log: str = ""
+    seconds: float = 0.0
+    # wall seconds per pipeline phase, in the order first entered: e.g. static, place, build, object, verify, time,
+    # restore (a phase entered twice adds up)
+    phases: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time a block of the evaluation as `name` in `phases` (also when it raises)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - started, 4)
+
+    @property
+    def compiled(self) -> bool:
+        return self.kind.compiled
+
+    @property
+    def correct(self) -> bool:
+        return self.kind is VerdictKind.CORRECT
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["kind"]  # one key per fact: the payload's "verdict" names the kind
+        data["verdict"] = self.kind.value
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        """The inverse of to_dict; also reads payloads stored before "kind" was dropped."""
+        known = {f for f in cls.__dataclass_fields__}
+        values = {k: v for k, v in data.items() if k in known and k not in ("kind", "verdict")}
+        values["kind"] = VerdictKind(data.get("verdict") or data["kind"])
+        values["diagnostics"] = [Diagnostic(**d) for d in data.get("diagnostics") or []]
+        for side in ("candidate", "baseline"):
+            if data.get(side) is not None:
+                values[side] = TimingStats(**data[side])
+        return cls(**values)
