@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.store import Store
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 LONG = ["reducemean_lastdim_keepdims", "reducesum_lastdim_keepdims", "batchnormalization_inference"]
 

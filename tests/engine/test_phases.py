@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from mkb_tui.engine.types import Verdict, VerdictKind
+from mkb_tui.vocabulary.verdicts import Verdict, VerdictKind
 
 
 def test_phases_add_up_and_survive_errors():
