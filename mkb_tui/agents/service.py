@@ -172,3 +172,21 @@ async def open_session(
         settings.mnn_version = info.mnn_version
         session_id = await store.create_session(settings.to_dict())
     return OpenedSession(store, session_id, settings, tasks, provider, evaluator, settings.config(), resume is not None, list(info.devices) or [info.device])
+
+
+def native_kernel_source(task_id: str) -> str | None:
+    """MNN's own kernel for a task (the app compares candidates with it), or None when MNN or the task is missing."""
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.engine.mnn import find_mnn
+    from mkb_tui.engine.slots import slot_for
+    from mkb_tui.errors import MkbError
+
+    info = find_mnn()
+    if info is None:
+        return None
+    try:
+        slot = slot_for(get_task(task_id), info.root)
+    except (MkbError, OSError, RuntimeError):
+        return None
+    path = info.root / slot.native_files[0] if slot.native_files else None
+    return path.read_text(errors="replace") if path is not None and path.exists() else None

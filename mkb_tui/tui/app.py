@@ -259,18 +259,9 @@ class MkbApp(App):
         self._q("#status-bar", Static).update(f"{self.state.status}  │ {meter}{replay}{auto}")
 
     def native_source(self, task) -> str | None:
-        if task is None:
-            return None
-        try:
-            from mkb_tui.bench.tasks import get_task
-            from mkb_tui.engine.mnn import find_mnn
-            from mkb_tui.engine.slots import slot_for
+        from mkb_tui.agents.service import native_kernel_source
 
-            info = find_mnn()
-            slot = slot_for(get_task(task.task_id), info.root) if info else None
-            return (info.root / slot.native_files[0]).read_text(errors="replace") if slot and slot.native_files else None
-        except Exception:
-            return None
+        return native_kernel_source(task.task_id) if task is not None else None
 
     # ------------------------------------------------------------------ events from widgets
     @on(DataTable.RowHighlighted, "#queue")

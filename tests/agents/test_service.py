@@ -132,3 +132,10 @@ def test_environment_checks_say_what_to_fix(monkeypatch):
     assert checks["OPENAI_API_KEY"].ok and "sk-secret" not in checks["OPENAI_API_KEY"].detail
     assert not checks["ANTHROPIC_API_KEY"].ok and checks["ANTHROPIC_API_KEY"].fix.startswith("export ANTHROPIC_API_KEY")
     assert {"MNN source", "host toolchain", "aarch64 toolchain", "disk"} <= checks.keys()
+
+
+def test_native_kernel_source_for_the_app(mnn):
+    from mkb_tui.agents.service import native_kernel_source
+
+    assert "REGISTER_CPU_OP_CREATOR" in (native_kernel_source("abs") or "")
+    assert native_kernel_source("no-such-task") is None
