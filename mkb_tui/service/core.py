@@ -102,7 +102,7 @@ class RewardService:
         self.limits.admit(owner)
         submission = self.prepare(request)
         if submission.answer_error is not None:  # nothing to build: the answer names no usable files
-            from mkb_tui.engine.types import Verdict, VerdictKind  # TODO(scale seam): from mkb_tui.vocabulary
+            from mkb_tui.vocabulary.verdicts import Verdict, VerdictKind
 
             verdict = Verdict(submission.task.id, VerdictKind.FORMAT_ERROR, message=submission.answer_error,
                               device=submission.device, threads=submission.threads)  # fmt: skip

@@ -35,9 +35,9 @@ EvaluatorFactory = Callable[[str, int], Evaluator]  # (device spec, threads) -> 
 
 
 def local_factory(device: str, threads: int) -> Evaluator:
-    from mkb_tui.engine.pipeline import Pipeline
+    from mkb_tui.engine.evaluator import open_evaluator
 
-    return Pipeline(device, threads=threads)
+    return open_evaluator(device, threads=threads)
 
 
 def cluster_factory(address: str) -> EvaluatorFactory:

@@ -182,7 +182,7 @@ class Scheduler:
                 self.running -= 1
 
     async def _run(self, job: Job) -> None:
-        from mkb_tui.engine.types import KernelCandidate  # TODO(scale seam): from mkb_tui.vocabulary
+        from mkb_tui.vocabulary.verdicts import KernelCandidate
 
         sub = job.submission
         started = time.monotonic()

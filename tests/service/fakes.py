@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mkb_tui.engine.slots import CANDIDATE_CPP, CANDIDATE_HPP, Slot
-from mkb_tui.engine.types import TimingStats, Verdict, VerdictKind
+from mkb_tui.vocabulary.verdicts import TimingStats, Verdict, VerdictKind
 
 MARKER = re.compile(r"//\s*fake:\s*(\w+)([^\n]*)")
 
