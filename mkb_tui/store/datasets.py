@@ -10,9 +10,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mkb_tui.agents import events as ev  # TODO(scale seam): from mkb_tui.vocabulary import events
 from mkb_tui.store.redact import redact_text
 from mkb_tui.store.store import Store
+from mkb_tui.vocabulary import events as ev
 
 # how good a verdict is, for preference pairs (a device error says nothing about the kernel: never paired)
 TIERS = {"correct": 3, "wrong_output": 2, "runtime_error": 2, "timeout": 2, "compile_error": 1, "rejected": 1, "format_error": 0}

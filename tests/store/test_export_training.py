@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
 from mkb_tui.cli.main import main
 from mkb_tui.store import Store
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
 
 DECOY_KEY = "sk-ant-api03-DECOYdecoyDECOY0123456789abcdef"
 ENV_SECRET = "decoy-env-credential-7f3a9c"  # not key-shaped: only known as a credential by its variable's name
