@@ -22,6 +22,7 @@ from mkb_tui.errors import ProviderError
 from mkb_tui.llm.base import Message, Provider
 from mkb_tui.llm.budget import UsageMeter
 from mkb_tui.llm.errors import AgentAnswerError
+from mkb_tui.untrusted import redact
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.events import Event
 from mkb_tui.vocabulary.verdicts import KernelCandidate, Verdict, VerdictKind
@@ -125,12 +126,14 @@ class MokaLoop:
         return system_prompt(self.templates, role, mnn_version=self.info.mnn_version, target=self.info.target)
 
     async def ask(self, role: str, prompt: str) -> str:
+        # a second guard behind Verdict.make_safe: no known secret goes to the provider, whatever the prompt quotes
+        prompt = redact(prompt)
         messages = [Message("user", prompt)]
         await self.emit(ev.MESSAGE, {"role": "user", "to": role, "text": prompt})
         for attempt in range(self.config.format_retries + 1):
             text = []
             try:
-                stream = self.provider.stream(messages, system=self.system(role), max_tokens=self.config.max_tokens, role=role)
+                stream = self.provider.stream(messages, system=redact(self.system(role)), max_tokens=self.config.max_tokens, role=role)
                 async for chunk in stream:
                     if chunk.completion is not None:
                         completion = chunk.completion

@@ -5,14 +5,13 @@ Every adb failure becomes a DeviceError (a device_error verdict), never a kernel
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import secrets
 import shlex
 import time
 from pathlib import Path
 
-from mkb_tui.device.base import Device, DeviceInfo, ProcResult
+from mkb_tui.device.base import ContentHashes, Device, DeviceInfo, ProcResult, named_files
 from mkb_tui.errors import DeviceError
 
 REMOTE_ROOT = "/data/local/tmp/mkb"
@@ -28,8 +27,8 @@ def adb_server_address() -> tuple[str, int]:
     return "127.0.0.1", int(os.environ.get("ANDROID_ADB_SERVER_PORT", "5037"))
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+DAMAGED_MARK = "MKB-INPUT-DAMAGED"
+DAMAGED_EXIT = 97
 
 
 class AdbDevice(Device):
@@ -56,7 +55,11 @@ class AdbDevice(Device):
         self.device = self.client.device(serial)
         self.workdir = f"{REMOTE_ROOT}/{session or secrets.token_hex(4)}"
         self.quiet_load, self.max_temp_c = quiet_load, max_temp_c
-        self._hashes: dict[str, str] = {}
+        self._hashes: dict[str, str] = {}  # remote -> sha256 the phone's copy had when last checked
+        self._local_hashes = ContentHashes()
+        self._pushed: dict[str, Path] = {}
+        self._made_workdir = False
+        self.restored: list[str] = []  # copies found damaged before a run and sent again
         self._big_cores: str | None = None
 
     async def _call(self, fn, *args, retries: int = RETRIES, **kw):
@@ -83,10 +86,20 @@ class AdbDevice(Device):
         return DeviceInfo(self.name, self.target, False, details)
 
     async def push(self, files: dict[str, Path]) -> None:
-        await self.shell(f"mkdir -p {shlex.quote(self.workdir)}")
+        """Send each file unless the phone's copy has the same sha256 (asked of the phone: a copy a candidate changed
+        is sent again)."""
+        await self._send(files)
+
+    async def _send(self, files: dict[str, Path]) -> list[str]:
+        """push; returns the names actually sent."""
+        sent = []
+        if not self._made_workdir:
+            await self.shell(f"mkdir -p {shlex.quote(self.workdir)}")
+            self._made_workdir = True
         for remote, local in files.items():
-            digest = _sha256(local)
+            digest = self._local_hashes.source(Path(local))
             target = f"{self.workdir}/{remote}"
+            self._pushed[remote] = Path(local)
             if self._hashes.get(remote) != digest:
                 code, out = await self.shell(f"sha256sum {shlex.quote(target)} 2>/dev/null")
                 if code != 0 or not out.startswith(digest):
@@ -95,7 +108,9 @@ class AdbDevice(Device):
                     code, out = await self.shell(f"sha256sum {shlex.quote(target)}")
                     if not out.startswith(digest):
                         raise DeviceError(f"{self.name}: {remote} arrived damaged (disk full?)")
+                    sent.append(remote)
                 self._hashes[remote] = digest
+        return sent
 
     async def _big_core_mask(self) -> str | None:
         """taskset mask of the fastest cores (highest max frequency), when taskset exists."""
@@ -131,11 +146,37 @@ class AdbDevice(Device):
                 return warnings
             await asyncio.sleep(2)
 
+    def _guarded(self, argv: list[str], command: str) -> str:
+        """`command`, run only when every pushed file argv names still has the sha256 it was pushed with; otherwise
+        DAMAGED_MARK and status DAMAGED_EXIT. Checked on the phone, in the same adb call as the run (no extra round
+        trip); if/else, not `exit`, so that adbutils' own exit-status echo still runs."""
+        names = named_files(argv, self._hashes)
+        if not names:
+            return command
+        # sha256sum prints "HASH  NAME" per file: after `set --` the hashes are parameters 1, 3, 5... (a missing file
+        # shifts them, which fails too)
+        tests = " && ".join(f'[ "${{{i * 2 + 1}}}" = {self._hashes[n]} ]' for i, n in enumerate(names))
+        files = " ".join(shlex.quote(n) for n in names)
+        return f"if set -- $(sha256sum {files} 2>/dev/null); {tests}; then {command}; else echo {DAMAGED_MARK}; (exit {DAMAGED_EXIT}); fi"
+
     async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> ProcResult:
+        result = await self._run_once(argv, timeout=timeout, env=env)
+        if result.returncode == DAMAGED_EXIT and DAMAGED_MARK in result.stdout:
+            # a file the run reads was changed on the phone (by an earlier candidate): send it again, then run
+            damaged = named_files(argv, self._hashes)
+            for name in damaged:
+                self._hashes.pop(name, None)
+            self.restored += await self._send({name: self._pushed[name] for name in damaged if name in self._pushed})
+            # once only: a runner that prints the mark itself then fails as any runner that exits non-zero
+            result = await self._run_once(argv, timeout=timeout, env=env)
+        return result
+
+    async def _run_once(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> ProcResult:
         mask = await self._big_core_mask()
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
         exe = argv[0] if argv[0].startswith("/") else f"./{argv[0]}"
-        command = f"cd {shlex.quote(self.workdir)} && {exports} {'taskset ' + mask + ' ' if mask else ''}{exe} {' '.join(shlex.quote(a) for a in argv[1:])}"
+        run = f"{exports} {'taskset ' + mask + ' ' if mask else ''}{exe} {' '.join(shlex.quote(a) for a in argv[1:])}"
+        command = f"cd {shlex.quote(self.workdir)} && {self._guarded(argv, run)}"
         started = time.monotonic()
         try:
             result = await asyncio.wait_for(asyncio.to_thread(self.device.shell2, command, timeout=timeout + 5), timeout + 10)
@@ -159,9 +200,15 @@ class AdbDevice(Device):
         except DeviceError:
             pass  # the run is already reported as timed out
 
+    async def remove(self, remotes: list[str]) -> None:
+        if remotes:
+            await self.shell(f"cd {shlex.quote(self.workdir)} && rm -f {' '.join(shlex.quote(r) for r in remotes)}")
+
     async def pull(self, remote: str, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)
         await self._call(self.device.sync.pull, f"{self.workdir}/{remote}", str(local))
 
     async def close(self) -> None:
         await self.shell(f"rm -rf {shlex.quote(self.workdir)}")
+        self._made_workdir = False
+        self._hashes.clear()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,5 +49,62 @@ class Device(ABC):
     @abstractmethod
     async def pull(self, remote: str, local: Path) -> None: ...
 
+    async def remove(self, remotes: list[str]) -> None:
+        """Delete device files (missing ones are fine): outputs go before a run, so a stale one is never read."""
+        raise NotImplementedError(f"{type(self).__name__} cannot remove files")
+
     async def close(self) -> None:
         return None
+
+
+def named_files(argv: Iterable[str], known: Iterable[str]) -> list[str]:
+    """The device-relative files among `known` that a command line names (whole arguments, or items of
+    comma-separated lists: the runner takes its inputs so)."""
+    known = set(known)
+    found: list[str] = []
+    for arg in argv:
+        for item in arg.split(","):
+            if item in known and item not in found:
+                found.append(item)
+    return found
+
+
+class ContentHashes:
+    """sha256 of files, remembered against their stat (size, mtime, ctime, inode) in this process's memory, so a
+    file is read again only when its stat moved. ctime is set by the kernel on every write and cannot be put back,
+    so a copy rewritten with its size and mtime kept is still read again. Kept in memory, not on disk: nothing a
+    candidate can write tells the harness what a file holds."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[tuple[int, int, int, int], str]] = {}
+
+    @staticmethod
+    def _key(st: os.stat_result) -> tuple[int, int, int, int]:
+        return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+    def digest(self, path: Path) -> str | None:
+        """The file's sha256, or None when it is missing or not a regular file (a symlink is never trusted)."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return None
+        if not (st.st_mode & 0o170000 == 0o100000):
+            return None
+        key = self._key(st)
+        known = self._known.get(str(path))
+        if known and known[0] == key:
+            return known[1]
+        with open(path, "rb") as f:
+            value = hashlib.file_digest(f, "sha256").hexdigest()
+        if self._key(os.lstat(path)) == key:  # not written while it was read
+            self._known[str(path)] = (key, value)
+        return value
+
+    source = digest  # the harness's own files: the same cache
+
+    def holds(self, path: Path, want: str | None) -> bool:
+        return want is not None and self.digest(path) == want
+
+    def record(self, path: Path, value: str) -> None:
+        """`path` was just written with content `value`."""
+        self._known[str(path)] = (self._key(os.lstat(path)), value)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mkb_tui.device.base import Device, DeviceInfo, ProcResult
+from mkb_tui.device.base import ContentHashes, Device, DeviceInfo, ProcResult, named_files
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,9 @@ class LocalDevice(Device):
         self.workdir.mkdir(parents=True, exist_ok=True)
         # the runner gets the last core to itself as far as we can arrange
         self.limits = limits or Limits(cpus=((os.cpu_count() or 1) - 1,))
+        self.hashes = ContentHashes()
+        self._pushed: dict[str, Path] = {}  # device-relative name -> the local file it must hold
+        self.restored: list[str] = []  # device copies found damaged before a run and put back
 
     async def info(self) -> DeviceInfo:
         return DeviceInfo(
@@ -135,14 +138,36 @@ class LocalDevice(Device):
         )
 
     async def push(self, files: dict[str, Path]) -> None:
+        """Copy each file unless the device copy already holds the same bytes (by content hash)."""
         for remote, local in files.items():
-            dest = self.workdir / remote
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if dest.exists() and dest.stat().st_size == local.stat().st_size and dest.stat().st_mtime >= local.stat().st_mtime:
-                continue
-            shutil.copy2(local, dest)
+            self._ensure(remote, Path(local))
+
+    def _ensure(self, remote: str, local: Path) -> bool:
+        """Make the device copy hold `local`'s bytes; True when it had to be (re)written."""
+        want = self.hashes.source(local)
+        dest = self.workdir / remote
+        if self.hashes.holds(dest, want):
+            self._pushed[remote] = local
+            return False
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.mkb-tmp")
+        shutil.copy2(local, tmp)
+        os.replace(tmp, dest)  # a new inode: a hard link the candidate made to the old copy is left alone
+        self.hashes.record(dest, want)
+        self._pushed[remote] = local
+        return True
+
+    def check_inputs(self, argv: list[str]) -> list[str]:
+        """Before a run: every pushed file the command names (the runner, the model, the inputs) still holds what was
+        pushed, or is restored now. Returns the names that had to be restored."""
+        return [remote for remote in named_files(argv, self._pushed) if self._ensure(remote, self._pushed[remote])]
+
+    async def remove(self, remotes: list[str]) -> None:
+        for remote in remotes:
+            (self.workdir / remote).unlink(missing_ok=True)
 
     async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> ProcResult:
+        self.restored += self.check_inputs(argv)
         exe = argv[0] if os.path.isabs(argv[0]) else str(self.workdir / argv[0])
         return await run_limited([exe, *argv[1:]], cwd=self.workdir, timeout=timeout, env=env, limits=self.limits)
 

@@ -128,13 +128,18 @@ class Pipeline:
         verdict = Verdict(task.id, VerdictKind.RUNTIME_ERROR, device=self.device.name, threads=self.threads, precision=self.precision)
         if task.native_incorrect_for(self.target.name):
             verdict.flags.append("native_incorrect")
+        restored_before = len(getattr(self.device, "restored", ()))
         try:
             await self._evaluate(task, candidate, verdict, say, static)
         except DeviceError as exc:
             verdict.kind, verdict.message = VerdictKind.DEVICE_ERROR, str(exc)
+        restored = list(getattr(self.device, "restored", ()))[restored_before:]
+        if restored:  # a device copy was changed since it was pushed (by this candidate or an earlier one): put back
+            verdict.flags.append("device_inputs_restored")
+            verdict.log += f"\n--- device copies changed since they were pushed, sent again before the run: {', '.join(sorted(set(restored)))} ---"
         verdict.seconds = time.monotonic() - started
         say("done")
-        return verdict
+        return verdict.make_safe()  # the one boundary where candidate-made text leaves the engine
 
     async def _evaluate(self, task: Task, candidate: KernelCandidate, verdict: Verdict, say: Progress, static: bool) -> None:
         slot = self.slot(task)
@@ -152,12 +157,24 @@ class Pipeline:
             if problems:
                 verdict.kind, verdict.message = VerdictKind.REJECTED, "; ".join(problems)
                 return
-        base = await self.baseline()
-        ws = await self.pool.acquire()
+        with verdict.phase("baseline"):
+            base = await self.baseline()
+        with verdict.phase("acquire"):
+            ws = await self.pool.acquire()
         try:
             await self._in_workspace(task, slot, candidate, base, ws, verdict, say)
         finally:
-            self.pool.release(ws)
+            try:
+                with verdict.phase("restore"):
+                    left = await asyncio.to_thread(ws.check)
+                if left.damaged:
+                    # an honest kernel writes no file: one that did escaped the checks and the sandbox
+                    verdict.kind = VerdictKind.REJECTED
+                    verdict.speedup = None
+                    verdict.message = "the candidate's processes changed the workspace (put back): " + left.summary("workspace")
+                    verdict.flags.append("workspace_restored")
+            finally:
+                self.pool.release(ws)
 
     async def _in_workspace(self, task, slot, candidate, base, ws, verdict, say) -> None:
         say("building")
@@ -177,8 +194,16 @@ class Pipeline:
             verdict.message = "build timed out" if built.timed_out else _first_error(built)
             return
         if not combiner:
+            if self.target.static:  # linked now, so that the sealed build dir holds it
+                with verdict.phase("build"):
+                    failed_link = await self._link_candidate_runner(ws.lib_dir())
+                if failed_link:
+                    verdict.kind, verdict.message = VerdictKind.COMPILE_ERROR, "linking the static runner failed: " + failed_link[-500:]
+                    return
+            ws.seal(ws.build_dir)  # candidate code runs from here on
             await self._run(task, slot, base, ws.lib_dir(), verdict, say)
             return
+        ws.seal(ws.converter_dir)
         say("converting")
         with verdict.phase("convert"):
             model = await self._convert_with_candidate(task, slot, ws, verdict)
@@ -232,7 +257,6 @@ class Pipeline:
         from mkb_tui.engine.convert import convert_to_mnn
 
         model = convert_to_mnn(task)
-        module = task.load_module()
         keep = cache_dir() / "runs" / ".keep"
         keep.parent.mkdir(parents=True, exist_ok=True)
         keep.touch()
@@ -244,7 +268,7 @@ class Pipeline:
             files[models.candidate] = candidate_model
         cases = []
         for seed in task.seeds:
-            case = reference_case(task, seed, module=module)
+            case = reference_case(task, seed)  # cached: torch is imported only to make a missing one
             remote = f"refs/{task.id}-{task.content_hash}/inputs_{seed}.mkbt"
             files[remote] = case.inputs_path
             cases.append((str(seed), remote, case.outputs_path))
@@ -256,12 +280,19 @@ class Pipeline:
             return await self.device.run([str(base.runner), *args], timeout=timeout, env={"LD_LIBRARY_PATH": str(lib_dir)})
         side = "baseline" if lib_dir == base.build_dir else "candidate"
         exe = base.runner if side == "baseline" else lib_dir / "mkb_runner"
-        if side == "candidate" and (not exe.exists() or exe.stat().st_mtime < (lib_dir / "libMNN.a").stat().st_mtime):
-            failed = await link_static_runner(self.mnn, self.target, lib_dir, exe)
+        if side == "candidate":
+            failed = await self._link_candidate_runner(lib_dir)
             if failed:
                 return ProcResult(1, json.dumps({"ok": False, "error": "linking the static runner failed: " + failed[-500:]}), failed, 0.0)
         await self.device.push({f"bin/{side}_mkb_runner": exe})
         return await self.device.run([f"bin/{side}_mkb_runner", *args], timeout=timeout)
+
+    async def _link_candidate_runner(self, lib_dir: Path) -> str | None:
+        """The static runner with the candidate's libMNN.a (static targets), when it is older than the library."""
+        exe = lib_dir / "mkb_runner"
+        if not exe.exists() or exe.stat().st_mtime < (lib_dir / "libMNN.a").stat().st_mtime:
+            return await link_static_runner(self.mnn, self.target, lib_dir, exe)
+        return None
 
     async def _run(self, task: Task, slot: slotlib.Slot, base: Baseline, lib_dir: Path, verdict: Verdict, say: Progress,
                    candidate_model: Path | None = None) -> None:
@@ -285,6 +316,7 @@ class Pipeline:
         """Run every seed and compare; sets the verdict. True when the candidate goes on to be timed."""
         # every seed in one process, one after another: a kernel caching results across runs fails the later seeds
         outs = [f"out/{task.id}_{seed}.mkbt" for seed, _, _ in cases]
+        await self.device.remove(outs)  # an output left by an earlier run must never be read as this run's
         args = [models.candidate, ",".join(c[1] for c in cases), ",".join(outs), *common, "--repeat", "2", *models.candidate_args]
         proc = await self._runner(base, lib_dir, args, self.run_timeout)
         report = parse_runner_output(proc.stdout)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mkb_tui.errors import ConfigError
 from mkb_tui.llm.base import Completion, Message, Provider, StreamChunk, Usage
+from mkb_tui.untrusted import register_secret
 
 __all__ = ["Completion", "Message", "Provider", "StreamChunk", "Usage", "open_provider", "PROVIDERS"]
 PROVIDERS = ("anthropic", "openai", "openai-compatible", "scripted")
@@ -15,7 +16,9 @@ CONFIG = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config")) / "mkb
 
 
 def _key(env: str, config: dict) -> str | None:
-    return os.environ.get(env) or config.get("keys", {}).get(env)
+    key = os.environ.get(env) or config.get("keys", {}).get(env)
+    register_secret(key)  # redacted from any text that reaches a prompt, a log or the store
+    return key
 
 
 def _config() -> dict:

@@ -1,5 +1,6 @@
-"""Keeping secrets out of the database (settings are scrubbed of anything key-like before they are written) and out
-of exports (free text loses keys, paths and machine names)."""
+"""Keeping secrets out of the database (settings are scrubbed of anything key-like before they are written, and every
+text of every event is redacted: a second guard behind the engine's, see mkb_tui.untrusted) and out of exports (free
+text loses keys, paths and machine names)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,15 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from mkb_tui.untrusted import REDACTED, redact
+from mkb_tui.untrusted import secret_values as untrusted_secrets
+
 # setting names that hold credentials (budget_tokens / max_tokens / input_tokens are counts, not credentials)
 SECRET_NAME = re.compile(
     r"(api[_-]?key|apikey|secret|passw(or)?d|authorization|credential|bearer|cookie|(^|[_-])key$|(^|[_-])token$|^auth)", re.I
 )
 # values that look like provider keys or bearer tokens, whatever the setting is called
 SECRET_VALUE = re.compile(r"^\s*(bearer\s+\S+|(sk|sk-ant|sk-proj|xai|gsk|hf|ghp|github_pat|AKIA)[-_][A-Za-z0-9_\-]{12,})\s*$", re.I)
-REDACTED = "***"
 
 
 def is_secret_name(name: str) -> bool:
@@ -92,3 +95,15 @@ def redact_text(text: str, *, secrets: list[str] | None = None) -> str:
     if len(host) >= 2:  # as a whole word: a short name ("vm") inside other words is not this host
         text = re.sub(rf"(?<![\w-]){re.escape(host)}(?![\w-])", "<host>", text)
     return text
+
+
+def redact_texts(value: Any, secrets: list[str] | None = None) -> Any:
+    """A copy of an event payload with known secrets and key-shaped strings redacted in every string, at any depth."""
+    secrets = untrusted_secrets() if secrets is None else secrets
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {k: redact_texts(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_texts(v, secrets) for v in value]
+    return value

@@ -22,7 +22,7 @@ from typing import Any
 import aiosqlite
 
 from mkb_tui.errors import ConfigError
-from mkb_tui.store.redact import scrub
+from mkb_tui.store.redact import redact_texts, scrub
 from mkb_tui.store.schema import LATEST, MIGRATIONS
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.events import Event
@@ -184,20 +184,21 @@ class Store:
         """Store one event and its normalized rows in one committed transaction; returns its seq (None for deltas)."""
         if event.kind == ev.MESSAGE_DELTA:
             return None
-        payload = scrub(event.payload) if event.kind == ev.SESSION_STARTED else event.payload
+        payload = redact_texts(scrub(event.payload) if event.kind == ev.SESSION_STARTED else event.payload)
         async with self._transaction():
             cur = await self.db.execute(
                 "INSERT INTO events (session_id, task_id, iteration, kind, payload, ts) VALUES (?,?,?,?,?,?)",
                 (session_id, event.task_id, event.iteration, event.kind, json.dumps(payload, default=str), event.ts),
             )
             seq = cur.lastrowid
-            await self._normalize(session_id, event)
+            await self._normalize(session_id, event, payload)
             await self.db.execute("UPDATE sessions SET updated=? WHERE id=?", (event.ts, session_id))
         event.seq = seq
         return seq
 
-    async def _normalize(self, sid: str, e: Event) -> None:
-        p, t, i, db = e.payload, e.task_id, e.iteration, self.db
+    async def _normalize(self, sid: str, e: Event, p: dict) -> None:
+        """Rows derived from the event, from its stored (redacted) payload `p`."""
+        t, i, db = e.task_id, e.iteration, self.db
         if e.kind == ev.TASK_STARTED:
             await db.execute(
                 "INSERT INTO task_runs (session_id, task_id, status, category) VALUES (?,?,?,?)"

@@ -10,6 +10,13 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import Any
 
+from mkb_tui.untrusted import clean_text, secret_values
+
+# bounds on the text a verdict carries back (the candidate controls most of it)
+MESSAGE_LIMIT = 2000
+LOG_LIMIT = 20000
+MAX_DIAGNOSTICS = 100
+
 
 class VerdictKind(str, Enum):
     """Classified outcome of one candidate evaluation."""
@@ -90,6 +97,22 @@ class Verdict:
             yield
         finally:
             self.phases[name] = round(self.phases.get(name, 0.0) + time.perf_counter() - started, 4)
+
+    def make_safe(self) -> Verdict:
+        """Bound and redact every text field (see mkb_tui.untrusted): they carry what the compiler, the runner and the
+        converter printed, which the candidate controls. Called where the pipeline hands the verdict out, so every
+        consumer (prompts, store, logs, screens) gets clean text."""
+        secrets = secret_values()
+        self.message = clean_text(self.message, MESSAGE_LIMIT, keep="head", secrets=secrets)
+        self.log = clean_text(self.log, LOG_LIMIT, secrets=secrets)
+        self.first_mismatch = clean_text(self.first_mismatch or "", 500, keep="head", secrets=secrets) or self.first_mismatch
+        self.flags = [clean_text(f, 200, keep="head", secrets=secrets) for f in self.flags[:50]]
+        self.diagnostics = [
+            Diagnostic(clean_text(d.file, 300, keep="head", secrets=secrets), d.line, d.column, d.severity[:20],
+                       clean_text(d.message, MESSAGE_LIMIT, keep="head", secrets=secrets))
+            for d in self.diagnostics[:MAX_DIAGNOSTICS]
+        ]  # fmt: skip
+        return self
 
     @property
     def compiled(self) -> bool:
