@@ -72,6 +72,7 @@ class SessionSettings:
     budget_usd: float | None = None
     budget_tokens: int | None = None
     mnn_version: str | None = None  # filled in when the session is created
+    cluster: str | None = None  # a Ray cluster's address: evaluations run there (the `cluster` extra)
 
     @classmethod
     def new(cls, tasks: str | list[str], model: str | None, *, method: str = "moka", k: int | None = None, **kw: Any) -> SessionSettings:
@@ -136,6 +137,17 @@ class OpenedSession:
                                  approval=approval, listeners=listeners, resume=self.resumed)  # fmt: skip
 
 
+def open_any_evaluator(device: str, *, cluster: str | None = None, threads: int = 1, workspaces: int = 1) -> Evaluator:
+    """This machine's devices, or with `cluster` (ray://HOST:PORT, HOST:PORT or auto) a Ray cluster's."""
+    if cluster:
+        from mkb_tui.cluster import open_cluster_evaluator
+
+        return open_cluster_evaluator(cluster, device, threads=threads)
+    from mkb_tui.engine.evaluator import open_evaluator
+
+    return open_evaluator(device, threads=threads, workspaces=workspaces)
+
+
 async def open_session(
     store: Store,
     settings: SessionSettings | None = None,
@@ -149,7 +161,6 @@ async def open_session(
     session may be given a new budget (e.g. after it stopped at the old one); the rest is as stored. `evaluator`
     replaces the one the settings' device would open (tests, a cluster)."""
     from mkb_tui.bench.tasks import get_task
-    from mkb_tui.engine.evaluator import open_evaluator
     from mkb_tui.llm import open_provider
 
     if (settings is None) == (resume is None):
@@ -166,7 +177,7 @@ async def open_session(
     tasks = [get_task(t) for t in settings.tasks]
     provider = open_provider(settings.model, base_url=settings.base_url)
     if evaluator is None:
-        evaluator = open_evaluator(settings.device, threads=settings.threads, workspaces=settings.jobs)
+        evaluator = open_any_evaluator(settings.device, cluster=settings.cluster, threads=settings.threads, workspaces=settings.jobs)
     info = evaluator.describe()
     if session_id is None:
         settings.mnn_version = info.mnn_version

@@ -13,7 +13,7 @@ def main(args) -> int:
 
     session = None
     if args.tasks or args.model:
-        session = SessionSettings.new(args.tasks or "", args.model, method=args.method, k=args.k, device=args.device, base_url=args.base_url,
+        session = SessionSettings.new(args.tasks or "", args.model, method=args.method, k=args.k, device=args.device, cluster=args.cluster, base_url=args.base_url,
                                       iterations=args.iterations, jobs=args.jobs, threads=args.threads,
                                       budget_usd=args.budget_usd, budget_tokens=args.budget_tokens)  # fmt: skip
     return run_app(db=Path(args.db or DEFAULT_DB), new_session=session, resume=args.resume)

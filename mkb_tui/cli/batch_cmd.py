@@ -43,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="anthropic:NAME | openai:NAME | openai-compatible:NAME | scripted:FILE.jsonl")
     p.add_argument("--base-url", default=None, help="for openai-compatible servers (Ollama, vLLM, llama.cpp)")
     p.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL] | a comma list | adb:* (every phone); default local")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
     p.add_argument("--method", default="moka", help="moka | single | pass@k (with --k K), or pass@K (default moka)")
     p.add_argument("--k", type=int, default=None, help="samples for --method pass@k (default 10)")
     p.add_argument("--iterations", type=int, default=None, help="MoKA iterations per task (default 10)")
@@ -127,7 +128,7 @@ async def _run(args) -> int:
         else:
             if not args.tasks or not args.model:
                 raise ConfigError("--batch needs --tasks and --model (or --resume SESSION)")
-            settings = SessionSettings.new(args.tasks, args.model, method=args.method, k=args.k, device=args.device, base_url=args.base_url,
+            settings = SessionSettings.new(args.tasks, args.model, method=args.method, k=args.k, device=args.device, cluster=args.cluster, base_url=args.base_url,
                                            iterations=args.iterations, jobs=args.jobs, threads=args.threads,
                                            budget_usd=args.budget_usd, budget_tokens=args.budget_tokens)  # fmt: skip
         opened = None

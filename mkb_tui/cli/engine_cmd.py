@@ -30,6 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--task", required=True)
     p.add_argument("--kernel", nargs="+", type=Path, required=True, help="the candidate's files, or one model answer (.md)")
     p.add_argument("--device", default="local")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_eval)
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("oracle", help="MNN's own kernel through each task's slot: must time at 1.00 +/- 0.05")
     p.add_argument("tasks", nargs="*", help="task ids or globs (default: all)")
     p.add_argument("--device", default="local")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_oracle)
 
@@ -143,11 +145,11 @@ def verdict_table(v) -> Table:
 
 def cmd_eval(args) -> int:
     from mkb_tui.bench.tasks import get_task
-    from mkb_tui.engine.evaluator import open_evaluator
+    from mkb_tui.agents.service import open_any_evaluator
 
     task = get_task(args.task)
     candidate = _read_candidate(task, args.kernel)
-    pipeline = open_evaluator(args.device, threads=args.threads)
+    pipeline = open_any_evaluator(args.device, cluster=args.cluster, threads=args.threads)
     console = Console(stderr=True)
     with console.status("starting") as status:
         verdict = asyncio.run(pipeline.evaluate(task, candidate, progress=lambda stage: status.update(stage)))
@@ -160,7 +162,7 @@ def cmd_eval(args) -> int:
 
 def cmd_oracle(args) -> int:
     from mkb_tui.bench.tasks import load_tasks
-    from mkb_tui.engine.evaluator import open_evaluator
+    from mkb_tui.agents.service import open_any_evaluator
     from mkb_tui.engine.oracle import run_oracle
 
     tasks = []
@@ -170,7 +172,7 @@ def cmd_oracle(args) -> int:
         from mkb_tui.errors import TaskError
 
         raise TaskError(f"no task matches {' '.join(args.tasks)}")
-    pipeline = open_evaluator(args.device)
+    pipeline = open_any_evaluator(args.device, cluster=args.cluster)
     console = Console(stderr=True)
 
     def show(task, r):

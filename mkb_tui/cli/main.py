@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "mkb_tui.cli.sessions_cmd",  # sessions, export, replay
     "mkb_tui.cli.compare_cmd",  # compare
     "mkb_tui.cli.serve_cmd",  # serve (the reward service)
+    "mkb_tui.cli.cluster_cmd",  # cluster node/status
 ]
 
 
@@ -46,6 +47,7 @@ def build_parser() -> Parser:
     parser.add_argument("--model", default=None, help="PROVIDER:NAME for a new session in the app")
     parser.add_argument("--base-url", default=None, help="for openai-compatible models")
     parser.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL] | a comma list | adb:*")
+    parser.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
     parser.add_argument("--method", default="moka", help="moka | single | pass@k (with --k K), or pass@K (default moka)")
     parser.add_argument("--k", type=int, default=None, help="samples for --method pass@k (default 10)")
     parser.add_argument("--iterations", type=int, default=None, help="MoKA iterations per task (default 10)")

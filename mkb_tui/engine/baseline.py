@@ -28,6 +28,12 @@ def baseline_dirs(mnn: MnnInfo, target: Target) -> tuple[Path, Path]:
     return mnn.home / f"build-{target.name}", mnn.home / f"runner-{target.name}" / "mkb_runner"
 
 
+def baseline_ready(mnn: MnnInfo, target: Target) -> bool:
+    """Whether the pristine library and the runner for this target are built (no build, no run)."""
+    build_dir, runner = baseline_dirs(mnn, target)
+    return runner.exists() and any((build_dir / name).exists() for name in ("libMNN.so", "libMNN.a"))
+
+
 async def ensure_baseline(mnn: MnnInfo, target: Target, *, timeout: float = 3600) -> tuple[Baseline | None, BuildResult]:
     """Build the pristine library (once; later calls are a no-op ninja) and the runner against it."""
     lock = _locks.setdefault(target.name, asyncio.Lock())
