@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,7 @@ from mkb_tui.service.records import make_record, verify
 from mkb_tui.service.scheduler import Scheduler
 
 log = logging.getLogger("mkb_tui.service")
+MEMORY_CACHE = 20000  # verdicts kept in memory in front of the database (a hit then costs no database round trip)
 TASK_FIELDS = ("id", "op", "category", "mechanism", "mnn_ops", "mnn_subtype", "opset", "tolerance", "native_incorrect")
 
 
@@ -39,6 +41,7 @@ class RewardService:
                                       lambda: self.scheduler.running if self.scheduler else 0)  # fmt: skip
         self.started = time.time()
         self.restored: dict[str, int] = {}
+        self._memory: OrderedDict[str, tuple[dict[str, Any], str | None]] = OrderedDict()  # checked verdicts, by key
 
     async def start(self) -> None:
         self.evaluators.open_all()  # a missing MNN or device stops the service here, with one line
@@ -126,6 +129,9 @@ class RewardService:
         return self.answer(record, signature, cached=False, include_log=submission.include_log, job_id=job.row.id)
 
     async def cached(self, key: str) -> tuple[dict[str, Any], str | None] | None:
+        if key in self._memory:
+            self._memory.move_to_end(key)
+            return self._memory[key]
         found = await self.db.verdict(key)
         if found is None:
             return None
@@ -136,6 +142,9 @@ class RewardService:
             log.warning("cached verdict %s failed its signature check: evaluating again", key[:12])
             await self.db.drop_verdict(key)
             return None
+        self._memory[key] = (record, signature)
+        if len(self._memory) > MEMORY_CACHE:
+            self._memory.popitem(last=False)
         return record, signature
 
     def answer(self, record: dict[str, Any], signature: str | None, *, cached: bool, include_log: bool,

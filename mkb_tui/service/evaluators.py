@@ -12,23 +12,14 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from mkb_tui.bench.tasks import Task
+from mkb_tui.engine.evaluator import Evaluator
 from mkb_tui.errors import ConfigError
 from mkb_tui.service.errors import ApiError
 
 T = TypeVar("T")
-
-
-class Evaluator(Protocol):
-    """What the service needs from an evaluator (the Evaluator seam: Pipeline, PipelinePool, Ray, fakes)."""
-
-    def slot(self, task: Task) -> Any: ...
-
-    async def evaluate(self, task: Task, candidate: Any, **kw: Any) -> Any: ...
-
-    def describe(self) -> Any: ...
 
 
 EvaluatorFactory = Callable[[str, int], Evaluator]  # (device spec, threads) -> an evaluator
@@ -83,13 +74,9 @@ def judge_fingerprint() -> str:
 
 def describe(evaluator: Evaluator) -> dict[str, Any]:
     """The evaluator's target, devices and MNN release as plain data."""
-    if not hasattr(evaluator, "describe"):  # TODO(scale seam): every evaluator describes itself once it lands
-        return {"target": evaluator.target.name, "device": evaluator.device.name, "devices": [evaluator.device.name],
-                "mnn_version": evaluator.mnn.version, "mnn_root": evaluator.mnn.root, "emulated": evaluator.device.emulated}
     info = evaluator.describe()
-    devices = tuple(getattr(info, "devices", ()) or ()) or (info.device,)
-    return {"target": info.target, "device": info.device, "devices": list(devices), "mnn_version": info.mnn_version,
-            "mnn_root": getattr(info, "mnn_root", None), "emulated": bool(getattr(info, "emulated", False))}  # fmt: skip
+    return {"target": info.target, "device": info.device, "devices": list(info.devices or (info.device,)), "mnn_version": info.mnn_version,
+            "mnn_root": info.mnn_root, "emulated": info.emulated}  # fmt: skip
 
 
 class EvalLoop:

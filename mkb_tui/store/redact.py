@@ -4,13 +4,12 @@ text loses keys, paths and machine names)."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from mkb_tui.untrusted import REDACTED, redact
+from mkb_tui.untrusted import redact
 from mkb_tui.untrusted import secret_values as untrusted_secrets
 
 # setting names that hold credentials (budget_tokens / max_tokens / input_tokens are counts, not credentials)
@@ -54,12 +53,6 @@ def _secret_value(value: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------- free text
-# provider keys and bearer tokens anywhere in a text (a model, a compiler or a kernel may quote one)
-KEY_IN_TEXT = re.compile(
-    r"(?<![A-Za-z0-9])(sk-ant-[A-Za-z0-9_\-]{8,}|sk-proj-[A-Za-z0-9_\-]{8,}|sk-[A-Za-z0-9_\-]{20,}|xai-[A-Za-z0-9_\-]{16,}"
-    r"|gsk_[A-Za-z0-9]{16,}|hf_[A-Za-z0-9]{16,}|ghp_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{16,}|AKIA[0-9A-Z]{16})"
-)
-BEARER_IN_TEXT = re.compile(r"(?i)\b(bearer|authorization:)\s+[A-Za-z0-9._~+/=\-]{12,}")
 # an absolute path of two or more parts (not inside a word or a relative path)
 ABSOLUTE_PATH = re.compile(r"(?<![\w.~/\-])/(?:[\w.@+\-]+/)+[\w.@+\-]*")
 # where an MNN-tree-relative path starts inside an absolute one (workspace and cache prefixes are machine detail)
@@ -76,19 +69,10 @@ def _path(match: re.Match) -> str:
     return f"<path>/{name}" if name else "<path>"
 
 
-def secret_values(environ: dict[str, str] | None = None) -> list[str]:
-    """Values of this process's environment variables whose names say they hold credentials."""
-    env = os.environ if environ is None else environ
-    return sorted({v for k, v in env.items() if is_secret_name(k) and len(v) >= 8}, key=len, reverse=True)
-
-
 def redact_text(text: str, *, secrets: list[str] | None = None) -> str:
     """Free text with keys, tokens, credential values from the environment, absolute paths (to MNN-relative ones or
     `<path>/NAME`), IPv4 addresses and this host's name taken out: what may leave the machine in an export."""
-    for value in secret_values() if secrets is None else secrets:
-        text = text.replace(value, REDACTED)
-    text = KEY_IN_TEXT.sub(REDACTED, text)
-    text = BEARER_IN_TEXT.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    text = redact(text, untrusted_secrets() if secrets is None else secrets)
     text = ABSOLUTE_PATH.sub(_path, text)
     text = IPV4.sub("<ip>", text)
     host = socket.gethostname()

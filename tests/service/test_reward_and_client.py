@@ -9,7 +9,6 @@ from mkb_tui.client.reward import completion_text
 from mkb_tui.errors import ConfigError
 from mkb_tui.service import RewardFormula
 from mkb_tui.service.config import load_secret, parse_tokens
-from tests.service import fakes
 from tests.service.conftest import TOKEN
 
 TASK = "layernorm_bert"

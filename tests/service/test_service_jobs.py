@@ -104,10 +104,13 @@ async def test_signed_answers_verify_and_a_tampered_cache_entry_is_not_served(st
         assert verify_signature(cached, key) and not verify_signature(cached, b"x" * 32)
         cached.verdict["speedup"] = 50.0
         assert not verify_signature(cached, key)  # a changed answer no longer verifies
-        with sqlite3.connect(running.config.db_path) as con:  # someone raises the stored speedup
-            record = json.loads(con.execute("SELECT record FROM verdicts").fetchone()[0])
-            record["verdict"]["speedup"] = 50.0
-            con.execute("UPDATE verdicts SET record=?", (json.dumps(record),))
+    running.server.stop()
+    with sqlite3.connect(running.config.db_path) as con:  # while the service is down, someone raises the stored speedup
+        record = json.loads(con.execute("SELECT record FROM verdicts").fetchone()[0])
+        record["verdict"]["speedup"] = 50.0
+        con.execute("UPDATE verdicts SET record=?", (json.dumps(record),))
+    running = start_service(hmac_key=key)  # the same database
+    async with MkbClient(running.url, TOKEN) as client:
         again = await client.evaluate(TASK, files)
     assert again.cached is False and again.speedup == 1.2 and verify_signature(again, key)
     assert sum(ledger.calls.values()) == 2

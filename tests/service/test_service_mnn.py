@@ -1,0 +1,59 @@
+"""The service with the real pipeline (MNN): its answer for a kernel is the one `mkb-tui eval --json` gives, and the
+task endpoint serves the agents' own prompt."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mkb_tui.client import MkbClient
+from mkb_tui.service import ServiceConfig
+from mkb_tui.service.evaluators import local_factory
+from mkb_tui.service.server import BackgroundServer
+from tests.adversarial.kernels import BAD, CORRECT
+
+pytestmark = pytest.mark.mnn
+REPO = Path(__file__).resolve().parents[2]
+TIMING_FLAGS = ("retimed", "unstable_timing", "high_dispersion", "timed_speedup")
+
+
+def cli_eval(tmp_path: Path, task: str, text: str) -> dict:
+    kernel = tmp_path / "MKBCandidate.cpp"
+    kernel.write_text(text)
+    done = subprocess.run([sys.executable, "-m", "mkb_tui.cli.main", "eval", "--task", task, "--kernel", str(kernel), "--json"],
+                          capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout)
+
+
+def steady(flags: list[str]) -> list[str]:
+    return sorted(f for f in flags if not f.startswith(TIMING_FLAGS))
+
+
+async def test_service_answers_as_the_cli_does(mnn, tmp_path):
+    kernels = {"correct": CORRECT, "compile_error": BAD["api_hallucination"][0]}
+    config = ServiceConfig(db_path=tmp_path / "serve.sqlite", auth=False)
+    with BackgroundServer(config, local_factory) as server:
+        async with MkbClient(server.url) as client:
+            served = {name: await client.evaluate("abs", {"MKBCandidate.cpp": text}) for name, text in kernels.items()}
+            material = await client.task("abs")
+    for name, text in kernels.items():
+        cli, result = cli_eval(tmp_path, "abs", text), served[name]
+        assert result.kind == cli["verdict"] == name
+        assert result.verdict["message"] == cli["message"]
+        assert steady(result.verdict["flags"]) == steady(cli["flags"])
+        assert result.verdict["diagnostics"] == cli["diagnostics"]
+        assert set(cli.get("phases") or {}) <= set(result.verdict.get("phases") or {})
+        if name == "correct":  # two timings of the same kernel agree within the noise of a shared machine
+            assert 0.6 < result.speedup / cli["speedup"] < 1.6
+            assert result.reward == pytest.approx(0.6 + result.speedup)
+        else:
+            assert result.speedup is None and cli["speedup"] is None and result.reward == 0.0
+    assert material["slot"]["files"] == ["source/backend/cpu/MKBCandidate.cpp"]
+    assert "class MkbAbs" not in material["prompt"]["user"] and material["source"] in material["prompt"]["user"]
+    assert '"onnx"' in material["onnx_node"] and "MNN" in material["prompt"]["system"]
