@@ -17,23 +17,31 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the tests package holds the fake evaluator and the LayerNorm kernel
 
 from mkb_tui.client import MkbClient  # noqa: E402
-from mkb_tui.service import Limits, ServiceConfig  # noqa: E402
 from mkb_tui.service.metrics import quantile  # noqa: E402
-from mkb_tui.service.server import BackgroundServer  # noqa: E402
 from tests.service import fakes  # noqa: E402
 from tests.service.kernels import LAYERNORM, variant  # noqa: E402
+from tests.service.spawn import spawn_service  # noqa: E402
 
 TASK = "layernorm_bert"
 
 
-def config(db: Path) -> ServiceConfig:
-    return ServiceConfig(db_path=db, auth=False, limits=Limits(max_queue=4096, token_concurrency=4096, token_rate_per_min=1e9))
+@contextmanager
+def service(db: Path, evaluator: str | None = None):
+    """`mkb-tui serve` in its own process (clients here do not share its interpreter), limits out of the way."""
+    args = ["--db", str(db), "--no-auth", "--queue", "4096", "--token-concurrency", "4096", "--rate", "1e9"]
+    proc, url = spawn_service(args + (["--evaluator", evaluator] if evaluator else []))
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
 
 
 async def drive(url: str, kernels: list[dict[str, str]], clients: int) -> tuple[float, list[float], list]:
@@ -64,19 +72,19 @@ def line(label: str, wall: float, latencies: list[float], unit: str = "evals") -
 
 async def service_alone(clients: list[int], requests: int) -> float:
     """A zero-cost fake evaluator: what the service itself costs per evaluation, and cache hits per second."""
-    with tempfile.TemporaryDirectory() as tmp, BackgroundServer(config(Path(tmp) / "s.sqlite"), fakes.factory) as server:
+    with tempfile.TemporaryDirectory() as tmp, service(Path(tmp) / "s.sqlite", "tests.service.fakes:factory") as url:
         print("service alone (fake evaluator answering at once):")
         p50_one = 0.0
         for c in clients:
             kernels = [fakes.kernel(delay=0, nonce=f"{c}-{i}") for i in range(requests)]
-            wall, lat, _ = await drive(server.url, kernels, c)
+            wall, lat, _ = await drive(url, kernels, c)
             print("  " + line(f"{c:2d} clients, new kernels", wall, lat))
             p50_one = p50_one or quantile(lat, 0.5)
         hot = fakes.kernel(delay=0, nonce="hot")
-        await drive(server.url, [hot], 1)
+        await drive(url, [hot], 1)
         print("cache hits (one stored verdict, asked again and again):")
         for c in clients:
-            wall, lat, results = await drive(server.url, [hot] * requests, c)
+            wall, lat, results = await drive(url, [hot] * requests, c)
             assert all(r.cached for r in results)
             print("  " + line(f"{c:2d} clients, cache hits", wall, lat, "hits"))
         return p50_one
@@ -96,8 +104,6 @@ def cli_eval(text: str) -> tuple[float, dict]:
 
 
 async def real(clients: list[int], direct: int, alone_p50: float) -> None:
-    from mkb_tui.service.evaluators import local_factory
-
     print(f"\nreal LayerNorm evaluations ({TASK}, host, one device: one evaluation at a time):")
     n = 0
     walls, pipeline = [], []
@@ -109,12 +115,12 @@ async def real(clients: list[int], direct: int, alone_p50: float) -> None:
     walls, pipeline = walls[1:], pipeline[1:]
     print(f"  mkb-tui eval directly: {1 / statistics.mean(walls):8.3f} evals/s   p50 {statistics.median(walls):6.2f} s per process "
           f"(pipeline {statistics.median(pipeline):.2f} s)   ({direct} runs)")  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp, BackgroundServer(config(Path(tmp) / "s.sqlite"), local_factory) as server:
-        await drive(server.url, [{"MKBCandidate.cpp": variant(LAYERNORM, n := n + 1)}], 1)  # the service's evaluator warms up
+    with tempfile.TemporaryDirectory() as tmp, service(Path(tmp) / "s.sqlite") as url:
+        await drive(url, [{"MKBCandidate.cpp": variant(LAYERNORM, n := n + 1)}], 1)  # the service's evaluator warms up
         overheads = []
         for c in clients:
             kernels = [{"MKBCandidate.cpp": variant(LAYERNORM, n := n + 1)} for _ in range(max(c, 3 if c == 1 else c))]
-            wall, lat, results = await drive(server.url, kernels, c)
+            wall, lat, results = await drive(url, kernels, c)
             assert all(r.kind == "correct" for r in results), [r.verdict["message"] for r in results if r.kind != "correct"]
             print("  " + line(f"service, {c:2d} clients", wall, lat))
             if c == 1:

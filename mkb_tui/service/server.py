@@ -21,7 +21,27 @@ def uvicorn_config(config: ServiceConfig, factory: EvaluatorFactory, host: str, 
                           http="h11", loop="asyncio", timeout_graceful_shutdown=5, access_log=False)  # fmt: skip
 
 
+def preflight(config: ServiceConfig, factory: EvaluatorFactory) -> None:
+    """What would stop the service at start (no MNN, a bad device, an unusable database), as one MkbError line
+    before uvicorn starts (which would print a traceback)."""
+    import asyncio
+
+    from mkb_tui.service.db import ServiceDB
+    from mkb_tui.service.evaluators import describe
+
+    for device in config.devices:
+        describe(factory(device, 1))
+
+    async def open_db() -> None:
+        db = ServiceDB(config.db_path)
+        await db.open()
+        await db.close()
+
+    asyncio.run(open_db())
+
+
 def serve(config: ServiceConfig, factory: EvaluatorFactory, host: str = "127.0.0.1", port: int = 8765, log_level: str = "info") -> None:
+    preflight(config, factory)
     uvicorn.Server(uvicorn_config(config, factory, host, port, log_level)).run()
 
 

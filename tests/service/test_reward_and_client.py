@@ -84,3 +84,24 @@ def test_kernel_reward_scores_completions_through_the_service(service, ledger):
             reward(prompts, completions)
     finally:
         reward.close()
+
+
+def test_serve_refuses_bad_settings_in_one_line(tmp_path, capsys, monkeypatch):
+    from mkb_tui.cli.main import main
+
+    monkeypatch.delenv("MKB_SERVE_TOKENS", raising=False)
+    fake = ["--evaluator", "tests.service.fakes:factory", "--db", str(tmp_path / "s.sqlite")]
+    cases = [
+        (["serve", *fake], "no bearer tokens"),
+        (["serve", "--host", "0.0.0.0", "--no-auth", *fake], "only allowed on a loopback"),
+        (["serve", "--no-auth", "--evaluator", "no.such.module:factory"], "--evaluator"),
+        (["serve", "--no-auth", "--reward", "bonus=3", *fake], "--reward"),
+        (["serve", "--no-auth", "--hmac-key", "env:MKB_NOT_SET_ANYWHERE", *fake], "--hmac-key"),
+        (["serve", "--no-auth", "--queue", "0", *fake], "max_queue"),
+    ]  # fmt: skip
+    (tmp_path / "not-a-db").write_text("this is not sqlite" * 100)
+    cases.append((["serve", "--no-auth", "--evaluator", "tests.service.fakes:factory", "--db", str(tmp_path / "not-a-db")], "not a usable"))
+    for argv, message in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, (argv, err)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,9 +16,9 @@ import pytest
 from mkb_tui.client import MkbClient, ServiceError, verify_signature
 from tests.service import fakes
 from tests.service.conftest import OTHER, TOKEN
+from tests.service.spawn import spawn_service
 
 TASK = "layernorm_bert"
-REPO = Path(__file__).resolve().parents[2]
 
 
 def job_rows(db: Path) -> list[tuple[str, str, str | None]]:
@@ -119,23 +116,8 @@ async def test_signed_answers_verify_and_a_tampered_cache_entry_is_not_served(st
 
 # ---------------------------------------------------------------------------------------------- restart mid-queue
 def start_cli(db: Path, policy: str) -> tuple[subprocess.Popen, str]:
-    """`mkb-tui serve` in a subprocess (the fake evaluator as a plug-in) on a free loopback port."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MKB_SERVE_TOKENS": f"alice:{TOKEN}"}
-    proc = subprocess.Popen([sys.executable, "-m", "mkb_tui.cli.main", "serve", "--port", "0", "--db", str(db), "--evaluator",
-                             "tests.service.fakes:factory", "--on-restart", policy, "--log-level", "info"],
-                            env=env, cwd=REPO, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    deadline = time.monotonic() + 60
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        lines.append(line)
-        found = re.search(r"running on http://127\.0\.0\.1:(\d+)", line)
-        if found:
-            return proc, f"http://127.0.0.1:{found.group(1)}"
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise AssertionError("the service did not start:\n" + "".join(lines))
+    return spawn_service(["--db", str(db), "--evaluator", "tests.service.fakes:factory", "--on-restart", policy],
+                         {"MKB_SERVE_TOKENS": f"alice:{TOKEN}"})  # fmt: skip
 
 
 @pytest.mark.parametrize("policy", ["resume", "fail"])
