@@ -185,8 +185,9 @@ async def open_session(
     return OpenedSession(store, session_id, settings, tasks, provider, evaluator, settings.config(), resume is not None, list(info.devices) or [info.device])
 
 
-def native_kernel_source(task_id: str) -> str | None:
-    """MNN's own kernel for a task (the app compares candidates with it), or None when MNN or the task is missing."""
+def native_kernel_files(task_id: str) -> dict[str, str] | None:
+    """MNN's own kernel for a task, {path in the MNN tree: text}, read from the user's pristine tree at run time
+    (the app shows it and compares candidates with it); None when MNN, the task or its slot is missing."""
     from mkb_tui.bench.tasks import get_task
     from mkb_tui.engine.mnn import find_mnn
     from mkb_tui.engine.slots import slot_for
@@ -199,5 +200,11 @@ def native_kernel_source(task_id: str) -> str | None:
         slot = slot_for(get_task(task_id), info.root)
     except (MkbError, OSError, RuntimeError):
         return None
-    path = info.root / slot.native_files[0] if slot.native_files else None
-    return path.read_text(errors="replace") if path is not None and path.exists() else None
+    files = {rel: (info.root / rel).read_text(errors="replace") for rel in slot.native_files if (info.root / rel).is_file()}
+    return files or None
+
+
+def native_kernel_source(task_id: str) -> str | None:
+    """The first file of MNN's own kernel for a task, or None."""
+    files = native_kernel_files(task_id)
+    return next(iter(files.values())) if files else None

@@ -42,3 +42,29 @@ def iteration_series(attempts: list[Attempt]) -> list[IterationPoint]:
             x += 1
     return points
 
+
+
+def histogram(values: list[float], bins: int = 10) -> list[tuple[float, float, int]]:
+    """(low, high, count) over [min, max] in equal bins; one bin for a single distinct value."""
+    if not values:
+        return []
+    lo, hi = min(values), max(values)
+    if hi == lo:
+        return [(lo, hi, len(values))]
+    width = (hi - lo) / bins
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, int((v - lo) / width))] += 1
+    return [(lo + i * width, lo + (i + 1) * width, c) for i, c in enumerate(counts)]
+
+
+def task_steps(points: list[IterationPoint]) -> list[tuple[str, list[float], list[float]]]:
+    """Per task, the best-so-far line as steps (x, y) over its iterations: the sawtooth, one segment per task."""
+    out: list[tuple[str, list[float], list[float]]] = []
+    for p in points:
+        if not out or out[-1][0] != p.task_id:
+            out.append((p.task_id, [], []))
+        if p.best_so_far is not None:
+            out[-1][1].extend([p.x - 0.5, p.x + 0.5])
+            out[-1][2].extend([p.best_so_far, p.best_so_far])
+    return [s for s in out if s[1]]

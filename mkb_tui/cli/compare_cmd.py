@@ -32,16 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 async def load_runs(db: Path, refs: list[str], task: str | None = None):
     """Runs for the given sessions, and the best kernel files of `task` per session (when asked)."""
     from mkb_tui.store import Store
-    from mkb_tui.store.results import session_run
+    from mkb_tui.store.results import best_kernels, session_run
 
     async with Store(db) as store:
         ids = [await store.resolve(r) for r in refs]
         runs = [await session_run(store, sid) for sid in ids]
-        kernels = {}
-        if task:
-            for sid in ids:
-                state = (await store.task_states(sid)).get(task)
-                kernels[sid] = state.best_files if state else None
+        kernels = await best_kernels(store, ids, task) if task else {}
     return runs, kernels
 
 

@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("replay", help="step through a stored session in the app (read-only)")
-    p.add_argument("session", nargs="?", help="default: the latest session")
+    p.add_argument("session", nargs="?", help="SESSION, or SESSION#SEQ to open at that event (the app's y copies one); default: the latest")
     p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database (default sessions/mkb.sqlite)")
     p.set_defaults(func=cmd_replay)
 
@@ -169,6 +169,8 @@ def export_training(args) -> int:
 
 
 def cmd_replay(args) -> int:
+    from mkb_tui.store.refs import parse_ref
     from mkb_tui.tui.app import run_app
 
-    return run_app(db=db_path(args), replay=args.session or "latest")
+    parse_ref(args.session or "latest")  # a malformed SESSION#SEQ is one error line before the app opens
+    return run_app(db=existing_db(args), replay=args.session or "latest")

@@ -76,3 +76,35 @@ async def session_run(store: Store, session_id: str):
     last = {r["task_id"]: r["verdict"] for r in await store.attempts(session_id) if r["verdict"] not in NOT_ATTEMPTS}
     label = results.settings.get("model") or ""
     return run_from_attempts(session_id, label, results.attempts, results.tasks, last)
+
+
+async def best_kernels(store: Store, session_ids: list[str], task_id: str) -> dict[str, dict[str, str] | None]:
+    """Each session's best correct kernel files for one task (None when it has none)."""
+    out = {}
+    for sid in session_ids:
+        state = (await store.task_states(sid)).get(task_id)
+        out[sid] = state.best_files if state else None
+    return out
+
+
+@dataclass
+class TaskHistory:
+    """One task's result in one stored session."""
+
+    session_id: str
+    model: str
+    created: float
+    status: str  # the task's: running | done | stopped
+    verdict: str | None
+    best_speedup: float | None
+    iterations: int
+
+
+async def task_history(store: Store, task_id: str) -> list[TaskHistory]:
+    """The task's results in every stored session that ran it, newest first."""
+    rows = await (await store.db.execute(
+        "SELECT t.session_id, s.model, s.created, t.status, t.verdict, t.best_speedup,"
+        " (SELECT COUNT(*) FROM runs r WHERE r.session_id=t.session_id AND r.task_id=t.task_id)"
+        " FROM task_runs t JOIN sessions s ON s.id=t.session_id WHERE t.task_id=? ORDER BY s.created DESC, s.rowid DESC", (task_id,)
+    )).fetchall()  # fmt: skip
+    return [TaskHistory(sid, model or "", created, status or "", verdict, speed, n) for sid, model, created, status, verdict, speed, n in rows]

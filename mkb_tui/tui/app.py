@@ -5,22 +5,37 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from dataclasses import dataclass
 from pathlib import Path
 
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Header, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Header, Input, Select, Static, TabbedContent, TabPane
 
 from mkb_tui.agents.loop import ApprovalDecision, Plan
 from mkb_tui.agents.service import SessionSettings
+from mkb_tui.errors import MkbError
 from mkb_tui.paths import DEFAULT_DB
 from mkb_tui.tui.screens import HelpScreen, NewSessionScreen, PlanApprovalScreen, SetupScreen
+from mkb_tui.tui.services import AppServices
 from mkb_tui.tui.state import Replay, SessionState
-from mkb_tui.tui.widgets import Conversation, ErrorsPane, KernelPane, TaskQueue, TimingPane
+from mkb_tui.tui.views import CompareView, ResultsView, TaskInfoPane
+from mkb_tui.tui.widgets import Conversation, ErrorsPane, KernelPane, SearchBar, SearchInput, TaskQueue, TimingPane
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.events import Event
+
+
+@dataclass
+class PendingPlan:
+    """An Accelerator plan waiting for the person: the loop awaits `decision`; closing the dialog leaves it waiting."""
+
+    task_id: str
+    iteration: int
+    plan: Plan
+    decision: asyncio.Future
+    screen: PlanApprovalScreen | None = None
 
 SPEEDS = (1, 2, 5, 10, 20, 50)
 
@@ -29,10 +44,13 @@ class MkbApp(App):
     TITLE = "mkb-tui"
     SUB_TITLE = "MobileKernelBench + MoKA"
     CSS_PATH = "app.tcss"
+    PANES = ("conversation", "kernel", "errors", "timing", "sessions", "task", "results", "compare")
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
+        *(Binding(str(i), f"pane('{name}')", name.capitalize()) for i, name in enumerate(PANES, 1)),
         Binding("n", "new_session", "New"),
         Binding("s", "start", "Start"),
+        Binding("p", "show_plan", "Plan waiting"),
         Binding("right", "step(1)", "Step", show=False, priority=True),
         Binding("left", "step(-1)", "Back", show=False, priority=True),
         Binding("right_square_bracket", "iteration(1)", "Next it", show=False),
@@ -40,23 +58,31 @@ class MkbApp(App):
         Binding("space", "toggle_play", "Play"),
         Binding("plus", "speed(1)", "Faster", show=False),
         Binding("minus", "speed(-1)", "Slower", show=False),
-        Binding("d", "toggle_split", "Diff view"),
-        Binding("c", "toggle_compare", "Compare", show=False),
-        Binding("a", "toggle_auto", "Auto-approve"),
+        Binding("d", "toggle_split", "Diff", show=False),
+        Binding("c", "toggle_compare", "Diff vs MNN", show=False),
+        Binding("a", "toggle_auto", "Auto-approve", show=False),
+        Binding("m", "mark_session", "Mark", show=False),
+        Binding("y", "copy_ref", "Copy ref"),
         Binding("ctrl+up", "move(-1)", "Move up", show=False),
         Binding("ctrl+down", "move(1)", "Move down", show=False),
         Binding("delete", "remove", "Remove", show=False),
-        Binding("slash", "focus_filter", "Filter", show=False),
+        Binding("slash", "search", "Search/filter"),
+        Binding("f", "focus_filter", "Filter tasks", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(self, *, db: Path = DEFAULT_DB, replay: str | None = None, new_session: SessionSettings | None = None, resume: str | None = None,
-                 show_setup: bool = False, approval_timeout: float | None = None, auto_approve: bool = False, evaluator=None) -> None:  # fmt: skip
+                 show_setup: bool = False, approval_timeout: float | None = None, auto_approve: bool = False, evaluator=None,
+                 services: AppServices | None = None) -> None:  # fmt: skip
         super().__init__()
         self.evaluator = evaluator  # None: the session service opens the settings' device
         self.db = Path(db)
+        self.services = services or AppServices()
         self.replay_id, self.new_session, self.resume_id = replay, new_session, resume
+        self.pending: dict[str, PendingPlan] = {}  # task id -> the Accelerator plan waiting for a decision
+        self.marked_sessions: list[str] = []  # for the Compare view
+        self._compare_kernels_task: str | None = None
         self.show_setup = show_setup
         self.approval_timeout = approval_timeout
         self.auto_approve = auto_approve
@@ -85,6 +111,7 @@ class MkbApp(App):
                 yield TaskQueue(id="queue")
             with TabbedContent(id="tabs"):
                 with TabPane("Conversation", id="tab-conversation"):
+                    yield SearchBar(id="conv-search")
                     yield Conversation(id="conversation")
                 with TabPane("Kernel", id="tab-kernel"):
                     yield KernelPane(id="kernel")
@@ -94,11 +121,17 @@ class MkbApp(App):
                     yield TimingPane(id="timing")
                 with TabPane("Sessions", id="tab-sessions"):
                     yield DataTable(id="sessions", cursor_type="row")
+                with TabPane("Task", id="tab-task"):
+                    yield TaskInfoPane(id="task-info")
+                with TabPane("Results", id="tab-results"):
+                    yield ResultsView(id="results")
+                with TabPane("Compare", id="tab-compare"):
+                    yield CompareView(id="compare")
         yield Static("", id="status-bar")
-        yield Footer()
+        yield Footer(compact=True)
 
     async def on_mount(self) -> None:
-        self._q("#sessions", DataTable).add_columns("session", "status", "model", "method", "tasks", "cost")
+        self._q("#sessions", DataTable).add_columns("", "session", "status", "model", "method", "tasks", "cost")
         await self.load_sessions()
         self.set_interval(0.05, self._refresh_if_dirty)
         if self.replay_id:
@@ -109,9 +142,10 @@ class MkbApp(App):
                 self.run_live()
         else:
             self.browse_benchmark()
+            self._q("#tabs", TabbedContent).active = "tab-task"  # browsing: the selected task's own pane
         self._q("#queue").focus()  # the filter is one '/' away; arrows drive the replay
         if self.show_setup:
-            self.push_screen(SetupScreen())
+            self.push_screen(SetupScreen(self.services.setup_mnn))
         self.refresh_view()
         # Everything built at start-up (Textual, tree-sitter, the task list) lives for the whole run: freezing it keeps
         # the generation-2 collections out of it, which otherwise paused the UI ~50 ms every few seconds of streaming.
@@ -135,22 +169,31 @@ class MkbApp(App):
 
         async with Store(self.db) as store:
             for s in await store.sessions():
-                table.add_row(s.id, s.status, s.model, s.method, f"{s.done}/{s.tasks}", f"${s.cost_usd:.4f}", key=s.id)
+                mark = "✓" if s.id in self.marked_sessions else ""
+                table.add_row(mark, s.id, s.status, s.model, s.method, f"{s.done}/{s.tasks}", f"${s.cost_usd:.4f}", key=s.id)
 
-    async def open_replay(self, session_id: str) -> None:
+    async def open_replay(self, ref: str) -> None:
         from mkb_tui.store import Store
+        from mkb_tui.store.refs import parse_ref
 
+        session_id, seq = parse_ref(ref)
         async with Store(self.db) as store:
-            if session_id == "latest":
-                session_id = await store.latest_session() or ""
-                if not session_id:
-                    self.notify(f"no sessions in {self.db}", severity="warning")
-                    return
-            await store.session(session_id)
+            try:
+                session_id = await store.resolve(session_id)  # an id, a unique prefix, or "latest"
+            except MkbError as exc:
+                self.notify(str(exc), severity="warning")
+                return
             events = await store.events(session_id)
         self.session_id = session_id
         self.replay = Replay(events)
-        self.replay.step(len(events))  # open at the end; step back from there
+        if seq is not None and self.replay.seek_seq(seq):  # SESSION#SEQ: open at that event
+            last = self.replay.events[self.replay.cursor - 1]
+            if last.task_id:
+                self._select_task(last.task_id)
+        else:
+            if seq is not None:
+                self.notify(f"no event #{seq} in session {session_id}: opened at its end", severity="warning")
+            self.replay.step(len(events))  # open at the end; step back from there
         self.state = self.replay.state
         self.sub_title = f"replay {session_id} (read-only)"
         self.refresh_view()
@@ -199,20 +242,49 @@ class MkbApp(App):
             self._dirty = True
 
     async def approve(self, task, iteration: int, plan: Plan) -> ApprovalDecision:
+        """The approval hook: the plan waits (its queue row says so) until the person decides in the dialog.
+        Closing the dialog (Escape) decides nothing: the plan stays pending and `p` opens it again."""
         if self.auto_approve:
             return ApprovalDecision("auto", plan)
-        screen = PlanApprovalScreen(task.id, iteration, plan)
-        waiter = asyncio.get_running_loop().create_future()
-        self.push_screen(screen, callback=lambda decision: waiter.done() or waiter.set_result(decision))
+        pending = PendingPlan(task.id, iteration, plan, asyncio.get_running_loop().create_future())
+        self.pending[task.id] = pending
+        self._dirty = True
+        self.refresh_bindings()
+        if not isinstance(self.screen, PlanApprovalScreen):
+            self.show_plan(task.id)
         try:
+            waiter = pending.decision
             decision = await (asyncio.wait_for(waiter, self.approval_timeout) if self.approval_timeout else waiter)
         except asyncio.TimeoutError:
-            screen.dismiss(None)
+            if pending.screen is not None and pending.screen.is_attached:
+                pending.screen.dismiss(None)
             self.notify("plan auto-approved after the approval timeout")
             return ApprovalDecision("auto", plan, "approval timeout")
+        finally:
+            self.pending.pop(task.id, None)
+            self._dirty = True
+            self.refresh_bindings()
         if decision.decision == "auto":
             self.auto_approve = True
         return decision
+
+    def show_plan(self, task_id: str | None = None) -> None:
+        """Open the dialog for a waiting plan (the selected task's, else the first waiting)."""
+        if not self.pending or isinstance(self.screen, PlanApprovalScreen):
+            return
+        pending = self.pending.get(task_id) if task_id in self.pending else next(iter(self.pending.values()))
+
+        def decided(decision: ApprovalDecision | None) -> None:
+            pending.screen = None
+            if decision is None:  # closed without deciding: the plan stays pending
+                if not pending.decision.done():
+                    self.notify(f"plan for {pending.task_id} still waiting: press p to decide", severity="warning")
+                return
+            if not pending.decision.done():
+                pending.decision.set_result(decision)
+
+        pending.screen = PlanApprovalScreen(pending.task_id, pending.iteration, pending.plan)
+        self.push_screen(pending.screen, callback=decided)
 
     # ------------------------------------------------------------------ rendering
     def _q(self, selector, expect_type=None):
@@ -247,21 +319,125 @@ class MkbApp(App):
         self._q("#conversation", Conversation).show(task)
         iterations = sorted(i for i, v in (task.iterations.items() if task else []) if v.files)
         iteration = self.selected_iteration if self.selected_iteration in iterations else (iterations[-1] if iterations else None)
-        self._q("#kernel", KernelPane).show(task, iteration, self.compare, self.split, self.native_source(task) if self.compare == "native" else None)
+        native = self.native_source(task) if self.compare == "native" else None
+        self._q("#kernel", KernelPane).show(task, iteration, self.compare, self.split, native)
         self.error_rows = self._q("#errors", ErrorsPane).show(task)
         self._q("#timing", TimingPane).show(task)
+        active = self._q("#tabs", TabbedContent).active
+        if active == "tab-results":
+            self.show_results()
+        self._q("#status-bar", Static).update(self.status_line())
+
+    def status_line(self) -> str:
         budget = f" / ${self.state.budget_usd:.2f}" if self.state.budget_usd else ""
-        meter = f"tokens {self.state.tokens}  cost ${self.state.cost_usd:.4f}{budget}"
-        replay = ""
+        parts = [self.state.status, f"tokens {self.state.tokens}  cost ${self.state.cost_usd:.4f}{budget}"]
         if self.replay is not None:
-            replay = f"  │ event {self.replay.cursor}/{len(self.replay.events)} {'▶' if self.playing else '⏸'} {SPEEDS[self.speed_index]}x"
-        auto = "  │ auto-approve on" if self.auto_approve else ""
-        self._q("#status-bar", Static).update(f"{self.state.status}  │ {meter}{replay}{auto}")
+            parts.append(f"event {self.replay.cursor}/{len(self.replay.events)} {'▶' if self.playing else '⏸'} {SPEEDS[self.speed_index]}x")
+        ref = self.current_ref()
+        if ref:
+            parts.append(f"ref {ref}")
+        if self.auto_approve:
+            parts.append("auto-approve on")
+        waiting = self.state.awaiting or list(self.pending)
+        if waiting:
+            parts.append(f"[b black on yellow] plan awaiting approval: {', '.join(waiting)} (p) [/]")
+        return "  │ ".join(parts)
+
+    def current_ref(self) -> str | None:
+        """SESSION#SEQ of what is shown: the search match's message, else the replay's current event, else the last event."""
+        from mkb_tui.store.refs import event_ref
+
+        if self.session_id is None:
+            return None
+        seq = self._q("#conversation", Conversation).focused_seq
+        if seq is None:
+            seq = self.replay.current_seq if self.replay is not None else self.state.last_seq
+        return event_ref(self.session_id, seq) if seq is not None else None
 
     def native_source(self, task) -> str | None:
-        from mkb_tui.agents.service import native_kernel_source
+        if task is None:
+            return None
+        files = self.services.native_kernel(task.task_id)
+        return next(iter(files.values())) if files else None
 
-        return native_kernel_source(task.task_id) if task is not None else None
+    # ------------------------------------------------------------------ browse, results, compare
+    @work(exclusive=True, group="task-info")
+    async def show_task_info(self) -> None:
+        from mkb_tui.bench.tasks import get_task
+        from mkb_tui.errors import TaskError
+
+        view = self.current_task()
+        if view is None:
+            return
+        try:
+            task = get_task(view.task_id)
+        except TaskError:
+            return
+        node = None
+        try:
+            from mkb_tui.bench.export import onnx_path
+            from mkb_tui.bench.validate import onnx_node_summary
+
+            node = await asyncio.to_thread(lambda: onnx_node_summary(onnx_path(task)))
+        except Exception as exc:  # exporting needs torch: the pane says so instead of failing
+            node = [{"op_type": f"(ONNX export unavailable: {type(exc).__name__})", "inputs": [], "outputs": [], "attributes": {}}]
+        native = await asyncio.to_thread(self.services.native_kernel, task.id)
+        history = []
+        if self.db.exists():
+            from mkb_tui.store import Store
+            from mkb_tui.store.results import task_history
+
+            async with Store(self.db) as store:
+                history = await task_history(store, task.id)
+        self._q("#task-info", TaskInfoPane).show(task, node, native, history)
+
+    def show_results(self) -> None:
+        universe = [(t, self.state.tasks[t].category or "?") for t in self.state.order]
+        self._q("#results", ResultsView).show(self.state.attempts(), universe)
+
+    def compare_ids(self, all_ids: list[str]) -> list[str]:
+        """The marked sessions (two or more), else the two latest."""
+        marked = [i for i in self.marked_sessions if i in all_ids]
+        return marked if len(marked) >= 2 else all_ids[:2][::-1]  # the older first: S1 is the baseline
+
+    @work(exclusive=True, group="compare")
+    async def show_compare(self) -> None:
+        from mkb_tui.bench.comparison import comparison
+
+        view = self._q("#compare", CompareView)
+        if not self.db.exists():
+            view.show(None)
+            return
+        from mkb_tui.store import Store
+        from mkb_tui.store.results import best_kernels, session_run
+
+        async with Store(self.db) as store:
+            ids = self.compare_ids([s.id for s in await store.sessions()])
+            if len(ids) < 2:
+                view.show(None)
+                return
+            runs = [await session_run(store, sid) for sid in ids]
+            view.show(comparison(runs))
+            task = view.selected_task
+            if task:
+                view.show_diff(task, await best_kernels(store, ids, task))
+
+    @work(exclusive=True, group="compare-diff")
+    async def show_compare_diff(self, task_id: str) -> None:
+        from mkb_tui.store import Store
+        from mkb_tui.store.results import best_kernels
+
+        async with Store(self.db) as store:
+            ids = self.compare_ids([s.id for s in await store.sessions()])
+            self._q("#compare", CompareView).show_diff(task_id, await best_kernels(store, ids, task_id))
+
+    def _select_task(self, task_id: str) -> None:
+        queue = self._q("#queue", TaskQueue)
+        self.refresh_view()
+        try:
+            queue.move_cursor(row=queue.get_row_index(task_id))
+        except Exception:  # not in the (filtered) queue
+            pass
 
     # ------------------------------------------------------------------ events from widgets
     @on(DataTable.RowHighlighted, "#queue")
@@ -272,6 +448,44 @@ class MkbApp(App):
             self._shown_task = task_id
             self.selected_iteration = None
             self.refresh_view()
+            if self._q("#tabs", TabbedContent).active == "tab-task":
+                self.show_task_info()
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_changed(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.id
+        if pane == "tab-task":
+            self.show_task_info()
+        elif pane == "tab-results":
+            self.show_results()
+        elif pane == "tab-compare":
+            self.show_compare()
+        self.refresh_bindings()
+
+    @on(DataTable.RowHighlighted, "#compare-tasks")
+    def _compare_task_changed(self, event: DataTable.RowHighlighted) -> None:
+        task_id = str(event.row_key.value)
+        if task_id != self._compare_kernels_task:
+            self._compare_kernels_task = task_id
+            self.show_compare_diff(task_id)
+
+    @on(Input.Changed, "#conv-search-input")
+    @on(Select.Changed, "#conv-role")
+    @on(Select.Changed, "#conv-verdict")
+    def _search_changed(self) -> None:
+        bar = self._q("#conv-search", SearchBar)
+        self._q("#conversation", Conversation).set_search(bar.query_one("#conv-search-input", Input).value, bar.role, bar.verdict)
+        self.refresh_view()
+
+    @on(Input.Submitted, "#conv-search-input")
+    def _search_next(self) -> None:
+        self._q("#conversation", Conversation).step_match(1)
+        self.refresh_view()
+
+    @on(SearchInput.Step)
+    def _search_step(self, event: SearchInput.Step) -> None:
+        self._q("#conversation", Conversation).step_match(event.direction)
+        self.refresh_view()
 
     @on(Input.Changed, "#filter")
     def _filter(self, event: Input.Changed) -> None:
@@ -404,6 +618,52 @@ class MkbApp(App):
     def action_focus_filter(self) -> None:
         self._q("#filter", Input).focus()
 
+    def action_search(self) -> None:
+        """`/`: find in the conversation when it is shown, else filter the task list."""
+        if self._q("#tabs", TabbedContent).active == "tab-conversation":
+            self._q("#conversation", Conversation).open_search()
+        else:
+            self.action_focus_filter()
+
+    def action_pane(self, name: str) -> None:
+        self._q("#tabs", TabbedContent).active = f"tab-{name}"
+
+    def action_show_plan(self) -> None:
+        task = self.current_task()
+        self.show_plan(task.task_id if task else None)
+
+    def action_mark_session(self) -> None:
+        """In the Sessions pane: mark or unmark the highlighted session for the Compare view."""
+        table = self._q("#sessions", DataTable)
+        if table.row_count == 0:
+            return
+        sid = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        if sid in self.marked_sessions:
+            self.marked_sessions.remove(sid)
+        else:
+            self.marked_sessions.append(sid)
+        table.update_cell(sid, table.ordered_columns[0].key, "✓" if sid in self.marked_sessions else "")
+
+    def action_copy_ref(self) -> None:
+        ref = self.current_ref()
+        if ref is None:
+            self.notify("no stored event to refer to yet", severity="warning")
+            return
+        self.copy_to_clipboard(ref)
+        self.notify(f"copied {ref} (open it with: mkb-tui replay {ref})")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Hide the keys that do nothing in the current mode (the footer shows only what works now)."""
+        if action in ("toggle_play", "speed"):
+            return self.replay is not None
+        if action == "start":
+            return self.new_session is not None and self.session_id is None
+        if action == "show_plan":
+            return bool(self.pending)
+        if action == "mark_session":
+            return bool(self.screen_stack[0].query("#tabs")) and self._q("#tabs", TabbedContent).active == "tab-sessions"
+        return True
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
         for title, help_text, action in [
@@ -413,17 +673,20 @@ class MkbApp(App):
             ("Toggle diff view", "Side-by-side or unified", self.action_toggle_split),
             ("Compare with MNN's native kernel", "Or with the previous iteration", self.action_toggle_compare),
             ("Replay: play / pause", "Step through a stored session", self.action_toggle_play),
-            ("Set-up checks", "MNN, compilers, devices, keys", lambda: self.push_screen(SetupScreen())),
+            ("Set-up checks", "MNN, compilers, devices, keys", lambda: self.push_screen(SetupScreen(self.services.setup_mnn))),
+            ("Copy a reference to this event", "SESSION#SEQ, for mkb-tui replay", self.action_copy_ref),
             ("Help", "Key bindings", self.action_help),
         ]:
             yield SystemCommand(title, help_text, action)
 
 
-def run_app(*, db: Path = DEFAULT_DB, replay: str | None = None, new_session: SessionSettings | None = None, resume: str | None = None) -> int:
+def run_app(*, db: Path = DEFAULT_DB, replay: str | None = None, new_session: SessionSettings | None = None, resume: str | None = None,
+            services: AppServices | None = None, show_setup: bool | None = None) -> int:  # fmt: skip
     from mkb_tui.paths import cache_dir
 
     marker = cache_dir() / ".seen-setup"
-    show_setup = not marker.exists() and not replay
+    if show_setup is None:
+        show_setup = not marker.exists() and not replay
     marker.touch()
-    MkbApp(db=db, replay=replay, new_session=new_session, resume=resume, show_setup=show_setup).run()
+    MkbApp(db=db, replay=replay, new_session=new_session, resume=resume, show_setup=show_setup, services=services).run()
     return 0

@@ -18,6 +18,10 @@ class SetupScreen(Screen):
 
     BINDINGS = [Binding("enter,escape", "dismiss", "Continue")]
 
+    def __init__(self, setup=None) -> None:
+        super().__init__()
+        self.setup = setup  # the MNN set-up to run from here (None: the screen only says which command to run)
+
     def compose(self) -> ComposeResult:
         yield Header()
         with Vertical(id="setup"):
@@ -42,10 +46,17 @@ class SetupScreen(Screen):
         self.dismiss()
 
 
-class PlanApprovalScreen(ModalScreen[ApprovalDecision]):
-    """The Accelerator's plan: approve, edit then approve, reject with a reason, or switch to auto-approve."""
+class PlanApprovalScreen(ModalScreen[ApprovalDecision | None]):
+    """The Accelerator's plan: approve (y), edit then approve (e, then y), reject with a reason (r), or auto-approve
+    from now on (a). Escape never decides: it leaves an edit, or closes the dialog with the plan still pending."""
 
-    BINDINGS = [Binding("a", "approve", "Approve"), Binding("r", "reject", "Reject"), Binding("escape", "reject", "Reject")]
+    BINDINGS = [
+        Binding("y", "approve", "Approve"),
+        Binding("e", "edit", "Edit"),
+        Binding("r", "reject", "Reject"),
+        Binding("a", "auto", "Auto-approve"),
+        Binding("escape", "escape", "Close (plan stays pending)"),
+    ]
 
     def __init__(self, task_id: str, iteration: int, plan: Plan) -> None:
         super().__init__()
@@ -56,11 +67,17 @@ class PlanApprovalScreen(ModalScreen[ApprovalDecision]):
             yield Label(f"Accelerator plan for {self.task_id}, iteration {self.iteration}", id="approval-title")
             yield Static(f"[b]Bottleneck[/b]: {self.plan.bottleneck}\n[b]Method[/b]: {self.plan.method}", id="approval-summary")
             yield TextArea(self.plan.plan, id="approval-plan")
-            yield Input(placeholder="reason (for a rejection)", id="approval-reason")
+            yield Input(placeholder="reason (for a rejection; Enter rejects)", id="approval-reason")
             with Horizontal(id="approval-buttons"):
-                yield Button("Approve", id="approve", variant="success")
-                yield Button("Reject", id="reject", variant="error")
-                yield Button("Auto-approve from now", id="auto")
+                yield Button("Approve (y)", id="approve", variant="success")
+                yield Button("Edit (e)", id="edit", variant="primary")
+                yield Button("Reject (r)", id="reject", variant="error")
+                yield Button("Auto-approve from now (a)", id="auto")
+            yield Static("[dim]Esc closes the dialog without deciding: the plan stays pending (p reopens it). "
+                         "While editing, Esc leaves the text and y approves the edited plan.[/]", id="approval-hint")  # fmt: skip
+
+    def on_mount(self) -> None:
+        self.query_one("#approve", Button).focus()  # keys act on the dialog, not on the text, until e
 
     def _decision(self, kind: str) -> ApprovalDecision:
         text = self.query_one("#approval-plan", TextArea).text.strip()
@@ -73,13 +90,32 @@ class PlanApprovalScreen(ModalScreen[ApprovalDecision]):
         return ApprovalDecision("auto", plan)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(self._decision(event.button.id or "approve"))
+        if event.button.id == "edit":
+            self.action_edit()
+        else:
+            self.dismiss(self._decision(event.button.id or "approve"))
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "approval-reason":
+            self.action_reject()
 
     def action_approve(self) -> None:
         self.dismiss(self._decision("approve"))
 
     def action_reject(self) -> None:
         self.dismiss(self._decision("reject"))
+
+    def action_auto(self) -> None:
+        self.dismiss(self._decision("auto"))
+
+    def action_edit(self) -> None:
+        self.query_one("#approval-plan", TextArea).focus()
+
+    def action_escape(self) -> None:
+        if isinstance(self.focused, (TextArea, Input)):
+            self.query_one("#approve", Button).focus()  # leave the text; nothing decided
+        else:
+            self.dismiss(None)  # closed: the plan stays pending
 
 
 class NewSessionScreen(ModalScreen[SessionSettings | None]):
@@ -115,8 +151,15 @@ HELP = """# mkb-tui
 
 | key | action |
 |---|---|
+| `1` … `5` | panes: Conversation, Kernel, Errors, Timing, Sessions |
+| `6` `7` `8` | Task (browse: source, ONNX node, MNN's kernel, results), Results (tables, charts), Compare (sessions side by side) |
 | `n` | new session |
-| `o` | open a saved session (replay) |
+| `s` | start the queued session |
+| `p` | open the Accelerator plan that waits for approval |
+| plan dialog | `y` approve, `e` edit (then `y`), `r` reject (with the reason typed), `a` auto-approve from now, `Esc` close: the plan stays pending |
+| `e` | open the current kernel in $EDITOR; saving it is evaluated as a human iteration |
+| `y` | copy a reference to the current event (SESSION#SEQ; `mkb-tui replay SESSION#SEQ` opens it) |
+| `m` | Sessions pane: mark a session for the Compare view |
 | `←` / `→` | replay: step back / forward one event |
 | `[` / `]` | replay: previous / next iteration |
 | `space` | replay: play / pause |
@@ -126,7 +169,8 @@ HELP = """# mkb-tui
 | `a` | toggle auto-approve of Accelerator plans |
 | `ctrl+↑` / `ctrl+↓` | move the selected queued task |
 | `delete` | remove the selected queued task |
-| `/` | filter the task list |
+| `/` | Conversation: find text across messages (Enter / ↓ next, ↑ previous, Esc closes; role and verdict filters beside it); other panes: filter the task list |
+| `f` | filter the task list |
 | `ctrl+p` | command palette |
 | `?` | this help |
 | `q` / `ctrl+c` | quit (a live session stays resumable: `mkb-tui --resume SESSION`) |

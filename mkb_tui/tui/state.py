@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mkb_tui.bench.metrics import NOT_ATTEMPTS, Attempt, attempt_from_verdict
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.events import Event
+
+AWAITING_APPROVAL = "awaiting approval"
 
 VERDICT_ICONS = {"correct": "✔", "compile_error": "✖", "wrong_output": "≠", "runtime_error": "☠", "timeout": "⧗",
                  "rejected": "⊘", "format_error": "?", "device_error": "⚠"}  # fmt: skip
@@ -55,6 +58,25 @@ class SessionState:
     model: str = ""
     scripted: bool = False
     device: str = ""
+    last_seq: int | None = None  # the store's sequence number of the last event applied: its reference is SESSION#SEQ
+
+    @property
+    def awaiting(self) -> list[str]:
+        """Tasks whose Accelerator plan waits for a decision."""
+        return [t for t in self.order if self.tasks[t].status == AWAITING_APPROVAL]
+
+    def attempts(self) -> list[Attempt]:
+        """Every verdict so far as metric attempts (what the Results view scores and charts)."""
+        out = []
+        for task_id in self.order:
+            t = self.tasks[task_id]
+            for number in sorted(t.iterations):
+                v = t.iterations[number].verdict
+                if not v or v.get("verdict") in NOT_ATTEMPTS:
+                    continue
+                emulated = bool((v.get("candidate") or {}).get("emulated"))
+                out.append(attempt_from_verdict(task_id, t.category or "?", v.get("verdict", ""), v.get("speedup"), number, emulated=emulated))
+        return out
 
     def task(self, task_id: str) -> TaskView:
         if task_id not in self.tasks:
@@ -76,6 +98,8 @@ class SessionState:
             self.tokens, self.cost_usd = p.get("tokens", self.tokens), p.get("cost_usd", self.cost_usd)
             self.budget_usd, self.budget_tokens = p.get("max_usd", self.budget_usd), p.get("max_tokens", self.budget_tokens)
             return
+        if e.seq is not None:
+            self.last_seq = e.seq
         if e.task_id is None:
             return
         t = self.task(e.task_id)
@@ -90,7 +114,7 @@ class SessionState:
             t.streaming[p["role"]] = t.streaming.get(p["role"], "") + p["text"]
         elif e.kind == ev.MESSAGE:
             t.streaming.pop(p.get("role", ""), None)
-            t.messages.append({**p, "iteration": e.iteration})
+            t.messages.append({**p, "iteration": e.iteration, "seq": e.seq})
         elif e.kind == ev.KERNEL:
             it.files = p.get("files", {})
         elif e.kind == ev.VERDICT:
@@ -100,8 +124,10 @@ class SessionState:
             it.errors = p.get("errors", [])
         elif e.kind == ev.PLAN:
             it.plan = p
+            t.status = AWAITING_APPROVAL  # until the APPROVAL event: the queue row says so, whatever the last stage was
         elif e.kind == ev.APPROVAL:
             it.approval = p
+            t.status = "plan rejected" if p.get("decision") == "reject" else "plan approved"
         elif e.kind == ev.BEST:
             t.best_speedup, t.best_iteration = p.get("speedup"), e.iteration
         elif e.kind == ev.TASK_FINISHED:
@@ -135,6 +161,18 @@ class Replay:
     def seek(self, position: int) -> None:
         self._rebuild(max(0, min(len(self.events), position)))
 
+    def seek_seq(self, seq: int) -> bool:
+        """Open at a stored event: everything up to and including the event with this sequence number applied."""
+        for i, e in enumerate(self.events):
+            if e.seq == seq:
+                self.seek(i + 1)
+                return True
+        return False
+
+    @property
+    def current_seq(self) -> int | None:
+        return self.events[self.cursor - 1].seq if self.cursor else None
+
     def jump_to_iteration(self, task_id: str | None, iteration: int) -> bool:
         for i, e in enumerate(self.events):
             if e.kind == ev.VERDICT and e.iteration == iteration and (task_id is None or e.task_id == task_id):
@@ -145,3 +183,23 @@ class Replay:
     @property
     def done(self) -> bool:
         return self.cursor >= len(self.events)
+
+
+def visible_messages(task: TaskView, role: str | None = None, verdict: str | None = None) -> list[int]:
+    """Indexes of the task's messages that pass the filters: by role, and by the verdict of the message's iteration."""
+    out = []
+    for i, m in enumerate(task.messages):
+        if role and m.get("role") != role:
+            continue
+        if verdict:
+            it = task.iterations.get(m.get("iteration")) if m.get("iteration") is not None else None
+            if it is None or not it.verdict or it.verdict.get("verdict") != verdict:
+                continue
+        out.append(i)
+    return out
+
+
+def find_messages(task: TaskView, indexes: list[int], query: str) -> list[int]:
+    """Of those messages, the ones whose text contains the query (case-insensitive), in order."""
+    needle = query.casefold()
+    return [i for i in indexes if needle and needle in task.messages[i].get("text", "").casefold()] if needle else []

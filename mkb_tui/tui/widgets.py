@@ -5,12 +5,14 @@ from __future__ import annotations
 from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import DataTable, Label, Markdown, Static
+from textual.message import Message
+from textual.widgets import DataTable, Input, Label, Markdown, Select, Static
 
 from mkb_tui.tui.cpp import cpp_text_area
 from mkb_tui.tui.diff import side_by_side, unified
-from mkb_tui.tui.state import SessionState, TaskView
+from mkb_tui.tui.state import AWAITING_APPROVAL, VERDICT_ICONS, SessionState, TaskView
 
 ROLE_COLOURS = {"coder": "cyan", "debugger": "yellow", "accelerator": "magenta", "pipeline": "green", "user": "grey50"}
 
@@ -30,7 +32,14 @@ class TaskQueue(DataTable):
             if filter_text and filter_text.lower() not in f"{task_id} {t.op} {t.category}".lower():
                 continue
             best = "-" if t.best_speedup is None else f"{t.best_speedup:.2f}x"
-            self.add_row(task_id, t.status, t.icon, best, str(len([i for i in t.iterations.values() if i.verdict])), key=task_id)
+            iterations = str(len([i for i in t.iterations.values() if i.verdict]))
+            if t.status == AWAITING_APPROVAL:  # a plan waits for the person: the row stands out, dialog open or not
+                style = "bold black on yellow"
+                cells = [Text(task_id, style=style), Text("⏳ " + t.status, style=style), Text(t.icon, style=style), Text(best, style=style),
+                         Text(iterations, style=style)]  # fmt: skip
+                self.add_row(*cells, key=task_id)
+            else:
+                self.add_row(task_id, t.status, t.icon, best, iterations, key=task_id)
         if selected and selected in state.tasks:
             try:
                 self.move_cursor(row=self.get_row_index(selected))
@@ -47,16 +56,168 @@ class TaskQueue(DataTable):
             return None
 
 
+class SearchInput(Input):
+    """The conversation's search box: Enter or Down for the next match, Up for the previous."""
+
+    BINDINGS = [Binding("down", "step(1)", "Next", show=False), Binding("up", "step(-1)", "Previous", show=False)]
+
+    class Step(Message):
+        def __init__(self, direction: int) -> None:
+            super().__init__()
+            self.direction = direction
+
+    def action_step(self, direction: int) -> None:
+        self.post_message(self.Step(direction))
+
+
+ROLES = ("coder", "debugger", "accelerator", "pipeline", "user")
+
+
+class SearchBar(Horizontal):
+    """Find text across the conversation's messages; filter them by role and by their iteration's verdict."""
+
+    BINDINGS = [Binding("escape", "close", "Close search", show=False)]
+
+    def action_close(self) -> None:
+        self.screen.query_one("#conversation", Conversation).close_search()
+        self.screen.query_one("#queue").focus()
+
+    def compose(self) -> ComposeResult:
+        yield SearchInput(placeholder="find in messages (Enter/↓ next, ↑ previous, Esc close)", id="conv-search-input")
+        yield Select([(r, r) for r in ROLES], prompt="any role", id="conv-role", allow_blank=True)
+        yield Select([(v, v) for v in VERDICT_ICONS], prompt="any verdict", id="conv-verdict", allow_blank=True)
+        yield Label("", id="conv-search-count")
+
+    @property
+    def role(self) -> str | None:
+        select = self.query_one("#conv-role", Select)
+        return None if select.is_blank() else str(select.value)
+
+    @property
+    def verdict(self) -> str | None:
+        select = self.query_one("#conv-verdict", Select)
+        return None if select.is_blank() else str(select.value)
+
+
 class Conversation(VerticalScroll):
-    """Role-coloured messages; the one being streamed is updated in place."""
+    """Role-coloured messages; the one being streamed is updated in place. With a search or a filter on, only the
+    messages that pass the filters are shown (a window around the current match) and the match is marked."""
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.shown: tuple[str | None, int] = (None, 0)
+        self.query_text = ""
+        self.role_filter: str | None = None
+        self.verdict_filter: str | None = None
+        self.matches: list[int] = []  # message indexes containing the query
+        self.match_index = -1
+        self._shown_view: TaskView | None = None
+        self._searched: tuple | None = None  # what the filtered view was last drawn for
 
     WINDOW = 40  # messages kept mounted: a long session stays as fast as a short one
 
+    @property
+    def searching(self) -> bool:
+        return bool(self.query_text or self.role_filter or self.verdict_filter)
+
+    @property
+    def focused_seq(self) -> int | None:
+        """The stored sequence number of the current match's message (its event reference)."""
+        if self._shown_view is None or not self.matches or self.match_index < 0:
+            return None
+        return self._shown_view.messages[self.matches[self.match_index]].get("seq")
+
+    def open_search(self) -> None:
+        bar = self.screen.query_one("#conv-search", SearchBar)
+        bar.display = True
+        bar.query_one("#conv-search-input", Input).focus()
+
+    def close_search(self) -> None:
+        bar = self.screen.query_one("#conv-search", SearchBar)
+        bar.query_one("#conv-search-input", Input).value = ""
+        bar.query_one("#conv-role", Select).clear()
+        bar.query_one("#conv-verdict", Select).clear()
+        bar.display = False
+        self.set_search("", None, None)
+
+    def set_search(self, query: str, role: str | None, verdict: str | None) -> None:
+        self.query_text, self.role_filter, self.verdict_filter = query, role, verdict
+        self.matches, self.match_index = [], -1
+        self._searched = None
+        self.shown = (None, 0)  # back to the plain view draws everything again
+        self.show(self._shown_view)
+
+    def step_match(self, direction: int) -> None:
+        if not self.matches:
+            return
+        self.match_index = (self.match_index + direction) % len(self.matches)
+        self._searched = None
+        self.show(self._shown_view)
+
+    def _count_text(self) -> str:
+        if not self.query_text:
+            return ""
+        if not self.matches:
+            return "no match"
+        return f"{self.match_index + 1}/{len(self.matches)}"
+
+    def _message_widgets(self, m: dict, index: int, current: bool = False) -> list:
+        role = m.get("role", "?")
+        header = f"[b {ROLE_COLOURS.get(role, 'white')}]{role}[/]" + (f" → {m['to']}" if m.get("to") else "")
+        if m.get("output_tokens"):
+            header += f"  [dim]{m.get('input_tokens', 0)}+{m['output_tokens']} tokens, ${m.get('cost_usd') or 0:.4f}{' (scripted)' if m.get('scripted') else ''}[/]"
+        if m.get("seq") is not None:
+            header += f"  [dim]#{m['seq']}[/]"
+        if current:
+            header = f"[b black on yellow] ▶ match {self._count_text()} [/] " + header
+        classes = "msg-header current-match" if current else "msg-header"
+        head = Static(header, classes=classes)
+        head.msg_index = index  # type: ignore[attr-defined]  # which message: search scrolls to it
+        widgets = [head]
+        body = m.get("text", "")
+        if role in ("coder", "debugger", "accelerator"):
+            widgets.append(Markdown(body, classes=f"msg msg-{role}"))
+        else:
+            widgets.append(Static(escape(body[:1500] + ("\n…" if len(body) > 1500 else "")), classes=f"msg msg-{role}"))
+        return widgets
+
+    def _show_filtered(self, task: TaskView | None) -> None:
+        """Only the messages that pass the filters, a window around the current match; redrawn when anything changed."""
+        from mkb_tui.tui.state import find_messages, visible_messages
+
+        indexes = visible_messages(task, self.role_filter, self.verdict_filter) if task else []
+        matches = find_messages(task, indexes, self.query_text) if task else []
+        if matches != self.matches:
+            self.matches = matches
+            self.match_index = 0 if matches and self.match_index < 0 else min(self.match_index, len(matches) - 1)
+        current = self.matches[self.match_index] if self.matches and self.match_index >= 0 else None
+        key = (task.task_id if task else None, len(task.messages) if task else 0, tuple(indexes), current)
+        count = self.screen.query("#conv-search-count")
+        if count:
+            count.first(Label).update(self._count_text())
+        if key == self._searched:
+            return
+        self._searched = key
+        self.remove_children()
+        if current is not None and current in indexes:
+            centre = indexes.index(current)
+        else:
+            centre = len(indexes) - 1
+        lo = max(0, centre - self.WINDOW // 2)
+        window = indexes[lo : lo + self.WINDOW]
+        widgets = [Static(f"[dim]{len(indexes)} of {len(task.messages) if task else 0} messages pass the filters[/]", classes="msg-header")]
+        for i in window:
+            widgets += self._message_widgets(task.messages[i], i, current=i == current)
+        self.mount_all(widgets)
+        if current is not None:
+            target = next(w for w in widgets if getattr(w, "msg_index", None) == current)
+            self.call_after_refresh(lambda: target.is_attached and self.scroll_to_widget(target, top=True, animate=False))
+
     def show(self, task: TaskView | None) -> None:
+        self._shown_view = task
+        if self.searching:
+            self._show_filtered(task)
+            return
         key = task.task_id if task else None
         total = len(task.messages) if task else 0
         start = max(0, total - self.WINDOW)
@@ -64,22 +225,13 @@ class Conversation(VerticalScroll):
             self.remove_children()
             self.shown = (key, start)
             if start:
-                self.mount(Static(f"[dim]… {start} earlier messages[/]", classes="msg-header"))
+                self.mount(Static(f"[dim]… {start} earlier messages (/ finds them)[/]", classes="msg-header"))
         if task is None:
             return
         new = task.messages[self.shown[1] :]
         widgets = []
-        for m in new:
-            role = m.get("role", "?")
-            header = f"[b {ROLE_COLOURS.get(role, 'white')}]{role}[/]" + (f" → {m['to']}" if m.get("to") else "")
-            if m.get("output_tokens"):
-                header += f"  [dim]{m.get('input_tokens', 0)}+{m['output_tokens']} tokens, ${m.get('cost_usd') or 0:.4f}{' (scripted)' if m.get('scripted') else ''}[/]"
-            widgets.append(Static(header, classes="msg-header"))
-            body = m.get("text", "")
-            if role in ("coder", "debugger", "accelerator"):
-                widgets.append(Markdown(body, classes=f"msg msg-{role}"))
-            else:
-                widgets.append(Static(escape(body[:1500] + ("\n…" if len(body) > 1500 else "")), classes=f"msg msg-{role}"))
+        for offset, m in enumerate(new):
+            widgets += self._message_widgets(m, self.shown[1] + offset)
         if widgets:
             self.mount_all(widgets, before=self.query("#streaming").first() if self.query("#streaming") else None)
         self.shown = (key, total)

@@ -24,9 +24,69 @@ def test_setup_screen(snap_compare, stored_session, monkeypatch):
     assert snap_compare(MkbApp(db=db, show_setup=True), terminal_size=SIZE)
 
 
+async def _settled(pilot):
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 def test_browse_benchmark(snap_compare, stored_session):
     db, _ = stored_session
-    assert snap_compare(MkbApp(db=db), terminal_size=SIZE)
+    assert snap_compare(MkbApp(db=db), terminal_size=SIZE, run_before=_settled)
+
+
+def test_browse_task_pane_with_native_kernel(snap_compare, stored_session, tmp_path):
+    """The Task pane scrolled to MNN's kernel, read from a fake MNN tree (no MNN text in the snapshot)."""
+    from tests.tui.fake_mnn import make_fake_mnn
+
+    db, _ = stored_session
+    make_fake_mnn(tmp_path / "cache")
+
+    async def run_before(pilot):
+        await _settled(pilot)
+        pilot.app._q("#task-info").scroll_end(animate=False)
+        await pilot.pause()
+
+    assert snap_compare(MkbApp(db=db), terminal_size=SIZE, run_before=run_before)
+
+
+def test_results_view(snap_compare, stored_session):
+    db, sid = stored_session
+
+    async def run_before(pilot):
+        await pilot.press("7")
+        await _settled(pilot)
+
+    assert snap_compare(MkbApp(db=db, replay=sid), terminal_size=SIZE, run_before=run_before)
+
+
+def test_compare_view(snap_compare, stored_session):
+    from tests.cli.test_pipes import store_two_sessions
+
+    db, sid = stored_session
+    store_two_sessions(db)
+
+    async def run_before(pilot):
+        await pilot.press("8")
+        await _settled(pilot)
+
+    assert snap_compare(MkbApp(db=db, replay=sid), terminal_size=SIZE, run_before=run_before)
+
+
+def test_conversation_search(snap_compare, stored_session):
+    db, sid = stored_session
+
+    async def run_before(pilot):
+        await pilot.press("slash", *"kernel", "enter")
+        pilot.app._q("#queue").focus()  # out of the box: no blinking cursor in the picture
+        await _settled(pilot)
+
+    assert snap_compare(MkbApp(db=db, replay=sid), terminal_size=SIZE, run_before=run_before)
+
+
+def test_queue_awaiting_approval(snap_compare, stored_session):
+    db, sid = stored_session
+    assert snap_compare(MkbApp(db=db, replay=f"{sid}#35"), terminal_size=SIZE, run_before=_settled)
 
 
 def test_replay_conversation(snap_compare, stored_session):

@@ -1,0 +1,192 @@
+"""Views beyond the session panes: a benchmark task in browse mode, the open session's results, and a comparison of
+stored sessions. Each renders data it is given (pure functions in bench/ compute it); none runs pipeline logic."""
+
+from __future__ import annotations
+
+import json
+
+from rich.markup import escape
+from rich.syntax import Syntax
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Label, Static
+from textual_plotext import PlotextPlot
+
+from mkb_tui.bench.charts import best_speedups, histogram, iteration_series, task_steps
+from mkb_tui.bench.metrics import FAST_PS, Attempt
+from mkb_tui.tui.cpp import cpp_text_area
+from mkb_tui.tui.diff import unified
+
+
+def _geo(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+class TaskInfoPane(VerticalScroll):
+    """Browse mode: a task's PyTorch source, ONNX node and tolerance, MNN's native kernel, its results in every session."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="task-title")
+        yield Static("", id="task-meta")
+        yield Static("", id="task-source")
+        yield Label("Results in stored sessions", classes="section")
+        yield DataTable(id="task-history", cursor_type="row")
+        yield Label("MNN's native kernel", classes="section", id="native-title")
+        yield cpp_text_area("native-source")
+
+    def on_mount(self) -> None:
+        self.query_one("#task-history", DataTable).add_columns("session", "model", "status", "verdict", "best", "iterations")
+
+    def show(self, task, node: list[dict] | None, native: dict[str, str] | None, history: list) -> None:
+        """task: a bench Task; node: its ONNX node summary; native: {path: text} from the user's MNN tree; history: TaskHistory rows."""
+        self.query_one("#task-title", Label).update(f"{task.id}  ·  {task.category}  ·  ONNX {task.op}")
+        nodes = "\n".join(f"  {n['op_type']}({', '.join(n['inputs'])}) -> {', '.join(n['outputs'])}  {json.dumps(n['attributes'], default=str)}"
+                          for n in node or [])  # fmt: skip
+        meta = (f"[b]tolerance[/b] {task.tolerance:g}" + (f" ({escape(task.tolerance_reason)})" if task.tolerance_reason else "")
+                + f"\n[b]mechanism[/b] {task.mechanism}   [b]MNN ops[/b] {', '.join(task.mnn_ops)}"
+                + (f"\n[b]ONNX node[/b]\n{escape(nodes)}" if nodes else ""))  # fmt: skip
+        self.query_one("#task-meta", Static).update(meta)
+        self.query_one("#task-source", Static).update(Syntax(task.source, "python", line_numbers=True, word_wrap=True))
+        table = self.query_one("#task-history", DataTable)
+        table.clear()
+        for h in history:
+            table.add_row(h.session_id, h.model, h.status, h.verdict or "-", _geo(h.best_speedup), str(h.iterations))  # newest first
+        if not history:
+            table.add_row("(no stored session ran this task)", "", "", "", "", "")
+        source = self.query_one("#native-source")
+        if native:
+            path, text = next(iter(native.items()))
+            self.query_one("#native-title", Label).update(f"MNN's native kernel: {path} (from your MNN tree)")
+            source.load_text(text)
+        else:
+            self.query_one("#native-title", Label).update("MNN's native kernel: MNN is not set up (mkb-tui setup mnn)")
+            source.load_text("")
+
+
+def category_rows(report: dict) -> list[list[str]]:
+    fast = [f"fast_{p:.1f}" for p in FAST_PS]
+    rows = []
+    for name, m in [*report["per_category"].items(), ("all", report["metrics"])]:
+        rows.append([name, str(m["tasks"]), f"{m['csr']:.1f}", f"{m['fcr']:.1f}", *(f"{m[f]:.1f}" for f in fast), _geo(m["geomean_speedup"])])
+    return rows
+
+
+class ResultsView(Vertical):
+    """The open session at a glance: per-category metrics, the speedup distribution, speedup per iteration (sawtooth)."""
+
+    def compose(self) -> ComposeResult:
+        yield DataTable(id="results-table", cursor_type="row")
+        with Horizontal(id="results-charts"):
+            yield PlotextPlot(id="results-distribution")
+            yield PlotextPlot(id="results-sawtooth")
+
+    def on_mount(self) -> None:
+        self.query_one("#results-table", DataTable).add_columns("category", "tasks", "CSR", "FCR", *(f"fast_{p:.1f}" for p in FAST_PS), "geomean")
+
+    def show(self, attempts: list[Attempt], universe: list[tuple[str, str]]) -> None:
+        from mkb_tui.bench.report import build_report
+
+        report = build_report(attempts, tasks=universe)
+        table = self.query_one("#results-table", DataTable)
+        table.clear()
+        for row in category_rows(report):
+            table.add_row(*row)
+        best = best_speedups(attempts)
+        dist = self.query_one("#results-distribution", PlotextPlot)
+        plt = dist.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(f"best speedup per task ({len(best)} correct, timed)")
+        bins = histogram(list(best.values()), bins=8)
+        if bins:
+            plt.bar([f"{lo:.2f}" if lo == hi else f"{lo:.2f}-{hi:.2f}" for lo, hi, _ in bins], [c for *_, c in bins], width=0.6)
+        plt.xlabel("speedup over MNN (tasks per bin)")
+        dist.refresh()
+        saw = self.query_one("#results-sawtooth", PlotextPlot)
+        plt = saw.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title("speedup per iteration across tasks")
+        points = iteration_series(attempts)
+        for i, (_, xs, ys) in enumerate(task_steps(points)):
+            plt.plot(xs, ys, marker="braille", color="blue", label="task's best so far" if i == 0 else None)
+        timed = [p for p in points if p.speedup is not None]
+        if timed:
+            plt.scatter([p.x for p in timed], [p.speedup for p in timed], marker="dot", color="green", label="iteration")
+        if points:
+            plt.hline(1.0, "orange")
+            plt.xlim(-0.5, points[-1].x + 0.5)
+        plt.xlabel("iteration (tasks in order)")
+        saw.refresh()
+
+
+class CompareView(Vertical):
+    """Stored sessions side by side: per task (the better marked), per category, paired, and the best kernels' diff."""
+
+    def compose(self) -> ComposeResult:
+        yield Label("Compare: mark sessions with m in the Sessions pane (default: the two latest)", id="compare-title")
+        with Horizontal(id="compare-top"):
+            yield DataTable(id="compare-tasks", cursor_type="row")
+            with VerticalScroll(id="compare-diff-scroll"):
+                yield Static("", id="compare-diff")
+        with Horizontal(id="compare-bottom"):
+            yield DataTable(id="compare-categories", cursor_type="row")
+            yield Static("", id="compare-paired")
+
+    def show(self, data: dict | None) -> None:
+        tasks = self.query_one("#compare-tasks", DataTable)
+        cats = self.query_one("#compare-categories", DataTable)
+        tasks.clear(columns=True)
+        cats.clear(columns=True)
+        if data is None:
+            self.query_one("#compare-paired", Static).update("fewer than two stored sessions")
+            return
+        names = [r["name"] for r in data["runs"]]
+        self.query_one("#compare-title", Label).update("Compare: " + "  vs  ".join(f"{r['name']} ({r['label']})" for r in data["runs"]))
+        tasks.add_column("task", key="task")
+        for i in range(len(names)):
+            tasks.add_column(f"S{i + 1}")
+        for t in data["tasks"]:
+            cells: list = [t["task_id"]]
+            for name in names:
+                x = t["runs"][name]
+                better = name in t["best"]
+                verdict = "-" if x is None or not x["verdict"] else x["verdict"]
+                speed = "" if x is None or x["speedup"] is None else f" {x['speedup']:.2f}x"
+                cells.append(Text(("★ " if better else "  ") + verdict + speed, style="bold green" if better else ""))
+            tasks.add_row(*cells, key=t["task_id"])
+        for col in ("category", "session", "CSR", "FCR", *(f"fast_{p:.1f}" for p in FAST_PS), "geomean"):
+            cats.add_column(col)
+        for category, by_run in data["per_category"].items():
+            for name, m in by_run.items():
+                cats.add_row(category, f"S{names.index(name) + 1}", f"{m['csr']:.1f}", f"{m['fcr']:.1f}", *(f"{m[f'fast_{p:.1f}']:.1f}" for p in FAST_PS),
+                             _geo(m["geomean_speedup"]))  # fmt: skip
+        lines = [f"S{i + 1} = {n}" for i, n in enumerate(names)]
+        for p in data["paired"]:
+            ratio = "-" if p["geomean_ratio"] is None else f"{p['geomean_ratio']:.3f}"
+            pval = "-" if p["sign_p"] is None else f"{p['sign_p']:.3g}"
+            lines.append(f"[b]S{names.index(p['a']) + 1} vs S{names.index(p['b']) + 1}[/b]: over {p['tasks']} tasks both attempted: "
+                         f"{p['wins']} wins, {p['losses']} losses, {p['ties']} ties; geomean speedup ratio {ratio} "
+                         f"(over {p['ratio_tasks']}); sign test p {pval}")  # fmt: skip
+        self.query_one("#compare-paired", Static).update("\n".join(lines))
+
+    @property
+    def selected_task(self) -> str | None:
+        table = self.query_one("#compare-tasks", DataTable)
+        if table.row_count == 0:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def show_diff(self, task_id: str, kernels: dict[str, dict[str, str] | None]) -> None:
+        names = list(kernels)
+        base = kernels[names[0]] or {}
+        parts = [Text(f"{task_id}: best kernels, S1 against the others\n", style="bold")]
+        for i, name in enumerate(names[1:], 2):
+            other = kernels[name] or {}
+            if not base or not other:
+                parts.append(Text(f"S{1 if not base else i} has no correct kernel for {task_id}\n", style="dim"))
+                continue
+            for path in dict.fromkeys([*base, *other]):
+                parts.append(unified(base.get(path, ""), other.get(path, ""), f"S1 {path}", f"S{i} {path}"))
+        self.query_one("#compare-diff", Static).update(Text("\n").join(parts))

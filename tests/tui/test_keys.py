@@ -1,0 +1,222 @@
+"""Pilot tests for the keys of issue 13: panes, the plan dialog (Escape never decides), waiting plans, search and
+filters, event references, compare marks; and the views they open (task info with a fake MNN tree, results)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from textual.widgets import DataTable, Input, Select
+
+from mkb_tui.agents.loop import Plan
+from mkb_tui.tui.app import MkbApp
+from mkb_tui.tui.screens import PlanApprovalScreen
+from mkb_tui.tui.state import AWAITING_APPROVAL
+
+SIZE = (150, 45)
+
+
+class T:
+    id = "abs"
+
+
+async def test_number_keys_switch_panes(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        tabs = app.query_one("#tabs")
+        for key, pane in zip("12345678", MkbApp.PANES, strict=True):
+            await pilot.press(key)
+            await pilot.pause()
+            assert tabs.active == f"tab-{pane}", key
+        footer_keys = {k.key for k in app.screen.query("FooterKey")}
+        assert set("12345") <= footer_keys  # shown in the footer
+        await pilot.press("question_mark")
+        await pilot.pause()
+        help_text = app.screen.query_one("Markdown").source
+        assert "`1` … `5`" in help_text and "Conversation, Kernel, Errors, Timing, Sessions" in help_text
+
+
+async def test_escape_on_the_plan_dialog_leaves_the_plan_pending(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=sid)
+    plan = Plan("scalar loop", "SIMD", "use SSE over 4 floats")
+    async with app.run_test(size=SIZE) as pilot:
+        decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+        assert isinstance(app.screen, PlanApprovalScreen)
+        await pilot.press("escape")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, PlanApprovalScreen) and not decision.done()  # closed, nothing decided
+        assert "abs" in app.pending and "plan awaiting approval: abs" in str(app.query_one("#status-bar").render())
+        await pilot.press("p")  # reopen it
+        await pilot.pause()
+        assert isinstance(app.screen, PlanApprovalScreen)
+        await pilot.press("e")  # edit: focus in the text, where Escape only leaves the text
+        assert app.screen.focused.id == "approval-plan"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, PlanApprovalScreen) and not decision.done()
+        await pilot.press("y")
+        result = await asyncio.wait_for(decision, 5)
+        assert result.decision == "approve" and "abs" not in app.pending
+
+
+async def test_plan_dialog_keys_edit_reject_auto(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=sid)
+    plan = Plan("scalar loop", "SIMD", "use SSE over 4 floats")
+    async with app.run_test(size=SIZE) as pilot:
+        decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+        labels = [str(b.label) for b in app.screen.query("Button")]
+        assert labels == ["Approve (y)", "Edit (e)", "Reject (r)", "Auto-approve from now (a)"]  # the keys are shown
+        await pilot.press("e")
+        area = app.screen.query_one("#approval-plan")
+        area.text = "use SSE over 8 floats"
+        await pilot.press("escape", "y")
+        result = await decision
+        assert (result.decision, result.plan.plan) == ("edit", "use SSE over 8 floats")
+
+        decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+        app.screen.query_one("#approval-reason", Input).focus()
+        await pilot.press(*"too risky", "enter")
+        result = await decision
+        assert (result.decision, result.reason) == ("reject", "too risky")
+
+        decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+        await pilot.press("r")
+        assert (await decision).decision == "reject"
+
+        decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+        await pilot.press("a")
+        assert (await decision).decision == "auto" and app.auto_approve
+
+
+async def test_queue_row_says_awaiting_approval_while_a_plan_waits(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=f"{sid}#35")  # the plan event, before its approval
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.replay.current_seq == 35 and app.state.tasks["abs"].status == AWAITING_APPROVAL
+        queue = app.query_one("#queue", DataTable)
+        status = queue.get_cell_at((0, 1))
+        assert "awaiting approval" in str(status) and "on yellow" in str(status.style)  # stands out without a dialog
+        assert not isinstance(app.screen, PlanApprovalScreen)
+        await pilot.press("right")  # the approval event
+        assert app.state.tasks["abs"].status == "plan approved"
+
+
+async def test_replay_opens_at_an_event_reference_and_y_copies_one(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=f"{sid}#13")  # the first verdict
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.replay.cursor == 13 and app.state.tasks["abs"].last_verdict == "compile_error"
+        assert f"ref {sid}#13" in str(app.query_one("#status-bar").render())
+        await pilot.press("right", "y")
+        assert app.clipboard == f"{sid}#14"
+
+
+async def test_search_finds_across_messages_with_next_previous_and_filters(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        conv = app.query_one("#conversation")
+        await pilot.press("slash")
+        assert app.focused.id == "conv-search-input"
+        await pilot.press(*"kernel")
+        await pilot.pause()
+        task = app.state.tasks["abs"]
+        expected = [i for i, m in enumerate(task.messages) if "kernel" in m["text"].lower()]
+        assert len(expected) >= 2 and conv.matches == expected and conv.match_index == 0
+        assert conv.focused_seq == task.messages[expected[0]]["seq"]
+        await pilot.press("enter")
+        assert conv.match_index == 1
+        await pilot.press("up")
+        assert conv.match_index == 0
+        await pilot.press("up")  # wraps to the last
+        assert conv.match_index == len(expected) - 1
+        await pilot.press("y")  # typed into the box, not copied: focus is in the search input
+        await pilot.press("backspace")
+        # copy the reference of the current match from outside the box
+        app.query_one("#queue").focus()
+        await pilot.press("y")
+        assert app.clipboard == f"{sid}#{task.messages[conv.matches[conv.match_index]]['seq']}"
+
+        app.query_one("#conv-role", Select).value = "debugger"
+        await pilot.pause()
+        assert all(task.messages[i]["role"] == "debugger" for i in conv.matches)
+        app.query_one("#conv-role", Select).clear()
+        app.query_one("#conv-verdict", Select).value = "compile_error"
+        await pilot.pause()
+        assert conv.matches and all(task.messages[i]["iteration"] == 0 for i in conv.matches)
+        app.query_one("#conv-search-input").focus()
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not conv.searching and not app.query_one("#conv-search").display
+
+
+async def test_mark_sessions_and_compare_view(stored_session, tmp_path):
+    from tests.cli.test_pipes import LONG, store_two_sessions
+
+    db, sid = stored_session
+    a, b = await asyncio.to_thread(store_two_sessions, db)
+    app = MkbApp(db=db, replay=sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("5")
+        sessions = app.query_one("#sessions", DataTable)
+        sessions.focus()
+        sessions.move_cursor(row=sessions.get_row_index(sid))
+        await pilot.press("m")
+        sessions.move_cursor(row=sessions.get_row_index(b))
+        await pilot.press("m")
+        assert app.marked_sessions == [sid, b]
+        await pilot.press("8")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        title = str(app.query_one("#compare-title").render())
+        assert sid in title and b in title
+        table = app.query_one("#compare-tasks", DataTable)
+        assert {str(k.value) for k in table.rows} == {"abs", *LONG[:2]}
+        row = table.get_row("abs")
+        assert str(row[1]).startswith("★ correct")  # the fixture's abs is correct, the other session never ran it
+        assert "wins" in str(app.query_one("#compare-paired").render())
+
+
+async def test_task_pane_in_browse_mode_shows_source_node_native_kernel_and_history(stored_session, tmp_path):
+    from tests.tui.fake_mnn import FAKE_NATIVE_MARK, make_fake_mnn
+
+    db, sid = stored_session
+    make_fake_mnn(tmp_path / "cache")  # MKB_CACHE_DIR of the fixture
+    app = MkbApp(db=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.query_one("#tabs").active == "tab-task"
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "abs" in str(app.query_one("#task-title").render())
+        assert "tolerance" in str(app.query_one("#task-meta").render()) and "Abs(" in str(app.query_one("#task-meta").render())
+        assert FAKE_NATIVE_MARK in app.query_one("#native-source").text
+        history = app.query_one("#task-history", DataTable)
+        assert history.get_row_at(0)[0] == sid
+
+
+async def test_results_view_scores_the_open_session(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db, replay=sid)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("7")
+        await pilot.pause()
+        table = app.query_one("#results-table", DataTable)
+        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        assert [r[0] for r in rows] == ["Unary", "all"]
+        assert rows[-1][3] == "100.0" and rows[-1][-1] == "1.01x"  # abs correct, best speedup 1.01
+        assert app.query_one("#results-sawtooth").plt is not None
