@@ -25,7 +25,7 @@ def pipeline(mnn):
     from mkb_tui.device import open_device
     from mkb_tui.engine.pipeline import Pipeline, TimingPlan
 
-    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=4, warmup=5, iters_per_round=25, max_rounds=4), run_timeout=20)
+    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=4, max_rounds=4), run_timeout=20)
 
 
 def evaluate(pipeline, task_id: str, files: dict[str, str] | None = None, *, answer: str | None = None, static: bool = True):

@@ -161,5 +161,6 @@ async def session_attempts(store: Store, session_id: str) -> list[Attempt]:
         except TaskError:
             category = "?"
         attempts.append(Attempt(row["task_id"], category, row["verdict"] in COMPILED, row["verdict"] == "correct", row["speedup"],
-                                row["iteration"] or 0, row["iteration"] if pass_k else 0))  # fmt: skip
+                                row["iteration"] or 0, row["iteration"] if pass_k else 0, bool(row.get("emulated")),
+                                tuple(row.get("flags") or ())))  # fmt: skip
     return attempts

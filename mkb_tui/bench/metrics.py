@@ -20,6 +20,14 @@ from dataclasses import dataclass, field
 from mkb_tui.vocabulary.verdicts import VerdictKind
 
 FAST_PS = (0.5, 1.0, 1.5)
+DOUBTFUL_FLAGS = ("suspicious_speedup", "unstable_timing", "high_dispersion", "timing_mismatch")
+REVERIFIED = "reverified"
+
+
+def doubts(flags: Iterable[str]) -> tuple[str, ...]:
+    """The flags that keep a speedup from counting: the doubtful ones, unless a second timing re-verified it."""
+    flags = tuple(flags)
+    return () if REVERIFIED in flags else tuple(f for f in flags if f in DOUBTFUL_FLAGS)
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,16 @@ class Attempt:
     iteration: int = 0
     sample: int = 0  # independent sample (pass@k)
     emulated: bool = False  # timed under emulation: its speedup is not a speedup
+    flags: tuple[str, ...] = ()  # the verdict's flags (suspicious_speedup, reverified, ...)
+
+    @property
+    def doubts(self) -> tuple[str, ...]:
+        return doubts(self.flags)
 
     @property
     def counted_speedup(self) -> float | None:
-        """The speedup that may score: only for a correct kernel timed on real hardware."""
-        if not self.correct or self.emulated or self.speedup is None or not self.speedup > 0:
+        """The speedup that may score: only for a correct kernel timed on real hardware, without open doubts."""
+        if not self.correct or self.emulated or self.speedup is None or not self.speedup > 0 or self.doubts:
             return None
         return self.speedup
 
@@ -72,14 +85,15 @@ NOT_ATTEMPTS = frozenset({VerdictKind.DEVICE_ERROR.value})
 
 
 def attempt_from_verdict(
-    task_id: str, category: str, verdict: str, speedup: float | None = None, iteration: int = 0, sample: int = 0, emulated: bool = False
+    task_id: str, category: str, verdict: str, speedup: float | None = None, iteration: int = 0, sample: int = 0, emulated: bool = False,
+    flags: Iterable[str] = (),
 ) -> Attempt:
     """An Attempt from an engine verdict kind (compile_error, wrong_output, correct, ...)."""
     try:
         kind = VerdictKind(verdict)
     except ValueError:
         kind = VerdictKind.RUNTIME_ERROR  # an unknown verdict never counts as correct
-    return Attempt(task_id, category, kind.compiled, kind is VerdictKind.CORRECT, speedup, iteration, sample, emulated)
+    return Attempt(task_id, category, kind.compiled, kind is VerdictKind.CORRECT, speedup, iteration, sample, emulated, tuple(flags))
 
 
 def best_per_task(attempts: Iterable[Attempt], tasks: Iterable[tuple[str, str]] = ()) -> list[TaskScore]:
@@ -93,6 +107,23 @@ def best_per_task(attempts: Iterable[Attempt], tasks: Iterable[tuple[str, str]] 
         if speed is not None and (s.speedup is None or speed > s.speedup):
             s.speedup = speed
     return list(scores.values())
+
+
+@dataclass(frozen=True)
+class Flagged:
+    """A correct kernel's speedup left out of fast_p and the geomean, and why."""
+
+    task_id: str
+    category: str
+    speedup: float
+    reasons: tuple[str, ...]
+    iteration: int = 0
+
+
+def flagged(attempts: Iterable[Attempt]) -> list[Flagged]:
+    """Correct, really timed attempts whose speedup does not count because of an open doubt."""
+    return [Flagged(a.task_id, a.category, a.speedup, a.doubts, a.iteration) for a in attempts
+            if a.correct and not a.emulated and a.speedup is not None and a.doubts]  # fmt: skip
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:

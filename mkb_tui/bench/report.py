@@ -2,7 +2,7 @@
 
 Results files (`mkb-tui report RESULTS`):
 - JSONL: one attempt per line, `{"task_id", "category", "compiled", "correct", "speedup", "iteration", "sample",
-  "emulated"}`; only task_id and category are required. Instead of compiled/correct a line may carry `verdict`
+  "emulated", "flags"}`; only task_id and category are required. Instead of compiled/correct a line may carry `verdict`
   (an engine verdict kind: compile_error, wrong_output, correct, ...); device_error lines are skipped (they say
   nothing about the kernel).
 - JSON: an array of such attempts, or an object with `attempts` (and optionally `tasks`, a list of
@@ -21,10 +21,10 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from mkb_tui.bench.metrics import FAST_PS, NOT_ATTEMPTS, Attempt, attempt_from_verdict, compute, per_category
+from mkb_tui.bench.metrics import FAST_PS, NOT_ATTEMPTS, Attempt, attempt_from_verdict, compute, flagged, per_category
 from mkb_tui.errors import ConfigError
 
-ATTEMPT_FIELDS = ("task_id", "category", "compiled", "correct", "speedup", "iteration", "sample", "emulated")
+ATTEMPT_FIELDS = ("task_id", "category", "compiled", "correct", "speedup", "iteration", "sample", "emulated", "flags")
 
 
 def attempt_from_row(row: dict[str, Any]) -> Attempt | None:
@@ -32,11 +32,19 @@ def attempt_from_row(row: dict[str, Any]) -> Attempt | None:
         if row["verdict"] in NOT_ATTEMPTS:
             return None
         return attempt_from_verdict(row["task_id"], row["category"], row["verdict"], row.get("speedup"), row.get("iteration") or 0,
-                               row.get("sample") or 0, bool(row.get("emulated")))  # fmt: skip
+                               row.get("sample") or 0, bool(row.get("emulated")), _flags(row))  # fmt: skip
     values = {k: row[k] for k in ATTEMPT_FIELDS if k in row}
+    values["flags"] = _flags(row)
     if not isinstance(values.get("compiled"), bool) or not isinstance(values.get("correct"), bool):
         raise ValueError(f"attempt for {row.get('task_id')!r} needs boolean compiled and correct (or a verdict)")
     return Attempt(**values)
+
+
+def _flags(row: dict[str, Any]) -> tuple[str, ...]:
+    flags = row.get("flags") or ()
+    if isinstance(flags, str) or not all(isinstance(f, str) for f in flags):
+        raise ValueError(f"attempt for {row.get('task_id')!r}: flags must be a list of strings")
+    return tuple(flags)
 
 
 def load_attempts(path: Path) -> tuple[list[Attempt], list[tuple[str, str]]]:
@@ -77,6 +85,8 @@ def build_report(attempts: list[Attempt], ks: tuple[int, ...] = (1,), tasks: lis
         "metrics": overall.as_dict(),
         "per_category": {c: m.as_dict() for c, m in per_category(attempts, tasks=tasks, ks=ks).items()},
         "tasks": [{"task_id": t, "category": c} for t, c in tasks],
+        # correct kernels whose speedup is left out of fast_p and the geomean until re-verified, with the reason
+        "flagged": [asdict(f) for f in flagged(attempts)],
         "attempts": [asdict(a) for a in attempts],
     }
 
@@ -86,6 +96,9 @@ def metrics_table(report: dict, title: str = "MobileKernelBench") -> Table:
     caption = "rates in % of tasks; fast_p: correct and speedup > p; geomean over correct kernels"
     if report.get("native_incorrect"):  # speedups against a wrong native kernel are shown apart
         caption += f"\nnative MNN kernel incorrect (not comparable): {', '.join(report['native_incorrect'])}"
+    if report.get("flagged"):  # speedups that do not count until re-verified
+        caption += "\nnot counted until re-verified: " + ", ".join(
+            f"{f['task_id']} {f['speedup']:.2f}x ({', '.join(f['reasons'])})" for f in report["flagged"])
     table = Table(title=title, caption=caption, box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
     ks = [k for k in report["metrics"] if k.startswith("pass@")]
     fast = [f"fast_{p:.1f}" for p in FAST_PS]

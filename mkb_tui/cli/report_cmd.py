@@ -13,13 +13,15 @@ from mkb_tui.paths import DEFAULT_DB
 RESULTS_HELP = """\
 RESULTS is one of:
   FILE.jsonl      one attempt per line: {"task_id", "category", "compiled", "correct", "speedup",
-                  "iteration", "sample", "emulated"} (or "verdict": compile_error|wrong_output|correct|...
+                  "iteration", "sample", "emulated", "flags"} (or "verdict": compile_error|wrong_output|correct|...
                   instead of compiled/correct)
   FILE.json       an array of those, or a report.json written by report/--batch/export (re-scored)
   DB.sqlite       a session database: its latest session (or --session ID)
   SESSION         a session id (or unique prefix, or 'latest') in --db (default sessions/mkb.sqlite)
 Tasks are scored best-of-iterations; fast_p counts a task when correct and speedup > p, over all tasks
-(a stored session's planned tasks that were never attempted count as failures); emulated timings never count."""
+(a stored session's planned tasks that were never attempted count as failures); emulated timings never count.
+A speedup flagged suspicious_speedup, unstable_timing, high_dispersion or timing_mismatch counts only when the
+verdict also says `reverified` (a second timing, every timed output checked, agreed); the others are listed apart."""
 
 DB_SUFFIXES = {".sqlite", ".sqlite3", ".db"}
 

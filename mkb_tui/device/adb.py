@@ -11,7 +11,7 @@ import shlex
 import time
 from pathlib import Path
 
-from mkb_tui.device.base import ContentHashes, Device, DeviceInfo, ProcResult, named_files
+from mkb_tui.device.base import ContentHashes, Device, DeviceInfo, ProcResult, named_files, named_in
 from mkb_tui.errors import DeviceError
 
 REMOTE_ROOT = "/data/local/tmp/mkb"
@@ -159,24 +159,26 @@ class AdbDevice(Device):
         files = " ".join(shlex.quote(n) for n in names)
         return f"if set -- $(sha256sum {files} 2>/dev/null); {tests}; then {command}; else echo {DAMAGED_MARK}; (exit {DAMAGED_EXIT}); fi"
 
-    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> ProcResult:
-        result = await self._run_once(argv, timeout=timeout, env=env)
+    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None) -> ProcResult:
+        result = await self._run_once(argv, timeout=timeout, env=env, stdin=stdin)
         if result.returncode == DAMAGED_EXIT and DAMAGED_MARK in result.stdout:
             # a file the run reads was changed on the phone (by an earlier candidate): send it again, then run
-            damaged = named_files(argv, self._hashes)
+            damaged = named_files(argv + named_in(stdin), self._hashes)
             for name in damaged:
                 self._hashes.pop(name, None)
             self.restored += await self._send({name: self._pushed[name] for name in damaged if name in self._pushed})
             # once only: a runner that prints the mark itself then fails as any runner that exits non-zero
-            result = await self._run_once(argv, timeout=timeout, env=env)
+            result = await self._run_once(argv, timeout=timeout, env=env, stdin=stdin)
         return result
 
-    async def _run_once(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> ProcResult:
+    async def _run_once(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None) -> ProcResult:
         mask = await self._big_core_mask()
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in (env or {}).items())
         exe = argv[0] if argv[0].startswith("/") else f"./{argv[0]}"
-        run = f"{exports} {'taskset ' + mask + ' ' if mask else ''}{exe} {' '.join(shlex.quote(a) for a in argv[1:])}"
-        command = f"cd {shlex.quote(self.workdir)} && {self._guarded(argv, run)}"
+        # stdin through the shell's printf builtin: the program's own argv stays as given
+        feed = f"printf '%s' {shlex.quote(stdin.decode())} | " if stdin is not None else ""
+        run = f"{feed}{exports} {'taskset ' + mask + ' ' if mask else ''}{exe} {' '.join(shlex.quote(a) for a in argv[1:])}"
+        command = f"cd {shlex.quote(self.workdir)} && {self._guarded(argv + named_in(stdin), run)}"
         started = time.monotonic()
         try:
             result = await asyncio.wait_for(asyncio.to_thread(self.device.shell2, command, timeout=timeout + 5), timeout + 10)

@@ -43,8 +43,8 @@ class Device(ABC):
         """Copy local files to device-relative names (skip unchanged ones)."""
 
     @abstractmethod
-    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> ProcResult:
-        """Run argv[0] (device-relative) with the device work dir as cwd."""
+    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None) -> ProcResult:
+        """Run argv[0] (device-relative) with the device work dir as cwd; `stdin` is fed to it (the runner's plan)."""
 
     @abstractmethod
     async def pull(self, remote: str, local: Path) -> None: ...
@@ -55,6 +55,11 @@ class Device(ABC):
 
     async def close(self) -> None:
         return None
+
+
+def named_in(stdin: bytes | None) -> list[str]:
+    """The words of a run's stdin (the runner's plan names the model and inputs it reads), to check like argv."""
+    return stdin.decode(errors="replace").split() if stdin else []
 
 
 def named_files(argv: Iterable[str], known: Iterable[str]) -> list[str]:

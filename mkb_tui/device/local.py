@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mkb_tui.device.base import ContentHashes, Device, DeviceInfo, ProcResult, named_files
+from mkb_tui.device.base import ContentHashes, Device, DeviceInfo, ProcResult, named_files, named_in
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,8 @@ _TOOLS = _find_tools()
 
 
 async def run_limited(
-    argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | None = None, limits: Limits | None = None
+    argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str] | None = None, limits: Limits | None = None,
+    stdin: bytes | None = None,
 ) -> ProcResult:
     """Run argv with limits and a wall-clock timeout; kill the whole process group on timeout."""
     limits = limits or Limits()
@@ -88,13 +89,13 @@ async def run_limited(
         env={**os.environ, **(env or {})},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         start_new_session=True,  # own process group so a timeout kills every descendant
         preexec_fn=None if prefix is not None else limits.apply,
     )
     timed_out = False
     try:
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
     except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
         timed_out = isinstance(exc, asyncio.TimeoutError)
         try:
@@ -166,10 +167,10 @@ class LocalDevice(Device):
         for remote in remotes:
             (self.workdir / remote).unlink(missing_ok=True)
 
-    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None) -> ProcResult:
-        self.restored += self.check_inputs(argv)
+    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None) -> ProcResult:
+        self.restored += self.check_inputs(argv + named_in(stdin))
         exe = argv[0] if os.path.isabs(argv[0]) else str(self.workdir / argv[0])
-        return await run_limited([exe, *argv[1:]], cwd=self.workdir, timeout=timeout, env=env, limits=self.limits)
+        return await run_limited([exe, *argv[1:]], cwd=self.workdir, timeout=timeout, env=env, limits=self.limits, stdin=stdin)
 
     async def pull(self, remote: str, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)

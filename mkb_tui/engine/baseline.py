@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +25,14 @@ class Baseline:
     runner: Path
 
 
+def runner_tag() -> str:
+    """The runner source's content hash: runners (and their objects) are kept per source version, so checkouts with
+    different runners sharing one MNN cache never run each other's binary."""
+    return hashlib.sha256(RUNNER_SRC.read_bytes()).hexdigest()[:12]
+
+
 def baseline_dirs(mnn: MnnInfo, target: Target) -> tuple[Path, Path]:
-    return mnn.home / f"build-{target.name}", mnn.home / f"runner-{target.name}" / "mkb_runner"
+    return mnn.home / f"build-{target.name}", mnn.home / f"runner-{target.name}" / f"mkb_runner-{runner_tag()}"
 
 
 def baseline_ready(mnn: MnnInfo, target: Target) -> bool:
@@ -43,7 +50,7 @@ async def ensure_baseline(mnn: MnnInfo, target: Target, *, timeout: float = 3600
         result = await builder.configure_and_build(target, mnn.root, build_dir, ["MNN"], home=mnn.home, timeout=timeout)
         if not result.ok:
             return None, result
-        if not runner.exists() or runner.stat().st_mtime < RUNNER_SRC.stat().st_mtime:
+        if not runner.exists():
             runner.parent.mkdir(parents=True, exist_ok=True)
             if target.static:
                 failed = await link_static_runner(mnn, target, build_dir, runner)
@@ -60,8 +67,8 @@ async def ensure_baseline(mnn: MnnInfo, target: Target, *, timeout: float = 3600
 async def link_static_runner(mnn: MnnInfo, target: Target, build_dir: Path, out: Path) -> str | None:
     """A static runner with this build's libMNN.a inside (whole archive: op registrations must not be dropped).
     The runner object is compiled once per target. Returns the error output, or None."""
-    obj = mnn.home / f"runner-{target.name}" / "mkb_runner.o"
-    if not obj.exists() or obj.stat().st_mtime < RUNNER_SRC.stat().st_mtime:
+    obj = mnn.home / f"runner-{target.name}" / f"mkb_runner-{runner_tag()}.o"
+    if not obj.exists():
         obj.parent.mkdir(parents=True, exist_ok=True)
         proc = await run_limited([target.compiler, "-O2", "-std=c++11", f"-I{mnn.root / 'include'}", "-c", str(RUNNER_SRC), "-o", str(obj)],
                                  cwd=obj.parent, timeout=600, limits=builder.BUILD_LIMITS)  # fmt: skip

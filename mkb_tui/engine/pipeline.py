@@ -14,16 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mkb_tui.bench.compare import compare_outputs
 from mkb_tui.bench.tasks import Task
-from mkb_tui.bench.tensorfile import read_tensors
 from mkb_tui.device.base import Device, ProcResult
 from mkb_tui.engine import slots as slotlib
 from mkb_tui.engine.baseline import Baseline, ensure_baseline, link_static_runner
 from mkb_tui.engine.evaluator import EvaluatorInfo
 from mkb_tui.engine.mnn import MnnInfo, require_mnn
 from mkb_tui.engine.static_check import check as static_check
-from mkb_tui.engine.timing import UNSTABLE_HALVES, Round, halves_disagreement, speedup, summarize, timing_doubt, timing_flags
+from mkb_tui.engine.measure import Judge, TimedModels, TimingPlan, parse_runner_output  # noqa: F401 (TimingPlan, parse_runner_output: re-exported)
+from mkb_tui.engine.schedule import InputSet
 from mkb_tui.engine.toolchain import get_target
 from mkb_tui.engine.workspace import WorkspacePool
 from mkb_tui.errors import DeviceError, MkbError
@@ -31,55 +30,6 @@ from mkb_tui.paths import cache_dir
 from mkb_tui.vocabulary.verdicts import KernelCandidate, Verdict, VerdictKind
 
 Progress = Callable[[str], None]
-TIMING_ATTEMPTS = 3
-
-
-@dataclass
-class TimingPlan:
-    """A/B/A/B rounds, one runner process per side per round.
-
-    Many short rounds, because where a process's buffers land in memory sets the speed of a small op for the whole
-    process: the same library gives avgpool_k3s1p1_incl 17.5, 18.9 or 19.6 us per process (and the modes follow the
-    session's buffers, not the code), so the pooled median of 10 processes per side can land on different modes for the
-    two sides (0.93-1.04 for the oracle). Cheap ops therefore get more rounds, up to `max_rounds`, as long as the timing
-    stays within `budget_s`; the number is set from the first round's wall time, so both sides get the same."""
-
-    rounds: int = 10  # at least this many rounds
-    warmup: int = 10
-    iters_per_round: int = 15  # >= 100 timed runs per side
-    max_rounds: int = 40
-    budget_s: float = 3.0
-
-    def __post_init__(self) -> None:
-        self.max_rounds = max(self.max_rounds, self.rounds)
-
-    def rounds_for(self, first_round_s: float) -> int:
-        """How many rounds in all, given the wall time of the first (pure)."""
-        if first_round_s <= 0:
-            return self.max_rounds
-        return max(self.rounds, min(self.max_rounds, int(self.budget_s / first_round_s)))
-
-
-@dataclass
-class TimedModels:
-    """The two models timed against each other (device paths) and the runner arguments each needs. They are the same
-    model except for combiners, whose candidate is a model."""
-
-    baseline: str
-    candidate: str
-    baseline_args: list[str]
-    candidate_args: list[str]
-
-
-def parse_runner_output(stdout: str) -> dict | None:
-    for line in reversed(stdout.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
 
 
 class Pipeline:
@@ -103,7 +53,7 @@ class Pipeline:
         self.precision = precision
         self.pool = WorkspacePool(self.mnn, self.target, workspaces, workspace_name)
         # emulated timings never count: a short A/B run only shows them, and keeps qemu runs cheap
-        self.timing = timing or (TimingPlan(rounds=2, warmup=1, iters_per_round=5, max_rounds=2) if device.emulated else TimingPlan())
+        self.timing = timing or (TimingPlan(rounds=2, warmup=1, runs=2, extra=2, max_rounds=2) if device.emulated else TimingPlan())
         self.run_timeout = run_timeout
         self.build_timeout = build_timeout
         self._baseline: Baseline | None = None
@@ -249,11 +199,13 @@ class Pipeline:
         verdict.log += "\n--- the candidate's model runs: " + ", ".join(sorted({str(op["type"]) for op in ops})) + " ---"
         return out
 
-    async def _push_case(self, task: Task, candidate_model: Path | None = None) -> tuple[TimedModels, list[tuple[str, str, Path]]]:
-        """Push the model(s) and every seed's inputs; returns the models and the (seed, device input, reference) cases."""
+    async def _push_case(self, task: Task, candidate_model: Path | None = None) -> tuple[TimedModels, list[InputSet]]:
+        """Push the model(s) and the inputs of every fixed seed and of the task's secret pool; returns the models and
+        the input sets (their references stay on the host)."""
         import hashlib
 
-        from mkb_tui.bench.references import reference_case
+        from mkb_tui.bench.pool import pool_seeds
+        from mkb_tui.bench.references import build_model, reference_case
         from mkb_tui.engine.convert import convert_to_mnn
 
         model = convert_to_mnn(task)
@@ -264,157 +216,104 @@ class Pipeline:
         models = TimedModels(f"models/{model.name}", f"models/{model.name}", _runner_api(model), _runner_api(model))
         if candidate_model is not None:
             digest = hashlib.sha256(candidate_model.read_bytes()).hexdigest()[:12]
-            models.candidate, models.candidate_args = f"models/{task.id}-candidate-{digest}.mnn", _runner_api(candidate_model)
+            models.candidate, models.candidate_api = f"models/{task.id}-candidate-{digest}.mnn", _runner_api(candidate_model)
             files[models.candidate] = candidate_model
-        cases = []
-        for seed in task.seeds:
-            case = reference_case(task, seed)  # cached: torch is imported only to make a missing one
-            remote = f"refs/{task.id}-{task.content_hash}/inputs_{seed}.mkbt"
+        module = torch_model = None
+        sets = []
+        for seed, fixed in [*((s, True) for s in task.seeds), *((s, False) for s in pool_seeds(task))]:
+            case = _cached_case(task, seed)
+            if case is None:  # computed once per task and seed, then cached
+                module = module or task.load_module()
+                torch_model = torch_model or build_model(task, module)
+                case = reference_case(task, seed, model=torch_model, module=module)
+            # device names say nothing of the seed; the references are never pushed
+            name = f"seed{seed}" if fixed else hashlib.sha256(f"{seed}".encode()).hexdigest()[:16]
+            remote = f"inputs/{task.id}-{task.content_hash}/{name}.mkbt"
             files[remote] = case.inputs_path
-            cases.append((str(seed), remote, case.outputs_path))
+            label = f"seed {seed}" if fixed else f"secret input {len(sets) - len(task.seeds) + 1}"
+            sets.append(InputSet(label, remote, case.outputs_path, fixed))
         await self.device.push(files)
-        return models, cases
+        return models, sets
 
-    async def _runner(self, base: Baseline, lib_dir: Path, args: list[str], timeout: float) -> ProcResult:
+    async def _runner(self, base: Baseline, lib_dir: Path, timeout: float, stdin: str) -> ProcResult:
+        """One runner process on the library in lib_dir; its plan goes on stdin, so every process has the same argv."""
         if not self.target.static:  # one runner; the library under test comes from LD_LIBRARY_PATH
-            return await self.device.run([str(base.runner), *args], timeout=timeout, env={"LD_LIBRARY_PATH": str(lib_dir)})
+            return await self.device.run([str(base.runner)], timeout=timeout, env={"LD_LIBRARY_PATH": str(lib_dir)}, stdin=stdin.encode())
         side = "baseline" if lib_dir == base.build_dir else "candidate"
-        exe = base.runner if side == "baseline" else lib_dir / "mkb_runner"
+        exe = base.runner if side == "baseline" else _candidate_runner(lib_dir)
         if side == "candidate":
             failed = await self._link_candidate_runner(lib_dir)
             if failed:
                 return ProcResult(1, json.dumps({"ok": False, "error": "linking the static runner failed: " + failed[-500:]}), failed, 0.0)
         await self.device.push({f"bin/{side}_mkb_runner": exe})
-        return await self.device.run([f"bin/{side}_mkb_runner", *args], timeout=timeout)
+        return await self.device.run([f"bin/{side}_mkb_runner"], timeout=timeout, stdin=stdin.encode())
 
     async def _link_candidate_runner(self, lib_dir: Path) -> str | None:
         """The static runner with the candidate's libMNN.a (static targets), when it is older than the library."""
-        exe = lib_dir / "mkb_runner"
+        exe = _candidate_runner(lib_dir)
         if not exe.exists() or exe.stat().st_mtime < (lib_dir / "libMNN.a").stat().st_mtime:
             return await link_static_runner(self.mnn, self.target, lib_dir, exe)
         return None
 
     async def _run(self, task: Task, slot: slotlib.Slot, base: Baseline, lib_dir: Path, verdict: Verdict, say: Progress,
                    candidate_model: Path | None = None) -> None:
-        """Verify and time. A cpu/geometry candidate is a library (lib_dir) running the task's model; a combiner
-        candidate is a model (candidate_model) running on the pristine library."""
+        """Verify and time (mkb_tui.engine.measure). A cpu/geometry candidate is a library (lib_dir) running the task's
+        model; a combiner candidate is a model (candidate_model) running on the pristine library."""
         say("verifying")
         with verdict.phase("push"):
-            models, cases = await self._push_case(task, candidate_model)
-        common = ["--threads", str(self.threads), "--precision", self.precision]
+            models, sets = await self._push_case(task, candidate_model)
+
+        async def run(side: str, plan: str) -> ProcResult:
+            return await self._runner(base, base.build_dir if side == "baseline" else lib_dir, self.run_timeout, plan)
+
+        scratch = _scratch_dir()
+        judge = Judge(task_id=task.id, tolerance=task.tolerance, sets=sets, models=models, run=run, pull=self.device.pull,
+                      timing=self.timing, threads=self.threads, precision=self.precision, emulated=self.device.emulated,
+                      lenient=bool(task.native_incorrect_for(self.target.name)), plausible=task.plausible_speedup, scratch=scratch)  # fmt: skip
         with verdict.phase("verify"):
-            timed = await self._verify(task, slot, base, lib_dir, verdict, models, cases, common)
+            timed = await judge.verify(verdict, require_proof=slot.mechanism == "cpu", timeout=self.run_timeout)
         if not timed:
             return
         # native_incorrect tasks are timed whatever the outputs, so reports can show them apart
         say("timing")
         with verdict.phase("time"):
-            await self._time(models, cases[0][1], base, lib_dir, verdict, common)
-
-    async def _verify(self, task: Task, slot: slotlib.Slot, base: Baseline, lib_dir: Path, verdict: Verdict, models: TimedModels,
-                      cases: list[tuple[str, str, Path]], common: list[str]) -> bool:
-        """Run every seed and compare; sets the verdict. True when the candidate goes on to be timed."""
-        # every seed in one process, one after another: a kernel caching results across runs fails the later seeds
-        outs = [f"out/{task.id}_{seed}.mkbt" for seed, _, _ in cases]
-        await self.device.remove(outs)  # an output left by an earlier run must never be read as this run's
-        args = [models.candidate, ",".join(c[1] for c in cases), ",".join(outs), *common, "--repeat", "2", *models.candidate_args]
-        proc = await self._runner(base, lib_dir, args, self.run_timeout)
-        report = parse_runner_output(proc.stdout)
-        if proc.timed_out:
-            verdict.kind, verdict.message = VerdictKind.TIMEOUT, f"no result within {self.run_timeout:.0f} s"
-            return False
-        if proc.signal or report is None or not report.get("ok"):
-            verdict.kind = VerdictKind.RUNTIME_ERROR
-            why = f"killed by signal {proc.signal}" if proc.signal else (report or {}).get("error") or f"exit code {proc.returncode}"
-            verdict.message = f"the runner failed: {why}"
-            if ((report or {}).get("candidate_proof") or {}).get("nulls"):
-                verdict.message = f"the candidate kernel never ran: its creator returned nullptr ({why})"
-            verdict.log = (verdict.log + "\n" + proc.stdout[-4000:] + proc.stderr[-4000:])[-20000:]
-            return False
-        if slot.mechanism == "cpu":
-            proof = report.get("candidate_proof") or {}
-            if proof.get("creations", 0) < 1 or proof.get("executions", 0) < 1:
-                verdict.kind = VerdictKind.RUNTIME_ERROR
-                verdict.message = (f"the candidate kernel never ran (creations {proof.get('creations', 0)}, "
-                                   f"executions {proof.get('executions', 0)}): its creator returned nullptr or did not handle the op")  # fmt: skip
-                return False
-        worst_abs = worst_rel = 0.0
-        for (seed, _, expected_path), out_remote in zip(cases, outs):
-            local_out = cache_dir() / "runs" / f"{task.id}_{seed}.mkbt"
-            await self.device.pull(out_remote, local_out)
-            got = [a for _, a in read_tensors(local_out)]
-            want = [a for _, a in read_tensors(expected_path)]
-            cmp = compare_outputs(got, want, task.tolerance)
-            worst_abs, worst_rel = max(worst_abs, cmp.max_abs_error), max(worst_rel, cmp.max_rel_error)
-            verdict.max_abs_error, verdict.max_rel_error = worst_abs, worst_rel
-            if not cmp.ok:
-                verdict.kind = VerdictKind.WRONG_OUTPUT
-                verdict.first_mismatch = f"seed {seed}, {cmp.first_mismatch}"
-                verdict.message = f"seed {seed}: {cmp.message}"
-                if not task.native_incorrect_for(self.target.name):
-                    return False
-                break
-        else:
-            verdict.kind, verdict.message = VerdictKind.CORRECT, f"all {len(cases)} seeds within {task.tolerance:g}"
-        return True
-
-    async def _time(self, models: TimedModels, remote_in: str, base: Baseline, lib_dir: Path, verdict: Verdict,
-                    common: list[str]) -> None:
-        # A timing whose halves disagree or whose runs spread widely was disturbed (a shared machine): time again,
-        # up to TIMING_ATTEMPTS in all, and keep the most trustworthy
-        attempts: list[tuple[float, list[Round]]] = []  # (doubt, rounds)
-        for _ in range(1 if self.device.emulated else TIMING_ATTEMPTS):
-            rounds = await self._time_rounds(models, remote_in, base, lib_dir, verdict, common)
-            if rounds is None:
-                return
-            attempts.append((timing_doubt(rounds), rounds))
-            if attempts[-1][0] <= 1.0:
-                break
-        _, rounds = min(attempts, key=lambda attempt: attempt[0])
-        disagreement = halves_disagreement(rounds)
-        verdict.timing_rounds = len(rounds)
-        emulated = self.device.emulated
-        verdict.baseline = summarize([t for b, _ in rounds for t in b], emulated=emulated)
-        verdict.candidate = summarize([t for _, c in rounds for t in c], emulated=emulated)
-        ratio = speedup(verdict.baseline, verdict.candidate)
-        verdict.speedup = ratio if verdict.kind is VerdictKind.CORRECT else None
-        verdict.flags += timing_flags(verdict.baseline, verdict.candidate, ratio)
-        if len(attempts) > 1:
-            verdict.flags.append("retimed")
-        if disagreement > UNSTABLE_HALVES:
-            verdict.flags.append("unstable_timing")
-        if verdict.kind is not VerdictKind.CORRECT and ratio is not None:
-            verdict.flags.append(f"timed_speedup={ratio:.3f}")
-
-    async def _time_rounds(self, models: TimedModels, remote_in: str, base: Baseline, lib_dir: Path, verdict: Verdict,
-                           common: list[str]) -> list[Round] | None:
-        """The A/B rounds, or None (and the verdict says why) when a timing run fails."""
-        plan = self.timing
-        rest = [remote_in, "out/timing.mkbt", *common, "--warmup", str(plan.warmup), "--iters", str(plan.iters_per_round)]
-        rounds: list[Round] = []
-        wanted = plan.rounds
-        while len(rounds) < wanted:
-            round_started = time.monotonic()
-            times: dict[str, list[float]] = {}
-            for side, lib, model, extra in (("baseline", base.build_dir, models.baseline, models.baseline_args),
-                                            ("candidate", lib_dir, models.candidate, models.candidate_args)):
-                proc = await self._runner(base, lib, [model, *rest, *extra], self.run_timeout)
-                report = parse_runner_output(proc.stdout)
-                if proc.timed_out or report is None or not report.get("ok"):
-                    verdict.kind = VerdictKind.TIMEOUT if proc.timed_out else VerdictKind.RUNTIME_ERROR
-                    verdict.message = f"timing run of the {side} failed: " + ("timeout" if proc.timed_out else str((report or {}).get("error", proc.returncode)))
-                    return None
-                times[side] = report["times_ms"]
-            rounds.append((times["baseline"], times["candidate"]))
-            if len(rounds) == 1:
-                wanted = plan.rounds_for(time.monotonic() - round_started)
-        return rounds
+            await judge.time(verdict, self.run_timeout)
 
 
-def _runner_api(mnn_file: Path) -> list[str]:
+def _runner_api(mnn_file: Path) -> str:
     from mkb_tui.engine.convert import has_subgraphs
 
-    return ["--api", "module"] if has_subgraphs(mnn_file) else []
+    return "module" if has_subgraphs(mnn_file) else "session"
+
+
+def _candidate_runner(lib_dir: Path) -> Path:
+    """The static runner linked with a workspace's library (named by the runner source it was built from)."""
+    from mkb_tui.engine.baseline import runner_tag
+
+    return lib_dir / f"mkb_runner-{runner_tag()}"
+
+
+def _scratch_dir() -> Path:
+    """Where kept outputs are pulled to and read once: memory-backed when the host has it (a file overwritten on a
+    disk mounted with `discard` can take 10 ms)."""
+    import os
+    import tempfile
+
+    shm = Path("/dev/shm")
+    base = shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+    folder = base / f"mkb-runs-{os.getuid()}-{os.environ.get('MKB_SCRATCH_TAG', '')}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _cached_case(task: Task, seed: int):
+    """A seed's reference case when its files are cached (no PyTorch needed), else None."""
+    from mkb_tui.bench.references import reference_case
+
+    folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"
+    if (folder / f"inputs_{seed}.mkbt").exists() and (folder / f"outputs_{seed}.mkbt").exists():
+        return reference_case(task, seed)
+    return None
 
 
 def _first_error(built) -> str:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import math
 import statistics
+from dataclasses import dataclass
 
 from mkb_tui.vocabulary.verdicts import TimingStats
 
 # IQR / median above which a timing is not trusted. Not the CV, which follows rare outliers that the median ignores
 # anyway (measured: a 0.8 us op with a few preempted runs has CV 2.2 and IQR / median 0.024)
 HIGH_DISPERSION = 0.20
-SUSPICIOUS_SPEEDUP = 10.0
+SUSPICIOUS_SPEEDUP = 10.0  # KernelBench's excessive-speedup bound; a task may declare its own (Task.plausible_speedup)
+# flags under which a speedup does not count (fast_p, geomean) until a second, fully checked timing confirms it
+DOUBTFUL_FLAGS = ("suspicious_speedup", "unstable_timing", "high_dispersion", "timing_mismatch")
+REVERIFY_AGREEMENT = 0.10  # the confirming timing's speedup within this share of the first
 UNSTABLE_HALVES = 0.05  # the speedups of the first and second half of the rounds further apart than this: time again
 
 Round = tuple[list[float], list[float]]  # one A/B round: the baseline's and the candidate's timed runs (ms)
@@ -33,11 +38,13 @@ def speedup(baseline: TimingStats, candidate: TimingStats) -> float | None:
     return baseline.median_ms / candidate.median_ms
 
 
-def timing_flags(baseline: TimingStats, candidate: TimingStats, ratio: float | None) -> list[str]:
+def timing_flags(baseline: TimingStats, candidate: TimingStats, ratio: float | None, plausible: float = SUSPICIOUS_SPEEDUP) -> list[str]:
+    """high_dispersion (either side's IQR above HIGH_DISPERSION of its median), suspicious_speedup (above the task's
+    plausible bound, SUSPICIOUS_SPEEDUP unless the task declares another), emulated."""
     flags = []
     if any(side.iqr_ms > HIGH_DISPERSION * side.median_ms for side in (baseline, candidate)):
         flags.append("high_dispersion")
-    if ratio is not None and ratio > SUSPICIOUS_SPEEDUP:
+    if ratio is not None and ratio > plausible:
         flags.append("suspicious_speedup")
     if candidate.emulated:
         flags.append("emulated")
@@ -69,3 +76,100 @@ def timing_doubt(rounds: list[Round]) -> float:
         if side.median_ms > 0:
             dispersion = max(dispersion, side.iqr_ms / side.median_ms)
     return max(halves_disagreement(rounds) / UNSTABLE_HALVES, dispersion / HIGH_DISPERSION)
+
+
+# ---- cross-checks of the runner's clock ------------------------------------------------------------------------------
+# The candidate's code runs in the runner's address space, so the runner's own timer is not the only witness. Two
+# others, each compared with what the runner claims for the candidate's gain per run (baseline minus candidate):
+# - loop: the whole run loop timed by a raw clock_gettime system call in the runner (no library function a candidate
+#   could define). Time taken out of the timed regions shows up between them.
+# - host: the wall time the host measures around each process, out of the candidate's reach. Processes come in two
+#   lengths, so the per-run figure is (long - short) / extra runs, and each process's fixed costs cancel.
+CROSSCHECK_REL = 0.2  # a claimed gain per run beyond the seen one by more than this share of the baseline's run: a mismatch
+CROSSCHECK_SIGMAS = 3.0
+
+
+@dataclass(frozen=True)
+class ProcessTimes:
+    """What one runner process reported, and the host's wall time around it."""
+
+    times_ms: list[float]  # every run, in order
+    loop_ms: float  # the run loop by the raw system-call clock
+    wall_s: float  # the host's measure of the whole process
+
+    @property
+    def runs(self) -> int:
+        return len(self.times_ms)
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """The candidate's gain per run (ms) as the runner claims it and as an independent witness sees it."""
+
+    witness: str  # "loop" | "host"
+    claimed_ms: float
+    seen_ms: float
+    tolerance_ms: float
+    resolved: bool  # the witness is precise enough to see a lie of the size that matters
+
+    @property
+    def mismatch(self) -> bool:
+        return self.resolved and self.claimed_ms - self.seen_ms > self.tolerance_ms
+
+    def as_dict(self) -> dict:
+        return {"witness": self.witness, "claimed_ms": round(self.claimed_ms, 6), "seen_ms": round(self.seen_ms, 6),
+                "tolerance_ms": round(self.tolerance_ms, 6), "resolved": self.resolved, "mismatch": self.mismatch}  # fmt: skip
+
+
+def _robust_se(values: list[float]) -> float:
+    """Standard error of the median of `values`, from their MAD (rare preempted runs do not inflate it)."""
+    if len(values) < 2:
+        return float("inf")
+    med = statistics.median(values)
+    mad = statistics.median(abs(v - med) for v in values)
+    return 1.253 * 1.4826 * mad / math.sqrt(len(values))
+
+
+def _judge(witness: str, claimed: float, seen: float, base_run_ms: float, se: float) -> CrossCheck:
+    tolerance = CROSSCHECK_REL * base_run_ms + CROSSCHECK_SIGMAS * se
+    resolved = math.isfinite(se) and CROSSCHECK_SIGMAS * se <= 0.5 * base_run_ms
+    return CrossCheck(witness, claimed, seen, tolerance, resolved)
+
+
+def loop_crosscheck(pairs: list[tuple[ProcessTimes, ProcessTimes]]) -> CrossCheck:
+    """Per round (baseline, candidate on the same plan): the claimed gain per run (sums of the timed regions) against
+    the gain per run of the whole loop by the system-call clock."""
+    claimed, seen = [], []
+    for b, c in pairs:
+        claimed.append((sum(b.times_ms) - sum(c.times_ms)) / b.runs)
+        seen.append((b.loop_ms - c.loop_ms) / b.runs)
+    excess = [x - y for x, y in zip(claimed, seen)]
+    claim = statistics.median(claimed)
+    return _judge("loop", claim, claim - statistics.median(excess), _base_run(pairs), _robust_se(excess))
+
+
+def host_crosscheck(pairs: list[tuple[ProcessTimes, ProcessTimes]]) -> CrossCheck | None:
+    """Per round, (host wall difference) - (claimed difference) is the two sides' fixed process costs minus the
+    runner's overstatement per run times the number of runs; long rounds minus short rounds, over the extra runs,
+    leaves the overstatement per run. None when the rounds do not come in two lengths (two of each at least)."""
+    lengths = sorted({b.runs for b, _ in pairs})
+    if len(lengths) != 2:
+        return None
+    short, long_ = lengths
+    gap: dict[int, list[float]] = {short: [], long_: []}
+    claimed = []
+    for b, c in pairs:
+        claimed_total = sum(b.times_ms) - sum(c.times_ms)
+        gap[b.runs].append((b.wall_s - c.wall_s) * 1000.0 - claimed_total)
+        claimed.append(claimed_total / b.runs)
+    if min(len(v) for v in gap.values()) < 2:
+        return None
+    extra = long_ - short
+    overstated = -(statistics.median(gap[long_]) - statistics.median(gap[short])) / extra
+    se = math.hypot(_robust_se(gap[long_]), _robust_se(gap[short])) / extra
+    claim = statistics.median(claimed)
+    return _judge("host", claim, claim - overstated, _base_run(pairs), se)
+
+
+def _base_run(pairs: list[tuple[ProcessTimes, ProcessTimes]]) -> float:
+    return statistics.median(t for b, _ in pairs for t in b.times_ms)

@@ -44,7 +44,7 @@ async def session_results(store: Store, session_id: str) -> SessionResults:
     categories |= task_categories([t for t in planned if t not in categories])
     attempts = [
         attempt_from_verdict(r["task_id"], categories[r["task_id"]], r["verdict"], r["speedup"], r["iteration"] or 0,
-                        (r["iteration"] or 0) if pass_k else 0, r["emulated"])  # fmt: skip
+                        (r["iteration"] or 0) if pass_k else 0, r["emulated"], r.get("flags") or ())  # fmt: skip
         for r in rows
         if r["verdict"] not in NOT_ATTEMPTS
     ]

@@ -83,6 +83,9 @@ class Verdict:
     threads: int = 1
     precision: str = "high"
     flags: list[str] = field(default_factory=list)  # e.g. "high_dispersion", "suspicious_speedup", "native_incorrect"
+    # how the timing was checked: the runner's clock ("vdso" | "syscall" | "libc"), the cross-checks of that clock by
+    # witnesses out of the candidate's reach, how many timed runs' outputs were compared
+    timing_check: dict[str, Any] = field(default_factory=dict)
     log: str = ""
     seconds: float = 0.0
     # wall seconds per pipeline phase, in the order first entered: e.g. static, place, build, object, verify, time,

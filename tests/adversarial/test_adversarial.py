@@ -13,7 +13,7 @@ def strict_pipeline(mnn):
     from mkb_tui.device import open_device
     from mkb_tui.engine.pipeline import Pipeline, TimingPlan
 
-    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=2, warmup=2, iters_per_round=50, max_rounds=2), run_timeout=8)
+    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=2, max_rounds=2), run_timeout=8)
 
 
 def test_a_correct_handwritten_kernel_passes(strict_pipeline):

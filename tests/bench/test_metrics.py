@@ -144,3 +144,43 @@ def test_attempt_from_verdict():
         False, False, False, True, True, True]  # fmt: skip
     assert attempt_from_verdict("t", "A", "correct", 1.5).counted_speedup == 1.5
     assert attempt_from_verdict("t", "A", "banana").correct is False
+
+
+def test_doubted_speedups_do_not_count_until_reverified():
+    from mkb_tui.bench.metrics import flagged
+
+    attempts = [
+        Attempt("a", "A", True, True, 2.0),
+        Attempt("b", "A", True, True, 40.0, flags=("suspicious_speedup",)),
+        Attempt("c", "A", True, True, 3.0, flags=("high_dispersion", "retimed")),
+        Attempt("d", "A", True, True, 1.8, flags=("timing_mismatch", "unstable_timing")),
+        Attempt("e", "A", True, True, 30.0, flags=("suspicious_speedup", "reverified")),
+    ]
+    m = compute(attempts)
+    assert m.fcr == 100.0  # doubted kernels are still correct
+    assert m.fast[1.0] == 40.0  # a and e only
+    assert m.geomean_speedup == pytest.approx((2.0 * 30.0) ** 0.5)
+    apart = {f.task_id: f.reasons for f in flagged(attempts)}
+    assert apart == {"b": ("suspicious_speedup",), "c": ("high_dispersion",), "d": ("timing_mismatch", "unstable_timing")}
+
+
+def test_a_doubted_attempt_does_not_hide_a_clean_one():
+    attempts = [Attempt("t", "A", True, True, 9.0, 0, flags=("high_dispersion",)), Attempt("t", "A", True, True, 1.4, 1)]
+    assert best_per_task(attempts)[0].speedup == 1.4
+
+
+def test_report_lists_flagged_results_apart(tmp_path):
+    from mkb_tui.bench.report import build_report, load_attempts, metrics_table
+
+    path = tmp_path / "r.jsonl"
+    path.write_text('{"task_id": "a", "category": "A", "verdict": "correct", "speedup": 2.0}\n'
+                    '{"task_id": "b", "category": "A", "verdict": "correct", "speedup": 25.0, "flags": ["suspicious_speedup"]}\n')
+    attempts, _ = load_attempts(path)
+    report = build_report(attempts)
+    assert [f["task_id"] for f in report["flagged"]] == ["b"] and tuple(report["flagged"][0]["reasons"]) == ("suspicious_speedup",)
+    assert report["metrics"]["fast_1.0"] == 50.0
+    from rich.console import Console
+
+    console = Console(record=True, width=120)
+    console.print(metrics_table(report))
+    assert "not counted until re-verified: b 25.00x (suspicious_speedup)" in console.export_text()

@@ -63,7 +63,7 @@ def test_adb_phone_pipeline(aarch64_ready, phone):
     from mkb_tui.device import open_device
     from mkb_tui.engine.pipeline import Pipeline, TimingPlan
 
-    pipeline = Pipeline(open_device(f"adb:{phone.serial}"), mnn=aarch64_ready, run_timeout=20, timing=TimingPlan(rounds=1, warmup=1, iters_per_round=3, max_rounds=1))
+    pipeline = Pipeline(open_device(f"adb:{phone.serial}"), mnn=aarch64_ready, run_timeout=20, timing=TimingPlan(rounds=1, warmup=1, runs=2, extra=2, max_rounds=1))
     good = evaluate(pipeline, "abs", CORRECT)
     assert good.kind.value == "correct" and good.device == f"adb:{phone.serial}", good.message
     assert good.speedup is not None  # a phone's timings count (this one happens to be emulated inside the test)

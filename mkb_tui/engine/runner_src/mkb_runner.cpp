@@ -1,25 +1,45 @@
-// mkb_runner: the project's own harness binary. Loads one .mnn model, feeds MKBT inputs, runs the session with
-// pinned threads and precision, writes MKBT outputs and prints one JSON line with timings.
+// mkb_runner: the project's own harness binary. Loads one .mnn model and runs it by a plan read from stdin, printing
+// one JSON line with the timings.
 //
-// usage: mkb_runner MODEL.mnn IN[,IN...] OUT[,OUT...] [--threads N] [--precision high|normal|low]
-//                   [--warmup W] [--iters N] [--repeat R] [--api session|module]
-// Several input sets run one after another in the same session, so a kernel that caches results across runs is
-// caught. --repeat R runs each forward R times and fails (exit 4) if outputs differ bitwise (uninitialised memory).
-// Timing (--iters) uses the first input set. --api module runs models with control-flow subgraphs (e.g. an LSTM
-// lowered to While), which a Session cannot; both paths time the forward computation only.
+// usage: mkb_runner < PLAN
+// Every process is started the same way (no arguments: a library's ELF constructor sees the same argv for every
+// process), and every process runs the same kind of plan: a sequence of runs, each on an input set that appears only
+// once in the process (so neither the input's address nor its content tells one run from another, and a result
+// memoised from an earlier run is never the right one). The harness decides afterwards which runs were "warm-up" and
+// which outputs it compares; the runner times every run and writes the outputs of the runs the plan names.
+// Before every run, outside the timed region, the output tensors are filled with a NaN pattern, so a kernel that
+// returns early leaves NaNs.
+//
+// Plan (text, one directive per line):
+//   mkbplan 1
+//   model PATH | api session|module | threads N | precision high|normal|low | poison HEX32
+//   input PATH            an input set (MKBT), numbered from 0 in order of appearance
+//   record PATH           where the kept outputs go: one MKBT file, tensors named "RUN:NAME", written after the last run
+//   run SET [keep]        run on input set SET; `keep`: this run's outputs are written to the record file
+//
+// The clock: the kernel's clock_gettime found in the vDSO image (located through the auxiliary vector on the initial
+// stack) and called through a private pointer, so a candidate library that defines clock_gettime or
+// std::chrono::steady_clock::now (in the dynamic link or the static one) does not replace the runner's timer. The
+// runs are also timed with a raw clock_gettime system call (no library involved), each from before its poisoning to
+// after it: the harness compares the two (loop_ms) to see time moved out of the timed regions.
 #include <MNN/Interpreter.hpp>
 #include <MNN/Tensor.hpp>
 #include <MNN/expr/Executor.hpp>
 #include <MNN/expr/ExprCreator.hpp>
 #include <MNN/expr/Module.hpp>
 
-#include <chrono>
+#include <elf.h>
+#include <link.h>
+#include <time.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -30,6 +50,122 @@ extern "C" long mkb_candidate_executions() __attribute__((weak));
 extern "C" long mkb_candidate_nulls() __attribute__((weak));
 
 namespace {
+
+// ---- the clock ------------------------------------------------------------------------------------------------------
+
+typedef int (*ClockFn)(clockid_t, struct timespec*);
+
+ClockFn gVdsoClock = nullptr;
+const char* gClockKind = "libc";
+
+// clock_gettime as a system call, without any library function in between.
+long rawClock(struct timespec* ts) {
+#if defined(__x86_64__)
+    long ret;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(228L), "D"((long)CLOCK_MONOTONIC), "S"(ts) : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = 113;
+    register long x0 __asm__("x0") = CLOCK_MONOTONIC;
+    register long x1 __asm__("x1") = (long)ts;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1) : "memory");
+    return x0;
+#else
+    return clock_gettime(CLOCK_MONOTONIC, ts);
+#endif
+}
+
+bool sameName(const char* a, const char* b) {  // no strcmp: nothing on the clock path goes through a library
+    while (*a && *a == *b) ++a, ++b;
+    return *a == *b;
+}
+
+// The vDSO's clock_gettime, from the ELF image the kernel maps into every process.
+ClockFn vdsoClock(uintptr_t base) {
+    if (base == 0) return nullptr;
+    const ElfW(Ehdr)* eh = (const ElfW(Ehdr)*)base;
+    if (eh->e_ident[0] != 0x7f || eh->e_ident[1] != 'E' || eh->e_ident[2] != 'L' || eh->e_ident[3] != 'F') return nullptr;
+    const ElfW(Phdr)* ph = (const ElfW(Phdr)*)(base + eh->e_phoff);
+    uintptr_t load = 0;
+    bool haveLoad = false;
+    const ElfW(Dyn)* dyn = nullptr;
+    for (int i = 0; i < eh->e_phnum; ++i) {
+        if (ph[i].p_type == PT_LOAD && !haveLoad) { load = base + ph[i].p_offset - ph[i].p_vaddr; haveLoad = true; }
+        else if (ph[i].p_type == PT_DYNAMIC) dyn = (const ElfW(Dyn)*)(base + ph[i].p_offset);
+    }
+    if (!haveLoad || dyn == nullptr) return nullptr;
+    const ElfW(Sym)* symtab = nullptr;
+    const char* strtab = nullptr;
+    const uint32_t* sysvHash = nullptr;
+    const uint32_t* gnuHash = nullptr;
+    for (; dyn->d_tag != DT_NULL; ++dyn) {
+        uintptr_t p = load + dyn->d_un.d_ptr;
+        if (dyn->d_tag == DT_SYMTAB) symtab = (const ElfW(Sym)*)p;
+        else if (dyn->d_tag == DT_STRTAB) strtab = (const char*)p;
+        else if (dyn->d_tag == DT_HASH) sysvHash = (const uint32_t*)p;
+        else if (dyn->d_tag == DT_GNU_HASH) gnuHash = (const uint32_t*)p;
+    }
+    if (symtab == nullptr || strtab == nullptr) return nullptr;
+    size_t count = 0;
+    if (sysvHash) {
+        count = sysvHash[1];  // nchain: one entry per symbol
+    } else if (gnuHash) {
+        uint32_t nbuckets = gnuHash[0], symoffset = gnuHash[1], bloomSize = gnuHash[2];
+        const uint32_t* buckets = (const uint32_t*)((const ElfW(Addr)*)(gnuHash + 4) + bloomSize);
+        const uint32_t* chain = buckets + nbuckets;
+        uint32_t last = 0;
+        for (uint32_t b = 0; b < nbuckets; ++b) if (buckets[b] > last) last = buckets[b];
+        if (last < symoffset) count = symoffset;
+        else { while (!(chain[last - symoffset] & 1)) ++last; count = last + 1; }
+    }
+    for (size_t i = 0; i < count; ++i) {
+        const ElfW(Sym)& s = symtab[i];
+        if ((s.st_info & 0xf) != STT_FUNC || s.st_shndx == SHN_UNDEF) continue;
+        const char* name = strtab + s.st_name;
+        if (sameName(name, "__vdso_clock_gettime") || sameName(name, "__kernel_clock_gettime")) return (ClockFn)(load + s.st_value);
+    }
+    return nullptr;
+}
+
+// The auxiliary vector follows the environment block that follows argv on the initial stack (argv itself, unlike
+// environ, is never moved by setenv).
+uintptr_t auxValue(char** argv, int argc, unsigned long type) {
+    char** p = argv + argc + 1;
+    while (*p) ++p;
+    for (const ElfW(auxv_t)* a = (const ElfW(auxv_t)*)(p + 1); a->a_type != AT_NULL; ++a)
+        if (a->a_type == type) return a->a_un.a_val;
+    return 0;
+}
+
+int64_t rawNowNs() {
+    struct timespec ts;
+    rawClock(&ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void initClock(char** argv, int argc) {
+    ClockFn fn = vdsoClock(auxValue(argv, argc, AT_SYSINFO_EHDR));
+    if (fn) {
+        // accept the vDSO clock only if it reads between two system-call readings
+        struct timespec t;
+        int64_t before = rawNowNs();
+        bool ok = fn(CLOCK_MONOTONIC, &t) == 0;
+        int64_t mid = (int64_t)t.tv_sec * 1000000000 + t.tv_nsec, after = rawNowNs();
+        if (ok && before <= mid && mid <= after) { gVdsoClock = fn; gClockKind = "vdso"; return; }
+    }
+#if defined(__x86_64__) || defined(__aarch64__)
+    gClockKind = "syscall";
+#endif
+}
+
+inline int64_t nowNs() {
+    struct timespec ts;
+    if (gVdsoClock) gVdsoClock(CLOCK_MONOTONIC, &ts);
+    else rawClock(&ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// ---- tensors --------------------------------------------------------------------------------------------------------
 
 enum DType : uint32_t { F32 = 0, I32 = 1, I64 = 2, U8 = 3, BOOL = 4, F16 = 5, I8 = 6, F64 = 7 };
 
@@ -144,16 +280,6 @@ HostTensor fromHost(const std::string& name, MNN::Tensor* host) {
     return fromBuffer(name, host->getType(), host->shape(), host->host<void>(), host->size());
 }
 
-std::vector<std::string> splitList(const std::string& s) {
-    std::vector<std::string> out;
-    size_t start = 0;
-    while (true) {
-        size_t comma = s.find(',', start);
-        out.push_back(s.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
-        if (comma == std::string::npos) return out;
-        start = comma + 1;
-    }
-}
 
 std::string jsonEscape(const std::string& s) {
     std::string o;
@@ -179,144 +305,189 @@ int fail(const std::string& msg, int code = 2) {
     return code;
 }
 
-void printTimes(const std::vector<double>& times) {
-    printf("\"times_ms\":[");
-    for (size_t i = 0; i < times.size(); ++i) printf("%s%.6f", i ? "," : "", times[i]);
-    printf("]");
+// ---- the plan -------------------------------------------------------------------------------------------------------
+
+struct Run {
+    size_t set = 0;
+    bool keep = false;  // its outputs go to the record file
+};
+
+struct Plan {
+    std::string model, api = "session", precision = "high";
+    int threads = 1;
+    uint32_t poison = 0x7fc0dead;
+    std::string record;
+    std::vector<std::string> inputs;
+    std::vector<Run> runs;
+};
+
+bool readPlan(std::istream& in, Plan& plan, std::string& err) {
+    std::string line, key;
+    bool header = false;
+    while (std::getline(in, line)) {
+        std::istringstream words(line);
+        if (!(words >> key)) continue;
+        if (!header) {
+            int version = 0;
+            if (key != "mkbplan" || !(words >> version) || version != 1) { err = "the plan must start with `mkbplan 1`"; return false; }
+            header = true;
+        } else if (key == "model") words >> plan.model;
+        else if (key == "api") words >> plan.api;
+        else if (key == "threads") words >> plan.threads;
+        else if (key == "precision") words >> plan.precision;
+        else if (key == "poison") { std::string hex; words >> hex; plan.poison = (uint32_t)strtoul(hex.c_str(), nullptr, 16); }
+        else if (key == "input") { std::string path; words >> path; plan.inputs.push_back(path); }
+        else if (key == "record") words >> plan.record;
+        else if (key == "run") {
+            Run r;
+            std::string keep;
+            if (!(words >> r.set) || r.set >= plan.inputs.size()) { err = "plan: run of an unknown input set"; return false; }
+            r.keep = (words >> keep) && keep == "keep";
+            if (r.keep && plan.record.empty()) { err = "plan: a kept run needs a record file first"; return false; }
+            plan.runs.push_back(r);
+        } else { err = "plan: unknown directive " + key; return false; }
+    }
+    if (!header || plan.model.empty() || plan.inputs.empty() || plan.runs.empty()) { err = "plan: needs a model, inputs and runs"; return false; }
+    return true;
+}
+
+// A NaN pattern (a quiet NaN with a payload that changes from run to run) over a buffer.
+void poisonBytes(void* dst, size_t bytes, uint32_t pattern) {
+    uint8_t* p = static_cast<uint8_t*>(dst);
+    size_t words = bytes / 4;
+    for (size_t i = 0; i < words; ++i) memcpy(p + 4 * i, &pattern, 4);
+    for (size_t i = words * 4; i < bytes; ++i) p[i] = 0xff;
+}
+
+uint32_t runPoison(uint32_t base, size_t run) { return 0x7fc00000u | ((base ^ (uint32_t)(run * 2654435761u)) & 0x3fffffu); }
+
+struct Timing {
+    std::vector<double> times;
+    std::vector<HostTensor> kept;  // outputs of the kept runs, named "RUN:NAME"
+    int64_t loopNs = 0;  // by the system-call clock: every run with its poisoning and feeding, not the writing of outputs
+};
+
+void keep(Timing& timing, size_t run, std::vector<HostTensor> outs) {
+    for (auto& t : outs) {
+        t.name = std::to_string(run) + ":" + t.name;
+        timing.kept.push_back(std::move(t));
+    }
+}
+
+int report(const Plan& plan, const Timing& timing) {
+    if (!plan.record.empty() && !writeTensors(plan.record.c_str(), timing.kept)) return fail("cannot write " + plan.record);
+    double timedMs = 0;
+    printf("{\"ok\":true,\"api\":\"%s\",\"threads\":%d,\"precision\":\"%s\",\"clock\":\"%s\",\"times_ms\":[", jsonEscape(plan.api).c_str(),
+           plan.threads, jsonEscape(plan.precision).c_str(), gClockKind);
+    for (size_t i = 0; i < timing.times.size(); ++i) { printf("%s%.6f", i ? "," : "", timing.times[i]); timedMs += timing.times[i]; }
+    printf("],\"timed_ms\":%.6f,\"loop_ms\":%.6f", timedMs, timing.loopNs / 1e6);
     printProof();
     printf("}\n");
     fflush(stdout);
-}
-
-// The Module path: models with control-flow subgraphs. Same contract as the Session path in main().
-int runModule(const char* modelFile, std::vector<std::vector<HostTensor>>& inputSets, const std::vector<std::string>& outputFiles,
-              const MNN::ScheduleConfig& config, int threads, const std::string& precision, int warmup, int iters, int repeat) {
-    using namespace MNN::Express;
-    std::shared_ptr<Executor::RuntimeManager> runtime(Executor::RuntimeManager::createRuntimeManager(config));
-    std::vector<std::string> names;
-    for (const auto& in : inputSets[0]) names.push_back(in.name);
-    std::shared_ptr<Module> net(Module::load(names, {}, modelFile, runtime));
-    if (!net) return fail(std::string("cannot load model as a module ") + modelFile);
-    const Module::Info* info = net->getInfo();
-    std::string err;
-    auto feed = [&](const std::vector<HostTensor>& set, std::vector<VARP>& vars) -> bool {
-        vars.clear();
-        for (const auto& in : set) {
-            halide_type_t ty = halide_type_of<float>();
-            for (size_t k = 0; k < info->inputNames.size() && k < info->inputs.size(); ++k)
-                if (info->inputNames[k] == in.name) ty = info->inputs[k].type;
-            std::vector<int> dims(in.dims.begin(), in.dims.end());
-            VARP v = _Input(dims, NCHW, ty);
-            size_t n = 1;
-            for (int d : dims) n *= (size_t)d;
-            if (!fillBuffer(in, ty, v->writeMap<void>(), n, err)) return false;
-            vars.push_back(v);
-        }
-        return true;
-    };
-    auto forward = [&](const std::vector<VARP>& vars, std::vector<HostTensor>* outs) -> bool {
-        std::vector<VARP> res = net->onForward(vars);
-        if (res.empty()) { err = "forward failed"; return false; }
-        for (size_t i = 0; i < res.size(); ++i) {
-            VARP o = res[i];
-            if (o->getInfo() == nullptr) { err = "forward failed (no output shape)"; return false; }
-            if (o->getInfo()->order == NC4HW4) o = _Convert(o, NCHW);
-            const Variable::Info* oi = o->getInfo();
-            const void* p = o->readMap<void>();
-            if (p == nullptr) { err = "forward failed (output not computed)"; return false; }
-            if (outs) {
-                std::string name = i < info->outputNames.size() ? info->outputNames[i] : "output" + std::to_string(i);
-                outs->push_back(fromBuffer(name, oi->type, oi->dim, p, oi->size * oi->type.bytes()));
-            }
-        }
-        return true;
-    };
-    std::vector<VARP> vars;
-    for (size_t set = 0; set < inputSets.size(); ++set) {
-        std::vector<HostTensor> outs;
-        if (!feed(inputSets[set], vars)) return fail(err);
-        if (!forward(vars, &outs)) return fail(err, 3);
-        for (int r = 1; r < repeat; ++r) {
-            std::vector<HostTensor> again;
-            if (!feed(inputSets[set], vars) || !forward(vars, &again)) return fail(err, 3);
-            for (size_t i = 0; i < outs.size(); ++i)
-                if (again[i].data != outs[i].data) return fail("outputs differ between repeated runs (nondeterministic or uninitialised memory)", 4);
-        }
-        if (!writeTensors(outputFiles[set].c_str(), outs)) return fail("cannot write " + outputFiles[set]);
-    }
-    if (!feed(inputSets[0], vars)) return fail(err);
-    for (int i = 0; i < warmup; ++i)
-        if (!forward(vars, nullptr)) return fail(err, 3);
-    std::vector<double> times;
-    for (int i = 0; i < iters; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        if (!forward(vars, nullptr)) return fail(err, 3);
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-    printf("{\"ok\":true,\"api\":\"module\",\"threads\":%d,\"precision\":\"%s\",", threads, precision.c_str());
-    printTimes(times);
     return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    if (argc < 4) return fail("usage: mkb_runner MODEL INPUTS OUTPUTS [--threads N] [--precision P] [--warmup W] [--iters N] [--repeat R]");
-    int threads = 1, warmup = 0, iters = 0, repeat = 1;
-    std::string precision = "high", api = "session";
-    for (int i = 4; i + 1 < argc; i += 2) {
-        std::string k = argv[i];
-        if (k == "--threads") threads = atoi(argv[i + 1]);
-        else if (k == "--precision") precision = argv[i + 1];
-        else if (k == "--warmup") warmup = atoi(argv[i + 1]);
-        else if (k == "--iters") iters = atoi(argv[i + 1]);
-        else if (k == "--repeat") repeat = atoi(argv[i + 1]);
-        else if (k == "--api") api = argv[i + 1];
-        else return fail("unknown option " + k);
-    }
-    std::vector<std::string> inputFiles = splitList(argv[2]), outputFiles = splitList(argv[3]);
-    if (inputFiles.size() != outputFiles.size()) return fail("as many output files as input files are needed");
-    std::vector<std::vector<HostTensor>> inputSets(inputFiles.size());
+// The Module path: models with control-flow subgraphs, which a Session cannot run. Same contract as runSessionPlan.
+int runModulePlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, const MNN::ScheduleConfig& config) {
+    using namespace MNN::Express;
+    std::shared_ptr<Executor::RuntimeManager> runtime(Executor::RuntimeManager::createRuntimeManager(config));
+    std::vector<std::string> names;
+    for (const auto& in : sets[0]) names.push_back(in.name);
+    std::shared_ptr<Module> net(Module::load(names, {}, plan.model.c_str(), runtime));
+    if (!net) return fail("cannot load model as a module " + plan.model);
+    const Module::Info* info = net->getInfo();
     std::string err;
-    for (size_t i = 0; i < inputFiles.size(); ++i)
-        if (!readTensors(inputFiles[i].c_str(), inputSets[i], err)) return fail(err);
-    std::vector<HostTensor>* current = &inputSets[0];
-    MNN::ScheduleConfig config;
-    config.type = MNN_FORWARD_CPU;
-    config.numThread = threads;
-    MNN::BackendConfig backend;
-    backend.precision = precision == "low" ? MNN::BackendConfig::Precision_Low
-                        : precision == "normal" ? MNN::BackendConfig::Precision_Normal
-                                                : MNN::BackendConfig::Precision_High;
-    config.backendConfig = &backend;
-    if (api == "module") return runModule(argv[1], inputSets, outputFiles, config, threads, precision, warmup, iters, repeat);
-    if (api != "session") return fail("unknown --api " + api);
-    std::unique_ptr<MNN::Interpreter> net(MNN::Interpreter::createFromFile(argv[1]));
-    if (!net) return fail(std::string("cannot load model ") + argv[1]);
+    // each set converted once to the model's element types; a run copies it into fresh input variables
+    std::vector<std::vector<std::vector<uint8_t>>> converted(sets.size());
+    std::vector<halide_type_t> types;
+    for (const auto& in : sets[0]) {
+        halide_type_t ty = halide_type_of<float>();
+        for (size_t k = 0; k < info->inputNames.size() && k < info->inputs.size(); ++k)
+            if (info->inputNames[k] == in.name) ty = info->inputs[k].type;
+        types.push_back(ty);
+    }
+    for (size_t s = 0; s < sets.size(); ++s) {
+        for (size_t i = 0; i < sets[s].size(); ++i) {
+            const HostTensor& in = sets[s][i];
+            size_t n = 1;
+            for (int64_t d : in.dims) n *= (size_t)d;
+            std::vector<uint8_t> buf(n * types[i].bytes());
+            if (!fillBuffer(in, types[i], buf.data(), n, err)) return fail(err);
+            converted[s].push_back(std::move(buf));
+            sets[s][i].data.clear();
+        }
+    }
+    Timing timing;
+    for (size_t r = 0; r < plan.runs.size(); ++r) {
+        const Run& run = plan.runs[r];
+        int64_t rawStart = rawNowNs();
+        std::vector<VARP> vars;
+        for (size_t i = 0; i < sets[run.set].size(); ++i) {
+            const HostTensor& in = sets[run.set][i];
+            std::vector<int> dims(in.dims.begin(), in.dims.end());
+            VARP v = _Input(dims, NCHW, types[i]);
+            memcpy(v->writeMap<void>(), converted[run.set][i].data(), converted[run.set][i].size());
+            vars.push_back(v);
+        }
+        int64_t t0 = nowNs();
+        std::vector<VARP> res = net->onForward(vars);
+        bool computed = !res.empty();
+        for (size_t i = 0; computed && i < res.size(); ++i)  // reading maps forces the (lazy) computation
+            computed = res[i]->getInfo() != nullptr && res[i]->readMap<void>() != nullptr;
+        int64_t t1 = nowNs();
+        timing.loopNs += rawNowNs() - rawStart;
+        if (!computed) return fail("forward failed (output not computed)", 3);
+        timing.times.push_back((t1 - t0) / 1e6);
+        if (run.keep) {
+            std::vector<HostTensor> outs;
+            for (size_t i = 0; i < res.size(); ++i) {
+                VARP o = res[i];
+                if (o->getInfo()->order == NC4HW4) o = _Convert(o, NCHW);
+                const Variable::Info* oi = o->getInfo();
+                std::string name = i < info->outputNames.size() ? info->outputNames[i] : "output" + std::to_string(i);
+                outs.push_back(fromBuffer(name, oi->type, oi->dim, o->readMap<void>(), oi->size * oi->type.bytes()));
+            }
+            keep(timing, r, std::move(outs));
+        }
+        // whatever memory held these results holds a NaN pattern when the next run starts
+        for (auto& o : res) {
+            const Variable::Info* oi = o->getInfo();
+            poisonBytes(const_cast<void*>(o->readMap<void>()), oi->size * oi->type.bytes(), runPoison(plan.poison, r + 1));
+        }
+    }
+    return report(plan, timing);
+}
+
+int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, const MNN::ScheduleConfig& config) {
+    std::unique_ptr<MNN::Interpreter> net(MNN::Interpreter::createFromFile(plan.model.c_str()));
+    if (!net) return fail("cannot load model " + plan.model);
     MNN::Session* session = net->createSession(config);
     if (!session) return fail("createSession failed");
-
     auto modelInputs = net->getSessionInputAll(session);
-    for (const auto& in : inputSets[0]) {
+    for (const auto& in : sets[0]) {
         auto it = modelInputs.find(in.name);
         if (it == modelInputs.end()) return fail("model has no input named " + in.name);
         std::vector<int> dims(in.dims.begin(), in.dims.end());
         net->resizeTensor(it->second, dims);
     }
     net->resizeSession(session);
-    // Fresh host buffers for every call: a kernel may not rely on stale data.
-    auto feed = [&]() -> bool {
-        for (const auto& in : *current) {
+    std::string err;
+    // one host tensor per input of every set, filled once; a run copies it into the session's input
+    std::vector<std::vector<std::unique_ptr<MNN::Tensor>>> hosts(sets.size());
+    for (size_t s = 0; s < sets.size(); ++s) {
+        for (auto& in : sets[s]) {
             MNN::Tensor* dev = modelInputs[in.name];
+            if (dev == nullptr) return fail("model has no input named " + in.name);
             std::unique_ptr<MNN::Tensor> host(new MNN::Tensor(dev, dev->getDimensionType()));
-            if (!fillHost(in, host.get(), err)) return false;
-            dev->copyFromHostTensor(host.get());
+            if (!fillHost(in, host.get(), err)) return fail(err);
+            hosts[s].push_back(std::move(host));
+            in.data.clear();
         }
-        return true;
-    };
+    }
+    const auto& outputs = net->getSessionOutputAll(session);
     auto collect = [&]() {
         std::vector<HostTensor> outs;
-        for (const auto& kv : net->getSessionOutputAll(session)) {
+        for (const auto& kv : outputs) {
             MNN::Tensor* dev = kv.second;
             std::unique_ptr<MNN::Tensor> host(new MNN::Tensor(dev, MNN::Tensor::CAFFE));
             dev->copyToHostTensor(host.get());
@@ -324,53 +495,50 @@ int main(int argc, char** argv) {
         }
         return outs;
     };
-
-    std::vector<std::string> opTypes;
-    std::map<std::string, double> opMs;
-    std::map<std::string, std::chrono::steady_clock::time_point> opStart;
-    auto before = [&](const std::vector<MNN::Tensor*>&, const MNN::OperatorInfo* info) {
-        opStart[info->name()] = std::chrono::steady_clock::now();
-        return true;
-    };
-    auto after = [&](const std::vector<MNN::Tensor*>&, const MNN::OperatorInfo* info) {
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - opStart[info->name()]).count();
-        if (opMs.find(info->type()) == opMs.end()) opTypes.push_back(info->type());
-        opMs[info->type()] += ms;
-        return true;
-    };
-
-    for (size_t set = 0; set < inputSets.size(); ++set) {
-        current = &inputSets[set];
-        if (!feed()) return fail(err);
-        if (net->runSessionWithCallBackInfo(session, before, after, true) != MNN::NO_ERROR) return fail("runSession failed", 3);
-        std::vector<HostTensor> outs = collect();
-        for (int r = 1; r < repeat; ++r) {
-            if (!feed()) return fail(err);
-            net->runSession(session);
-            std::vector<HostTensor> again = collect();
-            for (size_t i = 0; i < outs.size(); ++i)
-                if (again[i].data != outs[i].data) return fail("outputs differ between repeated runs (nondeterministic or uninitialised memory)", 4);
-        }
-        if (!writeTensors(outputFiles[set].c_str(), outs)) return fail("cannot write " + outputFiles[set]);
+    Timing timing;
+    for (size_t r = 0; r < plan.runs.size(); ++r) {
+        const Run& run = plan.runs[r];
+        int64_t rawStart = rawNowNs();
+        // poison first, then feed: an output that shares memory with an input still gets its input
+        for (const auto& kv : outputs)
+            if (kv.second->host<void>()) poisonBytes(kv.second->host<void>(), kv.second->usize(), runPoison(plan.poison, r));
+        size_t i = 0;
+        for (const auto& in : sets[run.set]) modelInputs[in.name]->copyFromHostTensor(hosts[run.set][i++].get());
+        int64_t t0 = nowNs();
+        MNN::ErrorCode code = net->runSession(session);
+        int64_t t1 = nowNs();
+        timing.loopNs += rawNowNs() - rawStart;
+        if (code != MNN::NO_ERROR) return fail("runSession failed", 3);
+        timing.times.push_back((t1 - t0) / 1e6);
+        if (run.keep) keep(timing, r, collect());
     }
-    current = &inputSets[0];
-    if (!feed()) return fail(err);
-
-    for (int i = 0; i < warmup; ++i) net->runSession(session);
-    std::vector<double> times;
-    for (int i = 0; i < iters; ++i) {
-        auto t0 = std::chrono::steady_clock::now();
-        net->runSession(session);
-        times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-    }
-
-    printf("{\"ok\":true,\"threads\":%d,\"precision\":\"%s\",\"op_types\":[", threads, precision.c_str());
-    for (size_t i = 0; i < opTypes.size(); ++i) printf("%s\"%s\"", i ? "," : "", jsonEscape(opTypes[i]).c_str());
-    printf("],\"op_ms\":{");
-    size_t k = 0;
-    for (const auto& kv : opMs) printf("%s\"%s\":%.6f", k++ ? "," : "", jsonEscape(kv.first).c_str(), kv.second);
-    printf("},");
-    printTimes(times);
+    int code = report(plan, timing);
     net->releaseSession(session);
-    return 0;
+    return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    initClock(argv, argc);
+    if (argc != 1) return fail("usage: mkb_runner < PLAN (the plan comes on stdin; no arguments)");
+    Plan plan;
+    std::string err;
+    if (!readPlan(std::cin, plan, err)) return fail(err);
+    std::vector<std::vector<HostTensor>> sets(plan.inputs.size());
+    for (size_t i = 0; i < plan.inputs.size(); ++i) {
+        if (!readTensors(plan.inputs[i].c_str(), sets[i], err)) return fail(err);
+        if (sets[i].size() != sets[0].size()) return fail("input sets differ in their number of tensors");
+    }
+    MNN::ScheduleConfig config;
+    config.type = MNN_FORWARD_CPU;
+    config.numThread = plan.threads;
+    MNN::BackendConfig backend;
+    backend.precision = plan.precision == "low"      ? MNN::BackendConfig::Precision_Low
+                        : plan.precision == "normal" ? MNN::BackendConfig::Precision_Normal
+                                                     : MNN::BackendConfig::Precision_High;
+    config.backendConfig = &backend;
+    if (plan.api == "module") return runModulePlan(plan, sets, config);
+    if (plan.api != "session") return fail("unknown api " + plan.api);
+    return runSessionPlan(plan, sets, config);
 }

@@ -1,0 +1,331 @@
+"""Verify and time a candidate with runner processes that all look alike (plans: mkb_tui.engine.schedule).
+
+The first candidate process is the verification: every fixed seed and random secret-pool sets, every output
+compared on the host. Timing rounds follow, baseline then candidate on the same plan, short and long processes
+alternating; a random sample of the candidate's timed runs is compared too, so a kernel that computes less while
+timed is `wrong_output`. The runner's clock is checked against two witnesses it cannot touch (timing.loop_crosscheck,
+timing.host_crosscheck): a contradicted speedup is refused (`timing_mismatch`). A speedup under doubt is timed once
+more with every run checked; `reverified` when that agrees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mkb_tui.bench.compare import compare_outputs
+from mkb_tui.bench.metrics import DOUBTFUL_FLAGS, REVERIFIED
+from mkb_tui.bench.tensorfile import read_tensors
+from mkb_tui.device.base import ProcResult
+from mkb_tui.engine.schedule import InputSet, PlanText, ProcessPlan, Shape, kept_outputs, plan_text, timing_plans, verification_plan
+from mkb_tui.engine.timing import (
+    REVERIFY_AGREEMENT,
+    UNSTABLE_HALVES,
+    CrossCheck,
+    ProcessTimes,
+    Round,
+    halves_disagreement,
+    host_crosscheck,
+    loop_crosscheck,
+    speedup,
+    summarize,
+    timing_doubt,
+    timing_flags,
+)
+from mkb_tui.engine.types import Verdict, VerdictKind
+
+TIMING_ATTEMPTS = 3
+RunProcess = Callable[[str, str], Awaitable[ProcResult]]  # (side, plan text on stdin) -> the process's result
+Pull = Callable[[str, Path], Awaitable[None]]
+
+
+@dataclass
+class TimingPlan:
+    """Rounds of one runner process per side (baseline, then candidate, on the same plan).
+
+    Many short rounds, because where a process's buffers land in memory sets the speed of a small op for the whole
+    process (avgpool_k3s1p1_incl: 17.5, 18.9 or 19.6 us per process, following the session's buffers, not the code),
+    so the pooled median of 10 processes per side could land on different modes for the two sides. Cheap ops get
+    more rounds, up to `max_rounds`, as long as the timing stays within `budget_s`; the number is set from the first
+    round's wall time, so both sides get the same. Every process runs `warmup` runs (not counted) then `runs`, or
+    `runs + extra` in a long process (short and long alternate: the host's cross-check)."""
+
+    rounds: int = 10  # at least this many rounds
+    warmup: int = 8
+    runs: int = 6
+    extra: int = 6
+    max_rounds: int = 40
+    budget_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        self.max_rounds = max(self.max_rounds, self.rounds)
+
+    def rounds_for(self, first_round_s: float) -> int:
+        """How many rounds in all, given the wall time of the first (pure)."""
+        if first_round_s <= 0:
+            return self.max_rounds
+        return max(self.rounds, min(self.max_rounds, int(self.budget_s / first_round_s)))
+
+    def shape(self) -> Shape:
+        return Shape(warmup=self.warmup, runs=self.runs, extra=self.extra)
+
+
+@dataclass
+class TimedModels:
+    """The two models timed against each other (device paths) and the runner API each needs (session or module).
+    They are the same model except for combiners, whose candidate is a model."""
+
+    baseline: str
+    candidate: str
+    baseline_api: str = "session"
+    candidate_api: str = "session"
+
+
+def _digest(arrays: list) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
+    return h.hexdigest()
+
+
+def parse_runner_output(stdout: str) -> dict | None:
+    for line in reversed(stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                return None
+    return None
+
+
+@dataclass
+class _Process:
+    proc: ProcResult
+    report: dict | None
+    plan: ProcessPlan
+    text: PlanText
+
+    @property
+    def times(self) -> ProcessTimes:
+        r = self.report or {}
+        return ProcessTimes(list(r.get("times_ms") or []), float(r.get("loop_ms") or 0.0), self.proc.seconds)
+
+
+@dataclass
+class _Attempt:
+    rounds: list[tuple[_Process, _Process]] = field(default_factory=list)  # (baseline, candidate)
+
+
+class Judge:
+    """One evaluation's verification and timing over a device (through `run` and `pull`)."""
+
+    def __init__(self, *, task_id: str, tolerance: float, sets: list[InputSet], models: TimedModels, run: RunProcess, pull: Pull,
+                 timing: TimingPlan, threads: int, precision: str, emulated: bool, lenient: bool, plausible: float,
+                 scratch: Path, rng: random.Random | None = None) -> None:  # fmt: skip
+        self.task_id, self.tolerance, self.sets, self.models = task_id, tolerance, sets, models
+        self.run, self.pull, self.timing = run, pull, timing
+        self.threads, self.precision, self.emulated = threads, precision, emulated
+        self.lenient = lenient  # native_incorrect: wrong outputs do not stop the timing
+        self.plausible = plausible
+        self.scratch = scratch
+        self.rng = rng or random.Random()
+        self.shape = timing.shape()
+        self.digests: dict[int, tuple[str, str]] = {}  # input set -> (digest of its outputs, where it was seen)
+        self.checked = 0
+        self._verification: _Process | None = None
+
+    # ---- processes ----------------------------------------------------------------------------------------------
+
+    async def _process(self, side: str, plan: ProcessPlan, record: str) -> _Process:
+        model, api = (self.models.baseline, self.models.baseline_api) if side == "baseline" else (self.models.candidate, self.models.candidate_api)
+        text = plan_text(plan, self.sets, model=model, api=api, threads=self.threads, precision=self.precision, record=record)
+        proc = await self.run(side, text.text)
+        return _Process(proc, parse_runner_output(proc.stdout), plan, text)
+
+    async def _compare(self, p: _Process, verdict: Verdict, where: str) -> bool:
+        """Pull and compare the outputs a candidate process kept; False (and the verdict says why) on a mismatch."""
+        if p.text.record is None:
+            return True
+        local = self.scratch / f"{self.task_id}_{p.text.record.replace('/', '_')}"
+        await self.pull(p.text.record, local)
+        kept = kept_outputs(read_tensors(local))
+        local.unlink()
+        missing = sorted(set(p.plan.record) - set(kept))
+        if missing:
+            verdict.kind, verdict.message = VerdictKind.RUNTIME_ERROR, f"the runner kept no outputs of runs {missing} ({where})"
+            return False
+        for run in p.plan.record:
+            index = p.plan.sets[run]
+            chosen = self.sets[index]
+            got = kept[run]
+            want = [a for _, a in read_tensors(chosen.reference)]
+            cmp = compare_outputs(got, want, self.tolerance)
+            self.checked += 1
+            verdict.max_abs_error = max(verdict.max_abs_error or 0.0, cmp.max_abs_error)
+            verdict.max_rel_error = max(verdict.max_rel_error or 0.0, cmp.max_rel_error)
+            if not cmp.ok:
+                verdict.kind = VerdictKind.WRONG_OUTPUT
+                verdict.first_mismatch = f"{chosen.label}, {cmp.first_mismatch}"
+                verdict.message = f"{chosen.label}: {cmp.message}" if where == "verification" else (
+                    f"the timed runs' outputs differed from the reference ({where}, run {run}, {chosen.label}): {cmp.message}")  # fmt: skip
+                return False
+            digest, seen = _digest(got), f"{where}, run {run}"
+            first = self.digests.setdefault(index, (digest, seen))
+            if first[0] != digest:
+                verdict.kind = VerdictKind.RUNTIME_ERROR
+                verdict.message = (f"outputs differ between runs on the same inputs ({chosen.label}: {first[1]} and {seen}): "
+                                   "nondeterministic or uninitialised memory")  # fmt: skip
+                return False
+        return True
+
+    @staticmethod
+    def _failed(p: _Process, side: str, verdict: Verdict, timeout: float) -> bool:
+        if p.proc.timed_out:
+            verdict.kind, verdict.message = VerdictKind.TIMEOUT, f"no result from the {side} within {timeout:.0f} s"
+            return True
+        if p.proc.signal or p.report is None or not p.report.get("ok"):
+            verdict.kind = VerdictKind.RUNTIME_ERROR
+            why = f"killed by signal {p.proc.signal}" if p.proc.signal else (p.report or {}).get("error") or f"exit code {p.proc.returncode}"
+            verdict.message = f"the runner failed: {why}" if side == "candidate" else f"timing run of the baseline failed: {why}"
+            if side == "candidate" and ((p.report or {}).get("candidate_proof") or {}).get("nulls"):
+                verdict.message = f"the candidate kernel never ran: its creator returned nullptr ({why})"
+            verdict.log = (verdict.log + "\n" + p.proc.stdout[-4000:] + p.proc.stderr[-4000:])[-20000:]
+            return True
+        return False
+
+    # ---- verification -------------------------------------------------------------------------------------------
+
+    async def verify(self, verdict: Verdict, *, require_proof: bool, timeout: float) -> bool:
+        """The first candidate process; sets the verdict. True when the candidate goes on to be timed."""
+        plan = verification_plan(self.sets, self.shape, self.rng)
+        p = await self._process("candidate", plan, "out/candidate.mkbt")
+        if self._failed(p, "candidate", verdict, timeout):
+            return False
+        verdict.timing_check["clock"] = p.report.get("clock")
+        if require_proof:
+            proof = p.report.get("candidate_proof") or {}
+            if proof.get("creations", 0) < 1 or proof.get("executions", 0) < 1:
+                verdict.kind = VerdictKind.RUNTIME_ERROR
+                verdict.message = (f"the candidate kernel never ran (creations {proof.get('creations', 0)}, "
+                                   f"executions {proof.get('executions', 0)}): its creator returned nullptr or did not handle the op")  # fmt: skip
+                return False
+        self._verification = p
+        used = set(plan.sets)
+        fixed = sum(1 for i in used if self.sets[i].fixed)
+        if await self._compare(p, verdict, "verification"):
+            verdict.kind = VerdictKind.CORRECT
+            verdict.message = f"all {fixed} seeds and {len(used) - fixed} secret inputs within {self.tolerance:g}"
+            return True
+        return self.lenient and verdict.kind is VerdictKind.WRONG_OUTPUT
+
+    # ---- timing -------------------------------------------------------------------------------------------------
+
+    async def _rounds(self, verdict: Verdict, timeout: float, *, reuse_verification: bool, check_all: bool = False) -> _Attempt | None:
+        attempt = _Attempt()
+        output_bytes = sum(a.nbytes for _, a in read_tensors(self.sets[0].reference))
+        if reuse_verification and self._verification is not None:
+            first_plan, cand = self._verification.plan, self._verification
+        else:
+            first_plan = timing_plans(self.sets, self.shape, 1, output_bytes, self.rng, first_long=True, check_all=True)[0]
+            cand = None
+        # round 0: a long process; the verification process is its candidate half
+        base = await self._process("baseline", first_plan, "out/baseline.mkbt")
+        if self._failed(base, "baseline", verdict, timeout):
+            return None
+        if cand is None:
+            cand = await self._process("candidate", first_plan, "out/candidate.mkbt")
+            if self._failed(cand, "candidate", verdict, timeout) or not await self._checked(cand, verdict, "timing round 0"):
+                return None
+        attempt.rounds.append((base, cand))
+        wanted = self.timing.rounds_for(base.proc.seconds + cand.proc.seconds)
+        plans = timing_plans(self.sets, self.shape, wanted - 1, output_bytes, self.rng, check_all=check_all)
+        for r, plan in enumerate(plans, start=1):
+            base = await self._process("baseline", plan, "out/baseline.mkbt")
+            if self._failed(base, "baseline", verdict, timeout):
+                return None
+            cand = await self._process("candidate", plan, "out/candidate.mkbt")
+            if self._failed(cand, "candidate", verdict, timeout) or not await self._checked(cand, verdict, f"timing round {r}"):
+                return None
+            attempt.rounds.append((base, cand))
+        return attempt
+
+    async def _checked(self, p: _Process, verdict: Verdict, where: str) -> bool:
+        ok = await self._compare(p, verdict, where)
+        if not ok and self.lenient and verdict.kind is VerdictKind.WRONG_OUTPUT:
+            return True  # a task whose native kernel is wrong is timed whatever the outputs
+        if not ok:
+            verdict.speedup = None
+        return ok
+
+    def _samples(self, attempt: _Attempt) -> list[Round]:
+        w = self.shape.warmup
+        return [(b.times.times_ms[w:], c.times.times_ms[w:]) for b, c in attempt.rounds]
+
+    def _crosschecks(self, attempt: _Attempt) -> list[CrossCheck]:
+        pairs = [(b.times, c.times) for b, c in attempt.rounds]
+        checks = [loop_crosscheck(pairs)]
+        host = host_crosscheck(pairs)
+        return checks + ([host] if host is not None else [])
+
+    async def time(self, verdict: Verdict, timeout: float) -> None:
+        """Time baseline against candidate; sets the timings, speedup and flags (or a failing verdict)."""
+        # A timing whose halves disagree or whose runs spread widely was disturbed (a shared machine): time again,
+        # up to TIMING_ATTEMPTS in all, and keep the most trustworthy
+        attempts: list[tuple[float, _Attempt]] = []
+        for n in range(1 if self.emulated else TIMING_ATTEMPTS):
+            attempt = await self._rounds(verdict, timeout, reuse_verification=n == 0)
+            if attempt is None:
+                return
+            attempts.append((timing_doubt(self._samples(attempt)), attempt))
+            if attempts[-1][0] <= 1.0:
+                break
+        _, attempt = min(attempts, key=lambda a: a[0])
+        ratio = self._summarize(attempt, verdict)
+        if len(attempts) > 1:
+            verdict.flags.append("retimed")
+        if self.emulated:
+            return
+        checks = self._crosschecks(attempt)
+        verdict.timing_check["crosschecks"] = [c.as_dict() for c in checks]
+        if any(c.mismatch for c in checks):
+            verdict.flags.append("timing_mismatch")
+        doubtful = [f for f in verdict.flags if f in DOUBTFUL_FLAGS]
+        if ratio is not None and verdict.kind is VerdictKind.CORRECT and doubtful:
+            await self._reverify(verdict, ratio, timeout)
+        if "timing_mismatch" in verdict.flags and REVERIFIED not in verdict.flags:
+            verdict.speedup = None  # the runner's clock was contradicted: no speedup is credited
+        if verdict.kind is not VerdictKind.CORRECT and ratio is not None:
+            verdict.flags.append(f"timed_speedup={ratio:.3f}")
+
+    def _summarize(self, attempt: _Attempt, verdict: Verdict) -> float | None:
+        samples = self._samples(attempt)
+        verdict.timing_rounds = len(samples)
+        verdict.baseline = summarize([t for b, _ in samples for t in b], emulated=self.emulated)
+        verdict.candidate = summarize([t for _, c in samples for t in c], emulated=self.emulated)
+        ratio = speedup(verdict.baseline, verdict.candidate)
+        verdict.speedup = ratio if verdict.kind is VerdictKind.CORRECT else None
+        verdict.flags += timing_flags(verdict.baseline, verdict.candidate, ratio, self.plausible)
+        if halves_disagreement(samples) > UNSTABLE_HALVES:
+            verdict.flags.append("unstable_timing")
+        verdict.timing_check["checked_runs"] = self.checked
+        return ratio
+
+    async def _reverify(self, verdict: Verdict, ratio: float, timeout: float) -> None:
+        """A second, independent timing with every candidate output checked: `reverified` when it is clean, its
+        witnesses agree with the runner and its speedup is within REVERIFY_AGREEMENT of the first."""
+        attempt = await self._rounds(verdict, timeout, reuse_verification=False, check_all=True)
+        if attempt is None:
+            return
+        samples = self._samples(attempt)
+        base = summarize([t for b, _ in samples for t in b])
+        cand = summarize([t for _, c in samples for t in c])
+        again = speedup(base, cand)
+        clean = timing_doubt(samples) <= 1.0 and not any(c.mismatch for c in self._crosschecks(attempt))
+        verdict.timing_check["reverify_speedup"] = again
+        if again is not None and clean and abs(again - ratio) <= REVERIFY_AGREEMENT * ratio:
+            verdict.flags.append(REVERIFIED)

@@ -1,0 +1,60 @@
+"""The runner's clock against witnesses the candidate cannot reach: the arithmetic, on made-up processes."""
+
+import random
+
+import pytest
+
+from mkb_tui.engine.timing import ProcessTimes, host_crosscheck, loop_crosscheck
+
+
+def _process(rng: random.Random, runs: int, true_ms: float, claimed_ms: float, fixed_s: float, overhead_ms: float = 0.02) -> ProcessTimes:
+    """A process of `runs` runs that really take true_ms each while the runner's clock says claimed_ms."""
+    times = [claimed_ms * (1 + rng.uniform(-0.02, 0.02)) for _ in range(runs)]
+    loop = sum(true_ms * (1 + rng.uniform(-0.02, 0.02)) + overhead_ms for _ in range(runs))
+    wall = fixed_s + rng.uniform(-0.0002, 0.0002) + loop / 1000.0
+    return ProcessTimes(times, loop, wall)
+
+
+def _rounds(candidate_true: float, candidate_claimed: float, *, base: float = 1.0, short: int = 8, long: int = 14, n: int = 20, seed: int = 0):
+    rng = random.Random(seed)
+    pairs = []
+    for r in range(n):
+        runs = long if r % 2 == 0 else short
+        b = _process(rng, runs, base, base, fixed_s=0.030)
+        c = _process(rng, runs, candidate_true, candidate_claimed, fixed_s=0.034)  # a larger library loads slower
+        pairs.append((b, c))
+    return pairs
+
+
+def test_an_honest_speedup_passes_both_witnesses():
+    pairs = _rounds(candidate_true=0.5, candidate_claimed=0.5)
+    for check in (loop_crosscheck(pairs), host_crosscheck(pairs)):
+        assert check.resolved and not check.mismatch, check
+        assert check.claimed_ms == pytest.approx(0.5, rel=0.05)
+        assert check.seen_ms == pytest.approx(0.5, abs=0.1)
+
+
+def test_a_lying_clock_is_contradicted_by_both_witnesses():
+    pairs = _rounds(candidate_true=1.0, candidate_claimed=0.2)  # claims 5x, computes as slowly as the baseline
+    loop, host = loop_crosscheck(pairs), host_crosscheck(pairs)
+    assert loop.mismatch and host.mismatch
+    assert loop.claimed_ms == pytest.approx(0.8, rel=0.05) and abs(loop.seen_ms) < 0.05
+    assert abs(host.seen_ms) < 0.1
+
+
+def test_a_slower_claim_than_the_truth_is_no_mismatch():
+    pairs = _rounds(candidate_true=0.5, candidate_claimed=0.9)  # a clock that hurts the candidate gains it nothing
+    assert not loop_crosscheck(pairs).mismatch and not host_crosscheck(pairs).mismatch
+
+
+def test_too_cheap_an_op_leaves_the_host_witness_unresolved():
+    # 2 us runs against +-0.2 ms of process jitter: 6 extra runs cannot show a lie, and the check says so
+    pairs = _rounds(candidate_true=0.002, candidate_claimed=0.0004, base=0.002)
+    host = host_crosscheck(pairs)
+    assert not host.resolved and not host.mismatch
+    assert loop_crosscheck(pairs).mismatch  # the in-process system-call clock still sees it
+
+
+def test_host_witness_needs_two_lengths():
+    pairs = [p for p in _rounds(0.5, 0.5) if p[0].runs == 14]
+    assert host_crosscheck(pairs) is None
