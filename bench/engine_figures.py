@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import subprocess
 import time
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests pac
 from mkb_tui.bench.tasks import get_task, load_tasks  # noqa: E402
 from mkb_tui.device import open_device  # noqa: E402
 from mkb_tui.engine.pipeline import Pipeline  # noqa: E402
+from mkb_tui.engine.schedule import plan_text, timing_plans, verification_plan  # noqa: E402
 from mkb_tui.engine.slots import native_candidate  # noqa: E402
 from tests.adversarial.kernels import CORRECT  # noqa: E402
 
@@ -46,15 +48,16 @@ async def overhead(pipeline: Pipeline, repeats: int = 5) -> None:
         subprocess.run(["ninja", "-j2", "MNN"], cwd=ws.build_dir, check=True, capture_output=True)
         build = time.monotonic() - started
         base = await pipeline.baseline()
-        models, cases = await pipeline._push_case(task)
-        model = models.baseline
+        models, sets = await pipeline._push_case(task)
         started = time.monotonic()
-        outs = ",".join(f"out/b{c[0]}.mkbt" for c in cases)
-        await pipeline.device.run([str(base.runner), model, ",".join(c[1] for c in cases), outs], timeout=60, env={"LD_LIBRARY_PATH": str(ws.build_dir)})
-        for _ in range(verdict.timing_rounds):  # the same timed runner processes as the harness: native, then candidate
+        rng = random.Random(k)
+        shape = pipeline.timing.shape()
+        plans = [verification_plan(sets, shape, rng)]  # the same runner processes as the harness: native, then candidate
+        plans += timing_plans(sets, shape, verdict.timing_rounds - 1, 4096, rng)
+        for n, plan in enumerate(plans):
             for lib in (base.build_dir, ws.build_dir):
-                await pipeline.device.run([str(base.runner), model, cases[0][1], "out/t.mkbt", "--warmup", str(pipeline.timing.warmup),
-                                           "--iters", str(pipeline.timing.iters_per_round)], timeout=60, env={"LD_LIBRARY_PATH": str(lib)})  # fmt: skip
+                text = plan_text(plan, sets, model=models.baseline, api=models.baseline_api, threads=1, precision="high", record="out/t.mkbt")
+                await pipeline.device.run([str(base.runner)], timeout=60, env={"LD_LIBRARY_PATH": str(lib)}, stdin=text.text.encode())
         bare.append(build + time.monotonic() - started)
         builds.append(build)
     t, b = statistics.median(totals), statistics.median(bare)

@@ -33,11 +33,31 @@ def build_env(tree_home: Path) -> dict[str, str]:
 def cmake_args(target: Target, src: Path, build: Path) -> list[str]:
     args = ["cmake", "-G", "Ninja", "-S", str(src), "-B", str(build)]
     args += [f"-D{k}={v}" for k, v in target.cmake_flags.items()]
-    args += [f"-DCMAKE_C_COMPILER_LAUNCHER={LAUNCHER}", f"-DCMAKE_CXX_COMPILER_LAUNCHER={LAUNCHER}"]
+    launcher = stable_launcher()
+    args += [f"-DCMAKE_C_COMPILER_LAUNCHER={launcher}", f"-DCMAKE_CXX_COMPILER_LAUNCHER={launcher}"]
     return args
 
 
 LAUNCHER = Path(__file__).resolve().parent / "compile_launcher.sh"
+
+
+def stable_launcher() -> Path:
+    """The launcher as a copy in the cache named by its content: checkouts at different paths with the same launcher
+    configure a shared build dir identically (with the checkout's own path, each one reconfigured and relinked the
+    shared pristine library under the others, which then read a half-written libMNN.so)."""
+    import hashlib
+
+    from mkb_tui.paths import cache_dir
+
+    text = LAUNCHER.read_bytes()
+    dest = cache_dir() / "launchers" / f"compile_launcher-{hashlib.sha256(text).hexdigest()[:12]}.sh"
+    if not dest.exists():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
+        tmp.write_bytes(text)
+        tmp.chmod(0o755)
+        tmp.replace(dest)
+    return dest
 
 
 def needs_configure(target: Target, src: Path, build: Path) -> bool:

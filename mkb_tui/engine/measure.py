@@ -113,7 +113,7 @@ class _Process:
     @property
     def times(self) -> ProcessTimes:
         r = self.report or {}
-        return ProcessTimes(list(r.get("times_ms") or []), float(r.get("loop_ms") or 0.0), self.proc.seconds)
+        return ProcessTimes(list(r.get("times_ms") or []), list(r.get("raw_ms") or []), self.proc.seconds)
 
 
 @dataclass

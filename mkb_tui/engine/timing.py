@@ -81,8 +81,8 @@ def timing_doubt(rounds: list[Round]) -> float:
 # ---- cross-checks of the runner's clock ------------------------------------------------------------------------------
 # The candidate's code runs in the runner's address space, so the runner's own timer is not the only witness. Two
 # others, each compared with what the runner claims for the candidate's gain per run (baseline minus candidate):
-# - loop: the whole run loop timed by a raw clock_gettime system call in the runner (no library function a candidate
-#   could define). Time taken out of the timed regions shows up between them.
+# - loop: each run, with the poisoning and feeding before it, timed by a raw clock_gettime system call in the runner
+#   (no library function a candidate could define). Time taken out of the timed region shows up around it.
 # - host: the wall time the host measures around each process, out of the candidate's reach. Processes come in two
 #   lengths, so the per-run figure is (long - short) / extra runs, and each process's fixed costs cancel.
 CROSSCHECK_REL = 0.2  # a claimed gain per run beyond the seen one by more than this share of the baseline's run: a mismatch
@@ -94,7 +94,7 @@ class ProcessTimes:
     """What one runner process reported, and the host's wall time around it."""
 
     times_ms: list[float]  # every run, in order
-    loop_ms: float  # the run loop by the raw system-call clock
+    raw_ms: list[float]  # every run with its poisoning and feeding, by the system-call clock
     wall_s: float  # the host's measure of the whole process
 
     @property
@@ -137,12 +137,13 @@ def _judge(witness: str, claimed: float, seen: float, base_run_ms: float, se: fl
 
 
 def loop_crosscheck(pairs: list[tuple[ProcessTimes, ProcessTimes]]) -> CrossCheck:
-    """Per round (baseline, candidate on the same plan): the claimed gain per run (sums of the timed regions) against
-    the gain per run of the whole loop by the system-call clock."""
+    """Per round (baseline, candidate on the same plan): the claimed gain per run (medians of the timed regions)
+    against the gain per run by the system-call clock (medians of the runs with their poisoning and feeding, which
+    cost both sides the same). Medians: a run preempted outside its timed region says nothing about the clock."""
     claimed, seen = [], []
     for b, c in pairs:
-        claimed.append((sum(b.times_ms) - sum(c.times_ms)) / b.runs)
-        seen.append((b.loop_ms - c.loop_ms) / b.runs)
+        claimed.append(statistics.median(b.times_ms) - statistics.median(c.times_ms))
+        seen.append(statistics.median(b.raw_ms) - statistics.median(c.raw_ms))
     excess = [x - y for x, y in zip(claimed, seen)]
     claim = statistics.median(claimed)
     return _judge("loop", claim, claim - statistics.median(excess), _base_run(pairs), _robust_se(excess))

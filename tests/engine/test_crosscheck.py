@@ -10,9 +10,10 @@ from mkb_tui.engine.timing import ProcessTimes, host_crosscheck, loop_crosscheck
 def _process(rng: random.Random, runs: int, true_ms: float, claimed_ms: float, fixed_s: float, overhead_ms: float = 0.02) -> ProcessTimes:
     """A process of `runs` runs that really take true_ms each while the runner's clock says claimed_ms."""
     times = [claimed_ms * (1 + rng.uniform(-0.02, 0.02)) for _ in range(runs)]
-    loop = sum(true_ms * (1 + rng.uniform(-0.02, 0.02)) + overhead_ms for _ in range(runs))
-    wall = fixed_s + rng.uniform(-0.0002, 0.0002) + loop / 1000.0
-    return ProcessTimes(times, loop, wall)
+    raw = [true_ms * (1 + rng.uniform(-0.02, 0.02)) + overhead_ms for _ in range(runs)]
+    raw[rng.randrange(runs)] += 5.0  # one run preempted outside its timed region
+    wall = fixed_s + rng.uniform(-0.0002, 0.0002) + sum(raw) / 1000.0
+    return ProcessTimes(times, raw, wall)
 
 
 def _rounds(candidate_true: float, candidate_claimed: float, *, base: float = 1.0, short: int = 8, long: int = 14, n: int = 20, seed: int = 0):

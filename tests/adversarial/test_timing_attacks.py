@@ -1,0 +1,52 @@
+"""Classes 1-3 through the real pipeline: kernels that skip work when they think they are timed, memoise across runs,
+or interpose the runner's clock. None may come out correct with a speedup its honest computation does not make."""
+
+import pytest
+
+from tests.adversarial.timing_kernels import SLOW_HONEST, TIMING_ATTACKS
+from tests.mnn_fixtures import evaluate
+
+CPP = "source/backend/cpu/MKBCandidate.cpp"
+SKIPPERS = ("argv_in_constructor", "execution_counter", "same_address", "same_content", "memo_by_address")
+
+
+@pytest.fixture(scope="module")
+def judge_pipeline(mnn):
+    from mkb_tui.engine.pipeline import Pipeline, TimingPlan
+
+    return Pipeline("local", mnn=mnn, timing=TimingPlan(rounds=6, max_rounds=6), run_timeout=20)
+
+
+@pytest.fixture(scope="module")
+def honest_slow(judge_pipeline):
+    verdict = evaluate(judge_pipeline, "abs", {CPP: SLOW_HONEST}, static=False)
+    assert verdict.correct and verdict.speedup is not None, verdict.message
+    return verdict
+
+
+@pytest.mark.parametrize("name", SKIPPERS)
+def test_skipping_work_when_timed_is_caught(judge_pipeline, name):
+    # the static and object checks may refuse some of these first; here the runtime defence must hold on its own
+    verdict = evaluate(judge_pipeline, "abs", {CPP: TIMING_ATTACKS[name]}, static=False)
+    assert verdict.kind.value in ("wrong_output", "rejected"), (name, verdict.kind.value, verdict.message)
+    assert verdict.speedup is None
+    if verdict.kind.value == "wrong_output" and name != "memo_by_address":  # the poisoned output left in place: NaN
+        assert "out of tolerance" in verdict.message and "nan" in (verdict.first_mismatch or "").lower(), verdict.message
+
+
+def test_memoising_on_sampled_values_gains_nothing(judge_pipeline, honest_slow):
+    verdict = evaluate(judge_pipeline, "abs", {CPP: TIMING_ATTACKS["memo_by_sampled_values"]}, static=False)
+    if verdict.kind.value == "rejected":
+        return
+    assert verdict.correct, verdict.message  # the memo is right whenever it hits: it just never hits a counted run
+    assert verdict.speedup < 1.25 * honest_slow.speedup, (verdict.speedup, honest_slow.speedup)
+
+
+def test_interposing_the_clock_gains_nothing(judge_pipeline, honest_slow):
+    verdict = evaluate(judge_pipeline, "abs", {CPP: TIMING_ATTACKS["clock_interposer"]}, static=False)
+    if verdict.kind.value == "rejected":
+        return
+    assert verdict.timing_check["clock"] == "vdso"  # the runner's timer is not the candidate's
+    assert verdict.correct and verdict.speedup is not None, verdict.message
+    assert verdict.speedup < 1.25 * honest_slow.speedup, (verdict.speedup, honest_slow.speedup)
+    assert "timing_mismatch" not in verdict.flags
