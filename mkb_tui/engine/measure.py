@@ -36,7 +36,7 @@ from mkb_tui.engine.timing import (
     timing_doubt,
     timing_flags,
 )
-from mkb_tui.engine.types import Verdict, VerdictKind
+from mkb_tui.vocabulary.verdicts import Verdict, VerdictKind
 
 TIMING_ATTEMPTS = 3
 RunProcess = Callable[[str, str], Awaitable[ProcResult]]  # (side, plan text on stdin) -> the process's result

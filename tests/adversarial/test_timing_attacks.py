@@ -14,7 +14,9 @@ SKIPPERS = ("argv_in_constructor", "execution_counter", "same_address", "same_co
 def judge_pipeline(mnn):
     from mkb_tui.engine.pipeline import Pipeline, TimingPlan
 
-    return Pipeline("local", mnn=mnn, timing=TimingPlan(rounds=6, max_rounds=6), run_timeout=20)
+    from mkb_tui.device import open_device
+
+    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=6, max_rounds=6), run_timeout=20)
 
 
 @pytest.fixture(scope="module")

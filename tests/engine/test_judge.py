@@ -12,7 +12,7 @@ from mkb_tui.bench.tensorfile import read_tensors, write_tensors
 from mkb_tui.device.base import ProcResult
 from mkb_tui.engine.measure import Judge, TimedModels, TimingPlan
 from mkb_tui.engine.schedule import InputSet
-from mkb_tui.engine.types import Verdict, VerdictKind
+from mkb_tui.vocabulary.verdicts import Verdict, VerdictKind
 
 
 class FakeDevice:
