@@ -54,7 +54,7 @@ BAD = {
     "caches_outputs_across_runs": (kernel(
         "        static std::vector<float> cache;\n"
         "        if (cache.empty()) { cache.resize(n); for (int i = 0; i < n; ++i) cache[i] = std::fabs(src[i]); }\n"
-        "        ::memcpy(dst, cache.data(), n * sizeof(float));\n"), "wrong_output", "seed 1"),
+        "        ::memcpy(dst, cache.data(), n * sizeof(float));\n"), "wrong_output", "out of tolerance"),
     "garbage_fast": (kernel("        dst[0] = 0.0f;\n"), "wrong_output", "out of tolerance"),
     "fp16_downgrade": (kernel(
         "        for (int i = 0; i < n; ++i) {\n"
