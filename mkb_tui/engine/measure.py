@@ -41,6 +41,7 @@ from mkb_tui.vocabulary.verdicts import Verdict, VerdictKind
 TIMING_ATTEMPTS = 3
 RunProcess = Callable[[str, str], Awaitable[ProcResult]]  # (side, plan text on stdin) -> the process's result
 Pull = Callable[[str, Path], Awaitable[None]]
+Remove = Callable[[list[str]], Awaitable[None]]
 
 
 @dataclass
@@ -126,13 +127,14 @@ class Judge:
 
     def __init__(self, *, task_id: str, tolerance: float, sets: list[InputSet], models: TimedModels, run: RunProcess, pull: Pull,
                  timing: TimingPlan, threads: int, precision: str, emulated: bool, lenient: bool, plausible: float,
-                 scratch: Path, rng: random.Random | None = None) -> None:  # fmt: skip
+                 scratch: Path, rng: random.Random | None = None, remove: Remove | None = None) -> None:  # fmt: skip
         self.task_id, self.tolerance, self.sets, self.models = task_id, tolerance, sets, models
         self.run, self.pull, self.timing = run, pull, timing
         self.threads, self.precision, self.emulated = threads, precision, emulated
         self.lenient = lenient  # native_incorrect: wrong outputs do not stop the timing
         self.plausible = plausible
         self.scratch = scratch
+        self.remove = remove
         self.rng = rng or random.Random()
         self.shape = timing.shape()
         self.digests: dict[int, tuple[str, str]] = {}  # input set -> (digest of its outputs, where it was seen)
@@ -144,6 +146,8 @@ class Judge:
     async def _process(self, side: str, plan: ProcessPlan, record: str) -> _Process:
         model, api = (self.models.baseline, self.models.baseline_api) if side == "baseline" else (self.models.candidate, self.models.candidate_api)
         text = plan_text(plan, self.sets, model=model, api=api, threads=self.threads, precision=self.precision, record=record)
+        if self.remove is not None:
+            await self.remove([record])  # a record left by an earlier process must never be read as this one's
         proc = await self.run(side, text.text)
         return _Process(proc, parse_runner_output(proc.stdout), plan, text)
 

@@ -269,7 +269,8 @@ class Pipeline:
         scratch = _scratch_dir()
         judge = Judge(task_id=task.id, tolerance=task.tolerance, sets=sets, models=models, run=run, pull=self.device.pull,
                       timing=self.timing, threads=self.threads, precision=self.precision, emulated=self.device.emulated,
-                      lenient=bool(task.native_incorrect_for(self.target.name)), plausible=task.plausible_speedup, scratch=scratch)  # fmt: skip
+                      lenient=bool(task.native_incorrect_for(self.target.name)), plausible=task.plausible_speedup, scratch=scratch,
+                      remove=self.device.remove)  # fmt: skip
         with verdict.phase("verify"):
             timed = await judge.verify(verdict, require_proof=slot.mechanism == "cpu", timeout=self.run_timeout)
         if not timed:

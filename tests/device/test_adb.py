@@ -61,3 +61,20 @@ def test_phone_vanishing_mid_push_is_a_device_error(phone, tmp_path):
 def test_missing_phone_is_one_clear_error(phone):
     with pytest.raises(DeviceError, match="is not connected"):
         open_device("adb:no-such-phone")
+
+
+def test_stdin_reaches_the_program_and_argv_stays_bare(phone, tmp_path):
+    """The runner's plan goes on stdin (through the phone's shell), its argv is only its own name."""
+
+    async def scenario():
+        device = open_device(f"adb:{phone.serial}")
+        script = tmp_path / "echo_in.sh"
+        script.write_text("#!/bin/sh\necho \"argc=$#\"\ncat\n")
+        await device.push({"bin/echo_in.sh": script})
+        plan = "mkbplan 1\nmodel models/it's here.mnn\nrun 0 keep\n"
+        result = await device.run(["bin/echo_in.sh"], timeout=20, stdin=plan.encode())
+        assert result.returncode == 0 and result.stdout.startswith("argc=0\n")
+        assert plan in result.stdout
+        await device.close()
+
+    asyncio.run(scenario())
