@@ -12,9 +12,9 @@ import sqlite3
 
 import pytest
 
-from mkb_tui.agents import events as ev
-from mkb_tui.agents.events import Event
-from mkb_tui.engine.types import Diagnostic, Verdict, VerdictKind
+from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.events import Event
+from mkb_tui.vocabulary.verdicts import Diagnostic, Verdict, VerdictKind
 from mkb_tui.untrusted import REDACTED, clean_text, redact, register_secret
 from tests.adversarial.kernels import HEAD, kernel
 
