@@ -83,10 +83,13 @@ class Pipeline:
             await self._evaluate(task, candidate, verdict, say, static)
         except DeviceError as exc:
             verdict.kind, verdict.message = VerdictKind.DEVICE_ERROR, str(exc)
-        restored = list(getattr(self.device, "restored", ()))[restored_before:]
-        if restored:  # a device copy was changed since it was pushed (by this candidate or an earlier one): put back
+        restored = sorted(set(list(getattr(self.device, "restored", ()))[restored_before:]))
+        if restored:
+            # push() put back what earlier evaluations left, so a copy found changed before one of this evaluation's
+            # runs was changed by one of its runs: only the candidate's code could (the baseline is MNN's own)
+            verdict.kind, verdict.speedup = VerdictKind.REJECTED, None
+            verdict.message = f"the candidate's processes changed the device's copies of their inputs (put back): {', '.join(restored)}"
             verdict.flags.append("device_inputs_restored")
-            verdict.log += f"\n--- device copies changed since they were pushed, sent again before the run: {', '.join(sorted(set(restored)))} ---"
         verdict.seconds = time.monotonic() - started
         say("done")
         return verdict.make_safe()  # the one boundary where candidate-made text leaves the engine

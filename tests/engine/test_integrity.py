@@ -1,0 +1,141 @@
+"""Harness integrity through the real pipeline on the host: nothing a candidate's process writes (a header planted in
+the workspace, a device input rewritten with its size and mtime kept) is read by a later evaluation, and placing a new
+candidate of the same task does not rewrite the files that stay the same (so ninja rebuilds only the candidate)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.adversarial.kernels import CORRECT, HEAD, kernel
+from tests.mnn_fixtures import evaluate
+
+CPP = "source/backend/cpu/MKBCandidate.cpp"
+LAYERNORM = (Path(__file__).resolve().parents[2] / "bench/kernels/layernorm/MKBCandidate.cpp").read_text()
+IO_HEAD = HEAD.replace("#include <cmath>", "#include <cmath>\n#include <cstdio>\n#include <cstdlib>\n#include <cstring>\n"
+                       "#include <fcntl.h>\n#include <sys/stat.h>\n#include <unistd.h>\n#include <string>")  # fmt: skip
+
+# Writes, from inside the runner, next to the library it was loaded from (LD_LIBRARY_PATH is the workspace's build dir):
+# a header that shadows a system header for every later build, and a planted file in the build dir.
+PLANTS_HEADERS = kernel(
+    '        static bool done = false;\n'
+    '        const char* lib = getenv("LD_LIBRARY_PATH");\n'
+    '        if (!done && lib) {\n'
+    '            done = true;\n'
+    '            for (const char* rel : {"/../src/include/vector", "/../src/include/stdio.h", "/../src/source/core/mkb_planted.h", "/stdio.h"}) {\n'
+    '                FILE* f = fopen((std::string(lib) + rel).c_str(), "w");\n'
+    '                if (f) { fputs("#error planted by an earlier candidate\\n", f); fclose(f); }\n'
+    '            }\n'
+    '        }\n'
+    "        for (int i = 0; i < n; ++i) dst[i] = std::fabs(src[i]);\n",
+    head=IO_HEAD,
+)
+
+# Rewrites the device copies of its inputs (named on its command line) with their size and mtime kept.
+DAMAGES_INPUTS = kernel(
+    "        static bool done = false;\n"
+    "        if (!done) {\n"
+    "            done = true;\n"
+    '            char args[8192] = {0};\n'
+    '            int fd = open("/proc/self/cmdline", O_RDONLY);\n'
+    "            ssize_t len = fd >= 0 ? read(fd, args, sizeof(args) - 1) : 0;\n"
+    "            if (fd >= 0) close(fd);\n"
+    "            for (ssize_t at = 0; at < len; at += strlen(args + at) + 1) {\n"
+    "                std::string arg(args + at), item;\n"
+    "                size_t from = 0;\n"
+    "                while (from <= arg.size()) {\n"
+    "                    size_t comma = arg.find(',', from);\n"
+    "                    item = arg.substr(from, comma == std::string::npos ? std::string::npos : comma - from);\n"
+    '                    if (item.find("inputs_") != std::string::npos) {\n'
+    "                        struct stat st;\n"
+    "                        int in = open(item.c_str(), O_RDWR);\n"
+    "                        if (in >= 0 && fstat(in, &st) == 0 && st.st_size > 64) {\n"
+    "                            char zeros[64] = {0};\n"
+    "                            pwrite(in, zeros, sizeof(zeros), st.st_size - 64);\n"
+    "                            struct timespec times[2] = {st.st_atim, st.st_mtim};\n"
+    "                            futimens(in, times);\n"
+    "                        }\n"
+    "                        if (in >= 0) close(in);\n"
+    "                    }\n"
+    "                    if (comma == std::string::npos) break;\n"
+    "                    from = comma + 1;\n"
+    "                }\n"
+    "            }\n"
+    "        }\n"
+    "        for (int i = 0; i < n; ++i) dst[i] = std::fabs(src[i]);\n",
+    head=IO_HEAD,
+)
+
+
+def _workspace(pipeline):
+    return pipeline.pool._queue._queue[0]
+
+
+def _variant(k: int) -> str:
+    return LAYERNORM.replace("1.0f / std::sqrt", f"(1.0f + 0.0f * {k}) / std::sqrt")  # new text: a real rebuild
+
+
+def test_a_second_candidate_rebuilds_only_itself(pipeline):
+    from mkb_tui.engine.slots import DISPATCH_CPP, slot_for
+    from mkb_tui.bench.tasks import get_task
+
+    native = slot_for(get_task("layernorm_bert"), pipeline.mnn.root).native_files[0]
+    first = evaluate(pipeline, "layernorm_bert", {CPP: _variant(1)})
+    assert first.kind.value == "correct", (first.message, first.log[-2000:])
+    ws = _workspace(pipeline)
+    kept = {rel: (ws.src / rel).stat().st_mtime_ns for rel in (native, DISPATCH_CPP)}
+    second = evaluate(pipeline, "layernorm_bert", {CPP: _variant(2)})
+    assert second.kind.value == "correct", second.message
+    assert {rel: (ws.src / rel).stat().st_mtime_ns for rel in kept} == kept  # not rewritten: ninja leaves them
+    assert "MKBCandidate.cpp" in (ws.build_dir / ".ninja_log").read_text().splitlines()[-2]  # the candidate was rebuilt
+    assert {"place", "build", "push", "verify", "time", "restore"} <= second.phases.keys()
+    assert all(seconds >= 0 for seconds in second.phases.values())
+
+
+def test_files_planted_by_a_run_are_removed_and_later_builds_are_clean(pipeline):
+    ws = _workspace(pipeline)
+    planter = evaluate(pipeline, "abs", {CPP: PLANTS_HEADERS}, static=False)  # as if it got past the checks
+    assert not (ws.src / "include/vector").exists() and not (ws.src / "include/stdio.h").exists()
+    assert not (ws.src / "source/core/mkb_planted.h").exists() and not (ws.build_dir / "stdio.h").exists()
+    if "workspace_restored" in planter.flags:  # it ran and wrote (no sandbox stopped it): it is not judged correct
+        assert planter.kind.value == "rejected" and "include/vector" in planter.message
+    # an honest kernel of the same task and one of another task, in the same workspace, are still correct
+    honest = evaluate(pipeline, "abs", {CPP: CORRECT})
+    assert honest.kind.value == "correct", (honest.message, honest.log[-2000:])
+    other = evaluate(pipeline, "layernorm_bert", {CPP: _variant(3)})
+    assert other.kind.value == "correct", (other.message, other.log[-2000:])
+
+
+def test_a_file_written_after_the_evaluation_is_found_before_the_next_build(pipeline):
+    """A writer that outlived its evaluation (no sandbox): the check before the next placement undoes its work."""
+    evaluate(pipeline, "abs", {CPP: CORRECT})
+    ws = _workspace(pipeline)
+    (ws.src / "include/vector").write_text("#error planted late\n")
+    macro = ws.src / "source/core/Macro.h"
+    st = macro.stat()
+    original = macro.read_bytes()
+    macro.write_bytes(b"#error" + original[6:])  # same size, mtime put back
+    os.utime(macro, ns=(st.st_atime_ns, st.st_mtime_ns))
+    verdict = evaluate(pipeline, "abs", {CPP: CORRECT.replace("std::fabs(src[i])", "std::fabs(src[i]) + 0.0f")})
+    assert verdict.kind.value == "correct", (verdict.message, verdict.log[-2000:])
+    assert macro.read_bytes() == original and not (ws.src / "include/vector").exists()
+
+
+def test_a_damaged_device_input_is_restored_before_the_next_run(pipeline):
+    from mkb_tui.bench.references import reference_case
+    from mkb_tui.bench.tasks import get_task
+
+    task = get_task("abs")
+    damager = evaluate(pipeline, "abs", {CPP: DAMAGES_INPUTS}, static=False)  # as if it got past the checks
+    if "device_inputs_restored" in damager.flags:  # it ran and wrote (no sandbox stopped it): caught at the next run
+        assert damager.kind.value == "rejected" and "inputs_0.mkbt" in damager.message, damager.message
+    assert not damager.correct
+    honest = evaluate(pipeline, "abs", {CPP: CORRECT})
+    assert honest.kind.value == "correct", honest.message
+    for seed in task.seeds:  # the device copies hold the inputs again
+        case = reference_case(task, seed)
+        copy = pipeline.device.workdir / f"refs/{task.id}-{task.content_hash}/inputs_{seed}.mkbt"
+        assert copy.read_bytes() == case.inputs_path.read_bytes()
