@@ -88,7 +88,8 @@ class Pipeline:
             # push() put back what earlier evaluations left, so a copy found changed before one of this evaluation's
             # runs was changed by one of its runs: only the candidate's code could (the baseline is MNN's own)
             verdict.kind, verdict.speedup = VerdictKind.REJECTED, None
-            verdict.message = f"the candidate's processes changed the device's copies of their inputs (put back): {', '.join(restored)}"
+            verdict.message = (f"the candidate's processes changed {len(restored)} of the device's copies of their inputs "
+                               f"(put back): {', '.join(restored[:3])}{', ...' if len(restored) > 3 else ''}")  # fmt: skip
             verdict.flags.append("device_inputs_restored")
         verdict.seconds = time.monotonic() - started
         say("done")

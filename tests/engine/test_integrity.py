@@ -34,39 +34,36 @@ PLANTS_HEADERS = kernel(
     head=IO_HEAD,
 )
 
-# Rewrites the device copies of its inputs (named on its command line) with their size and mtime kept.
+# Rewrites the device copies of its inputs (every file under the device work dir's inputs/, its cwd) with their size
+# and mtime kept.
 DAMAGES_INPUTS = kernel(
     "        static bool done = false;\n"
     "        if (!done) {\n"
     "            done = true;\n"
-    '            char args[8192] = {0};\n'
-    '            int fd = open("/proc/self/cmdline", O_RDONLY);\n'
-    "            ssize_t len = fd >= 0 ? read(fd, args, sizeof(args) - 1) : 0;\n"
-    "            if (fd >= 0) close(fd);\n"
-    "            for (ssize_t at = 0; at < len; at += strlen(args + at) + 1) {\n"
-    "                std::string arg(args + at), item;\n"
-    "                size_t from = 0;\n"
-    "                while (from <= arg.size()) {\n"
-    "                    size_t comma = arg.find(',', from);\n"
-    "                    item = arg.substr(from, comma == std::string::npos ? std::string::npos : comma - from);\n"
-    '                    if (item.find("inputs_") != std::string::npos) {\n'
-    "                        struct stat st;\n"
-    "                        int in = open(item.c_str(), O_RDWR);\n"
-    "                        if (in >= 0 && fstat(in, &st) == 0 && st.st_size > 64) {\n"
-    "                            char zeros[64] = {0};\n"
-    "                            pwrite(in, zeros, sizeof(zeros), st.st_size - 64);\n"
-    "                            struct timespec times[2] = {st.st_atim, st.st_mtim};\n"
-    "                            futimens(in, times);\n"
-    "                        }\n"
-    "                        if (in >= 0) close(in);\n"
+    '            DIR* top = opendir("inputs");\n'
+    "            for (struct dirent* task = top ? readdir(top) : nullptr; task; task = readdir(top)) {\n"
+    "                if (task->d_name[0] == '.') continue;\n"
+    '                std::string folder = std::string("inputs/") + task->d_name;\n'
+    "                DIR* dir = opendir(folder.c_str());\n"
+    "                for (struct dirent* file = dir ? readdir(dir) : nullptr; file; file = readdir(dir)) {\n"
+    "                    if (file->d_name[0] == '.') continue;\n"
+    '                    std::string path = folder + "/" + file->d_name;\n'
+    "                    struct stat st;\n"
+    "                    int in = open(path.c_str(), O_RDWR);\n"
+    "                    if (in >= 0 && fstat(in, &st) == 0 && st.st_size > 64) {\n"
+    "                        char zeros[64] = {0};\n"
+    "                        pwrite(in, zeros, sizeof(zeros), st.st_size - 64);\n"
+    "                        struct timespec times[2] = {st.st_atim, st.st_mtim};\n"
+    "                        futimens(in, times);\n"
     "                    }\n"
-    "                    if (comma == std::string::npos) break;\n"
-    "                    from = comma + 1;\n"
+    "                    if (in >= 0) close(in);\n"
     "                }\n"
+    "                if (dir) closedir(dir);\n"
     "            }\n"
+    "            if (top) closedir(top);\n"
     "        }\n"
     "        for (int i = 0; i < n; ++i) dst[i] = std::fabs(src[i]);\n",
-    head=IO_HEAD,
+    head=IO_HEAD.replace("#include <fcntl.h>", "#include <dirent.h>\n#include <fcntl.h>"),
 )
 
 
@@ -131,11 +128,11 @@ def test_a_damaged_device_input_is_restored_before_the_next_run(pipeline):
     task = get_task("abs")
     damager = evaluate(pipeline, "abs", {CPP: DAMAGES_INPUTS}, static=False)  # as if it got past the checks
     if "device_inputs_restored" in damager.flags:  # it ran and wrote (no sandbox stopped it): caught at the next run
-        assert damager.kind.value == "rejected" and "inputs_0.mkbt" in damager.message, damager.message
+        assert damager.kind.value == "rejected" and f"inputs/{task.id}-" in damager.message, damager.message
     assert not damager.correct
     honest = evaluate(pipeline, "abs", {CPP: CORRECT})
     assert honest.kind.value == "correct", honest.message
     for seed in task.seeds:  # the device copies hold the inputs again
         case = reference_case(task, seed)
-        copy = pipeline.device.workdir / f"refs/{task.id}-{task.content_hash}/inputs_{seed}.mkbt"
+        copy = pipeline.device.workdir / f"inputs/{task.id}-{task.content_hash}/seed{seed}.mkbt"
         assert copy.read_bytes() == case.inputs_path.read_bytes()
