@@ -18,7 +18,8 @@ venv: $(BIN)/.installed
 mnn: venv
 	-$(BIN)/mkb-tui setup mnn --if-missing --build $(MKB_BUILD_TARGETS) $(if $(MKB_MNN_FROM),--from $(MKB_MNN_FROM),)
 
-app: venv
+# What a session needs first (as `make test` does), then the app; its set-up screen can also set MNN up later.
+app: mnn
 	$(BIN)/mkb-tui
 
 test: mnn

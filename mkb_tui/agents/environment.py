@@ -56,3 +56,37 @@ async def oracle_check(task_id: str = "abs", device: str = "local") -> Check:
 
     result = (await run_oracle([get_task(task_id)], open_evaluator(device)))[0]
     return Check(f"oracle ({task_id}, {device})", result.passed, result.message, f"see `mkb-tui oracle {task_id}`")
+
+
+@dataclass(frozen=True)
+class MnnSource:
+    """Where MNN comes from: the pinned release (from the network) or a local checkout / git dir; what to build."""
+
+    ref: str = "3.6.1"
+    path: str | None = None
+    builds: tuple[str, ...] = ("host",)
+
+
+@dataclass(frozen=True)
+class SetupStep:
+    """Progress of the MNN set-up: a step (fetch, build host, ...) with done/total commands when known."""
+
+    step: str
+    done: int = 0
+    total: int | None = None
+    finished: bool = False
+
+
+async def setup_mnn(source: MnnSource, on_step) -> str:
+    """Fetch and build MNN as `mkb-tui setup mnn` does, calling on_step(SetupStep) as it goes; the outcome in one
+    line, or MkbError when a build failed (its log tail in the message)."""
+    from mkb_tui.engine.setup import setup_and_build
+    from mkb_tui.errors import MkbError
+
+    def progress(step: str, done: int, total: int | None, finished: bool = False) -> None:
+        on_step(SetupStep(step, done, total, finished))
+
+    outcome = await setup_and_build(source.path, source.ref, list(source.builds), progress)
+    if not outcome.ok:
+        raise MkbError(f"{outcome.summary}\n{outcome.log[-1500:]}")
+    return outcome.summary

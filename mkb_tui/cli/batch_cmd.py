@@ -11,13 +11,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import time
 import traceback
 from pathlib import Path
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
+from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from mkb_tui.cli.output import print_table
+from mkb_tui.cli.progress import bar_columns, count_line
 from mkb_tui.errors import ConfigError, MkbError
 from mkb_tui.paths import DEFAULT_DB
 from mkb_tui.vocabulary import events as ev
@@ -157,19 +161,27 @@ async def _sweep(args, opened) -> int:
     console.print(f"session {session_id}{' (resumed)' if opened.resumed else ''}: {len(tasks)} tasks, {settings.method_label}, model {settings.model}"
                   + (" (scripted)" if opened.provider.scripted else "") + f", device {', '.join(opened.devices)}")  # fmt: skip
     device_errors: list[str] = []
+    # tasks finished, with elapsed and remaining time: a bar above the table on a terminal, a count on each plain line
+    states = await opened.store.task_states(session_id) if opened.resumed else {}
+    started, finished = time.monotonic(), [sum(1 for s in states.values() if s.status == "done")]
+    bar = RichProgress(*bar_columns())
+    bar_task = bar.add_task("tasks", total=len(tasks), completed=finished[0])
 
     def listen(event: Event) -> None:
         progress(event)
         if event.kind == ev.VERDICT and event.payload.get("verdict") == "device_error":
             device_errors.append(event.task_id or "?")
+        if event.kind == ev.TASK_FINISHED:
+            finished[0] += 1
+            bar.update(bar_task, completed=finished[0])
         if live is not None:
-            live.update(progress.table())
+            live.update(Group(bar, progress.table()))
         else:
             for line in progress.finished:
-                console.print(line)
+                console.print(f"{count_line(finished[0], len(tasks), started)} {line}", highlight=False, soft_wrap=True)
             progress.finished.clear()
 
-    live = Live(progress.table(), console=console, refresh_per_second=4) if console.is_terminal else None
+    live = Live(Group(bar, progress.table()), console=console, refresh_per_second=4) if console.is_terminal else None
     try:
         if live is not None:
             live.start()
@@ -196,7 +208,7 @@ async def report_session(store, session_id: str, out: Path) -> dict:
     from mkb_tui.store.results import session_report
 
     report = await session_report(store, session_id)
-    Console().print(metrics_table(report, title=f"session {session_id} ({report['session']['status']})"))
+    print_table(metrics_table(report, title=f"session {session_id} ({report['session']['status']})"), keep=("category",))
     json_path, csv_path = write_report(report, out)
     print(f"wrote {json_path} and {csv_path}")
     return report

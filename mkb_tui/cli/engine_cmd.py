@@ -49,52 +49,29 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_setup(args) -> int:
-    from mkb_tui.engine.baseline import ensure_baseline
-    from mkb_tui.engine.mnn import find_mnn, setup_mnn
-    from mkb_tui.engine.toolchain import get_target
+    from mkb_tui.cli.progress import StepProgress
+    from mkb_tui.engine.setup import setup_and_build
 
     console = Console(stderr=True)
-    info = find_mnn(args.ref) if args.if_missing else None
-    if info is None:
-        console.print(f"setting up MNN {args.ref} from {args.from_path or 'github.com/alibaba/MNN'} ...")
-        info = setup_mnn(args.from_path, args.ref, force=not args.if_missing)
-    console.print(f"MNN {info.version} at {info.root} ({info.origin})")
-    for name in [t for t in args.build.split(",") if t and t != "none"]:
-        target = get_target(name)
-        if name == "converter":
-            if _setup_converter(info, target, console):
-                return 1
-            continue
-        missing = target.missing_tools()
-        if missing:
-            console.print(f"[yellow]skipping the {name} build: missing {', '.join(missing)}[/yellow]")
-            continue
-        console.print(f"building the pristine {name} library (about 6 minutes the first time, seconds with ccache) ...")
-        base, result = asyncio.run(ensure_baseline(info, target))
-        if base is None:
-            console.print(result.log[-3000:])
-            console.print(f"[red]the {name} build failed[/red]")
-            return 1
-        console.print(f"{name}: built in {result.seconds:.1f} s; runner {base.runner}")
+    steps: dict[str, int] = {}
+
+    with StepProgress(console) as bars:
+
+        def progress(step: str, done: int, total: int | None, finished: bool = False) -> None:
+            if step not in steps:
+                steps[step] = bars.add(step, total)
+            bars.update(steps[step], done, total=total)
+            if finished:
+                bars.finish(steps[step], "done" if total else "failed")
+
+        builds = [b for b in args.build.split(",") if b]
+        outcome = asyncio.run(setup_and_build(args.from_path, args.ref, builds, progress, if_missing=args.if_missing))
+    for line in outcome.lines:
+        console.print(line, highlight=False, soft_wrap=True)
+    if not outcome.ok:
+        console.print(outcome.log, highlight=False, markup=False, soft_wrap=True)
+        return 1
     return 0
-
-
-def _setup_converter(info, target, console) -> bool:
-    """Build the pristine MNNConvert; True when it failed."""
-    from mkb_tui.engine.converter import COLD_BUILD_HINT, converter_exe, ensure_pristine_converter, pristine_converter_dir
-
-    missing = target.missing_tools()
-    if missing:
-        console.print(f"[yellow]skipping the converter build: missing {', '.join(missing)}[/yellow]")
-        return False
-    console.print(f"building MNN's converter for combiner tasks ({COLD_BUILD_HINT}) ...")
-    result = asyncio.run(ensure_pristine_converter(info))
-    if not result.ok:
-        console.print(result.log[-3000:])
-        console.print("[red]the converter build failed[/red]")
-        return True
-    console.print(f"converter: built in {result.seconds:.1f} s; {converter_exe(pristine_converter_dir(info))}")
-    return False
 
 
 def _read_candidate(task, paths: list[Path]):
@@ -172,16 +149,22 @@ def cmd_oracle(args) -> int:
         from mkb_tui.errors import TaskError
 
         raise TaskError(f"no task matches {' '.join(args.tasks)}")
+    from mkb_tui.cli.progress import StepProgress
+
     pipeline = open_any_evaluator(args.device, cluster=args.cluster)
     console = Console(stderr=True)
+    with StepProgress(console, transient=True) as bars:
+        step = bars.add("oracle", len(tasks))
 
-    def show(task, r):
-        if not args.json:
-            mark = "[green]ok[/green]" if r.passed else "[red]FAIL[/red]"
-            speed = "-" if r.speedup is None else f"{r.speedup:.3f}"
-            console.print(f"{mark} {task.id:32s} {r.verdict:14s} {speed:>7s}  {r.message}")
+        def show(task, r):
+            bars.update(step, advance=1)
+            if not args.json:
+                mark = "[green]ok[/green]" if r.passed else "[red]FAIL[/red]"
+                speed = "-" if r.speedup is None else f"{r.speedup:.3f}"
+                console.print(f"{mark} {task.id:32s} {r.verdict:14s} {speed:>7s}  {r.message}", soft_wrap=True)
 
-    results = asyncio.run(run_oracle(tasks, pipeline, progress=show))
+        results = asyncio.run(run_oracle(tasks, pipeline, progress=show))
+        bars.finish(step)
     if args.json:
         print(json.dumps([r.to_dict() for r in results], indent=1))
     passed = sum(r.passed for r in results)

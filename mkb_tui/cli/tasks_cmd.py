@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
@@ -117,19 +116,19 @@ def cmd_export(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from rich.progress import Progress
-
     from mkb_tui.bench.validate import validate_task
+    from mkb_tui.cli.progress import StepProgress
 
     tasks = _select(args.task_ids)
     results = []
     started = time.monotonic()
-    with Progress(transient=True, disable=args.json or not sys.stderr.isatty()) as progress:
-        bar = progress.add_task("validating", total=len(tasks))
+    with StepProgress(Console(stderr=True), transient=True) as bars:
+        bar = bars.add("validating", len(tasks))
         for task in tasks:
-            progress.update(bar, description=f"validating {task.id}")
+            bars.update(bar, description=f"validating {task.id}")
             results.append(validate_task(task))
-            progress.advance(bar)
+            bars.update(bar, advance=1)
+        bars.finish(bar)
     failed = [r for r in results if not r.ok]
     if args.json:
         print(json.dumps([r.__dict__ for r in results], indent=1, default=str))

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import time
+
+from rich.markup import escape
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Markdown, Static, TextArea
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Markdown, ProgressBar, Static, TextArea
 
+from mkb_tui.agents.environment import SetupStep
 from mkb_tui.agents.loop import ApprovalDecision, Plan
 from mkb_tui.agents.service import SessionSettings
 from mkb_tui.errors import ConfigError
 
 
 class SetupScreen(Screen):
-    """What is set up, and what to do about the rest. The app works without any of it (browse, replay)."""
+    """What is set up, and what to do about the rest; MNN can be set up from here (the pinned release, or a local
+    checkout), with each step's progress and time remaining. The app works without any of it (browse, replay)."""
 
-    BINDINGS = [Binding("enter,escape", "dismiss", "Continue")]
+    BINDINGS = [Binding("escape", "dismiss", "Continue")]
 
     def __init__(self, setup=None) -> None:
         super().__init__()
-        self.setup = setup  # the MNN set-up to run from here (None: the screen only says which command to run)
+        self.setup = setup  # async (MnnSource, on_step) -> summary: the real fetch and builds, or a test's fake
+        self.step: str | None = None
+        self.step_started = 0.0
+        self.result: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -28,22 +37,78 @@ class SetupScreen(Screen):
             yield Label("mkb-tui set-up", id="setup-title")
             yield DataTable(id="setup-checks", cursor_type="row")
             yield Static("Nothing here is required to browse the benchmark or replay saved sessions.", id="setup-note")
+            if self.setup is not None:
+                yield Label("Set MNN up now (a session needs it): the pinned release 3.6.1, or a local MNN checkout / git dir", classes="section")
+                with Horizontal(id="setup-form"):
+                    yield Input(placeholder="local MNN path (empty: download the pinned release)", id="setup-path")
+                    yield Input(value="host", placeholder="builds: host,aarch64,converter", id="setup-builds")
+                    yield Button("Set up MNN", id="setup-run", variant="warning")
+                yield Label("", id="setup-step")
+                yield ProgressBar(id="setup-progress", show_eta=True)
+                yield Static("", id="setup-result")
             yield Button("Continue", id="setup-continue", variant="primary")
         yield Footer()
 
     def on_mount(self) -> None:
-        table = self.query_one("#setup-checks", DataTable)
-        table.add_columns("check", "status", "what to do")
+        self.query_one("#setup-checks", DataTable).add_columns("check", "status", "what to do")
+        self.show_checks()
+        if self.query("#setup-progress"):
+            self.query_one("#setup-progress").display = False
+
+    def show_checks(self) -> None:
         from mkb_tui.agents.environment import environment_checks
 
+        table = self.query_one("#setup-checks", DataTable)
+        table.clear()
         for c in environment_checks():
             table.add_row(c.name, ("✔ " if c.ok else "✖ ") + c.detail, "" if c.ok else c.fix)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss()
+        if event.button.id == "setup-run":
+            self.run_setup()
+        else:
+            self.dismiss()
+
+    def on_step(self, step: SetupStep) -> None:
+        """Progress from the set-up (called on the app's loop): the step, its bar, elapsed and remaining time."""
+        bar = self.query_one("#setup-progress", ProgressBar)
+        if step.step != self.step:
+            self.step, self.step_started = step.step, time.monotonic()
+            bar.update(total=None, progress=0)
+        bar.display = True
+        bar.update(total=step.total, progress=step.done)
+        elapsed = time.monotonic() - self.step_started
+        left = elapsed / step.done * (step.total - step.done) if step.total and step.done else None
+        counts = f" {step.done}/{step.total}" if step.total else ""
+        state = "done" if step.finished else f"elapsed {_clock(elapsed)}" + (f", about {_clock(left)} left" if left is not None else "")
+        self.query_one("#setup-step", Label).update(f"{step.step}:{counts} {state}")
+
+    @work(exclusive=True, group="setup")
+    async def run_setup(self) -> None:
+        from mkb_tui.agents.environment import MnnSource
+        from mkb_tui.errors import MkbError
+
+        path = self.query_one("#setup-path", Input).value.strip() or None
+        builds = tuple(b.strip() for b in self.query_one("#setup-builds", Input).value.split(",") if b.strip()) or ("host",)
+        self.query_one("#setup-run", Button).disabled = True
+        self.query_one("#setup-result", Static).update("setting MNN up ...")
+        try:
+            self.result = await self.setup(MnnSource(path=path, builds=builds), self.on_step)
+            self.query_one("#setup-result", Static).update(f"[green]✔[/] {escape(self.result)}")
+        except MkbError as exc:
+            self.result = None
+            self.query_one("#setup-result", Static).update(f"[red]✖ set-up failed:[/] {escape(str(exc))}")
+        finally:
+            self.query_one("#setup-run", Button).disabled = False
+        self.show_checks()
 
     def action_dismiss(self) -> None:
         self.dismiss()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 class PlanApprovalScreen(ModalScreen[ApprovalDecision | None]):

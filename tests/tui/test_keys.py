@@ -220,3 +220,49 @@ async def test_results_view_scores_the_open_session(stored_session):
         assert [r[0] for r in rows] == ["Unary", "all"]
         assert rows[-1][3] == "100.0" and rows[-1][-1] == "1.01x"  # abs correct, best speedup 1.01
         assert app.query_one("#results-sawtooth").plt is not None
+
+
+async def test_setup_screen_sets_mnn_up_with_progress(stored_session):
+    """The set-up runs as a worker with each step's progress and time left; a fake, fast set-up stands in for the
+    20-minute real one (tests/cli/test_progress.py checks the real ninja progress)."""
+    from mkb_tui.agents.environment import SetupStep
+    from mkb_tui.errors import MkbError
+    from mkb_tui.tui.screens import SetupScreen
+    from mkb_tui.tui.services import AppServices
+
+    db, _ = stored_session
+    calls, seen = [], []
+
+    async def fake_setup(source, on_step):
+        calls.append(source)
+        for done in (0, 50, 100):
+            on_step(SetupStep("build host", done, 200))
+            seen.append(str(screen.query_one("#setup-step").render()))
+            await asyncio.sleep(0.05)
+        on_step(SetupStep("build host", 200, 200, finished=True))
+        if source.path == "/broken":
+            raise MkbError("the host build failed")
+        return f"MNN 3.6.1 at /fake ({source.path or 'release'}); host: built"
+
+    app = MkbApp(db=db, show_setup=True, services=AppServices(setup_mnn=fake_setup))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SetupScreen)
+        screen.query_one("#setup-path", Input).value = "/src/MNN"
+        screen.query_one("#setup-builds", Input).value = "host,aarch64"
+        await pilot.click("#setup-run")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert calls[0].path == "/src/MNN" and calls[0].builds == ("host", "aarch64") and calls[0].ref == "3.6.1"
+        assert seen[0].startswith("build host: 0/200 elapsed") and "left" in seen[-1]  # time remaining once some is done
+        bar = screen.query_one("#setup-progress")
+        assert (bar.total, bar.progress) == (200, 200)
+        assert "MNN 3.6.1 at /fake (/src/MNN)" in str(screen.query_one("#setup-result").render())
+        screen.query_one("#setup-path", Input).value = "/broken"
+        await pilot.click("#setup-run")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "set-up failed" in str(screen.query_one("#setup-result").render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, SetupScreen)
