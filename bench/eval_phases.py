@@ -1,0 +1,79 @@
+"""Eval turnaround: `mkb-tui eval --json` as a whole process, with the pipeline's phase breakdown, for
+- a second candidate of the same task (LayerNorm, layernorm_bert: the workspace already holds that task's slot), and
+- a candidate after the task changed (abs, then LayerNorm again: the native file and dispatcher are placed anew).
+
+Each candidate is new text (a real compile). Prints the median over --repeats of the process wall time, the pipeline
+time and each phase (seconds).
+
+    .venv/bin/python bench/eval_phases.py [--repeats 3] [--device local]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the tests package holds the sample Abs kernel
+
+from tests.adversarial.kernels import CORRECT as ABS  # noqa: E402
+
+LAYERNORM = (ROOT / "bench/kernels/layernorm/MKBCandidate.cpp").read_text()
+
+
+def layernorm(k: int) -> str:
+    return LAYERNORM.replace("1.0f / std::sqrt", f"(1.0f + 0.0f * {k}) / std::sqrt")  # new text, same code
+
+
+def abs_kernel(k: int) -> str:
+    return ABS.replace("std::fabs(src[i])", f"std::fabs(src[i]) + 0.0f * {k}")
+
+
+def eval_once(task: str, text: str, device: str, folder: Path) -> dict:
+    kernel = folder / "MKBCandidate.cpp"
+    kernel.write_text(text)
+    argv = [sys.executable, "-m", "mkb_tui", "eval", "--task", task, "--kernel", str(kernel), "--device", device, "--json"]
+    started = time.monotonic()
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=1800)
+    wall = time.monotonic() - started
+    data = json.loads(out.stdout)
+    if data["verdict"] != "correct":
+        raise SystemExit(f"{task}: {data['verdict']}: {data['message']}")
+    return {"wall": wall, "pipeline": data["seconds"], **data.get("phases", {})}
+
+
+def show(name: str, rows: list[dict]) -> None:
+    keys = ["wall", "pipeline"] + [k for k in rows[0] if k not in ("wall", "pipeline")]
+    medians = {k: statistics.median(r.get(k, 0.0) for r in rows) for k in keys}
+    print(f"{name} (median of {len(rows)}): process {medians['wall']:.2f} s, pipeline {medians['pipeline']:.2f} s")
+    print("   " + ", ".join(f"{k} {medians[k]:.2f}" for k in keys[2:]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="local")
+    args = parser.parse_args()
+    same, changed = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        base = int(time.time()) % 100000  # texts never seen before: no object cache answers for them
+        eval_once("layernorm_bert", layernorm(base), args.device, folder)  # warm: the workspace holds LayerNorm's slot
+        for r in range(args.repeats):
+            same.append(eval_once("layernorm_bert", layernorm(base + 1 + r), args.device, folder))
+        for r in range(args.repeats):
+            eval_once("abs", abs_kernel(base + r), args.device, folder)
+            changed.append(eval_once("layernorm_bert", layernorm(base + 100 + r), args.device, folder))
+    show("second LayerNorm candidate, same task", same)
+    show("LayerNorm candidate after an Abs candidate (task changed)", changed)
+
+
+if __name__ == "__main__":
+    main()
