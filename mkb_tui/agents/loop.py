@@ -15,6 +15,7 @@ from mkb_tui.agents.task_prompts import coder_prompt, system_prompt
 from mkb_tui.agents.tools.error_extractor import extract
 from mkb_tui.agents.tools.perf_parser import describe as describe_performance
 from mkb_tui.agents.tools.repo_tree import symbol_index
+from mkb_tui.bench.metrics import doubts
 from mkb_tui.bench.tasks import Task
 from mkb_tui.engine.answer import AnswerFormatError, parse_answer
 from mkb_tui.engine.evaluator import Evaluator
@@ -271,10 +272,12 @@ class MokaLoop:
             try:
                 if verdict.correct:
                     self.outcome.correct = True
-                    better = self.outcome.best_speedup is None or (verdict.speedup or 0) > self.outcome.best_speedup
+                    # a speedup under doubt (suspicious, unstable, contradicted clock) until re-verified does not make a best
+                    counted = None if doubts(verdict.flags) else verdict.speedup
+                    better = self.outcome.best_speedup is None or (counted or 0) > self.outcome.best_speedup
                     if better:
-                        self.outcome.best_iteration, self.outcome.best_speedup, self.outcome.best_files = iteration, verdict.speedup, files
-                        await self.emit(ev.BEST, {"speedup": verdict.speedup})
+                        self.outcome.best_iteration, self.outcome.best_speedup, self.outcome.best_files = iteration, counted, files
+                        await self.emit(ev.BEST, {"speedup": counted})
                     base = files if better else (self.outcome.best_files or files)
                     if iteration + 1 >= self.config.iterations:
                         break

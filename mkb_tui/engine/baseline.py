@@ -55,10 +55,13 @@ async def ensure_baseline(mnn: MnnInfo, target: Target, *, timeout: float = 3600
             if target.static:
                 failed = await link_static_runner(mnn, target, build_dir, runner)
             else:
-                argv = [target.compiler, "-O2", "-std=c++11", f"-I{mnn.root / 'include'}", str(RUNNER_SRC), "-o", str(runner),
+                tmp = _temp_name(runner)
+                argv = [target.compiler, "-O2", "-std=c++11", f"-I{mnn.root / 'include'}", str(RUNNER_SRC), "-o", str(tmp),
                         f"-L{build_dir}", "-lMNN", "-lpthread", "-ldl"]  # fmt: skip
                 proc = await run_limited(argv, cwd=runner.parent, timeout=600, limits=builder.BUILD_LIMITS)
                 failed = None if proc.returncode == 0 else proc.stderr
+                if failed is None:
+                    tmp.replace(runner)
             if failed:
                 return None, BuildResult(False, time.monotonic() - started, failed[-5000:], builder.parse_diagnostics(failed))
         return Baseline(target, build_dir, runner), BuildResult(True, time.monotonic() - started, result.log)
@@ -70,11 +73,23 @@ async def link_static_runner(mnn: MnnInfo, target: Target, build_dir: Path, out:
     obj = mnn.home / f"runner-{target.name}" / f"mkb_runner-{runner_tag()}.o"
     if not obj.exists():
         obj.parent.mkdir(parents=True, exist_ok=True)
-        proc = await run_limited([target.compiler, "-O2", "-std=c++11", f"-I{mnn.root / 'include'}", "-c", str(RUNNER_SRC), "-o", str(obj)],
+        tmp = _temp_name(obj)
+        proc = await run_limited([target.compiler, "-O2", "-std=c++11", f"-I{mnn.root / 'include'}", "-c", str(RUNNER_SRC), "-o", str(tmp)],
                                  cwd=obj.parent, timeout=600, limits=builder.BUILD_LIMITS)  # fmt: skip
         if proc.returncode != 0:
             return proc.stderr
+        tmp.replace(obj)
+    tmp = _temp_name(out)
     argv = [target.compiler, "-static", str(obj), "-Wl,--whole-archive", str(build_dir / "libMNN.a"), "-Wl,--no-whole-archive",
-            "-lpthread", "-o", str(out)]  # fmt: skip
+            "-lpthread", "-o", str(tmp)]  # fmt: skip
     proc = await run_limited(argv, cwd=out.parent, timeout=600, limits=builder.BUILD_LIMITS)
-    return None if proc.returncode == 0 else proc.stderr
+    if proc.returncode != 0:
+        return proc.stderr
+    tmp.replace(out)  # never a half-written runner under a concurrent reader
+    return None
+
+
+def _temp_name(path: Path) -> Path:
+    import os
+
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")

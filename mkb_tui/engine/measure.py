@@ -10,6 +10,7 @@ more with every run checked; `reverified` when that agrees.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import random
@@ -149,7 +150,14 @@ class Judge:
         if self.remove is not None:
             await self.remove([record])  # a record left by an earlier process must never be read as this one's
         proc = await self.run(side, text.text)
-        return _Process(proc, parse_runner_output(proc.stdout), plan, text)
+        p = _Process(proc, parse_runner_output(proc.stdout), plan, text)
+        if side == "baseline" and not proc.timed_out and not (p.report or {}).get("ok"):
+            # MNN's own kernel failing says nothing about the candidate: a pristine library being rebuilt by another
+            # process ("error while loading shared libraries") passes; try once more, after a moment
+            await asyncio.sleep(2.0)
+            proc = await self.run(side, text.text)
+            p = _Process(proc, parse_runner_output(proc.stdout), plan, text)
+        return p
 
     async def _compare(self, p: _Process, verdict: Verdict, where: str) -> bool:
         """Pull and compare the outputs a candidate process kept; False (and the verdict says why) on a mismatch."""
@@ -190,11 +198,15 @@ class Judge:
     @staticmethod
     def _failed(p: _Process, side: str, verdict: Verdict, timeout: float) -> bool:
         if p.proc.timed_out:
-            verdict.kind, verdict.message = VerdictKind.TIMEOUT, f"no result from the {side} within {timeout:.0f} s"
+            verdict.kind = VerdictKind.TIMEOUT if side == "candidate" else VerdictKind.DEVICE_ERROR
+            verdict.message = f"no result from the {side} within {timeout:.0f} s"
             return True
         if p.proc.signal or p.report is None or not p.report.get("ok"):
-            verdict.kind = VerdictKind.RUNTIME_ERROR
+            # the baseline (MNN's own kernel) failing is the harness's trouble, never the candidate's
+            verdict.kind = VerdictKind.RUNTIME_ERROR if side == "candidate" else VerdictKind.DEVICE_ERROR
             why = f"killed by signal {p.proc.signal}" if p.proc.signal else (p.report or {}).get("error") or f"exit code {p.proc.returncode}"
+            if not p.report and p.proc.stderr.strip():
+                why += ": " + p.proc.stderr.strip().splitlines()[-1][:300]
             verdict.message = f"the runner failed: {why}" if side == "candidate" else f"timing run of the baseline failed: {why}"
             if side == "candidate" and ((p.report or {}).get("candidate_proof") or {}).get("nulls"):
                 verdict.message = f"the candidate kernel never ran: its creator returned nullptr ({why})"

@@ -41,7 +41,7 @@ def test_memoising_on_sampled_values_gains_nothing(judge_pipeline, honest_slow):
     if verdict.kind.value == "rejected":
         return
     assert verdict.correct, verdict.message  # the memo is right whenever it hits: it just never hits a counted run
-    assert verdict.speedup < 1.25 * honest_slow.speedup, (verdict.speedup, honest_slow.speedup)
+    assert verdict.speedup < 1.5 * honest_slow.speedup, (verdict.speedup, honest_slow.speedup)
 
 
 def test_interposing_the_clock_gains_nothing(judge_pipeline, honest_slow):
@@ -50,5 +50,6 @@ def test_interposing_the_clock_gains_nothing(judge_pipeline, honest_slow):
         return
     assert verdict.timing_check["clock"] == "vdso"  # the runner's timer is not the candidate's
     assert verdict.correct and verdict.speedup is not None, verdict.message
-    assert verdict.speedup < 1.25 * honest_slow.speedup, (verdict.speedup, honest_slow.speedup)
-    assert "timing_mismatch" not in verdict.flags
+    # the old runner's clock, interposed this way, gave 14x-146x; what is left is this shared machine's noise
+    assert verdict.speedup < 1.5 * honest_slow.speedup, (verdict.speedup, honest_slow.speedup)
+    assert "timing_mismatch" not in verdict.flags and "suspicious_speedup" not in verdict.flags

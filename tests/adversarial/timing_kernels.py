@@ -10,7 +10,7 @@ FABS = "        for (int i = 0; i < n; ++i) dst[i] = std::fabs(src[i]);\n"
 SLOW = (
     "        for (int i = 0; i < n; ++i) {\n"
     "            float acc = 0.0f, v = src[i];\n"
-    "            for (int k = 0; k < 48; ++k) acc += std::sqrt(v * v + (float)k);\n"
+    "            for (int k = 0; k < 8; ++k) acc += std::sqrt(v * v + (float)k);\n"
     "            dst[i] = std::fabs(v) + (acc < 0.0f ? 1.0f : 0.0f);\n"
     "        }\n"
 )
