@@ -181,13 +181,16 @@ class MokaLoop:
         return "\n".join(p for p in parts if p)
 
     async def debug(self, verdict: Verdict, files: dict[str, str]) -> str:
-        if verdict.kind is VerdictKind.COMPILE_ERROR:
+        if verdict.kind is VerdictKind.COMPILE_ERROR or (verdict.kind is VerdictKind.REJECTED and verdict.diagnostics):
+            # a rejection by the judge names the rule and where ([rule] message at file:line): fixed like a compile error
             symbols = symbol_index(str(self.info.mnn_root), self.slot.headers)
             errors = extract(verdict.diagnostics, files, symbols)
             await self.emit(ev.ERRORS, {"errors": [e.to_dict() for e in errors]})
             nearby = sorted({s for e in errors for s in e.did_you_mean})
             prompt = self.templates["debugger_compile"].render(
                 task_id=self.task.id, op=self.task.op, mnn_version=self.info.mnn_version,
+                problem="does not compile" if verdict.kind is VerdictKind.COMPILE_ERROR else
+                "was rejected by the benchmark's judge (each error names the rule it broke; a kernel may not do this at all)",
                 errors=json.dumps([e.to_dict() for e in errors][:12], indent=1), kernel=files_block(files),
                 symbols="\n".join(nearby) or "(see the headers in the first prompt)",
             )  # fmt: skip

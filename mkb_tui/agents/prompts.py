@@ -16,7 +16,7 @@ TEMPLATES: dict[str, set[str]] = {
                       "registration", "slot_files", "headers", "example_path", "example"},
     "coder_repair": {"task_id", "op", "verdict", "failure", "suggestions", "kernel"},
     "coder_accelerate": {"task_id", "op", "device", "performance", "bottleneck", "method", "plan", "kernel", "tolerance"},
-    "debugger_compile": {"task_id", "op", "mnn_version", "errors", "kernel", "symbols"},
+    "debugger_compile": {"task_id", "op", "mnn_version", "problem", "errors", "kernel", "symbols"},
     "debugger_correctness": {"task_id", "op", "verdict", "failure", "model", "kernel"},
     "accelerator": {"task_id", "op", "device", "threads", "performance", "history", "kernel", "simd"},
     "format_reminder": {"problem", "expected"},

@@ -78,10 +78,10 @@ async def configure(target: Target, src: Path, build: Path, *, timeout: float = 
     return BuildResult(ok=proc.returncode == 0, seconds=time.monotonic() - started, log=log, timed_out=proc.timed_out)
 
 
-async def ninja(build: Path, targets: list[str], *, timeout: float, home: Path) -> BuildResult:
+async def ninja(build: Path, targets: list[str], *, timeout: float, home: Path, env: dict[str, str] | None = None) -> BuildResult:
     started = time.monotonic()
     proc = await run_limited(
-        ["ninja", "-j", str(BUILD_JOBS), *targets], cwd=build, timeout=timeout, env=build_env(home), limits=BUILD_LIMITS
+        ["ninja", "-j", str(BUILD_JOBS), *targets], cwd=build, timeout=timeout, env={**build_env(home), **(env or {})}, limits=BUILD_LIMITS
     )
     log = (proc.stdout + proc.stderr)[-200000:]
     ok = proc.returncode == 0 and not proc.timed_out
@@ -94,14 +94,15 @@ async def ninja(build: Path, targets: list[str], *, timeout: float, home: Path) 
     )
 
 
-async def configure_and_build(target: Target, src: Path, build: Path, targets: list[str], *, home: Path, timeout: float) -> BuildResult:
+async def configure_and_build(target: Target, src: Path, build: Path, targets: list[str], *, home: Path, timeout: float,
+                              env: dict[str, str] | None = None) -> BuildResult:
     """Configure `build` when its arguments changed (or it never was), then build `targets` incrementally."""
     started = time.monotonic()
     if needs_configure(target, src, build):
         result = await configure(target, src, build)
         if not result.ok:
             return result
-    result = await ninja(build, targets, timeout=timeout, home=home)
+    result = await ninja(build, targets, timeout=timeout, home=home, env=env)
     result.seconds = time.monotonic() - started
     return result
 

@@ -29,9 +29,9 @@ def converter_exe(build_dir: Path) -> Path:
     return build_dir / CONVERTER_TARGET
 
 
-async def build_converter(src: Path, build_dir: Path, home: Path, *, timeout: float = 3600) -> BuildResult:
+async def build_converter(src: Path, build_dir: Path, home: Path, *, timeout: float = 3600, env: dict[str, str] | None = None) -> BuildResult:
     """Configure (when needed) and build MNNConvert from `src` into `build_dir`."""
-    return await builder.configure_and_build(converter_target(), src, build_dir, [CONVERTER_TARGET], home=home, timeout=timeout)
+    return await builder.configure_and_build(converter_target(), src, build_dir, [CONVERTER_TARGET], home=home, timeout=timeout, env=env)
 
 
 def pristine_converter_dir(mnn: MnnInfo) -> Path:

@@ -216,7 +216,7 @@ class Judge:
 
     # ---- verification -------------------------------------------------------------------------------------------
 
-    async def verify(self, verdict: Verdict, *, require_proof: bool, timeout: float) -> bool:
+    async def verify(self, verdict: Verdict, *, require_proof: bool, timeout: float, geometry_op: str | None = None) -> bool:
         """The first candidate process; sets the verdict. True when the candidate goes on to be timed."""
         plan = verification_plan(self.sets, self.shape, self.rng)
         p = await self._process("candidate", plan, "out/candidate.mkbt")
@@ -229,6 +229,10 @@ class Judge:
                 verdict.kind = VerdictKind.RUNTIME_ERROR
                 verdict.message = (f"the candidate kernel never ran (creations {proof.get('creations', 0)}, "
                                    f"executions {proof.get('executions', 0)}): its creator returned nullptr or did not handle the op")  # fmt: skip
+                if geometry_op:  # the dispatcher counts registrations of the op and its computer's computations
+                    verdict.message = (f"the candidate geometry never ran (registrations for OpType_{geometry_op}: "
+                                       f"{proof.get('creations', 0)}, computations: {proof.get('executions', 0)}): MNN's default "
+                                       f"would run instead; register it with GeometryComputer::registerGeometryComputer")  # fmt: skip
                 return False
         self._verification = p
         used = set(plan.sets)

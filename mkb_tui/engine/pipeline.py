@@ -20,7 +20,9 @@ from mkb_tui.engine import slots as slotlib
 from mkb_tui.engine.baseline import Baseline, ensure_baseline, link_static_runner
 from mkb_tui.engine.evaluator import EvaluatorInfo
 from mkb_tui.engine.mnn import MnnInfo, require_mnn
-from mkb_tui.engine.static_check import check as static_check
+from mkb_tui.engine import build_check, converter
+from mkb_tui.engine.static_check import findings as static_findings
+from mkb_tui.engine.types import Finding
 from mkb_tui.engine.measure import Judge, TimedModels, TimingPlan, parse_runner_output  # noqa: F401 (TimingPlan, parse_runner_output: re-exported)
 from mkb_tui.engine.schedule import InputSet
 from mkb_tui.engine.toolchain import get_target
@@ -107,16 +109,16 @@ class Pipeline:
             return
         if static:
             with verdict.phase("static"):
-                problems = static_check(candidate, slot)
-            if problems:
-                verdict.kind, verdict.message = VerdictKind.REJECTED, "; ".join(problems)
+                findings = static_findings(candidate, slot)
+            if findings:
+                reject(verdict, findings)
                 return
         with verdict.phase("baseline"):
             base = await self.baseline()
         with verdict.phase("acquire"):
             ws = await self.pool.acquire()
         try:
-            await self._in_workspace(task, slot, candidate, base, ws, verdict, say)
+            await self._in_workspace(task, slot, candidate, base, ws, verdict, say, oracle=not static)
         finally:
             try:
                 with verdict.phase("restore"):
@@ -130,7 +132,7 @@ class Pipeline:
             finally:
                 self.pool.release(ws)
 
-    async def _in_workspace(self, task, slot, candidate, base, ws, verdict, say) -> None:
+    async def _in_workspace(self, task, slot, candidate, base, ws, verdict, say, *, oracle: bool = False) -> None:
         say("building")
         with verdict.phase("place"):
             failed = await ws.ensure_ready()
@@ -140,8 +142,10 @@ class Pipeline:
         combiner = slot.mechanism == "combiner"
         # a combiner lives in the converter; its model then runs on the pristine library
         with verdict.phase("build"):
-            built = await (ws.build_converter(timeout=max(self.build_timeout, 3600)) if combiner else ws.build(timeout=self.build_timeout))
+            built, judged = await self._build(ws, slot)
         verdict.log = built.log[-20000:]
+        if await self._rejected_after_build(slot, ws, built, judged, verdict, oracle=oracle):
+            return
         if not built.ok:
             verdict.kind = VerdictKind.COMPILE_ERROR if not built.timed_out else VerdictKind.TIMEOUT
             verdict.diagnostics = [d for d in built.diagnostics if d.severity in ("error", "fatal error")] or built.diagnostics
@@ -163,6 +167,49 @@ class Pipeline:
             model = await self._convert_with_candidate(task, slot, ws, verdict)
         if model is not None:
             await self._run(task, slot, base, base.build_dir, verdict, say, candidate_model=model)
+
+    async def _build(self, ws, slot: slotlib.Slot):
+        """Build with the candidate's sources compiled for the judge (-save-temps=obj); returns the build and them."""
+        combiner = slot.mechanism == "combiner"
+        build_dir = ws.converter_dir if combiner else ws.build_dir
+
+        async def build(judged):
+            env = build_check.judge_env(judged)
+            return await (ws.build_converter(timeout=max(self.build_timeout, 3600), env=env) if combiner
+                          else ws.build(timeout=self.build_timeout, env=env))  # fmt: skip
+
+        judged = build_check.judged_sources(slot, ws.src, build_dir) if (build_dir / "build.ninja").exists() else []
+        build_check.drop_stale(judged)
+        built = await build(judged)
+        if built.ok:
+            judged = build_check.judged_sources(slot, ws.src, build_dir)
+            stale = [j for j in judged if not build_check.fresh(j)]
+            if stale:  # compiled earlier without the judge's flags (first build, or a build from elsewhere): again
+                for j in stale:
+                    j.obj.unlink(missing_ok=True)
+                built = await build(judged)
+        return built, judged
+
+    async def _rejected_after_build(self, slot: slotlib.Slot, ws, built, judged, verdict: Verdict, *, oracle: bool) -> bool:
+        """The judge on what the compiler saw and produced; a broken rule makes the verdict `rejected` (the build's
+        own output is then dropped: it may quote files the candidate had no business reading)."""
+        combiner = slot.mechanism == "combiner"
+        compiler = get_target("converter").compiler if combiner else self.target.compiler
+        build_dir = ws.converter_dir if combiner else ws.build_dir
+        with verdict.phase("static"):
+            findings = await build_check.judge_preprocessed(judged, slot, src=ws.src, build_dir=build_dir, compiler=compiler,
+                                                      oracle=oracle, built=built.ok)  # fmt: skip
+        if not findings and built.ok:
+            base = await self.baseline()
+            pristine = converter.pristine_converter_dir(self.mnn) if combiner else base.build_dir
+            lib = None if combiner or self.target.static else ws.lib_dir() / "libMNN.so"
+            with verdict.phase("object"):
+                findings = await build_check.judge_objects(judged, slot, compiler=compiler, pristine_build=pristine, oracle=oracle,
+                                                     lib=lib, pristine_lib=base.build_dir / "libMNN.so")  # fmt: skip
+        if not findings:
+            return False
+        reject(verdict, findings)
+        return True
 
     async def _convert_with_candidate(self, task: Task, slot: slotlib.Slot, ws, verdict: Verdict) -> Path | None:
         """The task's ONNX model through the workspace's converter (the candidate's code runs here); None on failure."""
@@ -276,13 +323,22 @@ class Pipeline:
                       lenient=bool(task.native_incorrect_for(self.target.name)), plausible=task.plausible_speedup, scratch=scratch,
                       remove=self.device.remove)  # fmt: skip
         with verdict.phase("verify"):
-            timed = await judge.verify(verdict, require_proof=slot.mechanism == "cpu", timeout=self.run_timeout)
+            timed = await judge.verify(verdict, require_proof=slot.mechanism in ("cpu", "geometry"), timeout=self.run_timeout,
+                                       geometry_op=slot.op_type if slot.mechanism == "geometry" else None)  # fmt: skip
         if not timed:
             return
         # native_incorrect tasks are timed whatever the outputs, so reports can show them apart
         say("timing")
         with verdict.phase("time"):
             await judge.time(verdict, self.run_timeout)
+
+
+def reject(verdict: Verdict, findings: list[Finding]) -> None:
+    """A `rejected` verdict that says which rules were broken and where, as diagnostics like a compiler's."""
+    verdict.kind = VerdictKind.REJECTED
+    verdict.message = "; ".join(str(f) for f in findings[:8]) + (f" (and {len(findings) - 8} more)" if len(findings) > 8 else "")
+    verdict.diagnostics = [f.diagnostic() for f in findings[:40]]
+    verdict.log = ""
 
 
 def _runner_api(mnn_file: Path) -> str:

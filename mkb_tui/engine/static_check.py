@@ -6,7 +6,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from mkb_tui.engine.preprocessed_check import directive_findings
 from mkb_tui.engine.slots import NATIVE_COMBINER_PREFIX, Slot
+from mkb_tui.engine.types import Finding
 from mkb_tui.vocabulary.verdicts import KernelCandidate
 
 BANNED_CALLS = {
@@ -16,6 +18,8 @@ BANNED_CALLS = {
                              "execlp", "system", "popen", "posix_spawn", "async", "kill"},
     "file or network I/O": {"fopen", "open", "openat", "creat", "ofstream", "ifstream", "fstream", "freopen", "socket",
                             "connect", "mmap", "unlink", "remove", "rename", "dlopen", "dlsym", "getenv", "setenv"},
+    "system calls, affinity or memory protection": {"syscall", "sched_setaffinity", "pthread_setaffinity_np", "mprotect",
+                                                    "setsid", "prctl", "ptrace"},
 }  # fmt: skip
 STD_HEADERS = {
     "algorithm", "array", "atomic", "cassert", "cfloat", "climits", "cmath", "cstddef", "cstdint", "cstdio", "cstdlib",
@@ -39,22 +43,22 @@ def _parser():
     return Parser(Language(tree_sitter_cpp.language()))
 
 
-def _identifiers(source: str) -> set[str]:
+def _identifiers(source: str) -> dict[str, int]:
+    """Identifier -> the first line it is on (comments and literals never count)."""
     tree = _parser().parse(source.encode())
-    names: set[str] = set()
+    names: dict[str, int] = {}
     stack = [tree.root_node]
     while stack:
         node = stack.pop()
         if node.type in ("identifier", "field_identifier", "type_identifier", "namespace_identifier"):
-            names.add(node.text.decode(errors="replace"))
+            name = node.text.decode(errors="replace")
+            line = node.start_point[0] + 1
+            if name not in names or line < names[name]:
+                names[name] = line
         if node.type in ("comment", "string_literal", "raw_string_literal", "char_literal"):
             continue
         stack.extend(node.children)
     return names
-
-
-def _includes(source: str) -> list[str]:
-    return re.findall(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', source, re.M)
 
 
 def native_names(slot: Slot) -> set[str]:
@@ -78,33 +82,43 @@ def native_names(slot: Slot) -> set[str]:
     return names
 
 
-def check(candidate: KernelCandidate, slot: Slot) -> list[str]:
-    problems: list[str] = []
+def _include_lines(source: str) -> list[tuple[str, int]]:
+    return [(m.group(1), source.count("\n", 0, m.start()) + 1)
+            for m in re.finditer(r'^\s*#\s*include\s*[<"]([^>"]+)[>"]', source, re.M)]  # fmt: skip
+
+
+def findings(candidate: KernelCandidate, slot: Slot) -> list[Finding]:
+    """The raw text's check, before building: quick answers with the model's own line numbers. The build's
+    preprocessed translation unit and object are judged again afterwards (judge.py), so nothing hidden from this
+    text check (macros, computed includes, token pasting) gets through."""
+    found: list[Finding] = []
     banned_native = native_names(slot) if slot.mechanism in ("cpu", "combiner") else set()
+    native_headers = {p.rsplit("/", 1)[-1] for p in slot.native_files if p.endswith(".hpp")} if slot.mechanism == "cpu" else set()
     for path, source in candidate.files.items():
         if path not in slot.all_files:
-            problems.append(f"{path}: not a file of this slot ({', '.join(slot.all_files)})")
+            found.append(Finding("slot", f"not a file of this slot ({', '.join(slot.all_files)})", path))
             continue
+        found += directive_findings(path, source)
         idents = _identifiers(source)
         for why, names in BANNED_CALLS.items():
-            hit = sorted(idents & names)
-            if hit:
-                problems.append(f"{path}: {why} are not allowed in a kernel ({', '.join(hit)})")
-        hit = sorted(idents & banned_native)
-        if hit:
-            problems.append(f"{path}: calls into MNN's native implementation of this op ({', '.join(hit)})")
+            for name in sorted(idents.keys() & names):
+                found.append(Finding("banned-call", f"{why} are not allowed in a kernel ({name})", path, idents[name]))
+        for name in sorted(idents.keys() & banned_native):
+            found.append(Finding("native", f"calls into MNN's native implementation of this op ({name})", path, idents[name]))
         if slot.mechanism == "combiner" and NATIVE_COMBINER_PREFIX in source:
-            problems.append(f"{path}: reaches MNN's own transform of this op ({NATIVE_COMBINER_PREFIX}{slot.op_type})")
-        for inc in _includes(source):
-            if inc in STD_HEADERS or inc.startswith(MNN_INCLUDE_PREFIXES):
-                continue
-            if slot.mechanism == "combiner" and inc in CONVERTER_INCLUDES:
-                continue
-            problems.append(f"{path}: #include <{inc}> is outside MNN and the standard library")
-        native_headers = {p.rsplit("/", 1)[-1] for p in slot.native_files if p.endswith(".hpp")} if slot.mechanism == "cpu" else set()
-        for inc in _includes(source):
+            line = source.count("\n", 0, source.index(NATIVE_COMBINER_PREFIX)) + 1
+            found.append(Finding("native", f"reaches MNN's own transform of this op ({NATIVE_COMBINER_PREFIX}{slot.op_type})", path, line))
+        for inc, line in _include_lines(source):
+            if not (inc in STD_HEADERS or inc.startswith(MNN_INCLUDE_PREFIXES) or (slot.mechanism == "combiner" and inc in CONVERTER_INCLUDES)):
+                found.append(Finding("include", f"#include <{inc}> is outside MNN and the standard library", path, line))
             if inc.rsplit("/", 1)[-1] in native_headers:
-                problems.append(f"{path}: includes MNN's native implementation of this op ({inc})")
-        if re.search(r"\b(asm|__asm__|__asm)\b", source):
-            problems.append(f"{path}: inline assembly is not allowed (use intrinsics)")
-    return problems
+                found.append(Finding("native", f"includes MNN's native implementation of this op ({inc})", path, line))
+        m = re.search(r"\b(asm|__asm__|__asm)\b", source)
+        if m:
+            found.append(Finding("asm", "inline assembly is not allowed (use intrinsics)", path, source.count("\n", 0, m.start()) + 1))
+    return found
+
+
+def check(candidate: KernelCandidate, slot: Slot) -> list[str]:
+    """The raw text's findings as messages."""
+    return [f"{f.file}: {f.message}" for f in findings(candidate, slot)]

@@ -275,7 +275,7 @@ class Workspace:
             self._record(written)
         self._write_state(list(files))
 
-    async def build_converter(self, timeout: float = 3600) -> BuildResult:
+    async def build_converter(self, timeout: float = 3600, env: dict[str, str] | None = None) -> BuildResult:
         """MNN's converter from this workspace's tree (combiner candidates live in it): incremental after the first."""
         from mkb_tui.engine.converter import build_converter
 
@@ -290,17 +290,17 @@ class Workspace:
         if added:
             self._record(added)
         configuring = builder.needs_configure(converter_target(), self.src, self.converter_dir)
-        result = await build_converter(self.src, self.converter_dir, self.root, timeout=timeout)
+        result = await build_converter(self.src, self.converter_dir, self.root, timeout=timeout, env=env)
         if configuring:
             self._record_all()  # what CMake's first configure of the converter wrote into the tree is the harness's
         result.diagnostics = builder.relativize(result.diagnostics, self.src)
         return result
 
-    async def build(self, timeout: float = 900) -> BuildResult:
+    async def build(self, timeout: float = 900, env: dict[str, str] | None = None) -> BuildResult:
         failed = await self.ensure_ready()
         if failed is not None:
             return failed
-        result = await builder.ninja(self.build_dir, [LIB_TARGET], timeout=timeout, home=self.root)
+        result = await builder.ninja(self.build_dir, [LIB_TARGET], timeout=timeout, home=self.root, env=env)
         result.diagnostics = builder.relativize(result.diagnostics, self.src)
         return result
 

@@ -1,0 +1,208 @@
+"""The checks after the build: the candidate's translation unit as the compiler saw it (preprocessed_check) and the
+object it produced (object_check), for one workspace build. Returns the rules broken, each with where."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from mkb_tui.engine import object_check, preprocessed_check
+from mkb_tui.engine.slots import Slot
+from mkb_tui.engine.static_check import BANNED_CALLS, native_names
+from mkb_tui.engine.types import Finding
+
+SOURCE_SUFFIXES = (".cpp", ".cc", ".cxx", ".c")
+
+
+@dataclass(frozen=True)
+class JudgedSource:
+    """A candidate source file and what its compile leaves in the build dir (-save-temps=obj, -MD)."""
+
+    rel: str  # tree-relative path
+    source: Path
+    obj: Path
+
+    @property
+    def ii(self) -> Path:
+        return self.obj.with_suffix(".ii")
+
+    @property
+    def asm(self) -> Path:
+        return self.obj.with_suffix(".s")
+
+
+_OBJECTS: dict[str, tuple[int, dict[str, str]]] = {}
+
+
+def objects_by_source(build_dir: Path) -> dict[str, str]:
+    """Absolute source path -> object path (build-dir relative), from the build's own build.ninja."""
+    ninja = build_dir / "build.ninja"
+    mtime = ninja.stat().st_mtime_ns
+    cached = _OBJECTS.get(str(ninja))
+    if cached and cached[0] == mtime:
+        return cached[1]
+    table = {m.group(2): m.group(1) for m in re.finditer(r"^build (\S+\.o): CXX_COMPILER\S* (\S+)", ninja.read_text(errors="replace"), re.M)}
+    _OBJECTS[str(ninja)] = (mtime, table)
+    return table
+
+
+def judged_sources(slot: Slot, src: Path, build_dir: Path) -> list[JudgedSource]:
+    table = objects_by_source(build_dir)
+    out = []
+    for rel in slot.all_files:
+        if not rel.endswith(SOURCE_SUFFIXES):
+            continue
+        source = src / rel
+        obj = table.get(str(source)) or table.get(str(source.resolve()))
+        if obj is not None:
+            out.append(JudgedSource(rel, source, build_dir / obj))
+    return out
+
+
+def judge_env(sources: list[JudgedSource]) -> dict[str, str]:
+    """Tells compile_launcher.sh which sources to compile for real with -save-temps=obj."""
+    return {"MKB_JUDGED_SOURCES": ":".join(str(s.source) for s in sources)}
+
+
+def fresh(judged: JudgedSource) -> bool:
+    """The .ii was made from the source as it is now (the build only rewrites what changed, so an unchanged source
+    keeps the translation unit of its last compile)."""
+    try:
+        return judged.ii.stat().st_mtime_ns >= judged.source.stat().st_mtime_ns
+    except OSError:
+        return False
+
+
+def drop_stale(sources: list[JudgedSource]) -> None:
+    """A stale .ii from an earlier candidate must never be judged in place of this one's."""
+    for s in sources:
+        if not fresh(s):
+            s.ii.unlink(missing_ok=True)
+            s.asm.unlink(missing_ok=True)
+
+
+_SYSTEM_DIRS: dict[str, str] = {}  # toolchain directories resolved once per process
+
+
+@lru_cache(maxsize=8)
+def system_include_dirs(compiler: str) -> tuple[str, ...]:
+    """The toolchain's own include directories, as the compiler lists them."""
+    try:
+        proc = subprocess.run([compiler, "-xc++", "-E", "-v", "-"], input="", capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    dirs, inside = [], False
+    for line in proc.stderr.splitlines():
+        if line.startswith("#include <...> search starts here:"):
+            inside = True
+        elif line.startswith("End of search list."):
+            inside = False
+        elif inside and line.startswith(" "):
+            dirs.append(os.path.normpath(line.strip()))
+            dirs.append(os.path.realpath(line.strip()))
+    return tuple(dirs)
+
+
+def _under(path: str, roots: tuple[str, ...]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def _shown(path: str, tree: str) -> str:
+    """A path as a finding may show it: tree-relative inside the tree, otherwise only its name (never content)."""
+    if _under(path, (tree,)):
+        return os.path.relpath(path, tree)
+    return f".../{os.path.basename(path)}"
+
+
+async def _ninja_deps(build_dir: Path, obj: Path) -> list[str]:
+    """The dependencies the compiler reported with -MD for this object (recorded by ninja after a successful build)."""
+    proc = await asyncio.create_subprocess_exec("ninja", "-t", "deps", str(obj.relative_to(build_dir)), cwd=str(build_dir),
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)  # fmt: skip
+    out, _ = await proc.communicate()
+    return [line.strip() for line in out.decode(errors="replace").splitlines()[1:] if line.startswith("    ")]
+
+
+def source_findings(judged: JudgedSource, text: str, slot: Slot, *, src: Path, build_dir: Path, compiler: str,
+                    oracle: bool, extra_deps: list[str] = ()) -> list[Finding]:  # fmt: skip
+    """Rules on the preprocessed translation unit: the candidate's own lines after expansion, and every file read."""
+    tree = os.path.realpath(src)
+    candidate_paths = {os.path.realpath(src / rel): rel for rel in slot.all_files}
+
+    system = system_include_dirs(compiler)
+    local_dirs: dict[str, str] = {}
+
+    def resolve(name: str) -> str:
+        """Where a file the compiler read really is: symlinks followed (directories resolved once each)."""
+        if name.startswith("<"):
+            return name
+        path = os.path.normpath(name if os.path.isabs(name) else os.path.join(build_dir, name))
+        folder, base = os.path.split(path)
+        cache = _SYSTEM_DIRS if _under(folder, system) else local_dirs
+        if folder not in cache:
+            cache[folder] = os.path.realpath(folder)
+        full = os.path.join(cache[folder], base)
+        return os.path.realpath(full) if os.path.islink(full) else full
+
+    tu = preprocessed_check.parse_ii(text, set(candidate_paths), resolve)
+    native = native_names(slot) if slot.mechanism in ("cpu", "combiner") and not oracle else set()
+    findings = preprocessed_check.line_findings(tu, BANNED_CALLS, native, candidate_paths)
+    findings += preprocessed_check.pragma_findings(tu, candidate_paths)
+    allowed_roots = (tree, *system)
+    native_files = {os.path.realpath(src / p) for p in slot.native_files} if not oracle and slot.mechanism != "geometry" else set()
+    direct = {child: (candidate_paths[parent], line) for parent, line, child in tu.direct_includes}
+    seen: set[str] = set()
+    for path in [*tu.files, *(resolve(d) for d in extra_deps)]:
+        if path in seen or path.startswith("<") or path in candidate_paths:
+            continue
+        seen.add(path)
+        file, line = direct.get(path, (judged.rel, 0))
+        if not _under(path, allowed_roots):
+            findings.append(Finding("include", f"includes a file outside the MNN tree and the toolchain ({_shown(path, tree)})", file, line))
+        elif path in native_files and (path in direct or path.endswith(SOURCE_SUFFIXES)):
+            findings.append(Finding("native", f"includes MNN's native implementation of this op ({_shown(path, tree)})", file, line))
+        elif os.path.splitext(path)[1] not in preprocessed_check.HEADER_SUFFIXES:
+            findings.append(Finding("include", f"includes a source file ({_shown(path, tree)}): a kernel includes headers only", file, line))
+    return findings
+
+
+def object_policy(slot: Slot, oracle: bool) -> object_check.ObjectPolicy:
+    names = native_names(slot) if slot.mechanism in ("cpu", "combiner") else set()
+    stems = {Path(p).stem for p in slot.native_files if p.endswith(SOURCE_SUFFIXES)}
+    if slot.mechanism == "geometry":
+        stems = set()  # the candidate replaces that file: its symbols are the candidate's own
+    return object_check.ObjectPolicy(slot.mechanism, frozenset(names), frozenset(stems), native_allowed=oracle,
+                                     candidate_file=next((f for f in slot.files), ""))  # fmt: skip
+
+
+async def judge_preprocessed(sources: list[JudgedSource], slot: Slot, *, src: Path, build_dir: Path, compiler: str,
+                             oracle: bool, built: bool) -> list[Finding] | None:  # fmt: skip
+    """Findings on what the preprocessor produced; None when there is no translation unit to judge (the build
+    failed before preprocessing ended)."""
+    findings: list[Finding] = []
+    judged_any = False
+    for judged in sources:
+        if not judged.ii.exists():
+            if built:
+                findings.append(Finding("object", "the build left no preprocessed translation unit to judge", judged.rel))
+            continue
+        judged_any = True
+        deps = await _ninja_deps(build_dir, judged.obj) if built else []
+        text = await asyncio.to_thread(judged.ii.read_text, errors="replace")
+        findings += await asyncio.to_thread(source_findings, judged, text, slot, src=src, build_dir=build_dir, compiler=compiler,
+                                            oracle=oracle, extra_deps=deps)  # fmt: skip
+    return findings if judged_any or findings else None
+
+
+async def judge_objects(sources: list[JudgedSource], slot: Slot, *, compiler: str, pristine_build: Path | None, oracle: bool,
+                        lib: Path | None = None, pristine_lib: Path | None = None) -> list[Finding]:  # fmt: skip
+    policy = object_policy(slot, oracle)
+    jobs = [object_check.check_object(s.obj, policy, compiler=compiler, pristine_build=pristine_build) for s in sources]
+    if lib is not None and pristine_lib is not None:
+        jobs.append(object_check.library_findings(lib, pristine_lib, compiler=compiler, where=policy.candidate_file))
+    results = await asyncio.gather(*jobs)
+    return [f for found in results for f in found]
