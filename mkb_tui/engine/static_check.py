@@ -15,7 +15,7 @@ BANNED_CALLS = {
     "timers": {"clock_gettime", "gettimeofday", "clock", "time", "rdtsc", "__rdtsc", "QueryPerformanceCounter", "steady_clock",
                "high_resolution_clock", "system_clock", "chrono"},
     "threads or processes": {"thread", "pthread_create", "fork", "vfork", "clone", "execv", "execve", "execvp", "execl",
-                             "execlp", "system", "popen", "posix_spawn", "async", "kill"},
+                             "execlp", "system", "popen", "posix_spawn", "async", "kill", "thread_local", "__thread"},
     "file or network I/O": {"fopen", "open", "openat", "creat", "ofstream", "ifstream", "fstream", "freopen", "socket",
                             "connect", "mmap", "unlink", "remove", "rename", "dlopen", "dlsym", "getenv", "setenv"},
     "system calls, affinity or memory protection": {"syscall", "sched_setaffinity", "pthread_setaffinity_np", "mprotect",
