@@ -25,7 +25,7 @@ from mkb_tui.engine.slots import native_candidate  # noqa: E402
 ONE_RUN = r"""
 import asyncio, json, resource, sys, time
 from pathlib import Path
-from mkb_tui.engine import judge
+from mkb_tui.engine import build_check as judge
 from mkb_tui.engine.mnn import require_mnn
 from mkb_tui.engine.pipeline import Pipeline
 from mkb_tui.bench.tasks import get_task
