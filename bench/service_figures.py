@@ -66,7 +66,7 @@ async def drive(url: str, kernels: list[dict[str, str]], clients: int) -> tuple[
 
 
 def line(label: str, wall: float, latencies: list[float], unit: str = "evals") -> str:
-    return (f"{label}: {len(latencies) / wall:8.1f} {unit}/s   p50 {quantile(latencies, 0.5) * 1000:8.1f} ms   "
+    return (f"{label}: {len(latencies) / wall:8.3f} {unit}/s   p50 {quantile(latencies, 0.5) * 1000:8.1f} ms   "
             f"p99 {quantile(latencies, 0.99) * 1000:8.1f} ms   ({len(latencies)} requests)")  # fmt: skip
 
 
@@ -109,10 +109,12 @@ async def real(clients: list[int], direct: int, alone_p50: float) -> None:
     walls, pipeline = [], []
     for _ in range(direct + 1):  # the first warms the workspace (a full build of a new slot)
         wall, verdict = cli_eval(variant(LAYERNORM, n := n + 1))
-        assert verdict["verdict"] == "correct", verdict["message"]
+        if verdict["verdict"] != "correct":
+            print(f"  (a direct run was {verdict['verdict']}: {verdict['message']})")
+            continue
         walls.append(wall)
         pipeline.append(verdict["seconds"])
-    walls, pipeline = walls[1:], pipeline[1:]
+    walls, pipeline = walls[1:] or walls, pipeline[1:] or pipeline
     print(f"  mkb-tui eval directly: {1 / statistics.mean(walls):8.3f} evals/s   p50 {statistics.median(walls):6.2f} s per process "
           f"(pipeline {statistics.median(pipeline):.2f} s)   ({direct} runs)")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, service(Path(tmp) / "s.sqlite") as url:
@@ -121,16 +123,16 @@ async def real(clients: list[int], direct: int, alone_p50: float) -> None:
         for c in clients:
             kernels = [{"MKBCandidate.cpp": variant(LAYERNORM, n := n + 1)} for _ in range(max(c, 3 if c == 1 else c))]
             wall, lat, results = await drive(url, kernels, c)
-            assert all(r.kind == "correct" for r in results), [r.verdict["message"] for r in results if r.kind != "correct"]
-            print("  " + line(f"service, {c:2d} clients", wall, lat))
+            odd = [f"{r.kind}: {r.verdict['message']}" for r in results if r.kind != "correct"]
+            print("  " + line(f"service, {c:2d} clients", wall, lat) + (f"   not correct: {odd}" if odd else ""))
             if c == 1:
-                overheads = [latency - r.verdict["seconds"] for latency, r in zip(lat, results)]
-                evals = [r.verdict["seconds"] for r in results]
+                overheads = [latency - r.verdict["seconds"] for latency, r in zip(lat, results) if r.kind == "correct"]
+                evals = [r.verdict["seconds"] for r in results if r.kind == "correct"]
         if overheads:
             over, base = statistics.median(overheads), statistics.median(evals)
             print(f"  service overhead per evaluation: {over * 1000:.0f} ms on top of a {base:.2f} s pipeline evaluation "
-                  f"= {100 * over / base:.1f}% (goal < 5%); the service alone answers a new kernel in {alone_p50 * 1000:.1f} ms "
-                  f"= {100 * alone_p50 / base:.2f}%; a direct `mkb-tui eval` process costs {statistics.median(walls) - statistics.median(pipeline):.2f} s "
+                  f"= {100 * over / base:.1f}% (goal < 5%)" + (f"; the service alone answers a new kernel in {alone_p50 * 1000:.1f} ms "
+                  f"= {100 * alone_p50 / base:.2f}%" if alone_p50 else "") + f"; a direct `mkb-tui eval` process costs {statistics.median(walls) - statistics.median(pipeline):.2f} s "
                   "on top of its pipeline")  # fmt: skip
 
 
@@ -140,10 +142,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=256, help="requests per figure for the service alone")
     parser.add_argument("--real", action="store_true", help="also real LayerNorm evaluations (needs MNN; minutes)")
     parser.add_argument("--direct", type=int, default=3, help="`mkb-tui eval` runs for the direct figure")
+    parser.add_argument("--real-only", action="store_true", help="skip the service-alone figures")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
-    p50 = asyncio.run(service_alone(clients, args.requests))
-    if args.real:
+    p50 = 0.0 if args.real_only else asyncio.run(service_alone(clients, args.requests))
+    if args.real or args.real_only:
         asyncio.run(real(clients, args.direct, p50))
 
 

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from mkb_tui.errors import ConfigError
+from mkb_tui.vocabulary.verdicts import UNTRUSTED_FLAGS, VerdictKind
 
 # kinds whose candidate compiled (a rejected candidate was refused before building; a device error says nothing)
-COMPILED_KINDS = frozenset({"runtime_error", "timeout", "wrong_output", "correct"})
-UNTRUSTED_FLAGS = frozenset({"suspicious_speedup", "unstable_timing", "high_dispersion"})
+COMPILED_KINDS = frozenset(k.value for k in VerdictKind if k.compiled)
 
 
 @dataclass(frozen=True)

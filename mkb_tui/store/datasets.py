@@ -13,10 +13,10 @@ from typing import Any
 from mkb_tui.store.redact import redact_text
 from mkb_tui.store.store import Store
 from mkb_tui.vocabulary import events as ev
+from mkb_tui.vocabulary.verdicts import UNTRUSTED_FLAGS
 
 # how good a verdict is, for preference pairs (a device error says nothing about the kernel: never paired)
 TIERS = {"correct": 3, "wrong_output": 2, "runtime_error": 2, "timeout": 2, "compile_error": 1, "rejected": 1, "format_error": 0}
-UNTRUSTED_FLAGS = {"suspicious_speedup", "unstable_timing", "high_dispersion"}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ LOG_LIMIT = 20000
 MAX_DIAGNOSTICS = 100
 
 
+# flags that say a measured speedup is not yet trustworthy: it earns no reward or preference until re-verified
+UNTRUSTED_FLAGS = frozenset({"suspicious_speedup", "unstable_timing", "high_dispersion"})
+
+
 class VerdictKind(str, Enum):
     """Classified outcome of one candidate evaluation."""
 
