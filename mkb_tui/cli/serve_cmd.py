@@ -25,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--queue", type=int, default=256, help="evaluations waiting for a device before new ones get 503")
     p.add_argument("--slots-per-device", type=int, default=1, help="evaluations at once per device (default 1: timing alone on its device, whatever the evaluator; "
                         "the local pipeline keeps its own timing exclusive, so 2 there overlaps the next build with a timing)")
+    p.add_argument("--job-days", type=float, default=7.0, help="days a finished job's status stays queryable (verdicts stay cached)")
     p.add_argument("--token-concurrency", type=int, default=32, help="evaluations in flight per token before 429")
     p.add_argument("--rate", type=float, default=600.0, help="evaluation requests per token and minute before 429")
     p.add_argument("--max-body", type=int, default=2 << 20, help="bytes per request")
@@ -56,7 +57,7 @@ def cmd_serve(args) -> int:
     config = ServiceConfig(
         devices=tuple(d.strip() for d in args.device.split(",") if d.strip()), db_path=db, limits=limits,
         tokens={} if args.no_auth else load_tokens(args.tokens), auth=not args.no_auth, hmac_key=load_secret(args.hmac_key),
-        reward=RewardFormula.parse(args.reward), on_restart=args.on_restart, slots_per_device=args.slots_per_device,
+        reward=RewardFormula.parse(args.reward), on_restart=args.on_restart, slots_per_device=args.slots_per_device, job_days=args.job_days,
     )  # fmt: skip
     serve(config, factory, args.host, args.port, log_level=args.log_level)
     return 0

@@ -40,6 +40,7 @@ class ServiceConfig:
     reward: RewardFormula = field(default_factory=RewardFormula)
     on_restart: str = "resume"  # accepted jobs found unfinished at start: resume them, or fail them with a status
     slots_per_device: int = 1  # evaluations at once per device; 1 keeps timing alone on its device
+    job_days: float = 7.0  # finished jobs (their status and files) are kept this long; verdicts stay cached
 
     def __post_init__(self) -> None:
         if not self.devices:
@@ -50,6 +51,8 @@ class ServiceConfig:
             raise ConfigError("no bearer tokens: give --tokens FILE or set MKB_SERVE_TOKENS (or --no-auth on loopback)")
         if self.slots_per_device < 1:
             raise ConfigError("--slots-per-device must be at least 1")
+        if self.job_days <= 0:
+            raise ConfigError("--job-days must be positive")
 
 
 def parse_tokens(text: str, origin: str) -> dict[str, str]:

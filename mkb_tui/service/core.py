@@ -46,6 +46,9 @@ class RewardService:
     async def start(self) -> None:
         self.evaluators.open_all()  # a missing MNN or device stops the service here, with one line
         await self.db.open()
+        pruned = await self.db.prune_jobs(time.time() - self.config.job_days * 86400)
+        if pruned:
+            log.info("forgot %d jobs finished more than %g days ago", pruned, self.config.job_days)
         self.eval_loop = EvalLoop()
         self.scheduler = Scheduler(self.evaluators, self.db, self.eval_loop, max_queue=self.config.limits.max_queue,
                                    slots_per_device=self.config.slots_per_device, hmac_key=self.config.hmac_key,

@@ -128,6 +128,10 @@ class ServiceDB:
         return await self._write("UPDATE jobs SET status='failed', finished=?, error=? WHERE status IN ('queued', 'running')",
                                  (time.time(), reason))  # fmt: skip
 
+    async def prune_jobs(self, finished_before: float) -> int:
+        """Forget finished jobs (and the files they carried) older than a time; their verdicts stay cached."""
+        return await self._write("DELETE FROM jobs WHERE status NOT IN ('queued', 'running') AND finished < ?", (finished_before,))
+
     async def requeue_unfinished(self) -> None:
         await self._write("UPDATE jobs SET status='queued', started=NULL WHERE status='running'")
 

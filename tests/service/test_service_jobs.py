@@ -157,3 +157,20 @@ async def test_restart_mid_queue_finishes_or_fails_every_accepted_job(tmp_path, 
         assert states.count("done") == finished_before and states.count("failed") == 5 - finished_before
         assert all("restarted" in v["error"] for v in views if v["status"] == "failed")
         assert resent.cached is False and resent.kind == "correct"
+
+
+async def test_old_finished_jobs_are_forgotten_at_start(start_service, tmp_path):
+    from mkb_tui.service.db import JobRow, ServiceDB
+
+    db = ServiceDB(tmp_path / "serve.sqlite")
+    await db.open()
+    now = time.time()
+    for job_id, finished in (("old", now - 8 * 86400), ("recent", now - 86400)):
+        await db.add_job(JobRow(job_id, "k" + job_id, "alice", TASK, "local", 1, {}, False, False, "done", finished - 5, finished - 4, finished, None))
+    await db.close()
+    running = start_service()
+    async with MkbClient(running.url, TOKEN) as client:
+        assert (await client.job("recent"))["status"] == "done"
+        with pytest.raises(ServiceError) as gone:
+            await client.job("old")
+        assert gone.value.status == 404
