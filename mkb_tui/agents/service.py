@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-from mkb_tui.agents.loop import ApprovalHook, TaskOutcome, auto_approve
+from mkb_tui.agents.loop import ApprovalHook, HumanKernels, TaskOutcome, auto_approve
 from mkb_tui.agents.session import Listener, SessionConfig, run_session
 from mkb_tui.bench.tasks import Task
 from mkb_tui.engine.evaluator import Evaluator
@@ -132,9 +132,11 @@ class OpenedSession:
     resumed: bool = False
     devices: list[str] = field(default_factory=list)
 
-    async def run(self, *, approval: ApprovalHook = auto_approve, listeners: list[Listener] | None = None) -> list[TaskOutcome]:
+    async def run(self, *, approval: ApprovalHook = auto_approve, listeners: list[Listener] | None = None, human: HumanKernels | None = None,
+                  reopen: dict[str, dict[str, str]] | None = None) -> list[TaskOutcome]:  # fmt: skip
+        """`human`: kernels a person edits while it runs; `reopen`: task -> an edited kernel to continue a finished task."""
         return await run_session(self.store, self.session_id, self.tasks, self.provider, self.evaluator, config=self.config,
-                                 approval=approval, listeners=listeners, resume=self.resumed)  # fmt: skip
+                                 approval=approval, listeners=listeners, resume=self.resumed, human=human, reopen=reopen)  # fmt: skip
 
 
 def open_any_evaluator(device: str, *, cluster: str | None = None, threads: int = 1, workspaces: int = 1) -> Evaluator:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from mkb_tui.agents.loop import ApprovalHook, LoopConfig, MokaLoop, TaskOutcome, auto_approve
+from mkb_tui.agents.loop import ApprovalHook, HumanKernels, LoopConfig, MokaLoop, TaskOutcome, auto_approve
+from mkb_tui.agents.resume import AFTER_VERDICT, human_step, resume_point
 from mkb_tui.bench.metrics import Attempt
 from mkb_tui.bench.tasks import Task
 from mkb_tui.engine.evaluator import Evaluator
@@ -59,19 +60,18 @@ def loop_config(config: SessionConfig) -> LoopConfig:
 
 
 async def scripted_position(store: Store, session_id: str) -> int:
-    """How many recorded responses a resumed scripted session has already used for steps that completed."""
+    """How many recorded responses a resumed scripted session has already used: every stored answer, since a resumed
+    task reuses each of them (see agents/resume.py) and asks only for the answers that were in flight."""
     events = await store.events(session_id)
-    last_verdict: dict[str, int] = {}
-    done = set()
-    for e in events:
-        if e.kind == ev.VERDICT:
-            last_verdict[e.task_id] = e.seq
-        if e.kind == ev.TASK_FINISHED:
-            done.add(e.task_id)
-        if e.kind == ev.TASK_STARTED:  # pass@k starts and finishes a task once per sample: only the last one counts
-            done.discard(e.task_id)
-    return sum(1 for e in events if e.kind == ev.MESSAGE and e.payload.get("role") in ASSISTANT_ROLES
-               and (e.task_id in done or e.seq <= last_verdict.get(e.task_id, -1)))  # fmt: skip
+    return sum(1 for e in events if e.kind == ev.MESSAGE and e.payload.get("role") in ASSISTANT_ROLES)
+
+
+def task_events(events: list[Event], task_id: str, since_last_start: bool = False) -> list[Event]:
+    mine = [e for e in events if e.task_id == task_id]
+    if since_last_start:
+        starts = [i for i, e in enumerate(mine) if e.kind == ev.TASK_STARTED]
+        mine = mine[starts[-1]:] if starts else mine
+    return mine
 
 
 async def run_session(
@@ -85,13 +85,20 @@ async def run_session(
     approval: ApprovalHook = auto_approve,
     listeners: list[Listener] | None = None,
     resume: bool = False,
+    human: HumanKernels | None = None,
+    reopen: dict[str, dict[str, str]] | None = None,
 ) -> list[TaskOutcome]:
+    """Run (or resume) the session's tasks. `human`: kernels a person edits while it runs, each taken as its task's next
+    iteration; `reopen`: task -> an edited kernel to evaluate as a human iteration of a task that had finished, after
+    which its loop goes on (at least one more iteration)."""
+    reopen = reopen or {}
     sink = StoreSink(store, session_id, listeners)
     meter = UsageMeter(config.budget)
     if resume:  # a budget covers the whole session, including what the interrupted run already spent
         spent_in, spent_out, meter.cost_usd = await store.usage(session_id)
         meter.usage = Usage(spent_in, spent_out)
     states = await store.task_states(session_id) if resume else {}
+    stored = await store.events(session_id) if resume else []
     if resume and provider.scripted:
         provider.position = await scripted_position(store, session_id)
     if not resume:
@@ -107,7 +114,7 @@ async def run_session(
     async def one(task: Task) -> None:
         state = states.get(task.id)
         # a pass@k task finishes once per sample: it is done only when its last sample has a verdict
-        if state is not None and state.status == "done" and (samples == 1 or state.last_iteration + 1 >= samples):
+        if task.id not in reopen and state is not None and state.status == "done" and (samples == 1 or state.last_iteration + 1 >= samples):
             outcomes.append(TaskOutcome(task.id, state.best_iteration, state.best_speedup, state.best_files, stopped="done before resume"))
             return
         async with gate:
@@ -115,11 +122,16 @@ async def run_session(
                 return
             if samples > 1:  # pass@k: k independent single queries, numbered as iterations 0..k-1
                 start = 0 if state is None else state.last_iteration + 1
+                point = resume_point(task_events(stored, task.id, since_last_start=True)) if state is not None else None
+                if point is not None and point.pending is not None and point.pending.kind != AFTER_VERDICT:
+                    start = point.pending.iteration  # the sample in flight goes on from its stored step
+                else:
+                    point = None
                 best = TaskOutcome(task.id)
                 stopped = None  # why a sample stopped early (provider error, budget): the task's outcome says so
                 for sample in range(start, samples):
                     loop = MokaLoop(task, provider, evaluator, config=LoopConfig(iterations=sample + 1), approval=approval,
-                                    sink=sink, meter=meter, start_iteration=sample)  # fmt: skip
+                                    sink=sink, meter=meter, start_iteration=sample, resume=point if sample == start else None)  # fmt: skip
                     result = await loop.run()
                     stopped = stopped or result.stopped
                     if result.best_speedup is not None and (best.best_speedup is None or result.best_speedup > best.best_speedup):
@@ -127,10 +139,13 @@ async def run_session(
                 best.stopped = best.stopped or stopped
                 outcomes.append(best)
                 return
-            start = 0 if state is None else state.last_iteration + 1
-            loop = MokaLoop(task, provider, evaluator, config=loop_config(config), approval=approval, sink=sink, meter=meter,
-                            start_iteration=start, resume_files=state.best_files if state else None,
-                            resume_best=state.best_speedup if state else None)  # fmt: skip
+            # an interrupted task goes on from the step that was in flight, with its history (agents/resume.py)
+            point = resume_point(task_events(stored, task.id)) if state is not None else None
+            cfg = loop_config(config)
+            if task.id in reopen:
+                point = human_step(point, reopen[task.id])
+                cfg = replace(cfg, iterations=max(cfg.iterations, point.next_iteration + 2))  # the loop goes on after the human's kernel
+            loop = MokaLoop(task, provider, evaluator, config=cfg, approval=approval, sink=sink, meter=meter, resume=point, human=human)
             outcomes.append(await loop.run())
 
     status = "done"

@@ -14,7 +14,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static, TabbedContent, TabPane
 
-from mkb_tui.agents.loop import ApprovalDecision, Plan
+from mkb_tui.agents.loop import ApprovalDecision, HumanKernels, Plan
 from mkb_tui.agents.service import SessionSettings
 from mkb_tui.errors import MkbError
 from mkb_tui.paths import DEFAULT_DB
@@ -62,11 +62,12 @@ class MkbApp(App):
         Binding("c", "toggle_compare", "Diff vs MNN", show=False),
         Binding("a", "toggle_auto", "Auto-approve", show=False),
         Binding("m", "mark_session", "Mark", show=False),
-        Binding("y", "copy_ref", "Copy ref"),
+        Binding("y", "copy_ref", "Ref"),
+        Binding("e", "edit_kernel", "Edit"),
         Binding("ctrl+up", "move(-1)", "Move up", show=False),
         Binding("ctrl+down", "move(1)", "Move down", show=False),
         Binding("delete", "remove", "Remove", show=False),
-        Binding("slash", "search", "Search/filter"),
+        Binding("slash", "search", "Find"),
         Binding("f", "focus_filter", "Filter tasks", show=False),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
@@ -81,6 +82,8 @@ class MkbApp(App):
         self.services = services or AppServices()
         self.replay_id, self.new_session, self.resume_id = replay, new_session, resume
         self.pending: dict[str, PendingPlan] = {}  # task id -> the Accelerator plan waiting for a decision
+        self.human = HumanKernels()  # kernels edited in $EDITOR while the session runs: each task's loop takes them
+        self.live = False  # a session is running in this app
         self.marked_sessions: list[str] = []  # for the Compare view
         self._compare_kernels_task: str | None = None
         self.show_setup = show_setup
@@ -209,7 +212,9 @@ class MkbApp(App):
 
     # ------------------------------------------------------------------ live sessions
     @work(exclusive=True, group="session")
-    async def run_live(self) -> None:
+    async def run_live(self, reopen: dict[str, dict[str, str]] | None = None) -> None:
+        """Run (or resume) the session through the session service; `reopen`: task -> a person's edited kernel that
+        continues a finished task (a human iteration the loop goes on from)."""
         from dataclasses import replace
 
         from mkb_tui.agents.service import open_session
@@ -227,11 +232,14 @@ class MkbApp(App):
                 self.session_id = opened.session_id
                 self.settings = opened.settings
                 self.sub_title = f"session {self.session_id}: {opened.settings.method_label}" + (" (scripted model)" if opened.provider.scripted else "")
-                await opened.run(approval=self.approve, listeners=[self.on_session_event])
+                self.live = True
+                await opened.run(approval=self.approve, listeners=[self.on_session_event], human=self.human, reopen=reopen)
                 await self.load_sessions()
         except MkbError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             self.state.status = f"error: {exc}"
+        finally:
+            self.live = False
         self._dirty = True
 
     def on_session_event(self, event: Event) -> None:
@@ -340,7 +348,7 @@ class MkbApp(App):
             parts.append("auto-approve on")
         waiting = self.state.awaiting or list(self.pending)
         if waiting:
-            parts.append(f"[b black on yellow] plan awaiting approval: {', '.join(waiting)} (p) [/]")
+            parts.append(f"[b black on yellow] plan awaiting approval: {', '.join(waiting)}{' (p)' if self.pending else ''} [/]")
         return "  │ ".join(parts)
 
     def current_ref(self) -> str | None:
@@ -644,6 +652,32 @@ class MkbApp(App):
             self.marked_sessions.append(sid)
         table.update_cell(sid, table.ordered_columns[0].key, "✓" if sid in self.marked_sessions else "")
 
+    def action_edit_kernel(self) -> None:
+        """Open the shown kernel in $EDITOR (the app suspended); a changed kernel is evaluated as a human iteration of
+        its task: taken as the next iteration of a running session, or continuing a stored session's task."""
+        task = self.current_task()
+        numbers = sorted(i for i, v in task.iterations.items() if v.files) if task else []
+        if not numbers:
+            self.notify("no kernel to edit for this task yet", severity="warning")
+            return
+        if self.session_id is None:
+            self.notify("open or start a session first: a human iteration belongs to a session", severity="warning")
+            return
+        shown = self.selected_iteration if self.selected_iteration in numbers else numbers[-1]
+        files = dict(task.iterations[shown].files)
+        edited = edit_in_editor(self, files)
+        if edited is None:
+            self.notify("kernel unchanged: nothing evaluated")
+            return
+        if self.live:
+            self.human.put(task.task_id, edited)
+            self.notify(f"your kernel is {task.task_id}'s next iteration")
+            return
+        self.replay, self.playing = None, False
+        self.state, self.resume_id = SessionState(), self.session_id
+        self.notify(f"evaluating your kernel as a human iteration of {task.task_id}; the loop goes on from it")
+        self.run_live(reopen={task.task_id: edited})
+
     def action_copy_ref(self) -> None:
         ref = self.current_ref()
         if ref is None:
@@ -660,6 +694,8 @@ class MkbApp(App):
             return self.new_session is not None and self.session_id is None
         if action == "show_plan":
             return bool(self.pending)
+        if action in ("edit_kernel", "copy_ref"):
+            return self.session_id is not None
         if action == "mark_session":
             return bool(self.screen_stack[0].query("#tabs")) and self._q("#tabs", TabbedContent).active == "tab-sessions"
         return True
@@ -690,3 +726,33 @@ def run_app(*, db: Path = DEFAULT_DB, replay: str | None = None, new_session: Se
     marker.touch()
     MkbApp(db=db, replay=replay, new_session=new_session, resume=resume, show_setup=show_setup, services=services).run()
     return 0
+
+
+def edit_in_editor(app: App, files: dict[str, str]) -> dict[str, str] | None:
+    """The first file of a kernel in $EDITOR (VISUAL, else EDITOR, else vi), with the app suspended; the edited files,
+    or None when nothing changed."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+    from contextlib import nullcontext
+    from pathlib import PurePosixPath
+
+    from textual.app import SuspendNotSupported
+
+    rel, text = next(iter(files.items()))
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.TemporaryDirectory(prefix="mkb-edit-") as tmp:
+        path = Path(tmp) / PurePosixPath(rel).name
+        path.write_text(text)
+        try:
+            suspended = app.suspend()
+            suspended.__enter__()
+        except SuspendNotSupported:  # headless (tests) or a driver that cannot give the terminal back
+            suspended = nullcontext()
+        try:
+            subprocess.run([*shlex.split(editor), str(path)], check=False)
+        finally:
+            suspended.__exit__(None, None, None)
+        new = path.read_text()
+    return None if new == text else {**files, rel: new}

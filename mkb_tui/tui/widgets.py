@@ -14,7 +14,7 @@ from mkb_tui.tui.cpp import cpp_text_area
 from mkb_tui.tui.diff import side_by_side, unified
 from mkb_tui.tui.state import AWAITING_APPROVAL, VERDICT_ICONS, SessionState, TaskView
 
-ROLE_COLOURS = {"coder": "cyan", "debugger": "yellow", "accelerator": "magenta", "pipeline": "green", "user": "grey50"}
+ROLE_COLOURS = {"coder": "cyan", "debugger": "yellow", "accelerator": "magenta", "pipeline": "green", "user": "grey50", "human": "bold white"}
 
 
 class TaskQueue(DataTable):
@@ -70,7 +70,7 @@ class SearchInput(Input):
         self.post_message(self.Step(direction))
 
 
-ROLES = ("coder", "debugger", "accelerator", "pipeline", "user")
+ROLES = ("coder", "debugger", "accelerator", "human", "pipeline", "user")
 
 
 class SearchBar(Horizontal):

@@ -13,6 +13,7 @@ import sys
 import time
 
 from tests.adversarial.kernels import BAD, CORRECT
+from tests.kill import kill_when_stored
 
 
 def answer(text: str) -> str:
@@ -167,17 +168,8 @@ def test_moka_killed_mid_build_redoes_only_that_step(pipeline, tmp_path):
     model = _script(tmp_path / "s.jsonl", responses)
     db, out = tmp_path / "mkb.sqlite", tmp_path / "out"
     proc = _batch("--tasks", "abs", "--model", model, "--iterations", "3", "--db", str(db), "--out", str(out))
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:  # kill -9 once iteration 1's kernel is committed: its build is in flight
-        try:
-            with sqlite3.connect(db) as con:
-                if con.execute("SELECT count(*) FROM events WHERE kind='kernel' AND iteration=1").fetchone()[0]:
-                    break
-        except sqlite3.OperationalError:
-            pass
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    # kill -9 once iteration 1's kernel is committed: its build is in flight
+    kill_when_stored(proc, db, "SELECT count(*) FROM events WHERE kind='kernel' AND iteration=1")
     with sqlite3.connect(db) as con:
         session_id = con.execute("SELECT id FROM sessions").fetchone()[0]
         before = con.execute("SELECT iteration, verdict FROM runs ORDER BY id").fetchall()

@@ -266,3 +266,55 @@ async def test_setup_screen_sets_mnn_up_with_progress(stored_session):
         assert "set-up failed" in str(screen.query_one("#setup-result").render())
         await pilot.press("escape")
         assert not isinstance(app.screen, SetupScreen)
+
+
+def test_e_edits_the_kernel_and_evaluates_it_as_a_human_iteration(tmp_path, monkeypatch):
+    """e opens the kernel in $EDITOR; the saved kernel is judged as a human iteration of the stored session's task,
+    shown like the Coder's, and the loop goes on from it (FakeEvaluator: no MNN)."""
+    from mkb_tui.agents.service import SessionSettings, open_session
+    from mkb_tui.engine.testing import FakeEvaluator
+    from mkb_tui.store import Store
+    from tests.agents.test_service import code, script
+
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path / "cache"))
+    responses = [{"role": "coder", "text": code("correct 1.2")},
+                 {"role": "accelerator", "text": '```json\n{"bottleneck": "b", "method": "m", "plan": "p"}\n```'},
+                 {"role": "coder", "text": code("correct 3.3")}]  # fmt: skip
+    model, db, evaluator = script(tmp_path, responses), tmp_path / "db.sqlite", FakeEvaluator()
+
+    async def first_run():
+        async with Store(db) as store:
+            opened = await open_session(store, SessionSettings.new("abs", model, iterations=1), evaluator=evaluator)
+            await opened.run()
+            return opened.session_id
+
+    sid = asyncio.run(first_run())
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "// edited in the editor\\n// fake-verdict: correct 2.5\\nint kernel;\\n" > "$1"\n')
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+    monkeypatch.delenv("VISUAL", raising=False)
+    app = MkbApp(db=db, replay=sid, evaluator=evaluator, auto_approve=True)
+
+    async def drive():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("e")
+            for _ in range(100):
+                await pilot.pause(0.05)
+                if app.state.status == "done" and not app.live:
+                    break
+            await pilot.pause()
+            return app.state.tasks["abs"]
+
+    task = asyncio.run(drive())
+    assert task.iterations[1].mode == "human" and task.iterations[1].verdict["speedup"] == 2.5
+    assert "edited in the editor" in next(iter(task.iterations[1].files.values()))
+    assert any(m["role"] == "human" for m in task.messages)
+    assert task.iterations[2].mode == "accelerate" and task.best_speedup == 3.3  # the loop went on from the human's kernel
+
+    async def stored():
+        async with Store(db) as store:
+            return [(a["iteration"], a["speedup"]) for a in await store.attempts(sid)]
+
+    assert asyncio.run(stored()) == [(0, 1.2), (1, 2.5), (2, 3.3)]
