@@ -73,8 +73,8 @@ async def session_candidates(store: Store, session_id: str) -> list[Candidate]:
     """Walk a session's events: the last prompt to the Coder and the Coder's last answer before each verdict."""
     info = await store.session(session_id)
     model, mnn_version = info.get("model") or "", info.get("mnn_version") or ""
-    prompt: dict[str | None, str] = {}
-    answer: dict[str | None, str] = {}
+    prompt: dict[str | None, tuple[int | None, str]] = {}  # task -> (iteration, the last prompt to the Coder)
+    answer: dict[str | None, tuple[int | None, str]] = {}  # task -> (iteration, the Coder's last answer)
     mode: dict[tuple, str] = {}
     meta: dict[str | None, dict[str, Any]] = {}
     out: list[Candidate] = []
@@ -85,14 +85,19 @@ async def session_candidates(store: Store, session_id: str) -> list[Candidate]:
         elif e.kind == ev.ITERATION_STARTED:
             mode[(task, e.iteration)] = p.get("mode") or ""
         elif e.kind == ev.MESSAGE and p.get("role") == "user" and p.get("to") == "coder":
-            prompt[task] = p.get("text") or ""
+            prompt[task] = (e.iteration, p.get("text") or "")
         elif e.kind == ev.MESSAGE and p.get("role") == "coder":
-            answer[task] = p.get("text") or ""
-        elif e.kind == ev.VERDICT and task in prompt and task in answer:
+            answer[task] = (e.iteration, p.get("text") or "")
+        elif e.kind == ev.VERDICT:
+            # only a kernel the Coder wrote in this iteration: a human's edited kernel, or one judged again on resume
+            # without a new answer, has no prompt and completion of its own
+            (asked, text), (answered, reply) = prompt.get(task, (None, "")), answer.get(task, (None, ""))
+            if mode.get((task, e.iteration)) == "human" or asked != e.iteration or answered != e.iteration:
+                continue
             speedup = p.get("speedup")
             out.append(Candidate(session_id, model, mnn_version, task, (meta.get(task) or {}).get("category") or "",
                                  (meta.get(task) or {}).get("op") or "", e.iteration or 0, mode.get((task, e.iteration), ""),
-                                 redact_text(prompt[task]), redact_text(answer[task]), p.get("verdict") or p.get("kind") or "",
+                                 redact_text(text), redact_text(reply), p.get("verdict") or p.get("kind") or "",
                                  speedup if isinstance(speedup, (int, float)) else None, list(p.get("flags") or [])))  # fmt: skip
     return out
 

@@ -58,8 +58,13 @@ def sessions_db(tmp_path, monkeypatch) -> Path:
             ], prompt=PROMPT + f"\nlast error: {WORKSPACE}: error: {DECOY_KEY}")  # fmt: skip
             await _session(store, "openai:gpt-5", "abs", "Unary", [("void abs_wrong();", "wrong_output", None, []),
                                                                    ("void abs_gpt();", "correct", 1.3, [])])  # fmt: skip
-            await _session(store, "openai:gpt-5", "softmax_lastdim", "Activation", [("void softmax();", "correct", 1.1, [])],
-                           prompt="Write an MNN CPU kernel.\n## Task softmax_lastdim")  # fmt: skip
+            sid = await _session(store, "openai:gpt-5", "softmax_lastdim", "Activation", [("void softmax();", "correct", 1.1, [])],
+                                 prompt="Write an MNN CPU kernel.\n## Task softmax_lastdim")  # fmt: skip
+            # a human's edited kernel (iteration 1): judged, but no prompt or answer of the Coder's
+            await store.append(sid, Event(ev.ITERATION_STARTED, {"mode": "human"}, "softmax_lastdim", 1))
+            await store.append(sid, Event(ev.MESSAGE, {"role": "human", "text": "an edited kernel"}, "softmax_lastdim", 1))
+            await store.append(sid, Event(ev.KERNEL, {"files": {"source/backend/cpu/MKBCandidate.cpp": "void human();"}}, "softmax_lastdim", 1))
+            await store.append(sid, Event(ev.VERDICT, {"verdict": "correct", "speedup": 9.0}, "softmax_lastdim", 1))
 
     asyncio.run(write())
     return db
