@@ -84,6 +84,7 @@ class MkbApp(App):
         self.pending: dict[str, PendingPlan] = {}  # task id -> the Accelerator plan waiting for a decision
         self.human = HumanKernels()  # kernels edited in $EDITOR while the session runs: each task's loop takes them
         self.live = False  # a session is running in this app
+        self.reopen_after: dict[str, dict[str, str]] = {}  # finished tasks' edited kernels, for when the session ends
         self.marked_sessions: list[str] = []  # for the Compare view
         self._compare_kernels_task: str | None = None
         self.show_setup = show_setup
@@ -241,6 +242,10 @@ class MkbApp(App):
         finally:
             self.live = False
         self._dirty = True
+        if self.reopen_after and self.session_id:
+            reopen, self.reopen_after = self.reopen_after, {}
+            self.state, self.resume_id = SessionState(), self.session_id
+            self.call_later(self.run_live, reopen)
 
     def on_session_event(self, event: Event) -> None:
         self.state.apply(event)
@@ -669,9 +674,13 @@ class MkbApp(App):
         if edited is None:
             self.notify("kernel unchanged: nothing evaluated")
             return
-        if self.live:
+        if self.live and task.status != "done":
             self.human.put(task.task_id, edited)
             self.notify(f"your kernel is {task.task_id}'s next iteration")
+            return
+        if self.live:  # the task's loop is over but the session runs on: continue the task when the session ends
+            self.reopen_after[task.task_id] = edited
+            self.notify(f"{task.task_id} has finished: your kernel is judged when this session ends, and the loop goes on from it")
             return
         self.replay, self.playing = None, False
         self.state, self.resume_id = SessionState(), self.session_id

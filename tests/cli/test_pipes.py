@@ -142,3 +142,9 @@ def test_on_a_narrow_terminal_ids_stay_whole_and_other_columns_wrap():
     console.print(keep_whole(table, ["id"]))
     text = console.export_text()
     assert_whole(text, LONG)
+
+
+def test_replay_refuses_a_malformed_event_reference_in_one_line(two_sessions):
+    db, ids = two_sessions
+    out = mkb("replay", f"{ids[0]}#twelve", "--db", str(db))
+    assert out.returncode == 1 and "SESSION#SEQ" in out.stderr and "Traceback" not in out.stderr
