@@ -8,14 +8,6 @@ from tests.mnn_fixtures import evaluate
 CPP = "source/backend/cpu/MKBCandidate.cpp"
 
 
-@pytest.fixture(scope="module")
-def strict_pipeline(mnn):
-    from mkb_tui.device import open_device
-    from mkb_tui.engine.pipeline import Pipeline, TimingPlan
-
-    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=2, max_rounds=2), run_timeout=8)
-
-
 def test_a_correct_handwritten_kernel_passes(strict_pipeline):
     verdict = evaluate(strict_pipeline, "abs", {CPP: CORRECT})
     assert verdict.kind.value == "correct", (verdict.message, verdict.log[-3000:])
