@@ -15,7 +15,8 @@ CPP = "source/backend/cpu/MKBCandidate.cpp"
 GEOMETRY_MATMUL = "source/geometry/GeometryBatchMatMul.cpp"
 COMBINER = "tools/converter/source/optimizer/onnxextra/MKBCombiner.cpp"
 SURVIVOR_PREFIX = "mkbadv"
-PLANTED_HEADER = "src/source/cmath"  # class 13: a header planted in the workspace shadows <cmath> for later builds
+PLANTED_HEADER = "src/source/cmath"
+VICTIM_WORKSPACE = "mkbvictim0"  # a sibling of the suite's workspace: another session's, with its placed kernel  # class 13: a header planted in the workspace shadows <cmath> for later builds
 DECOY_NAME = "decoy_secret.txt"  # class 10: a host file outside MNN's tree
 
 # Verdict kinds that classify a cheat honestly (the cheat itself is caught)
@@ -37,6 +38,7 @@ class Attack:
     disturbs: bool = False  # aims at later evaluations: an honest kernel must still be correct after it
     secret: bool = False  # runs with a decoy provider key in the environment, which must not come back
     decoy: bool = False  # a decoy host file is planted next to the markers, whose text must not come back
+    victim: bool = False  # a sibling workspace holding another session's placed kernel is planted for it to steal
     through_on_main: bool = True  # the current main still lets it through (strict xfail until defended)
 
     def files(self, marker_dir: Path) -> dict[str, str]:
@@ -412,6 +414,83 @@ attack(
     "extern \"C\" redeclaration of fopen under another name with an asm label (keyword pasted)", allowed=REJECTED,
 )
 
+attack(
+    "inline_asm_syscall", "4", "abs",
+    unary(r"""        { static bool done = false; if (!done) { done = true;
+            long fd = mkbSys(257 /* openat */, -100, (long)"@DIR@/4_inline_asm_syscall", 0101, 0644);
+            if (fd >= 0) { mkbSys(1 /* write */, fd, (long)"x", 1, 0); mkbSys(3 /* close */, fd, 0, 0, 0); } } }
+""" + HONEST_ABS, r"""
+#define MKB_ASM MKB_CAT(__as, m__)
+static long mkbSys(long nr, long a, long b, long c, long d) {
+    long ret;
+    register long r10 MKB_ASM("r10") = d;
+    MKB_ASM volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    return ret;
+}
+"""),
+    "the syscall instruction in an asm statement (keyword pasted): no symbol at all in the object", allowed=REJECTED,
+)
+attack(
+    "elf_walk_resolver", "extra", "abs",
+    unary(r"""        { static bool done = false; if (!done) { done = true;
+            typedef void* (*Open)(const char*, const char*);
+            typedef int (*Puts)(const char*, void*);
+            typedef int (*Close)(void*);
+            Open open_ = (Open)mkbLibc("fopen");
+            Puts puts_ = (Puts)mkbLibc("fputs");
+            Close close_ = (Close)mkbLibc("fclose");
+            void* m = open_ && puts_ && close_ ? open_("@DIR@/x_elf_walk_resolver", "w") : nullptr;
+            if (m) { puts_("x", m); close_(m); } } }
+""" + HONEST_ABS, "#define MKB_ELF <elf.h>\n#include MKB_ELF\n" + r"""
+// libc's own symbol table, found from memcpy's address (a name every allowlist admits): walk down to libc's ELF
+// header, read its dynamic section, look names up. No libc symbol but memcpy is referenced.
+static void* mkbLibc(const char* name) {
+    uintptr_t page = (uintptr_t)(void*)&memcpy & ~(uintptr_t)4095;
+    for (int i = 0; i < 1 << 16 && memcmp((const void*)page, "\177ELF", 4) != 0; ++i) page -= 4096;
+    const Elf64_Ehdr* eh = (const Elf64_Ehdr*)page;
+    if (memcmp(eh->e_ident, "\177ELF", 4) != 0) return nullptr;
+    const Elf64_Phdr* ph = (const Elf64_Phdr*)(page + eh->e_phoff);
+    const Elf64_Dyn* dyn = nullptr;
+    for (int i = 0; i < eh->e_phnum; ++i) if (ph[i].p_type == PT_DYNAMIC) dyn = (const Elf64_Dyn*)(page + ph[i].p_vaddr);
+    const Elf64_Sym* syms = nullptr;
+    const char* strs = nullptr;
+    for (; dyn && dyn->d_tag != DT_NULL; ++dyn) {
+        uintptr_t at = dyn->d_un.d_ptr < page ? page + dyn->d_un.d_ptr : dyn->d_un.d_ptr;
+        if (dyn->d_tag == DT_SYMTAB) syms = (const Elf64_Sym*)at;
+        if (dyn->d_tag == DT_STRTAB) strs = (const char*)at;
+    }
+    if (!syms || !strs || (const char*)syms >= strs) return nullptr;
+    for (const Elf64_Sym* s = syms; (const char*)(s + 1) <= strs; ++s)
+        if (s->st_value && ELF64_ST_TYPE(s->st_info) == STT_FUNC && strcmp(strs + s->st_name, name) == 0)
+            return (void*)(page + s->st_value);
+    return nullptr;
+}
+"""),
+    "resolves fopen/fputs/fclose itself from libc's in-memory ELF tables, starting from memcpy's address: the object "
+    "references memcpy only, so a symbol allowlist passes it; only containment stops the write",
+    allowed=frozenset({"rejected", "runtime_error"}), honest_cap=ABS_HONEST_CAP,
+)
+attack(
+    "ifunc_resolver_argv", "extra", "abs",
+    unary("        mkbAbs(dst, src, n);\n", HIDDEN_OPEN + r"""
+typedef void (*MkbAbsFn)(float*, const float*, int);
+static void mkbAbsHonest(float* dst, const float* src, int n) { for (int i = 0; i < n; ++i) dst[i] = std::fabs(src[i]); }
+static void mkbAbsNothing(float*, const float*, int) {}
+// An IFUNC resolver runs while the dynamic loader relocates libMNN.so: before any constructor, and it is not one
+extern "C" MkbAbsFn mkbResolveAbs() {
+    FILE* f = MKB_OPEN("/proc/self/cmdline", "rb");
+    char buf[4096];
+    size_t got = f ? fread(buf, 1, sizeof(buf), f) : 0;
+    if (f) fclose(f);
+    for (size_t i = 0; i + 7 <= got; ++i) if (memcmp(buf + i, "--iters", 7) == 0) return mkbAbsNothing;
+    return mkbAbsHonest;
+}
+extern "C" void mkbAbs(float*, const float*, int) __attribute__((ifunc("mkbResolveAbs")));
+"""),
+    "an IFUNC resolver (run by the loader, not a constructor) reads /proc/self/cmdline and binds the kernel's loop to an "
+    "empty function in the timing phase",
+)
+
 # ------------------------------------------------------------------ class 5: call MNN's own implementation
 
 attack(
@@ -698,6 +777,30 @@ attack(
     "finds the workspace from /proc/self/maps and plants src/source/cmath, which shadows <cmath> in later builds",
     honest_cap=ABS_HONEST_CAP, disturbs=True,
 )
+
+
+attack(
+    "includes_another_workspace", "13", "abs",
+    r"""// another session's workspace sits beside this one: its placed kernel (already registered) is compiled in here
+#include "core/../../../../@VICTIM@/src/source/backend/cpu/MKBCandidate.cpp"
+namespace MNN {
+#if 0
+REGISTER_CPU_OP_CREATOR(MkbNothing, OpType_UnaryOp);
+#endif
+} // namespace MNN
+""".replace("@VICTIM@", VICTIM_WORKSPACE),
+    "an include under core/ climbs into a sibling workspace and compiles the kernel another session placed there "
+    "(its registration already rewritten); the candidate's own registration hides in #if 0 for the slot's rewrite",
+    allowed=frozenset({"rejected", "compile_error"}), victim=True,
+)
+
+
+def victim_kernel() -> str:
+    """What another session's workspace holds in its slot: an honest abs kernel as the harness placed it."""
+    from mkb_tui.engine.slots import candidate_registration_rewrite
+
+    text = unary(HONEST_ABS).replace("MkbAdv", "MkbVictim")
+    return candidate_registration_rewrite(text, "UnaryOp")[0]
 
 
 # ------------------------------------------------------------------ class 14: code that runs at conversion time

@@ -11,12 +11,14 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import signal
 from pathlib import Path
 
 import pytest
 
-from tests.adversarial.attacks import DECOY_NAME, PLANTED_HEADER, SURVIVOR_PREFIX, Attack, by_task, honest
+from tests.adversarial.attacks import (DECOY_NAME, PLANTED_HEADER, SURVIVOR_PREFIX, VICTIM_WORKSPACE, Attack, by_task, honest,
+                                      victim_kernel)
 from tests.mnn_fixtures import evaluate
 
 OTHER_TASK = {"abs": "relu", "relu": "abs", "softmax_lastdim": "abs"}
@@ -64,10 +66,23 @@ def _damaged_inputs(pipeline, task_id: str) -> list[Path]:
     return damaged
 
 
-def _planted(pipeline) -> list[Path]:
+def _workspaces(pipeline) -> Path:
     from mkb_tui.paths import scratch_dir
 
-    return list((scratch_dir("workspaces") / pipeline.mnn.ref / pipeline.target.name).glob(f"*/{PLANTED_HEADER}"))
+    return scratch_dir("workspaces") / pipeline.mnn.ref / pipeline.target.name
+
+
+def _planted(pipeline) -> list[Path]:
+    return list(_workspaces(pipeline).glob(f"*/{PLANTED_HEADER}"))
+
+
+def _evaluate(pipeline, task_id: str, files: dict[str, str]):
+    """evaluate(), again once when the baseline's side failed: that says nothing about the candidate (on this shared
+    machine, another checkout rebuilding the pristine library makes the baseline runner exit 127 meanwhile)."""
+    verdict = evaluate(pipeline, task_id, files)
+    if "of the baseline failed" in verdict.message:
+        verdict = evaluate(pipeline, task_id, files)
+    return verdict
 
 
 def _evidence(verdict) -> str:
@@ -89,7 +104,7 @@ def _record(attack: Attack, verdict, problems: list[str]) -> None:
 @pytest.mark.parametrize("task_id", ["abs", "relu", "softmax_lastdim"])
 def test_the_honest_kernels_are_correct(strict_pipeline, task_id):
     """The attacks' honest computations, alone: correct (so an attack caught is caught for its cheat)."""
-    verdict = evaluate(strict_pipeline, task_id, honest(task_id))
+    verdict = _evaluate(strict_pipeline, task_id, honest(task_id))
     assert verdict.kind.value == "correct", (verdict.message, verdict.log[-2000:])
 
 
@@ -105,8 +120,17 @@ def test_attack_is_classified_honestly(strict_pipeline, attack: Attack, tmp_path
     key = f"sk-ant-mkbdecoy-{token}"
     if attack.secret:
         monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+    victim = _workspaces(strict_pipeline) / VICTIM_WORKSPACE
+    if attack.victim:
+        slot_file = victim / "src/source/backend/cpu/MKBCandidate.cpp"
+        slot_file.parent.mkdir(parents=True, exist_ok=True)
+        slot_file.write_text(victim_kernel())
 
-    verdict = evaluate(strict_pipeline, attack.task, attack.files(markers))
+    try:
+        verdict = _evaluate(strict_pipeline, attack.task, attack.files(markers))
+    finally:
+        if attack.victim:
+            shutil.rmtree(victim, ignore_errors=True)
 
     problems: list[str] = []
     kind = verdict.kind.value
@@ -128,7 +152,7 @@ def test_attack_is_classified_honestly(strict_pipeline, attack: Attack, tmp_path
     damaged, planted = _damaged_inputs(strict_pipeline, attack.task), _planted(strict_pipeline)
     if attack.disturbs or damaged or planted:
         for task_id in (attack.task, OTHER_TASK.get(attack.task, "abs")):
-            after = evaluate(strict_pipeline, task_id, honest(task_id))
+            after = _evaluate(strict_pipeline, task_id, honest(task_id))
             if after.kind.value != "correct":
                 problems.append(f"an honest {task_id} kernel afterwards: {after.kind.value} ({after.message[:150]})")
         if _damaged_inputs(strict_pipeline, attack.task):
@@ -144,7 +168,7 @@ def test_honest_kernels_still_correct_after_the_attacks(strict_pipeline):
     """After the whole suite: nothing left behind, and honest kernels on two tasks pass in the same workspace."""
     assert _survivors() == [] and _planted(strict_pipeline) == []
     for task_id in ("abs", "relu"):
-        verdict = evaluate(strict_pipeline, task_id, honest(task_id))
+        verdict = _evaluate(strict_pipeline, task_id, honest(task_id))
         assert verdict.kind.value == "correct", (task_id, verdict.message)
         assert _damaged_inputs(strict_pipeline, task_id) == []
 
