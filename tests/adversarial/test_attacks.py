@@ -8,6 +8,7 @@ failure, and the mark is removed (tests/adversarial/attacks.py: through_on_main=
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -23,6 +24,8 @@ from tests.mnn_fixtures import evaluate
 
 OTHER_TASK = {"abs": "relu", "relu": "abs", "softmax_lastdim": "abs"}
 PROBE_WORD = "MKB_PROBE_FOUND_HOST_FILE"
+# flags with which the judge withholds a speedup it caught being faked (it leaves fast_p and the geomean)
+CHEAT_FLAGS = {"timing_mismatch", "suspicious_speedup"}
 
 
 def _params():
@@ -52,18 +55,16 @@ def _kill(pids: list[int]) -> None:
 
 
 def _damaged_inputs(pipeline, task_id: str) -> list[Path]:
-    """The device's copies of a task's inputs that differ from the host's."""
+    """The device's copies of a task's inputs whose content is none of the host's input sets."""
     from mkb_tui.bench.tasks import get_task
     from mkb_tui.paths import cache_dir
 
     task = get_task(task_id)
-    folder = f"refs/{task.id}-{task.content_hash}"
-    damaged = []
-    for seed in task.seeds:
-        host, device = cache_dir() / folder / f"inputs_{seed}.mkbt", Path(pipeline.device.workdir) / folder / f"inputs_{seed}.mkbt"
-        if device.exists() and host.exists() and device.read_bytes() != host.read_bytes():
-            damaged.append(device)
-    return damaged
+    folder = f"{task.id}-{task.content_hash}"
+    known = {hashlib.sha256(p.read_bytes()).digest() for p in (cache_dir() / "refs" / folder).glob("inputs_*.mkbt")}
+    device = Path(pipeline.device.workdir)
+    copies = [*(device / "inputs" / folder).glob("*.mkbt"), *(device / "refs" / folder).glob("inputs_*.mkbt")]
+    return [p for p in copies if hashlib.sha256(p.read_bytes()).digest() not in known]
 
 
 def _workspaces(pipeline) -> Path:
@@ -134,7 +135,8 @@ def test_attack_is_classified_honestly(strict_pipeline, attack: Attack, tmp_path
 
     problems: list[str] = []
     kind = verdict.kind.value
-    honest_speed = attack.honest_cap is not None and (verdict.speedup is None or verdict.speedup <= attack.honest_cap)
+    honest_speed = attack.honest_cap is not None and (verdict.speedup is None or verdict.speedup <= attack.honest_cap
+                                                      or bool(CHEAT_FLAGS & set(verdict.flags)))
     if kind not in attack.allowed and not (kind == "correct" and honest_speed):
         problems.append(f"verdict {kind} (speedup {verdict.speedup}): {verdict.message[:200]}")
     left = sorted(p.name for p in markers.iterdir() if p.name != DECOY_NAME)
@@ -149,6 +151,9 @@ def test_attack_is_classified_honestly(strict_pipeline, attack: Attack, tmp_path
         problems.append("the compiler's view of a host file came back in the verdict")
     if attack.secret and key in text:
         problems.append("the provider key came back in the verdict")
+    left_behind = sorted(Path(strict_pipeline.device.workdir).glob(attack.leaves)) if attack.leaves else []
+    if left_behind:
+        problems.append(f"{len(left_behind)} files left in the device work dir for later processes ({left_behind[0].name}...)")
     damaged, planted = _damaged_inputs(strict_pipeline, attack.task), _planted(strict_pipeline)
     if attack.disturbs or damaged or planted:
         for task_id in (attack.task, OTHER_TASK.get(attack.task, "abs")):
@@ -158,8 +163,8 @@ def test_attack_is_classified_honestly(strict_pipeline, attack: Attack, tmp_path
         if _damaged_inputs(strict_pipeline, attack.task):
             problems.append("the device's copies of the inputs stay damaged")
     # put things right for the next tests, whatever the judge did
-    for path in _damaged_inputs(strict_pipeline, attack.task) + _planted(strict_pipeline):
-        path.unlink()
+    for path in _damaged_inputs(strict_pipeline, attack.task) + _planted(strict_pipeline) + left_behind:
+        path.unlink(missing_ok=True)
     _record(attack, verdict, problems)
     assert not problems, problems
 
