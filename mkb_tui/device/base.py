@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -113,3 +114,23 @@ class ContentHashes:
     def record(self, path: Path, value: str) -> None:
         """`path` was just written with content `value`."""
         self._known[str(path)] = (self._key(os.lstat(path)), value)
+
+
+def remove_entry(path: Path) -> None:
+    """Remove a file, link or directory tree, also one a candidate made unwritable; OSError when it stays."""
+    def writable(function, name, _exc) -> None:
+        os.chmod(os.path.dirname(name), 0o755)
+        if os.path.isdir(name) and not os.path.islink(name):
+            os.chmod(name, 0o755)
+        function(name)
+
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, onerror=writable)
+    else:
+        try:
+            path.unlink(missing_ok=True)
+        except PermissionError:
+            os.chmod(path.parent, 0o755)
+            path.unlink(missing_ok=True)
+    if os.path.lexists(path):
+        raise OSError(f"cannot remove {path}")

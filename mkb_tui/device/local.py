@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mkb_tui.device.base import ContentHashes, Device, DeviceInfo, ProcResult, named_files, named_in
+from mkb_tui.device.base import ContentHashes, Device, DeviceInfo, ProcResult, named_files, named_in, remove_entry
 
 
 @dataclass(frozen=True)
@@ -128,6 +128,7 @@ class LocalDevice(Device):
         self.limits = limits or Limits(cpus=((os.cpu_count() or 1) - 1,))
         self.hashes = ContentHashes()
         self._pushed: dict[str, Path] = {}  # device-relative name -> the local file it must hold
+        self._outputs: set[str] = set()  # names runs write (the harness removes them before each run)
         self.restored: list[str] = []  # device copies found damaged before a run and put back
 
     async def info(self) -> DeviceInfo:
@@ -139,9 +140,11 @@ class LocalDevice(Device):
         )
 
     async def push(self, files: dict[str, Path]) -> None:
-        """Copy each file unless the device copy already holds the same bytes (by content hash)."""
+        """Copy each file unless the device copy already holds the same bytes (by content hash), and remove what no
+        push accounts for beside them (left by an earlier evaluation's last run)."""
         for remote, local in files.items():
             self._ensure(remote, Path(local))
+        self.sweep(list(files))
 
     def _ensure(self, remote: str, local: Path) -> bool:
         """Make the device copy hold `local`'s bytes; True when it had to be (re)written."""
@@ -165,10 +168,32 @@ class LocalDevice(Device):
 
     async def remove(self, remotes: list[str]) -> None:
         for remote in remotes:
+            self._outputs.add(remote)  # a name the harness lets runs write
             (self.workdir / remote).unlink(missing_ok=True)
 
+    def sweep(self, names: list[str]) -> list[str]:
+        """Before a run: remove what no harness push or output name accounts for, in the work dir, its out/ and the
+        folders of the files the run names (e.g. a memo an earlier process left for later ones). Returns them."""
+        keep = set(self._pushed) | self._outputs
+        parents = {str(Path(name).parent) for name in keep} | {"."}
+        ancestors = {str(p) for name in keep for p in Path(name).parents}
+        found = []
+        for folder in sorted(parents & ({".", "out"} | {str(Path(n).parent) for n in names})):
+            try:
+                entries = list(os.scandir(self.workdir / folder))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                rel = entry.name if folder == "." else f"{folder}/{entry.name}"
+                if rel in keep or (entry.is_dir(follow_symlinks=False) and rel in ancestors):
+                    continue
+                remove_entry(Path(entry.path))
+                found.append(rel)
+        return found
+
     async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None) -> ProcResult:
-        self.restored += self.check_inputs(argv + named_in(stdin))
+        names = argv + named_in(stdin)
+        self.restored += self.check_inputs(names) + self.sweep(names)
         exe = argv[0] if os.path.isabs(argv[0]) else str(self.workdir / argv[0])
         return await run_limited([exe, *argv[1:]], cwd=self.workdir, timeout=timeout, env=env, limits=self.limits, stdin=stdin)
 

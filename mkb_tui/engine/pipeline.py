@@ -87,11 +87,11 @@ class Pipeline:
             verdict.kind, verdict.message = VerdictKind.DEVICE_ERROR, str(exc)
         restored = sorted(set(list(getattr(self.device, "restored", ()))[restored_before:]))
         if restored:
-            # push() put back what earlier evaluations left, so a copy found changed before one of this evaluation's
-            # runs was changed by one of its runs: only the candidate's code could (the baseline is MNN's own)
+            # push() put back what earlier evaluations left, so a copy found changed (or a file no push accounts for)
+            # before one of this evaluation's runs came from one of its runs: only the candidate's code could write
             verdict.kind, verdict.speedup = VerdictKind.REJECTED, None
-            verdict.message = (f"the candidate's processes changed {len(restored)} of the device's copies of their inputs "
-                               f"(put back): {', '.join(restored[:3])}{', ...' if len(restored) > 3 else ''}")  # fmt: skip
+            verdict.message = (f"the candidate's processes changed or left {len(restored)} file(s) in the device's work dir "
+                               f"(put back or removed): {', '.join(restored[:3])}{', ...' if len(restored) > 3 else ''}")  # fmt: skip
             verdict.flags.append("device_inputs_restored")
         verdict.seconds = time.monotonic() - started
         say("done")

@@ -8,18 +8,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-Entry = tuple[str, int, int, int, int]  # (kind f|d|l|o, size, mtime_ns, ctime_ns, inode)
+Entry = tuple[str, int, int, int, int]  # (kind f|d|l|o, size, mtime_ns, ctime_ns, inode); a directory: (d, mode, 0, 0, 0)
 
 
 def entry_of(st: os.stat_result) -> Entry:
     mode = st.st_mode
     kind = "d" if stat.S_ISDIR(mode) else "l" if stat.S_ISLNK(mode) else "f" if stat.S_ISREG(mode) else "o"
-    return (kind, st.st_size if kind != "d" else 0, st.st_mtime_ns if kind != "d" else 0, st.st_ctime_ns if kind != "d" else 0, st.st_ino)
+    if kind == "d":  # adding or removing a file moves a directory's times: only its permissions are held
+        return (kind, stat.S_IMODE(mode), 0, 0, 0)
+    return (kind, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def snapshot(root: Path) -> dict[str, Entry]:
@@ -59,13 +60,6 @@ def text_digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def remove_entry(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        path.unlink(missing_ok=True)
-
-
 @dataclass
 class TreeReport:
     """What a check found and put right (root-relative paths)."""
@@ -98,21 +92,26 @@ def diff(recorded: dict[str, Entry], current: dict[str, Entry]) -> tuple[list[st
             added.append(rel)
             if current[rel][0] == "d":
                 added_dirs.append(rel)
-        elif current[rel] != recorded[rel] and not (current[rel][0] == "d" == recorded[rel][0]):
+        elif current[rel] != recorded[rel]:
             changed.append(rel)
     missing = [rel for rel in recorded if rel not in current]
     return added, changed, missing
 
 
+MANIFEST_VERSION = 2  # the layout of Entry: a manifest of another layout is not read (the tree is audited instead)
+
+
 def save_manifest(path: Path, entries: dict[str, Entry], extra: dict | None = None) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"entries": entries, **(extra or {})}))
+    tmp.write_text(json.dumps({"version": MANIFEST_VERSION, "entries": entries, **(extra or {})}))
     os.replace(tmp, path)  # atomic: a kill mid-write leaves the old manifest
 
 
 def load_manifest(path: Path) -> tuple[dict[str, Entry], dict] | None:
     try:
         data = json.loads(path.read_text())
+        if data.pop("version", None) != MANIFEST_VERSION:
+            return None
         return {k: tuple(v) for k, v in data.pop("entries").items()}, data  # type: ignore[misc]
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -9,9 +9,11 @@ import fcntl
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mkb_tui.device.base import remove_entry
 from mkb_tui.engine import build as builder
 from mkb_tui.engine import tree_guard as guard
 from mkb_tui.engine.mnn import MnnInfo
@@ -30,7 +32,7 @@ def write_file(path: Path, text: str) -> bool:
     if path.exists() or path.is_symlink():
         if not path.is_symlink() and path.is_file() and path.read_text(errors="replace") == text:
             return False
-        guard.remove_entry(path)
+        remove_entry(path)
     path.write_text(text)
     return True
 
@@ -96,13 +98,7 @@ class Workspace:
     async def ensure_ready(self) -> BuildResult | None:
         """Copy and configure on first use; returns the configure result when it failed."""
         if not (self.build_dir / "build.ninja").exists():
-            if self.src.exists():
-                shutil.rmtree(self.src)
-            await asyncio.to_thread(shutil.copytree, self.mnn.root, self.src, symlinks=True)
-            for rel, text in workspace_seed_files().items():
-                write_file(self.src / rel, text)
-            self._write_state([])
-            self._record_all()
+            await asyncio.to_thread(self._copy_tree)
         if builder.needs_configure(self.target, self.src, self.build_dir):
             result = await builder.configure(self.target, self.src, self.build_dir)
             if not result.ok:
@@ -162,7 +158,7 @@ class Workspace:
         expected = {rel for rel in guard.snapshot(self.mnn.root)} | set(workspace_seed_files())
         for rel, entry in sorted(guard.snapshot(self.src).items()):
             if rel not in expected:
-                guard.remove_entry(self.src / rel)
+                remove_entry(self.src / rel)
             elif entry[0] == "f" and rel not in placed:
                 want = self._baseline_text(rel)
                 pristine = self.mnn.root / rel
@@ -184,7 +180,7 @@ class Workspace:
         seeds = workspace_seed_files()
         pristine = self.mnn.root / rel
         if os.path.lexists(path):
-            guard.remove_entry(path)
+            remove_entry(path)
         if rel in seeds:
             write_file(path, seeds[rel])
         elif pristine.is_symlink():
@@ -192,11 +188,30 @@ class Workspace:
             os.symlink(os.readlink(pristine), path)
         elif pristine.is_dir():
             path.mkdir(parents=True, exist_ok=True)
+            os.chmod(path, stat.S_IMODE(pristine.stat().st_mode))
         elif pristine.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(pristine, path)
 
     def check(self) -> guard.TreeReport:
+        """See _check; a tree that cannot be put right (an entry that will not go) is copied again from pristine."""
+        try:
+            return self._check()
+        except OSError as exc:
+            self._copy_tree()
+            return guard.TreeReport(removed=[f"(the whole tree: {exc}; copied again from pristine)"])
+
+    def _copy_tree(self) -> None:
+        """A fresh copy of the pristine tree with the seed files (pristine mtimes: what was built stays built)."""
+        if os.path.lexists(self.src):
+            remove_entry(self.src)
+        shutil.copytree(self.mnn.root, self.src, symlinks=True)
+        for rel, text in workspace_seed_files().items():
+            write_file(self.src / rel, text)
+        self._write_state([])
+        self._record_all()
+
+    def _check(self) -> guard.TreeReport:
         """Hold the whole source tree to the manifest and the build dirs to their sealed state: remove what was
         added, put back what changed or went missing (a placed file that changed goes back to its baseline; the next
         placement writes it again), drop changed build outputs so ninja makes them again."""
@@ -204,16 +219,23 @@ class Workspace:
         report = guard.TreeReport()
         added, changed, missing = guard.diff(manifest, guard.snapshot(self.src))
         for rel in added:
-            guard.remove_entry(self.src / rel)
+            remove_entry(self.src / rel)
             report.removed.append(rel)
         placed = set(self._read_state())
         for rel in sorted(changed + missing):  # parents before children
-            was = manifest[rel]
-            if was[0] == "f" and rel not in placed and os.path.isfile(self.src / rel) and not os.path.islink(self.src / rel):
+            was, path = manifest[rel], self.src / rel
+            if was[0] == "d" and path.is_dir() and not path.is_symlink():
+                # a directory whose permissions changed (its files are held one by one): the pristine permissions
+                pristine = self.mnn.root / rel
+                os.chmod(path, stat.S_IMODE(pristine.stat().st_mode) if pristine.is_dir() else 0o755)
+                report.restored.append(rel)
+                continue
+            if was[0] == "f" and rel not in placed and path.is_file() and not path.is_symlink():
                 want = self._baseline_text(rel) if rel in workspace_seed_files() else None
                 digest = guard.text_digest(want) if want is not None else guard.file_digest(self.mnn.root / rel)
-                if guard.file_digest(self.src / rel) == digest:
-                    report.touched.append(rel)  # same content (e.g. touched): only its state moved
+                same_mode = want is not None or os.stat(path).st_mode == os.stat(self.mnn.root / rel).st_mode
+                if same_mode and guard.file_digest(path) == digest:
+                    report.touched.append(rel)  # same content (e.g. touched): only its times moved
                     continue
             self._put_back(rel)
             report.restored.append(rel)
@@ -230,7 +252,7 @@ class Workspace:
     def _check_build(self, build_dir: Path, sealed: dict[str, guard.Entry], report: guard.TreeReport) -> None:
         added, changed, missing = guard.diff(sealed, guard.snapshot(build_dir))
         for rel in added + changed:
-            guard.remove_entry(build_dir / rel)  # an output that is gone is made again by the next build
+            remove_entry(build_dir / rel)  # an output that is gone is made again by the next build
             (report.removed if rel in added else report.restored).append(f"{build_dir.name}/{rel}")
         report.restored += [f"{build_dir.name}/{rel}" for rel in missing]
         if added or changed or missing:
@@ -264,7 +286,7 @@ class Workspace:
                 text = self._baseline_text(rel)
                 if text is None:
                     if os.path.lexists(self.src / rel):
-                        guard.remove_entry(self.src / rel)
+                        remove_entry(self.src / rel)
                         written.append(rel)
                 elif write_file(self.src / rel, text):
                     written.append(rel)

@@ -94,3 +94,25 @@ def test_adb_inputs_are_checked_on_the_phone_before_each_run(phone, tmp_path):
         await device.close()
 
     asyncio.run(scenario())
+
+
+def test_files_no_push_accounts_for_are_swept_before_a_run(tmp_path):
+    async def scenario():
+        device = LocalDevice(tmp_path / "dev")
+        files = _inputs(tmp_path)
+        await device.push(files)
+        await device.remove(["out/record.mkbt"])  # a name runs may write
+        work = device.workdir
+        (work / "out").mkdir(exist_ok=True)
+        (work / "out/record.mkbt").write_bytes(b"the last run's record")
+        (work / ".mkbmemo_0123").write_bytes(b"an answer kept for later processes")
+        (work / "out/memo").write_bytes(b"another")
+        (work / "refs/t/extra.mkbt").write_bytes(b"planted beside the inputs")
+        (work / "cache").mkdir()
+        (work / "cache/x").write_bytes(b"x")
+        result = await device.run(["/bin/ls", "-A", ".", "out", "refs/t"], timeout=20, stdin=b"refs/t/inputs_0.mkbt")
+        assert ".mkbmemo" not in result.stdout and "extra" not in result.stdout and "cache" not in result.stdout
+        assert sorted(device.restored) == [".mkbmemo_0123", "cache", "out/memo", "refs/t/extra.mkbt"]
+        assert (work / "out/record.mkbt").exists() and (work / "refs/t/inputs_1.mkbt").exists()
+
+    asyncio.run(scenario())

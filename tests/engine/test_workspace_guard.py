@@ -115,3 +115,22 @@ def test_a_workspace_without_manifest_is_audited_against_pristine(ws):
 def test_placing_outside_the_tree_is_refused(ws):
     with pytest.raises(ValueError, match="outside the MNN tree"):
         ws.place({"../../escape.cpp": "x"})
+
+
+def test_permissions_are_held_too(ws):
+    header = ws.src / "source/core/Macro.h"
+    folder = ws.src / "include/MNN"
+    os.chmod(header, 0o000)
+    os.chmod(folder, 0o700)
+    report = ws.check()
+    assert sorted(report.restored) == ["include/MNN", "source/core/Macro.h"]
+    assert header.stat().st_mode & 0o777 == (ws.mnn.root / "source/core/Macro.h").stat().st_mode & 0o777
+    assert folder.stat().st_mode & 0o777 == (ws.mnn.root / "include/MNN").stat().st_mode & 0o777
+
+
+def test_an_unwritable_planted_directory_still_goes(ws):
+    planted = ws.src / "include/shadow"
+    planted.mkdir()
+    (planted / "cmath").write_text("#error planted\n")
+    os.chmod(planted, 0o500)
+    assert ws.check().removed == ["include/shadow"] and not planted.exists()
