@@ -96,7 +96,8 @@ def _database_text(path) -> str:
 # ---------------------------------------------------------------- through the real pipeline, provider and store
 
 class StaticOff:
-    """The pipeline with its source check off: a candidate that got past it, which is when this guard matters."""
+    """The pipeline with its source and object checks off: a candidate that got past them, which is when this guard
+    matters (it must hold alone)."""
 
     def __init__(self, pipeline) -> None:
         self.inner = pipeline
@@ -105,8 +106,17 @@ class StaticOff:
         return getattr(self.inner, name)
 
     async def evaluate(self, task, candidate, **kw):
-        self.last = await self.inner.evaluate(task, candidate, **{**kw, "static": False})
-        return self.last
+        from mkb_tui.engine.pipeline import Pipeline
+
+        async def not_rejected(*args, **kwargs) -> bool:
+            return False
+
+        checks = Pipeline._rejected_after_build
+        Pipeline._rejected_after_build = not_rejected
+        try:
+            return await self.inner.evaluate(task, candidate, **{**kw, "static": False})
+        finally:
+            Pipeline._rejected_after_build = checks
 
 
 # an Abs kernel that prints the key where the harness reads the runner's report, and on stderr

@@ -67,6 +67,17 @@ DAMAGES_INPUTS = kernel(
 )
 
 
+@pytest.fixture
+def past_the_checks(monkeypatch):
+    """The source and object checks off, as for a candidate that got past them: the integrity checks must hold alone."""
+    from mkb_tui.engine.pipeline import Pipeline
+
+    async def not_rejected(*args, **kwargs) -> bool:
+        return False
+
+    monkeypatch.setattr(Pipeline, "_rejected_after_build", not_rejected)
+
+
 def _workspace(pipeline):
     return pipeline.pool._queue._queue[0]
 
@@ -92,12 +103,13 @@ def test_a_second_candidate_rebuilds_only_itself(pipeline):
     assert all(seconds >= 0 for seconds in second.phases.values())
 
 
-def test_files_planted_by_a_run_are_removed_and_later_builds_are_clean(pipeline):
+def test_files_planted_by_a_run_are_removed_and_later_builds_are_clean(pipeline, past_the_checks):
     ws = _workspace(pipeline)
-    planter = evaluate(pipeline, "abs", {CPP: PLANTS_HEADERS}, static=False)  # as if it got past the checks
+    planter = evaluate(pipeline, "abs", {CPP: PLANTS_HEADERS}, static=False)
     assert not (ws.src / "include/vector").exists() and not (ws.src / "include/stdio.h").exists()
     assert not (ws.src / "source/core/mkb_planted.h").exists() and not (ws.build_dir / "stdio.h").exists()
-    if "workspace_restored" in planter.flags:  # it ran and wrote (no sandbox stopped it): it is not judged correct
+    assert planter.kind.value in ("rejected", "runtime_error"), planter.message  # never correct
+    if "workspace_restored" in planter.flags:  # it ran and wrote (no sandbox stopped it): rejected for it
         assert planter.kind.value == "rejected" and "include/vector" in planter.message
     # an honest kernel of the same task and one of another task, in the same workspace, are still correct
     honest = evaluate(pipeline, "abs", {CPP: CORRECT})
@@ -121,12 +133,12 @@ def test_a_file_written_after_the_evaluation_is_found_before_the_next_build(pipe
     assert macro.read_bytes() == original and not (ws.src / "include/vector").exists()
 
 
-def test_a_damaged_device_input_is_restored_before_the_next_run(pipeline):
+def test_a_damaged_device_input_is_restored_before_the_next_run(pipeline, past_the_checks):
     from mkb_tui.bench.references import reference_case
     from mkb_tui.bench.tasks import get_task
 
     task = get_task("abs")
-    damager = evaluate(pipeline, "abs", {CPP: DAMAGES_INPUTS}, static=False)  # as if it got past the checks
+    damager = evaluate(pipeline, "abs", {CPP: DAMAGES_INPUTS}, static=False)
     if "device_inputs_restored" in damager.flags:  # it ran and wrote (no sandbox stopped it): caught at the next run
         assert damager.kind.value == "rejected" and f"inputs/{task.id}-" in damager.message, damager.message
     assert not damager.correct
