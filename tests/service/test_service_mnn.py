@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mkb_tui.client import MkbClient
-from mkb_tui.service import ServiceConfig
+from mkb_tui.service import RewardFormula, ServiceConfig
 from mkb_tui.service.evaluators import local_factory
 from mkb_tui.service.server import BackgroundServer
 from tests.adversarial.kernels import BAD, CORRECT
@@ -51,7 +51,9 @@ async def test_service_answers_as_the_cli_does(mnn, tmp_path):
         assert set(cli.get("phases") or {}) <= set(result.verdict.get("phases") or {})
         if name == "correct":  # two timings of the same kernel agree within the noise of a shared machine
             assert 0.6 < result.speedup / cli["speedup"] < 1.6
-            assert result.reward == pytest.approx(0.6 + result.speedup)
+            # the paper's reward, a flagged (untrustworthy) speedup counting at most 1.0
+            assert result.reward == pytest.approx(RewardFormula()("correct", result.speedup, result.verdict["flags"]))
+            assert result.reward >= 0.6 + min(result.speedup, 1.0) - 1e-9
         else:
             assert result.speedup is None and cli["speedup"] is None and result.reward == 0.0
     assert material["slot"]["files"] == ["source/backend/cpu/MKBCandidate.cpp"]
