@@ -3,9 +3,11 @@
 - a candidate after the task changed (abs, then LayerNorm again: the native file and dispatcher are placed anew).
 
 Each candidate is new text (a real compile). Prints the median over --repeats of the process wall time, the pipeline
-time and each phase (seconds).
+time and each phase (seconds). --as-before touches LayerNorm's native file and the generated dispatcher before each
+evaluation, as the placement did before it kept unchanged files (ninja then compiled all three): the same machine
+state, with and without that fix.
 
-    .venv/bin/python bench/eval_phases.py [--repeats 3] [--device local]
+    .venv/bin/python bench/eval_phases.py [--repeats 3] [--device local] [--as-before]
 """
 
 from __future__ import annotations
@@ -36,7 +38,23 @@ def abs_kernel(k: int) -> str:
     return ABS.replace("std::fabs(src[i])", f"std::fabs(src[i]) + 0.0f * {k}")
 
 
-def eval_once(task: str, text: str, device: str, folder: Path) -> dict:
+def touch_placed(task: str) -> None:
+    """What the placement did before: rewrite the native file and the dispatcher (new mtimes) for every candidate."""
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.engine.mnn import require_mnn
+    from mkb_tui.engine.slots import DISPATCH_CPP, slot_for
+    from mkb_tui.paths import scratch_dir
+
+    mnn = require_mnn()
+    src = scratch_dir("workspaces") / mnn.ref / "host" / "0" / "src"
+    for rel in (slot_for(get_task(task), mnn.root).native_files[0], DISPATCH_CPP):
+        if (src / rel).exists():
+            os.utime(src / rel)
+
+
+def eval_once(task: str, text: str, device: str, folder: Path, as_before: bool = False) -> dict:
+    if as_before:
+        touch_placed(task)
     kernel = folder / "MKBCandidate.cpp"
     kernel.write_text(text)
     argv = [sys.executable, "-m", "mkb_tui", "eval", "--task", task, "--kernel", str(kernel), "--device", device, "--json"]
@@ -60,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="local")
+    parser.add_argument("--as-before", action="store_true", help="rewrite the unchanged placed files, as before the fix")
     args = parser.parse_args()
     same, changed = [], []
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,10 +86,10 @@ def main() -> None:
         base = int(time.time()) % 100000  # texts never seen before: no object cache answers for them
         eval_once("layernorm_bert", layernorm(base), args.device, folder)  # warm: the workspace holds LayerNorm's slot
         for r in range(args.repeats):
-            same.append(eval_once("layernorm_bert", layernorm(base + 1 + r), args.device, folder))
+            same.append(eval_once("layernorm_bert", layernorm(base + 1 + r), args.device, folder, args.as_before))
         for r in range(args.repeats):
             eval_once("abs", abs_kernel(base + r), args.device, folder)
-            changed.append(eval_once("layernorm_bert", layernorm(base + 100 + r), args.device, folder))
+            changed.append(eval_once("layernorm_bert", layernorm(base + 100 + r), args.device, folder, args.as_before))
     show("second LayerNorm candidate, same task", same)
     show("LayerNorm candidate after an Abs candidate (task changed)", changed)
 

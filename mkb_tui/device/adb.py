@@ -5,6 +5,7 @@ Every adb failure becomes a DeviceError (a device_error verdict), never a kernel
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import secrets
 import shlex
@@ -28,6 +29,7 @@ def adb_server_address() -> tuple[str, int]:
 
 
 DAMAGED_MARK = "MKB-INPUT-DAMAGED"
+SWEPT_MARK = "MKB-SWEPT "
 DAMAGED_EXIT = 97
 
 
@@ -58,6 +60,7 @@ class AdbDevice(Device):
         self._hashes: dict[str, str] = {}  # remote -> sha256 the phone's copy had when last checked
         self._local_hashes = ContentHashes()
         self._pushed: dict[str, Path] = {}
+        self._outputs: set[str] = set()
         self._made_workdir = False
         self.restored: list[str] = []  # copies found damaged before a run and sent again
         self._big_cores: str | None = None
@@ -87,8 +90,11 @@ class AdbDevice(Device):
 
     async def push(self, files: dict[str, Path]) -> None:
         """Send each file unless the phone's copy has the same sha256 (asked of the phone: a copy a candidate changed
-        is sent again)."""
+        is sent again). A push of several files (an evaluation's model and inputs) also removes what no push
+        accounts for beside them, left by an earlier evaluation's last run."""
         await self._send(files)
+        if len(files) > 1:
+            await self.shell(f"cd {shlex.quote(self.workdir)} && {self._sweep(list(files))}true")
 
     async def _send(self, files: dict[str, Path]) -> list[str]:
         """push; returns the names actually sent."""
@@ -146,10 +152,25 @@ class AdbDevice(Device):
                 return warnings
             await asyncio.sleep(2)
 
+    def _sweep(self, names: list[str]) -> str:
+        """Shell text that removes, and names after SWEPT_MARK, what no push or output name accounts for in the work
+        dir, its out/ and the folders of the files `names` lists (e.g. a memo an earlier process left for later ones)."""
+        keep = set(self._hashes) | self._outputs
+        folders = {".", "out"} | {n.rsplit("/", 1)[0] for n in names if "/" in n}
+        known = keep | {"/".join(k.split("/")[:depth]) for k in keep for depth in range(1, k.count("/") + 1)}
+        globs, allowed = [], ["__mkb_none__"]
+        for folder in sorted(folders):
+            prefix = "" if folder == "." else folder + "/"
+            globs += [shlex.quote(prefix) + "*", shlex.quote(prefix) + ".[!.]*"] if prefix else ["*", ".[!.]*"]
+            allowed += sorted(shlex.quote(k) for k in known if (k.rsplit("/", 1)[0] if "/" in k else ".") == folder)
+        return (f'for f in {" ".join(globs)}; do case "$f" in {"|".join(allowed)}) ;; *) if [ -e "$f" ] || [ -L "$f" ]; then '
+                f'rm -rf "$f"; echo "{SWEPT_MARK}$f"; fi;; esac; done; ')  # fmt: skip
+
     def _guarded(self, argv: list[str], command: str) -> str:
         """`command`, run only when every pushed file argv names still has the sha256 it was pushed with; otherwise
         DAMAGED_MARK and status DAMAGED_EXIT. Checked on the phone, in the same adb call as the run (no extra round
         trip); if/else, not `exit`, so that adbutils' own exit-status echo still runs."""
+        command = self._sweep(argv) + command
         names = named_files(argv, self._hashes)
         if not names:
             return command
@@ -169,6 +190,11 @@ class AdbDevice(Device):
             self.restored += await self._send({name: self._pushed[name] for name in damaged if name in self._pushed})
             # once only: a runner that prints the mark itself then fails as any runner that exits non-zero
             result = await self._run_once(argv, timeout=timeout, env=env, stdin=stdin)
+        lines = result.stdout.splitlines(keepends=True)
+        swept = [line[len(SWEPT_MARK):].strip() for line in lines if line.startswith(SWEPT_MARK)]
+        if swept:
+            self.restored += swept
+            result = dataclasses.replace(result, stdout="".join(line for line in lines if not line.startswith(SWEPT_MARK)))
         return result
 
     async def _run_once(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None) -> ProcResult:
@@ -203,6 +229,7 @@ class AdbDevice(Device):
             pass  # the run is already reported as timed out
 
     async def remove(self, remotes: list[str]) -> None:
+        self._outputs.update(remotes)  # names runs may write
         if remotes:
             await self.shell(f"cd {shlex.quote(self.workdir)} && rm -f {' '.join(shlex.quote(r) for r in remotes)}")
 

@@ -116,3 +116,27 @@ def test_files_no_push_accounts_for_are_swept_before_a_run(tmp_path):
         assert (work / "out/record.mkbt").exists() and (work / "refs/t/inputs_1.mkbt").exists()
 
     asyncio.run(scenario())
+
+
+def test_adb_files_no_push_accounts_for_are_swept_before_a_run(phone, tmp_path):
+    from mkb_tui.device import open_device
+
+    async def scenario():
+        device = open_device(f"adb:{phone.serial}")
+        files = _inputs(tmp_path)
+        lister = tmp_path / "list.sh"
+        lister.write_text("#!/bin/sh\nls -A . out refs/t\n")
+        await device.push({**files, "bin/list.sh": lister})
+        await device.remove(["out/record.mkbt"])
+        work = phone.adbd.path(device.workdir)
+        (work / "out").mkdir(exist_ok=True)
+        (work / "out/record.mkbt").write_bytes(b"the last run's record")
+        (work / ".mkbmemo_0123").write_bytes(b"an answer kept for later processes")
+        (work / "refs/t/extra.mkbt").write_bytes(b"planted beside the inputs")
+        result = await device.run(["bin/list.sh", "refs/t/inputs_0.mkbt"], timeout=30)
+        assert ".mkbmemo" not in result.stdout and "extra" not in result.stdout and "MKB-SWEPT" not in result.stdout
+        assert "record.mkbt" in result.stdout and "inputs_1.mkbt" in result.stdout
+        assert sorted(device.restored) == [".mkbmemo_0123", "refs/t/extra.mkbt"]
+        await device.close()
+
+    asyncio.run(scenario())
