@@ -68,23 +68,31 @@ def test_local_inputs_are_checked_before_each_run(tmp_path):
     asyncio.run(scenario())
 
 
+async def _phone_with_inputs(phone, tmp_path: Path, script: str):
+    """An AdbDevice on the loopback phone holding two input files and bin/script.sh; returns it and the inputs."""
+    from mkb_tui.device import open_device
+
+    device = open_device(f"adb:{phone.serial}")
+    files = _inputs(tmp_path)
+    local = tmp_path / "script.sh"
+    local.write_text("#!/bin/sh\n" + script + "\n")
+    await device.push({**files, "bin/script.sh": local})
+    return device, files
+
+
 def test_adb_inputs_are_checked_on_the_phone_before_each_run(phone, tmp_path):
     from mkb_tui.device import open_device
 
     async def scenario():
-        device = open_device(f"adb:{phone.serial}")
-        files = _inputs(tmp_path)
-        reader = tmp_path / "read.sh"
-        reader.write_text("#!/bin/sh\nsha256sum \"$1\"\n")
-        await device.push({**files, "bin/read.sh": reader})
+        device, files = await _phone_with_inputs(phone, tmp_path, 'sha256sum "$1"')
         sends = phone.adbd.sends
         on_phone = phone.adbd.path(f"{device.workdir}/refs/t/inputs_0.mkbt")
         _damage(on_phone)
-        result = await device.run(["bin/read.sh", "refs/t/inputs_0.mkbt"], timeout=30)
+        result = await device.run(["bin/script.sh", "refs/t/inputs_0.mkbt"], timeout=30)
         want = hashlib.sha256(files["refs/t/inputs_0.mkbt"].read_bytes()).hexdigest()
         assert result.returncode == 0 and result.stdout.split()[0] == want, result.stdout
         assert device.restored == ["refs/t/inputs_0.mkbt"] and phone.adbd.sends == sends + 1
-        result = await device.run(["bin/read.sh", "refs/t/inputs_0.mkbt"], timeout=30)  # intact: nothing sent
+        result = await device.run(["bin/script.sh", "refs/t/inputs_0.mkbt"], timeout=30)  # intact: nothing sent
         assert result.stdout.split()[0] == want and phone.adbd.sends == sends + 1
         _damage(on_phone)
         await open_device(f"adb:{phone.serial}").push({})  # (another device object knows nothing of this one)
@@ -119,21 +127,15 @@ def test_files_no_push_accounts_for_are_swept_before_a_run(tmp_path):
 
 
 def test_adb_files_no_push_accounts_for_are_swept_before_a_run(phone, tmp_path):
-    from mkb_tui.device import open_device
-
     async def scenario():
-        device = open_device(f"adb:{phone.serial}")
-        files = _inputs(tmp_path)
-        lister = tmp_path / "list.sh"
-        lister.write_text("#!/bin/sh\nls -A . out refs/t\n")
-        await device.push({**files, "bin/list.sh": lister})
+        device, _ = await _phone_with_inputs(phone, tmp_path, "ls -A . out refs/t")
         await device.remove(["out/record.mkbt"])
         work = phone.adbd.path(device.workdir)
         (work / "out").mkdir(exist_ok=True)
         (work / "out/record.mkbt").write_bytes(b"the last run's record")
         (work / ".mkbmemo_0123").write_bytes(b"an answer kept for later processes")
         (work / "refs/t/extra.mkbt").write_bytes(b"planted beside the inputs")
-        result = await device.run(["bin/list.sh", "refs/t/inputs_0.mkbt"], timeout=30)
+        result = await device.run(["bin/script.sh", "refs/t/inputs_0.mkbt"], timeout=30)
         assert ".mkbmemo" not in result.stdout and "extra" not in result.stdout and "MKB-SWEPT" not in result.stdout
         assert "record.mkbt" in result.stdout and "inputs_1.mkbt" in result.stdout
         assert sorted(device.restored) == [".mkbmemo_0123", "refs/t/extra.mkbt"]
