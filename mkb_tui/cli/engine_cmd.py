@@ -96,6 +96,17 @@ def _read_candidate(task, paths: list[Path]):
     return KernelCandidate(files)
 
 
+def timing_check_line(check: dict) -> str:
+    """How the timing was checked, in one line: the runner's clock, the runs compared, each witness's view."""
+    parts = [f"clock {check.get('clock', '?')}"]
+    if "checked_runs" in check:
+        parts.append(f"{check['checked_runs']} runs' outputs compared")
+    for c in check.get("crosschecks") or []:
+        view = "contradicts" if c.get("mismatch") else ("agrees" if c.get("resolved") else "too coarse to tell")
+        parts.append(f"{c['witness']} witness {view} (claimed {c['claimed_ms'] * 1000:.2f} us/run gain, seen {c['seen_ms'] * 1000:.2f})")
+    return "; ".join(parts)
+
+
 def verdict_table(v) -> Table:
     table = Table(title=f"{v.task_id}: {v.kind.value}", show_header=False)
     table.add_row("verdict", v.kind.value)
@@ -112,6 +123,8 @@ def verdict_table(v) -> Table:
     table.add_row("device / threads / precision", f"{v.device} / {v.threads} / {v.precision}")
     if v.flags:
         table.add_row("flags", ", ".join(v.flags))
+    if v.timing_check:
+        table.add_row("timing check", timing_check_line(v.timing_check))
     for d in v.diagnostics[:10]:
         table.add_row("error", f"{d.file}:{d.line}:{d.column}: {d.message}")
     if v.phases:

@@ -300,6 +300,7 @@ class Judge:
         for n in range(1 if self.emulated else TIMING_ATTEMPTS):
             attempt = await self._rounds(verdict, timeout, reuse_verification=n == 0)
             if attempt is None:
+                verdict.timing_check["checked_runs"] = self.checked
                 return
             attempts.append((timing_doubt(self._samples(attempt)), attempt))
             if attempts[-1][0] <= 1.0:
@@ -309,6 +310,7 @@ class Judge:
         if len(attempts) > 1:
             verdict.flags.append("retimed")
         if self.emulated:
+            verdict.timing_check["checked_runs"] = self.checked
             return
         checks = self._crosschecks(attempt)
         verdict.timing_check["crosschecks"] = [c.as_dict() for c in checks]
@@ -321,6 +323,7 @@ class Judge:
             verdict.speedup = None  # the runner's clock was contradicted: no speedup is credited
         if verdict.kind is not VerdictKind.CORRECT and ratio is not None:
             verdict.flags.append(f"timed_speedup={ratio:.3f}")
+        verdict.timing_check["checked_runs"] = self.checked
 
     def _summarize(self, attempt: _Attempt, verdict: Verdict) -> float | None:
         samples = self._samples(attempt)
@@ -332,7 +335,6 @@ class Judge:
         verdict.flags += timing_flags(verdict.baseline, verdict.candidate, ratio, self.plausible)
         if halves_disagreement(samples) > UNSTABLE_HALVES:
             verdict.flags.append("unstable_timing")
-        verdict.timing_check["checked_runs"] = self.checked
         return ratio
 
     async def _reverify(self, verdict: Verdict, ratio: float, timeout: float) -> None:

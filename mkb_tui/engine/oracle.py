@@ -35,6 +35,8 @@ def judge(task: Task, verdict: Verdict, target: str = "host") -> tuple[bool, str
         return ok, "reproduces MNN's known wrong answer" if ok else f"expected wrong_output, got {verdict.kind.value}: {verdict.message}"
     if verdict.kind is not VerdictKind.CORRECT:
         return False, f"{verdict.kind.value}: {verdict.message}"
+    if "timing_mismatch" in verdict.flags:  # MNN's own kernel against itself: a witness that disagrees is wrong
+        return False, f"timing_mismatch on MNN's own kernel: {verdict.timing_check.get('crosschecks')}"
     if verdict.speedup is None:
         return True, "correct (emulated timing: no speedup)"
     ok = abs(verdict.speedup - 1.0) <= TOLERANCE

@@ -170,23 +170,27 @@ inline int64_t nowNs() {
 // exit_group: a candidate that defines printf, fwrite or fopen does not change the report, and its static destructors
 // and atexit handlers never run after the report is written.
 
-long rawCall3(long n, long a, long b, long c) {
+long rawCall4(long n, long a, long b, long c, long d) {
 #if defined(__x86_64__)
     long ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    register long r10 __asm__("r10") = d;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
     return ret;
 #elif defined(__aarch64__)
     register long x8 __asm__("x8") = n;
     register long x0 __asm__("x0") = a;
     register long x1 __asm__("x1") = b;
     register long x2 __asm__("x2") = c;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2) : "memory");
+    register long x3 __asm__("x3") = d;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
     return x0;
 #else
-    (void)n; (void)a; (void)b; (void)c;
+    (void)n; (void)a; (void)b; (void)c; (void)d;
     return -38;  // ENOSYS: the callers fall back to the C library
 #endif
 }
+
+long rawCall3(long n, long a, long b, long c) { return rawCall4(n, a, b, c, 0); }
 
 #if defined(__x86_64__)
 enum { kWrite = 1, kClose = 3, kOpenat = 257, kExitGroup = 231 };
@@ -219,7 +223,7 @@ bool rawWriteFile(const char* path, const std::vector<char>& data) {
         bool ok = data.empty() || fwrite(data.data(), 1, data.size(), f) == data.size();
         return fclose(f) == 0 && ok;
     }
-    long fd = rawCall3(kOpenat, -100 /* AT_FDCWD */, (long)path, 01 | 0100 | 01000 /* O_WRONLY|O_CREAT|O_TRUNC */);
+    long fd = rawCall4(kOpenat, -100 /* AT_FDCWD */, (long)path, 01 | 0100 | 01000 /* O_WRONLY|O_CREAT|O_TRUNC */, 0644);
     if (fd < 0) return false;
     bool ok = true;
     const char* p = data.data();

@@ -1,0 +1,69 @@
+"""The runner itself, on the pristine library: the plan on stdin, every run timed by the vDSO clock, outputs
+poisoned before every run, the kept outputs in one record file, no arguments accepted."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import stat
+
+import numpy as np
+import pytest
+
+from mkb_tui.bench.tensorfile import read_tensors
+from mkb_tui.engine.schedule import Shape, kept_outputs, plan_text, timing_plans
+
+
+@pytest.fixture(scope="module")
+def abs_case(pipeline):
+    from mkb_tui.bench.tasks import get_task
+
+    async def prepare():
+        base = await pipeline.baseline()
+        models, sets = await pipeline._push_case(get_task("abs"))
+        return base, models, sets
+
+    return asyncio.run(prepare())
+
+
+def _run(pipeline, base, text: str, argv_extra: list[str] | None = None):
+    async def go():
+        return await pipeline.device.run([str(base.runner), *(argv_extra or [])], timeout=60, env={"LD_LIBRARY_PATH": str(base.build_dir)},
+                                         stdin=text.encode())  # fmt: skip
+    result = asyncio.run(go())
+    line = [l for l in result.stdout.splitlines() if l.startswith("{")][-1]
+    return result, json.loads(line)
+
+
+def test_a_plan_runs_and_keeps_the_named_runs(pipeline, abs_case):
+    base, models, sets = abs_case
+    shape = Shape(warmup=3, runs=4, extra=2)
+    plan = timing_plans(sets, shape, 1, 4096, random.Random(4), first_long=True, check_all=True)[0]
+    text = plan_text(plan, sets, model=models.baseline, api="session", threads=1, precision="high", record="out/protocol.mkbt")
+    result, report = _run(pipeline, base, text.text)
+    assert report["ok"] and report["clock"] == "vdso", report
+    assert len(report["times_ms"]) == len(report["raw_ms"]) == plan.runs == 9
+    # the system-call witness spans each timed region and more (poisoning, feeding)
+    assert all(r >= t for r, t in zip(report["raw_ms"], report["times_ms"]))
+    record = pipeline.device.workdir / "out/protocol.mkbt"
+    assert stat.S_IMODE(record.stat().st_mode) == 0o644
+    kept = kept_outputs(read_tensors(record))
+    assert sorted(kept) == list(plan.record) == list(range(3, 9))
+    for run, arrays in kept.items():  # each kept run is MNN's answer for the set it ran on
+        want = [a for _, a in read_tensors(sets[plan.sets[run]].reference)]
+        assert np.allclose(arrays[0], want[0], atol=1e-5)
+
+
+def test_arguments_are_refused(pipeline, abs_case):
+    base, models, sets = abs_case
+    text = plan_text(timing_plans(sets, Shape(warmup=1, runs=1, extra=1), 1, 4096, random.Random(1))[0], sets, model=models.baseline,
+                     api="session", threads=1, precision="high", record="out/protocol.mkbt")  # fmt: skip
+    result, report = _run(pipeline, base, text.text, ["--iters", "5"])
+    assert not report["ok"] and "no arguments" in report["error"] and result.returncode != 0
+
+
+def test_a_bad_plan_is_one_clear_error(pipeline, abs_case):
+    base, _, _ = abs_case
+    _, report = _run(pipeline, base, "mkbplan 1\nmodel models/x.mnn\nrun 3\n")
+    assert not report["ok"] and "unknown input set" in report["error"]
