@@ -75,6 +75,10 @@ class TokenLimits:
                            f"(limit {self.concurrency})", retry_after=1.0)  # fmt: skip
         bucket.inflight += 1
 
+    def in_flight(self, name: str) -> int:
+        bucket = self._buckets.get(name)
+        return bucket.inflight if bucket is not None else 0
+
     def release(self, name: str) -> None:
         bucket = self._buckets.get(name)
         if bucket is not None and bucket.inflight > 0:

@@ -43,7 +43,7 @@ async def disconnecting_post(url: str, files: dict[str, str], after: float) -> N
 async def test_disconnected_client_queued_job_is_cancelled(service, ledger):
     scheduler = service.service.scheduler
     async with MkbClient(service.url, TOKEN) as client:
-        busy = asyncio.create_task(client.evaluate(TASK, fakes.kernel(delay=1.0, nonce="busy")))
+        busy = asyncio.create_task(client.evaluate(TASK, fakes.kernel(delay=2.0, nonce="busy")))
         await wait_for(lambda: scheduler.running == 1)
         abandoned = fakes.kernel(nonce="abandoned")
         await disconnecting_post(service.url, abandoned, after=0.3)
@@ -67,12 +67,14 @@ async def test_disconnected_client_running_job_finishes_into_the_cache(service, 
 
 async def test_a_job_another_client_waits_for_survives_a_disconnect(service, ledger):
     async with MkbClient(service.url, TOKEN) as client:
-        busy = asyncio.create_task(client.evaluate(TASK, fakes.kernel(delay=0.8, nonce="busy")))
-        await wait_for(lambda: service.service.scheduler.running == 1)
+        scheduler = service.service.scheduler
+        busy = asyncio.create_task(client.evaluate(TASK, fakes.kernel(delay=2.0, nonce="busy")))
+        await wait_for(lambda: scheduler.running == 1)
         shared = fakes.kernel(nonce="shared")
         stays = asyncio.create_task(client.evaluate(TASK, shared))
-        await asyncio.sleep(0.1)
-        await disconnecting_post(service.url, shared, after=0.2)
+        await wait_for(lambda: scheduler.queued == 1)
+        await disconnecting_post(service.url, shared, after=0.3)
+        assert scheduler.queued == 1  # still queued: another client waits for it
         assert (await stays).kind == "correct" and (await busy).kind == "correct"
     assert sum(ledger.calls.values()) == 2
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 
 import httpx
 import pytest
@@ -17,6 +18,13 @@ from tests.service.conftest import OTHER, TOKEN
 
 TASK = "layernorm_bert"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+async def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
 
 
 def error_of(response: httpx.Response) -> dict:
@@ -68,7 +76,7 @@ async def test_bad_payloads_get_clear_4xx_and_never_cost_another_request(service
     """While one honest evaluation runs, every bad payload is refused with its own error; the honest one is answered."""
     async with MkbClient(service.url, TOKEN) as client, httpx.AsyncClient(base_url=service.url, headers=AUTH) as raw:
         honest = asyncio.create_task(client.evaluate(TASK, fakes.kernel("correct", speedup=1.7, delay=1.0)))
-        await asyncio.sleep(0.2)
+        await wait_for(lambda: service.service.scheduler.running == 1)
         for name, body, status, codes in BAD_PAYLOADS:
             response = await raw.post("/v1/evaluate", content=body, headers={"content-type": "application/json"})
             assert response.status_code == status, (name, response.status_code, response.text[:300])
@@ -113,8 +121,8 @@ async def test_rate_limit_per_token(start_service, ledger):
 async def test_concurrency_limit_per_token_and_client_retries(start_service, ledger):
     running = start_service(limits=Limits(token_concurrency=2))
     async with MkbClient(running.url, TOKEN, retries=0) as eager:
-        slow = [asyncio.create_task(eager.evaluate(TASK, fakes.kernel(delay=0.5, nonce=f"c{i}"))) for i in range(2)]
-        await asyncio.sleep(0.2)
+        slow = [asyncio.create_task(eager.evaluate(TASK, fakes.kernel(delay=1.0, nonce=f"c{i}"))) for i in range(2)]
+        await wait_for(lambda: running.service.limits.in_flight("alice") == 2)
         with pytest.raises(ServiceError) as limited:
             await eager.evaluate(TASK, fakes.kernel(nonce="c2"))
         assert limited.value.status == 429 and limited.value.code == "too_many_in_flight"
@@ -127,10 +135,11 @@ async def test_concurrency_limit_per_token_and_client_retries(start_service, led
 async def test_full_queue_is_503_with_retry_after(start_service, ledger):
     running = start_service(limits=Limits(max_queue=2))
     async with MkbClient(running.url, TOKEN, retries=0) as client:
+        scheduler = running.service.scheduler
         first = asyncio.create_task(client.evaluate(TASK, fakes.kernel(delay=1.0, nonce="q0")))  # runs
-        await asyncio.sleep(0.2)
+        await wait_for(lambda: scheduler.running == 1)
         queued = [asyncio.create_task(client.evaluate(TASK, fakes.kernel(nonce=f"q{i}"))) for i in (1, 2)]  # wait
-        await asyncio.sleep(0.2)
+        await wait_for(lambda: scheduler.queued == 2)
         with pytest.raises(ServiceError) as full:
             await client.evaluate(TASK, fakes.kernel(nonce="q3"))
         assert full.value.status == 503 and full.value.code == "queue_full"
