@@ -1,5 +1,5 @@
-"""A fake evaluator for the service tests: the verdict is written in the candidate's text, so every answer can be
-checked against what the evaluator was told, and every call is counted (duplicates show).
+"""The fake evaluator of the service tests: the engine's FakeEvaluator, judged by a marker in the candidate's text (so
+every answer can be checked against what the evaluator was told), with every call counted (duplicates show).
 
 A candidate line `// fake: KIND [speedup=X] [delay=S] [flags=a,b] [raise=1]` sets the verdict (default: correct,
 speedup 1.0, delay 0.02 s). Also a plug-in factory for `mkb-tui serve --evaluator tests.service.fakes:factory`."""
@@ -12,10 +12,9 @@ import re
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from mkb_tui.engine.slots import CANDIDATE_CPP, CANDIDATE_HPP, Slot
-from mkb_tui.vocabulary.verdicts import TimingStats, Verdict, VerdictKind
+from mkb_tui.engine.testing import FakeEvaluator
+from mkb_tui.vocabulary.verdicts import KernelCandidate, TimingStats, Verdict, VerdictKind
 
 MARKER = re.compile(r"//\s*fake:\s*(\w+)([^\n]*)")
 
@@ -40,16 +39,6 @@ def expected(files: dict[str, str]) -> tuple[str, float | None, list[str]]:
 
 
 @dataclass
-class FakeInfo:
-    target: str
-    device: str
-    mnn_version: str
-    mnn_root: Path
-    emulated: bool = False
-    devices: tuple[str, ...] = ()
-
-
-@dataclass
 class Ledger:
     """What every fake evaluator did (shared across threads)."""
 
@@ -67,20 +56,32 @@ class Ledger:
 LEDGER = Ledger()
 
 
-class FakeEvaluator:
+def judge(task, candidate: KernelCandidate) -> Verdict:
+    """The verdict the candidate's marker line asks for."""
+    kind, speedup, flags = expected(candidate.files)
+    verdict = Verdict(task.id, VerdictKind(kind), message=f"fake {kind}", flags=flags)
+    if kind == "correct":
+        verdict.speedup = speedup
+        verdict.baseline = TimingStats([1.0, 1.0], 1.0, 0.0, 1.0, 0.0)
+        verdict.candidate = TimingStats([1 / speedup] * 2, 1 / speedup, 0.0, 1 / speedup, 0.0)
+    if kind == "wrong_output":
+        verdict.max_abs_error = float("inf")
+    verdict.log = f"fake log for {task.id}"
+    return verdict
+
+
+class ServiceFake(FakeEvaluator):
+    """The engine's FakeEvaluator with no slots of its own (the service must keep a device's evaluations apart),
+    a delay or a harness failure per candidate, and every call in the shared ledger."""
+
     def __init__(self, device: str, threads: int = 1, ledger: Ledger = LEDGER) -> None:
+        super().__init__(judge, capacity=0, device=device, mnn_version="fake-3.6.1")
         self.device, self.threads, self.ledger = device, threads, ledger
 
-    def slot(self, task) -> Slot:
-        return Slot(task.id, "cpu", "Fake", None, (CANDIDATE_CPP,), (CANDIDATE_HPP,), registration="REGISTER_CPU_OP_CREATOR(...)")
-
-    def describe(self) -> FakeInfo:
-        return FakeInfo("host", self.device, "fake-3.6.1", Path("/nonexistent-mnn"), devices=(self.device,))
-
     async def evaluate(self, task, candidate, *, progress=None, static: bool = True) -> Verdict:
-        kind, speedup, flags = expected(candidate.files)
         text = next(iter(candidate.files.values()))
-        opts = dict(re.findall(r"(\w+)=(\S+)", (MARKER.search(text).group(2) if MARKER.search(text) else "")))
+        found = MARKER.search(text)
+        opts = dict(re.findall(r"(\w+)=(\S+)", found.group(2) if found else ""))
         with self.ledger.lock:
             self.ledger.calls[(self.device, self.threads, self.ledger.digest(candidate.files))] += 1
             self.ledger.active[self.device] += 1
@@ -91,19 +92,13 @@ class FakeEvaluator:
             await asyncio.sleep(float(opts.get("delay", 0.02)))
             if opts.get("raise"):
                 raise RuntimeError("the fake harness broke")
+            verdict = await super().evaluate(task, candidate, progress=progress, static=static)
         finally:
             with self.ledger.lock:
                 self.ledger.active[self.device] -= 1
-        verdict = Verdict(task.id, VerdictKind(kind), message=f"fake {kind}", device=self.device, threads=self.threads, flags=flags)
-        if kind == "correct":
-            verdict.speedup = speedup
-            verdict.baseline = TimingStats([1.0, 1.0], 1.0, 0.0, 1.0, 0.0)
-            verdict.candidate = TimingStats([1 / speedup] * 2, 1 / speedup, 0.0, 1 / speedup, 0.0)
-        if kind == "wrong_output":
-            verdict.max_abs_error = float("inf")
-        verdict.log = f"fake log for {task.id}"
+        verdict.device, verdict.threads = self.device, self.threads
         return verdict
 
 
-def factory(device: str, threads: int) -> FakeEvaluator:
-    return FakeEvaluator(device, threads)
+def factory(device: str, threads: int) -> ServiceFake:
+    return ServiceFake(device, threads)
