@@ -34,7 +34,7 @@ def local_factory(device: str, threads: int) -> Evaluator:
 def cluster_factory(address: str) -> EvaluatorFactory:
     """Evaluations on a Ray cluster (the `[cluster]` extra), through the cluster's own evaluator factory."""
     try:
-        from mkb_tui.cluster import open_cluster_evaluator  # TODO(scale seam): the name the Ray evaluator lands with
+        from mkb_tui.cluster import open_cluster_evaluator
     except ImportError:
         raise ConfigError("--cluster needs the Ray evaluator (pip install 'mkb-tui[cluster]'), which this install lacks") from None
 
