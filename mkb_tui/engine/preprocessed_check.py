@@ -170,6 +170,28 @@ def parse_ii(text: str, candidate_files: set[str], resolve) -> TranslationUnit:
     return tu
 
 
+# banned names that are also everyday words (a variable called `remove` or `time`): banned only when called, unqualified,
+# as `::name(` or `std::name(` (std::remove is also the algorithm: left to the object check, which sees the symbol)
+COMMON_WORDS = {"time", "clock", "open", "remove", "rename", "system", "kill", "connect", "async", "thread", "socket", "unlink",
+                "creat", "mmap", "fork", "clone"}  # fmt: skip
+_COMMON_CALL = re.compile(r"(\w+\s*::\s*|::\s*|\.\s*|->\s*)?\b(" + "|".join(sorted(COMMON_WORDS)) + r")\s*\(")
+
+
+def called_common_words(code: str) -> set[str]:
+    found = set(re.findall(r"\bstd\s*::\s*(thread|async)\b", code))  # the types and std::async, however used
+    for m in _COMMON_CALL.finditer(code):
+        prefix = (m.group(1) or "").replace(" ", "")
+        if prefix in ("", "::") or (prefix == "std::" and m.group(2) != "remove"):
+            found.add(m.group(2))
+    return found
+
+
+def banned_names(idents: set[str], code: str, names: set[str]) -> set[str]:
+    """The banned names a line uses: distinctive ones as any identifier, everyday words only as calls."""
+    hits = idents & names
+    return (hits - COMMON_WORDS) | (called_common_words(code) & hits) if hits & COMMON_WORDS else hits
+
+
 def _code(text: str) -> str:
     return _STRINGS.sub(" ", text)
 
@@ -191,7 +213,7 @@ def line_findings(tu: TranslationUnit, banned: dict[str, set[str]], native: set[
         if not idents:
             continue
         for why, names in banned.items():
-            for name in sorted(idents & names):
+            for name in sorted(banned_names(idents, code, names)):
                 add("banned-call", name, f"{why} are not allowed in a kernel ({name}, after macro expansion)", file, line)
         for name in sorted(idents & native):
             add("native", name, f"uses MNN's native implementation of this op ({name}, after macro expansion)", file, line)

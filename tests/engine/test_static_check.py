@@ -53,3 +53,12 @@ def test_foreign_and_native_includes():
 
 def test_files_outside_the_slot():
     assert any("not a file of this slot" in p for p in problems(CLEAN, "source/core/Session.cpp"))
+
+
+def test_everyday_words_are_banned_only_as_calls():
+    # MNN's own CPUSetDiff1D names a tensor `remove`: a variable is not a call to remove(path)
+    honest = "void f(int* remove, int n) { int time = n; auto clock = remove[0]; std::remove(remove, remove + n, 0); (void)time; (void)clock; }"
+    assert problems(CLEAN.replace("} // namespace MNN", honest + "\n} // namespace MNN")) == []
+    for call, why in (("time(nullptr);", "timers"), ("::remove(\"/tmp/x\");", "file or network I/O"), ("std::thread t([]{});", "threads")):
+        found = problems(CLEAN.replace("} // namespace MNN", f"void g() {{ {call} }}\n}} // namespace MNN"))
+        assert any(why in p for p in found), (call, found)
