@@ -212,7 +212,7 @@ class MokaLoop:
             except ValueError:
                 pass  # the stored answer was not usable: ask again
         if verdict.kind is VerdictKind.COMPILE_ERROR or (verdict.kind is VerdictKind.REJECTED and verdict.diagnostics):
-            # a rejection by the judge names the rule and where ([rule] message at file:line): fixed like a compile error
+            # a rejection by the judge names the rule and where (file:line: rule: message): fixed like a compile error
             symbols = symbol_index(str(self.info.mnn_root), self.slot.headers)
             errors = extract(verdict.diagnostics, files, symbols)
             await self.emit(ev.ERRORS, {"errors": [e.to_dict() for e in errors]})

@@ -112,6 +112,14 @@ def _under(path: str, roots: tuple[str, ...]) -> bool:
     return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
 
 
+def _system_name(path: str, system: tuple[str, ...]) -> str:
+    """A toolchain header as an #include names it (sys/syscall.h)."""
+    for root in sorted(system, key=len, reverse=True):
+        if _under(path, (root,)):
+            return os.path.relpath(path, root)
+    return os.path.basename(path)
+
+
 def _shown(path: str, tree: str) -> str:
     """A path as a finding may show it: tree-relative inside the tree, otherwise only its name (never content)."""
     if _under(path, (tree,)):
@@ -163,6 +171,9 @@ def source_findings(judged: JudgedSource, text: str, slot: Slot, *, src: Path, b
         file, line = direct.get(path, (judged.rel, 0))
         if not _under(path, allowed_roots):
             findings.append(Finding("include", f"includes a file outside the MNN tree and the toolchain ({_shown(path, tree)})", file, line))
+        elif path in direct and not _under(path, (tree,)) and preprocessed_check.OS_HEADERS.search(path):
+            findings.append(Finding("include", f"includes <{_system_name(path, system)}>: operating-system headers are not for kernels",
+                                    file, line))  # fmt: skip
         elif path in native_files and (path in direct or path.endswith(SOURCE_SUFFIXES)):
             findings.append(Finding("native", f"includes MNN's native implementation of this op ({_shown(path, tree)})", file, line))
         elif os.path.splitext(path)[1] not in preprocessed_check.HEADER_SUFFIXES:

@@ -31,6 +31,12 @@ INSPECTION = {"__builtin_frame_address", "__builtin_return_address", "__builtin_
               "__builtin_readcyclecounter", "__builtin_ia32_rdtsc", "__builtin_ia32_rdtscp", "__rdtscp", "_rdtsc",
               "__builtin_arm_rsr", "__builtin_arm_rsr64", "__arm_rsr", "__arm_rsr64"}  # fmt: skip
 HEADER_SUFFIXES = ("", ".h", ".hpp", ".hh", ".hxx", ".h++", ".tcc", ".inl", ".inc", ".def")
+# system headers that are about the operating system, not computation: a kernel's own files may not include them
+# (however the include is spelled: computed, digraph); MNN's and the standard library's headers may
+OS_HEADERS = re.compile(r"/(elf|link|dlfcn|unistd|fcntl|pthread|sched|dirent|signal|setjmp|syscall|spawn|poll|netdb|termios|"
+                        r"ucontext|execinfo|sys/\w+|linux/\w+|asm/\w+|asm-generic/\w+|bits/syscall|ifaddrs|pwd|grp|mqueue|"
+                        r"semaphore)\.h$|/(thread|future|chrono|ctime|fstream|csignal|csetjmp)$")  # fmt: skip
+_LITERAL = re.compile(r'"([A-Za-z_]\w*)"')
 
 # a literal prefix ("\n# "), so the scan over a few MB of headers runs at memchr speed
 _MARKER = re.compile(r'\n# (\d+) "((?:[^"\\\n]|\\.)*)"((?: [1-4])*)[ \t]*(?=\n|$)')
@@ -217,6 +223,9 @@ def line_findings(tu: TranslationUnit, banned: dict[str, set[str]], native: set[
                 add("banned-call", name, f"{why} are not allowed in a kernel ({name}, after macro expansion)", file, line)
         for name in sorted(idents & native):
             add("native", name, f"uses MNN's native implementation of this op ({name}, after macro expansion)", file, line)
+        if '"' in text:  # a banned function named in a string: a lookup by name (dlsym, or a walk of libc's tables)
+            for name in sorted({m for m in _LITERAL.findall(text) if any(m in names for names in banned.values())} - COMMON_WORDS):
+                add("banned-call", f'"{name}"', f'names {name} in a string (a lookup by name is a call all the same)', file, line)
         for name in sorted(idents & ASM_TOKENS):
             add("asm", name, "inline assembly is not allowed (use intrinsics)", file, line)
         for name in sorted(idents & INSPECTION):

@@ -21,10 +21,10 @@ class Finding:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}: " if self.file and self.line else (f"{self.file}: " if self.file else "")
-        return f"{where}[{self.rule}] {self.message}"
+        return f"{where}{self.rule}: {self.message}"
 
     def diagnostic(self) -> Diagnostic:
-        return Diagnostic(self.file or "<object>", self.line, 0, "error", f"[{self.rule}] {self.message}")
+        return Diagnostic(self.file or "<object>", self.line, 0, "error", f"{self.rule}: {self.message}")
 
 
 @dataclass

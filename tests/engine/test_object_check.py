@@ -209,6 +209,10 @@ def preprocessed(tmp_path: Path, source: str, hpp: str = "") -> tuple[list[Findi
         ('#define CAT(a, b) a##b\n#define STR(x) #x\n#define XSTR(x) STR(x)\n#include XSTR(backend/cpu/CAT(CPU, Unary).hpp)\n'
          "int f() { return CAT(CPU, Unary)::selectForFloat(0); }", "native", "CPUUnary"),
         ('#define CAT(a, b) a##b\nint f(void* fns) { return CAT(MNNSelectUnary, FunctionForFloat); }', "native", "MNNSelectUnaryFunctionForFloat"),
+        # operating-system headers, however the include is spelled; a banned function looked up by its name
+        ("#define E <elf.h>\n#include E\nint g;", "include", "elf.h"),
+        ("%:include <sys/syscall.h>\nint g;", "include", "sys/syscall.h"),
+        ('void* f(void* (*look)(const char*)) { return look("fopen"); }', "banned-call", "fopen"),
     ],
 )
 def test_hidden_calls_are_seen_after_preprocessing(tmp_path, source, rule, words):
@@ -314,7 +318,7 @@ def test_honest_kernel_passes_every_check(pipeline):
 def test_hidden_attacks_are_rejected(pipeline, files, rule, words):
     verdict = evaluate(pipeline, "abs", files)
     assert verdict.kind.value == "rejected", (verdict.kind, verdict.message)
-    assert f"[{rule}]" in verdict.message and words in verdict.message, verdict.message
+    assert f"{rule}: " in verdict.message and words in verdict.message, verdict.message
     assert verdict.diagnostics and all(d.severity == "error" for d in verdict.diagnostics)
     assert not Path("/tmp/mkb_judge_escape").exists()
 
@@ -324,7 +328,7 @@ def test_include_climbing_out_of_the_tree_is_rejected_without_quoting(pipeline, 
     secret.write_text("MKB_DECOY_KEY sk-ant-decoy-0123456789\n")  # not C++: the compile fails quoting it
     files = _abs(FABS, f"#define STR(x) #x\n#define XSTR(x) STR(x)\n#include XSTR({secret})\n")
     verdict = evaluate(pipeline, "abs", files)
-    assert verdict.kind.value == "rejected" and "[include]" in verdict.message, verdict.message
+    assert verdict.kind.value == "rejected" and "include: " in verdict.message, verdict.message
     blob = verdict.message + verdict.log + str(verdict.diagnostics)
     assert "decoy_secret.h" in verdict.message and "MKB_DECOY" not in blob and "sk-ant" not in blob and str(tmp_path) not in blob
 
@@ -335,7 +339,7 @@ def test_rejection_reaches_the_debugger_like_a_compile_error(pipeline):
     files = _abs('        FILE* f = CAT(fo, pen)("/tmp/mkb_judge_escape", "w"); (void)f;\n' + FABS, "#define CAT(a, b) a##b\n")
     verdict = evaluate(pipeline, "abs", files)
     errors = extract(verdict.diagnostics, files)
-    assert errors and errors[0].scope == "local" and errors[0].error_line > 0 and "[banned-call]" in errors[0].error_message
+    assert errors and errors[0].scope == "local" and errors[0].error_line > 0 and "banned-call: " in errors[0].error_message
     assert "onExecute" in errors[0].error_context
 
 
