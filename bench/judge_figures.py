@@ -31,8 +31,9 @@ from mkb_tui.engine.pipeline import Pipeline
 from mkb_tui.bench.tasks import get_task
 
 async def main(task_id):
-    pipeline = Pipeline("local")
-    task, slot = get_task(task_id), None
+    from mkb_tui.device import open_device
+    pipeline = Pipeline(open_device("local"))
+    task = get_task(task_id)
     slot = pipeline.slot(task)
     ws = pipeline.pool._queue._queue[0]
     combiner = slot.mechanism == "combiner"
@@ -71,7 +72,9 @@ def main() -> None:
     parser.add_argument("--tasks", default="layernorm_bert,abs,matmul_batched")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    pipeline = Pipeline("local", timing=TimingPlan(rounds=2, warmup=1, iters_per_round=3, max_rounds=2))
+    from mkb_tui.device import open_device
+
+    pipeline = Pipeline(open_device("local"), timing=TimingPlan(rounds=2, warmup=1, iters_per_round=3, max_rounds=2))
     for task_id in args.tasks.split(","):
         asyncio.run(build_for(pipeline, task_id))
         runs = []

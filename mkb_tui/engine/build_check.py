@@ -127,6 +127,10 @@ def _shown(path: str, tree: str) -> str:
     return f".../{os.path.basename(path)}"
 
 
+async def _nothing() -> list[str]:
+    return []
+
+
 async def _ninja_deps(build_dir: Path, obj: Path) -> list[str]:
     """The dependencies the compiler reported with -MD for this object (recorded by ninja after a successful build)."""
     proc = await asyncio.create_subprocess_exec("ninja", "-t", "deps", str(obj.relative_to(build_dir)), cwd=str(build_dir),
@@ -202,8 +206,8 @@ async def judge_preprocessed(sources: list[JudgedSource], slot: Slot, *, src: Pa
                 findings.append(Finding("object", "the build left no preprocessed translation unit to judge", judged.rel))
             continue
         judged_any = True
-        deps = await _ninja_deps(build_dir, judged.obj) if built else []
-        text = await asyncio.to_thread(judged.ii.read_text, errors="replace")
+        deps, text = await asyncio.gather(_ninja_deps(build_dir, judged.obj) if built else _nothing(),
+                                          asyncio.to_thread(judged.ii.read_text, errors="replace"))  # fmt: skip
         findings += await asyncio.to_thread(source_findings, judged, text, slot, src=src, build_dir=build_dir, compiler=compiler,
                                             oracle=oracle, extra_deps=deps)  # fmt: skip
     return findings if judged_any or findings else None

@@ -334,9 +334,9 @@ def parse_disassembly(text: str) -> dict[str, list[str]]:
         if m:
             current = functions.setdefault(m.group(1), [])
         elif current is not None and line.startswith(" "):
-            fields = line.split("\t")
+            fields = line.split("\t")  # "  14:\tsvc\t#0x0" (aarch64) or "   1:\tint    $0x80" (x86)
             if len(fields) >= 2:
-                current.append(fields[1])
+                current.append(" ".join(f.strip() for f in fields[1:3]))
     return functions
 
 

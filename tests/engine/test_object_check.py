@@ -356,3 +356,16 @@ def test_geometry_candidate_that_registers_nothing_never_ran(pipeline):
     assert verdict.kind.value == "runtime_error" and "never ran" in verdict.message, verdict.message
     oracle = evaluate(pipeline, task.id, native_candidate(task, pipeline.mnn.root).files, static=False)
     assert oracle.kind.value == "correct", oracle.message
+
+
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-g++") is None, reason="no aarch64 cross compiler")
+def test_aarch64_objects_are_read_with_the_cross_binutils(tmp_path):
+    # the phone build: a system call and the virtual counter (a clock without any symbol); outline atomics are fine
+    src = tmp_path / "a.cpp"
+    src.write_text('#include <atomic>\nstd::atomic<long> c;\nlong h() { return c.fetch_add(1); }\n'
+                   'long f() { long v; asm volatile("mrs %0, cntvct_el0" : "=r"(v)); return v; }\n'
+                   'long g(long n) { register long x8 asm("x8") = n; asm volatile("svc 0" :: "r"(x8)); return 0; }\n')  # fmt: skip
+    obj = tmp_path / "a.o"
+    subprocess.run(["aarch64-linux-gnu-g++", "-O2", "-fPIC", "-c", str(src), "-o", str(obj)], check=True)
+    found = asyncio.run(object_check.check_object(obj, POLICY, compiler="aarch64-linux-gnu-g++", pristine_build=None))
+    assert sorted(f.message.split("`")[1] for f in found) == ["mrs", "svc"], found
