@@ -10,6 +10,7 @@ from mkb_tui.errors import ProviderError
 from mkb_tui.llm.base import Completion, Message, Provider, StreamChunk, Usage
 from mkb_tui.llm.errors import AgentAnswerError
 from mkb_tui.llm.pricing import cost_usd
+from mkb_tui.llm.ratelimit import RateGate, is_rate_limit
 from mkb_tui.llm.retry import RETRY_STATUS, RetryPolicy, retry_after_seconds
 
 
@@ -21,6 +22,7 @@ class _SdkProvider(Provider):
         self.model = model
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
+        self.gate = RateGate()  # shared by every task using this provider
 
     def __repr__(self) -> str:  # never shows the key
         return f"{type(self).__name__}({self.spec!r})"
@@ -34,16 +36,19 @@ class _SdkProvider(Provider):
 
     async def stream(self, messages: list[Message], *, system: str, max_tokens: int = 4096, temperature: float | None = None, role: str | None = None):
         status_error, connection_error = self._errors()
-        attempt = 0
+        attempt = tries = 0  # attempts that count against the policy (rate limits do not); every HTTP try
         while True:
             attempt += 1
+            tries += 1
             yielded = False
             try:
-                async for chunk in self._stream_once(messages, system, max_tokens, temperature):
-                    if chunk.completion is not None:
-                        chunk.completion.attempts = attempt
-                    yielded = yielded or bool(chunk.text)
-                    yield chunk
+                async with self.gate.slot():
+                    async for chunk in self._stream_once(messages, system, max_tokens, temperature):
+                        if chunk.completion is not None:
+                            chunk.completion.attempts = tries
+                        yielded = yielded or bool(chunk.text)
+                        yield chunk
+                self.gate.succeeded()
                 return
             except AgentAnswerError:
                 raise
@@ -53,11 +58,15 @@ class _SdkProvider(Provider):
                 status = getattr(exc, "status_code", None)
                 if isinstance(exc, ValueError) and not isinstance(exc, (status_error, connection_error)):
                     raise AgentAnswerError("malformed", f"the provider sent a malformed response: {_describe(exc)}") from exc
+                headers = getattr(getattr(exc, "response", None), "headers", None)
+                if is_rate_limit(status, str(exc)):  # slows every task of this provider down; never counts as a failure
+                    attempt -= 1
+                    self.gate.throttled(retry_after_seconds(headers))
+                    continue
                 if status is not None and status not in RETRY_STATUS:
                     raise ProviderError(f"{self.spec}: HTTP {status}: {_describe(exc)}") from exc
                 if attempt >= self.policy.attempts:
                     raise ProviderError(f"{self.spec}: gave up after {attempt} attempts: {_describe(exc)}") from exc
-                headers = getattr(getattr(exc, "response", None), "headers", None)
                 await asyncio.sleep(self.policy.delay(attempt, retry_after_seconds(headers)))
 
 

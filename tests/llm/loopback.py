@@ -61,7 +61,7 @@ class LoopbackLLM:
     # ------------------------------------------------------------------ wire formats
     def _answer(self, h: BaseHTTPRequestHandler, r: Reply, anthropic: bool, stream: bool) -> None:
         if r.kind == "status":
-            payload = json.dumps({"type": "error", "error": {"type": "rate_limit_error" if r.status == 429 else "api_error", "message": f"scripted {r.status}"}}).encode()
+            payload = json.dumps({"type": "error", "error": {"type": "rate_limit_error" if r.status == 429 else "api_error", "message": r.text or f"scripted {r.status}"}}).encode()
             h.send_response(r.status)
             for k, v in r.headers.items():
                 h.send_header(k, v)

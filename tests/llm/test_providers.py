@@ -125,3 +125,24 @@ async def test_scripted_replay(tmp_path):
     assert (await p.complete([Message("user", "x")], system="s")).text == "second"
     with pytest.raises(ProviderError, match="no recorded response left"):
         await p.complete([Message("user", "x")], system="s")
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+async def test_rate_limits_slow_down_and_never_fail(server, monkeypatch, kind):
+    """More 429s in a row than the policy allows attempts: the request waits each out (Retry-After) and succeeds."""
+    server.replies = [Reply("status", status=429, headers={"retry-after": "0.1"}) for _ in range(5)] + [Reply(text="finally")]
+    p = provider(kind, server, monkeypatch)
+    p.gate.ceiling = p.gate.limit = 8
+    started = time.monotonic()
+    _, final = await collect(p)
+    assert final.text == "finally" and final.attempts == 6 and p.gate.throttles == 5
+    assert time.monotonic() - started >= 0.5
+    assert p.gate.limit == 2  # 8 halved five times (floor 1), then one success lets one more in
+
+
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+async def test_a_spent_quota_is_not_waited_out(server, monkeypatch, kind):
+    server.replies = [Reply("status", status=429, text="You exceeded your current quota (insufficient_quota)")] * 5
+    with pytest.raises(ProviderError, match="gave up after 3 attempts"):
+        await collect(provider(kind, server, monkeypatch))
+    assert len(server.requests) == 3  # a failure like a 5xx: bounded by the policy, not waited out
