@@ -18,7 +18,8 @@ from mkb_tui.llm.budget import Budget
 from mkb_tui.store import Store
 
 METHODS = ("moka", "single", "pass@k")
-DEFAULT_JOBS = 1  # section 2 of issue 12 raises it once builds and timing have their own bounds
+DEFAULT_JOBS = 8  # tasks in flight: they mostly wait on the model; builds and runs have their own bounds
+SCRIPTED_JOBS = 1  # a scripted model replays one recorded conversation in order
 
 
 def method_and_k(method: str, k: int | None) -> tuple[str, int]:
@@ -67,8 +68,9 @@ class SessionSettings:
     method: str = "moka"  # moka | single | pass@k
     k: int = 1
     iterations: int = 10
-    jobs: int = DEFAULT_JOBS  # tasks in flight
+    jobs: int = DEFAULT_JOBS  # tasks in flight (bounded by the model's limits, not by cores)
     threads: int = 1  # MNN threads when timing
+    workspaces: int | None = None  # MNN workspaces per device (None: as many as keep the device busy)
     budget_usd: float | None = None
     budget_tokens: int | None = None
     mnn_version: str | None = None  # filled in when the session is created
@@ -80,13 +82,16 @@ class SessionSettings:
         if not model:
             raise ConfigError("a session needs --model PROVIDER:NAME")
         method, k = method_and_k(method, k)
-        settings = cls(resolve_tasks(tasks), model, method=method, k=k, **{n: v for n, v in kw.items() if v is not None})
+        given = {n: v for n, v in kw.items() if v is not None}
+        if model.startswith("scripted:"):
+            given.setdefault("jobs", SCRIPTED_JOBS)
+        settings = cls(resolve_tasks(tasks), model, method=method, k=k, **given)
         settings.validate()
         return settings
 
     def validate(self) -> None:
-        for name in ("iterations", "jobs", "threads"):
-            if getattr(self, name) < 1:
+        for name in ("iterations", "jobs", "threads", "workspaces"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be at least 1")
         for name in ("budget_usd", "budget_tokens"):
             value = getattr(self, name)
@@ -139,7 +144,7 @@ class OpenedSession:
                                  approval=approval, listeners=listeners, resume=self.resumed, human=human, reopen=reopen)  # fmt: skip
 
 
-def open_any_evaluator(device: str, *, cluster: str | None = None, threads: int = 1, workspaces: int = 1) -> Evaluator:
+def open_any_evaluator(device: str, *, cluster: str | None = None, threads: int = 1, workspaces: int | None = None) -> Evaluator:
     """This machine's devices, or with `cluster` (ray://HOST:PORT, HOST:PORT or auto) a Ray cluster's."""
     if cluster:
         from mkb_tui.cluster import open_cluster_evaluator
@@ -179,7 +184,7 @@ async def open_session(
     tasks = [get_task(t) for t in settings.tasks]
     provider = open_provider(settings.model, base_url=settings.base_url)
     if evaluator is None:
-        evaluator = open_any_evaluator(settings.device, cluster=settings.cluster, threads=settings.threads, workspaces=settings.jobs)
+        evaluator = open_any_evaluator(settings.device, cluster=settings.cluster, threads=settings.threads, workspaces=settings.workspaces)
     info = evaluator.describe()
     if session_id is None:
         settings.mnn_version = info.mnn_version

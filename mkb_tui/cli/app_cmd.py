@@ -14,6 +14,6 @@ def main(args) -> int:
     session = None
     if args.tasks or args.model:
         session = SessionSettings.new(args.tasks or "", args.model, method=args.method, k=args.k, device=args.device, cluster=args.cluster, base_url=args.base_url,
-                                      iterations=args.iterations, jobs=args.jobs, threads=args.threads,
+                                      iterations=args.iterations, jobs=args.jobs, threads=args.threads, workspaces=args.workspaces,
                                       budget_usd=args.budget_usd, budget_tokens=args.budget_tokens)  # fmt: skip
     return run_app(db=Path(args.db or DEFAULT_DB), new_session=session, resume=args.resume)

@@ -51,7 +51,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="moka", help="moka | single | pass@k (with --k K), or pass@K (default moka)")
     p.add_argument("--k", type=int, default=None, help="samples for --method pass@k (default 10)")
     p.add_argument("--iterations", type=int, default=None, help="MoKA iterations per task (default 10)")
-    p.add_argument("--jobs", type=int, default=None, help="tasks in flight at once (default 1)")
+    p.add_argument("--jobs", type=int, default=None, help="tasks in flight at once (default 8; 1 for scripted models)")
+    p.add_argument("--workspaces", type=int, default=None, help="MNN workspaces per device, made when first needed (default: 2, or 1 on one core)")
     p.add_argument("--threads", type=int, default=None, help="MNN threads when timing (default 1)")
     p.add_argument("--out", type=Path, default=Path("out"), help="where report.json and report.csv go (default out/)")
     p.add_argument("--db", type=Path, default=DEFAULT_DB, help="session database (default sessions/mkb.sqlite)")
@@ -133,7 +134,7 @@ async def _run(args) -> int:
             if not args.tasks or not args.model:
                 raise ConfigError("--batch needs --tasks and --model (or --resume SESSION)")
             settings = SessionSettings.new(args.tasks, args.model, method=args.method, k=args.k, device=args.device, cluster=args.cluster, base_url=args.base_url,
-                                           iterations=args.iterations, jobs=args.jobs, threads=args.threads,
+                                           iterations=args.iterations, jobs=args.jobs, threads=args.threads, workspaces=args.workspaces,
                                            budget_usd=args.budget_usd, budget_tokens=args.budget_tokens)  # fmt: skip
         opened = None
         try:

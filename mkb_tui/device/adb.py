@@ -33,14 +33,29 @@ SWEPT_MARK = "MKB-SWEPT "
 DAMAGED_EXIT = 97
 
 
+def parse_remote(spec: str) -> tuple[str, int, str | None]:
+    """'adb://HOST:PORT[/SERIAL]' -> (host, port, serial or None); DeviceError with the expected form otherwise."""
+    rest = spec[len("adb://"):]
+    address, _, serial = rest.partition("/")
+    host, _, port = address.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):  # [IPv6]:PORT
+        host = host[1:-1]
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise DeviceError(f"--device {spec!r}: use adb://HOST:PORT or adb://HOST:PORT/SERIAL (an adb server on another host)")
+    return host, int(port), serial or None
+
+
 class AdbDevice(Device):
     target = "aarch64"
     emulated = False
 
-    def __init__(self, serial: str | None = None, *, session: str | None = None, quiet_load: float = 1.0, max_temp_c: float = 45.0) -> None:
+    def __init__(self, serial: str | None = None, *, server: tuple[str, int] | None = None, session: str | None = None,
+                 quiet_load: float = 1.0, max_temp_c: float = 45.0) -> None:  # fmt: skip
+        """`server`: the adb server to reach the phone through (another host's, for adb://HOST:PORT/SERIAL);
+        default this host's (ADB_SERVER_SOCKET, ANDROID_ADB_SERVER_PORT, or 127.0.0.1:5037)."""
         import adbutils
 
-        host, port = adb_server_address()
+        host, port = server or adb_server_address()
         self.client = adbutils.AdbClient(host=host, port=port, socket_timeout=30)
         try:
             devices = self.client.device_list()
@@ -48,12 +63,14 @@ class AdbDevice(Device):
             raise DeviceError(f"cannot reach the adb server at {host}:{port} ({exc}); is `adb start-server` running?") from exc
         if serial is None:
             if len(devices) != 1:
-                raise DeviceError(f"{len(devices)} phones connected: name one with --device adb:SERIAL" if devices else "no phone connected (adb devices is empty)")
+                form = f"adb://{host}:{port}/SERIAL" if server else "adb:SERIAL"
+                raise DeviceError(f"{len(devices)} phones connected: name one with --device {form}" if devices else
+                                  f"no phone connected to the adb server at {host}:{port} (adb devices is empty)")  # fmt: skip
             serial = devices[0].serial
         elif serial not in {d.serial for d in devices}:
             raise DeviceError(f"phone {serial} is not connected (adb devices: {', '.join(d.serial for d in devices) or 'none'})")
         self.serial = serial
-        self.name = f"adb:{serial}"
+        self.name = f"adb://{host}:{port}/{serial}" if server else f"adb:{serial}"
         self.device = self.client.device(serial)
         self.workdir = f"{REMOTE_ROOT}/{session or secrets.token_hex(4)}"
         self.quiet_load, self.max_temp_c = quiet_load, max_temp_c

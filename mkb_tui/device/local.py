@@ -116,6 +116,14 @@ async def run_limited(
     )
 
 
+def timing_core() -> int:
+    """The core the runner is pinned to (the last this process may use): timing owns it, builds stay off it."""
+    try:
+        return max(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return (os.cpu_count() or 1) - 1
+
+
 class LocalDevice(Device):
     name = "local"
     target = "host"
@@ -125,7 +133,7 @@ class LocalDevice(Device):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         # the runner gets the last core to itself as far as we can arrange
-        self.limits = limits or Limits(cpus=((os.cpu_count() or 1) - 1,))
+        self.limits = limits or Limits(cpus=(timing_core(),))
         self.hashes = ContentHashes()
         self._pushed: dict[str, Path] = {}  # device-relative name -> the local file it must hold
         self._outputs: set[str] = set()  # names runs write (the harness removes them before each run)

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from mkb_tui.device.local import Limits, run_limited
@@ -78,11 +79,13 @@ async def configure(target: Target, src: Path, build: Path, *, timeout: float = 
     return BuildResult(ok=proc.returncode == 0, seconds=time.monotonic() - started, log=log, timed_out=proc.timed_out)
 
 
-async def ninja(build: Path, targets: list[str], *, timeout: float, home: Path, env: dict[str, str] | None = None) -> BuildResult:
+async def ninja(build: Path, targets: list[str], *, timeout: float, home: Path, env: dict[str, str] | None = None,
+                cpus: tuple[int, ...] | None = None) -> BuildResult:  # fmt: skip
+    """Build targets; with `cpus`, pinned to those cores with one job per core (unless MKB_BUILD_JOBS says)."""
     started = time.monotonic()
-    proc = await run_limited(
-        ["ninja", "-j", str(BUILD_JOBS), *targets], cwd=build, timeout=timeout, env={**build_env(home), **(env or {})}, limits=BUILD_LIMITS
-    )
+    jobs = BUILD_JOBS if cpus is None or "MKB_BUILD_JOBS" in os.environ else len(cpus)
+    limits = BUILD_LIMITS if cpus is None else replace(BUILD_LIMITS, cpus=cpus)
+    proc = await run_limited(["ninja", "-j", str(jobs), *targets], cwd=build, timeout=timeout, env={**build_env(home), **(env or {})}, limits=limits)
     log = (proc.stdout + proc.stderr)[-200000:]
     ok = proc.returncode == 0 and not proc.timed_out
     return BuildResult(

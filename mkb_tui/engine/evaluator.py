@@ -45,13 +45,16 @@ class Evaluator(Protocol):
     def describe(self) -> EvaluatorInfo: ...
 
 
-def open_evaluator(device_spec: str, *, threads: int = 1, workspaces: int = 1, **kw) -> Evaluator:
+def open_evaluator(device_spec: str, *, threads: int = 1, workspaces: int | None = None, **kw) -> Evaluator:
     """A `--device` string ("local", "qemu", "adb[:SERIAL]", a comma list, "adb:*") -> a Pipeline, or a PipelinePool
-    for several devices. Raises DeviceError/MkbError with one line for a bad spec or a missing MNN."""
+    for several devices. `workspaces` per device (default: enough that a device runs one candidate while the next
+    builds); they are made when first needed. Raises DeviceError/MkbError with one line for a bad spec or no MNN."""
     from mkb_tui.device import open_devices
     from mkb_tui.engine.pipeline import Pipeline, PipelinePool
+    from mkb_tui.engine.concurrency import default_workspaces
 
     devices = open_devices(device_spec)
+    workspaces = workspaces or default_workspaces()
     if len(devices) == 1:
         return Pipeline(devices[0], threads=threads, workspaces=workspaces, **kw)
     return PipelinePool(devices, threads=threads, workspaces=workspaces, **kw)

@@ -11,6 +11,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from mkb_tui.engine import slots as slotlib
 from mkb_tui.engine.baseline import Baseline, ensure_baseline, link_static_runner
 from mkb_tui.engine.evaluator import EvaluatorInfo
 from mkb_tui.engine.mnn import MnnInfo, require_mnn
+from mkb_tui.engine.concurrency import DeviceRuns, PerLoop, builds_share_timing_core
 from mkb_tui.engine import build_check, converter
 from mkb_tui.engine.static_check import findings as static_findings
 from mkb_tui.engine.types import Finding
@@ -59,13 +61,20 @@ class Pipeline:
         self.run_timeout = run_timeout
         self.build_timeout = build_timeout
         self._baseline: Baseline | None = None
+        self._baseline_lock = PerLoop(asyncio.Lock)  # several tasks in flight ask for it at once: build it once
+        # one run (verification or timing) at a time on the device; builds stay off the host's timing core, or on a
+        # one-core host wait for the runs like another run would
+        self.runs = DeviceRuns(device.name)
+        self._builds_wait_for_runs = builds_share_timing_core() and device.target == "host" and not device.emulated
+        self.in_flight = 0  # evaluations under way (PipelinePool sends the next to the least busy device)
 
     async def baseline(self) -> Baseline:
-        if self._baseline is None:
-            base, result = await ensure_baseline(self.mnn, self.target)
-            if base is None:
-                raise MkbError(f"the pristine MNN build failed: {result.log.strip().splitlines()[-1] if result.log.strip() else 'no log'}")
-            self._baseline = base
+        async with self._baseline_lock.get():
+            if self._baseline is None:
+                base, result = await ensure_baseline(self.mnn, self.target)
+                if base is None:
+                    raise MkbError(f"the pristine MNN build failed: {result.log.strip().splitlines()[-1] if result.log.strip() else 'no log'}")
+                self._baseline = base
         return self._baseline
 
     def slot(self, task: Task) -> slotlib.Slot:
@@ -81,10 +90,13 @@ class Pipeline:
         if task.native_incorrect_for(self.target.name):
             verdict.flags.append("native_incorrect")
         restored_before = len(getattr(self.device, "restored", ()))
+        self.in_flight += 1
         try:
             await self._evaluate(task, candidate, verdict, say, static)
         except DeviceError as exc:
             verdict.kind, verdict.message = VerdictKind.DEVICE_ERROR, str(exc)
+        finally:
+            self.in_flight -= 1
         restored = sorted(set(list(getattr(self.device, "restored", ()))[restored_before:]))
         if restored:
             # push() put back what earlier evaluations left, so a copy found changed (or a file no push accounts for)
@@ -133,16 +145,18 @@ class Pipeline:
                 self.pool.release(ws)
 
     async def _in_workspace(self, task, slot, candidate, base, ws, verdict, say, *, oracle: bool = False) -> None:
-        say("building")
-        with verdict.phase("place"):
+        fresh = ws.fresh  # its first use: copy MNN, configure, build from ccache (the progress display says so)
+        say("preparing a new workspace (first use: copy MNN, configure, build from ccache)" if fresh else "building")
+        with verdict.phase("workspace" if fresh else "place"):
             failed = await ws.ensure_ready()
             if failed is not None:
                 raise MkbError(f"configuring the workspace failed: {failed.log.strip().splitlines()[-1] if failed.log.strip() else ''}")
             ws.place(slotlib.placement(slot, candidate, self.mnn.root))
         combiner = slot.mechanism == "combiner"
         # a combiner lives in the converter; its model then runs on the pristine library
-        with verdict.phase("build"):
-            built, judged = await self._build(ws, slot)
+        with verdict.phase("first_build" if fresh else "build"):
+            async with self.runs.hold() if self._builds_wait_for_runs else nullcontext():
+                built, judged = await self._build(ws, slot)
         verdict.log = built.log[-20000:]
         if await self._rejected_after_build(slot, ws, built, judged, verdict, oracle=oracle):
             return
@@ -159,14 +173,18 @@ class Pipeline:
                     verdict.kind, verdict.message = VerdictKind.COMPILE_ERROR, "linking the static runner failed: " + failed_link[-500:]
                     return
             ws.seal(ws.build_dir)  # candidate code runs from here on
-            await self._run(task, slot, base, ws.lib_dir(), verdict, say)
+            say("waiting for the device")
+            async with self.runs.hold():
+                await self._run(task, slot, base, ws.lib_dir(), verdict, say)
             return
         ws.seal(ws.converter_dir)
         say("converting")
         with verdict.phase("convert"):
             model = await self._convert_with_candidate(task, slot, ws, verdict)
         if model is not None:
-            await self._run(task, slot, base, base.build_dir, verdict, say, candidate_model=model)
+            say("waiting for the device")
+            async with self.runs.hold():
+                await self._run(task, slot, base, base.build_dir, verdict, say, candidate_model=model)
 
     async def _build(self, ws, slot: slotlib.Slot):
         """Build with the candidate's sources compiled for the judge (-save-temps=obj); returns the build and them."""
@@ -386,8 +404,8 @@ def _first_error(built) -> str:
 
 
 class PipelinePool:
-    """Several devices (e.g. phones): each evaluation goes to a free one, one at a time per device, since timing
-    needs a quiet device. Same interface as Pipeline for the agents."""
+    """Several devices (e.g. phones): each evaluation goes to the least busy one. Each device runs one candidate at a
+    time (timing needs a quiet device) while the next candidates build in its workspaces."""
 
     def __init__(self, devices: list[Device], **kw) -> None:
         if not devices:
@@ -397,9 +415,6 @@ class PipelinePool:
         self.mnn, self.target, self.device = first.mnn, first.target, first.device
         if len({p.target.name for p in self.pipelines}) != 1:
             raise DeviceError("a device pool must share one build target (all phones, or all qemu)")
-        self._free: asyncio.Queue[Pipeline] = asyncio.Queue()
-        for p in self.pipelines:
-            self._free.put_nowait(p)
 
     def slot(self, task: Task) -> slotlib.Slot:
         return self.pipelines[0].slot(task)
@@ -409,8 +424,5 @@ class PipelinePool:
         return EvaluatorInfo(self.target.name, ", ".join(names), self.mnn.version, self.mnn.root, self.device.emulated, names)
 
     async def evaluate(self, task: Task, candidate: KernelCandidate, **kw) -> Verdict:
-        pipeline = await self._free.get()
-        try:
-            return await pipeline.evaluate(task, candidate, **kw)
-        finally:
-            self._free.put_nowait(pipeline)
+        pipeline = min(self.pipelines, key=lambda p: p.in_flight)
+        return await pipeline.evaluate(task, candidate, **kw)

@@ -66,8 +66,8 @@ class FakeEvaluator:
         return Slot(task.id, task.mechanism, task.op, task.mnn_subtype, (CANDIDATE_CPP,), (CANDIDATE_HPP,), registration="(fake) a CPU kernel")
 
     async def evaluate(self, task: Task, candidate: KernelCandidate, *, progress: Progress | None = None, static: bool = True) -> Verdict:
-        started = time.monotonic()
         async with self._slots or nullcontext():
+            started = time.monotonic()
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             try:
@@ -79,6 +79,7 @@ class FakeEvaluator:
             finally:
                 self.in_flight -= 1
         verdict.seconds = time.monotonic() - started
+        verdict.phases["fake"] = round(verdict.seconds, 4)
         self.evaluations.append(Evaluation(task.id, started, time.monotonic()))
         if progress:
             progress("done")

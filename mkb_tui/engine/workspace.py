@@ -5,7 +5,6 @@ candidate's process added or changed is removed or put back, so nothing it wrote
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import json
 import os
 import shutil
@@ -16,6 +15,7 @@ from pathlib import Path
 from mkb_tui.device.base import remove_entry
 from mkb_tui.engine import build as builder
 from mkb_tui.engine import tree_guard as guard
+from mkb_tui.engine.concurrency import acquire_flock, build_cpus
 from mkb_tui.engine.mnn import MnnInfo
 from mkb_tui.engine.slots import workspace_seed_files
 from mkb_tui.engine.toolchain import Target, converter_target
@@ -51,21 +51,9 @@ class Workspace:
     _manifest: dict[str, guard.Entry] | None = field(default=None, init=False, repr=False)
 
     async def lock(self, poll: float = 0.2) -> None:
-        """Exclusive use across processes (the app and a batch run share the cache): wait while another holds it.
-        Polls instead of blocking in a thread, so a cancelled wait never leaves a lock held."""
+        """Exclusive use across processes (the app and a batch run share the cache): wait while another holds it."""
         self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                self._lock_fd = fd
-                return
-            except BlockingIOError:
-                try:
-                    await asyncio.sleep(poll)
-                except BaseException:
-                    os.close(fd)
-                    raise
+        self._lock_fd = await acquire_flock(self.root / ".lock", poll)
 
     def unlock(self) -> None:
         if self._lock_fd is not None:
@@ -94,6 +82,11 @@ class Workspace:
 
     def lib_dir(self) -> Path:
         return self.build_dir
+
+    @property
+    def fresh(self) -> bool:
+        """Never configured: its first use copies MNN, configures and builds it (from ccache)."""
+        return not (self.build_dir / "build.ninja").exists()
 
     async def ensure_ready(self) -> BuildResult | None:
         """Copy and configure on first use; returns the configure result when it failed."""
@@ -322,29 +315,50 @@ class Workspace:
         failed = await self.ensure_ready()
         if failed is not None:
             return failed
-        result = await builder.ninja(self.build_dir, [LIB_TARGET], timeout=timeout, home=self.root, env=env)
+        # off the timing core: a candidate's build never disturbs another's timing
+        result = await builder.ninja(self.build_dir, [LIB_TARGET], timeout=timeout, home=self.root, env=env, cpus=build_cpus())
         result.diagnostics = builder.relativize(result.diagnostics, self.src)
         return result
 
 
 class WorkspacePool:
-    """N workspaces per target: N candidates can build and run at once."""
+    """Up to `size` workspaces per target, made when first needed (a copy of MNN, configured, built from ccache: the
+    first-time cost) and reused across tasks, the most recently released first (its build is the warmest)."""
 
     def __init__(self, mnn: MnnInfo, target: Target, size: int = 1, name: str = "") -> None:
-        base = scratch_dir("workspaces") / mnn.ref / target.name
-        self._queue: asyncio.Queue[Workspace] = asyncio.Queue()
-        for i in range(size):
-            self._queue.put_nowait(Workspace(base / f"{name}{i}", mnn, target))
+        self.base = scratch_dir("workspaces") / mnn.ref / target.name
+        self.mnn, self.target, self.name = mnn, target, name
+        self.size = max(1, size)
+        self.made = 0
+        self._free: asyncio.LifoQueue[Workspace] = asyncio.LifoQueue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _queue(self) -> asyncio.LifoQueue[Workspace]:
+        """The free list, for the running event loop (a queue is bound to the loop it first waited in)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            free = []
+            while not self._free.empty():
+                free.append(self._free.get_nowait())
+            self._free, self._loop = asyncio.LifoQueue(), loop
+            for ws in reversed(free):
+                self._free.put_nowait(ws)
+        return self._free
 
     async def acquire(self) -> Workspace:
-        ws = await self._queue.get()
+        free = self._queue()
+        if free.empty() and self.made < self.size:
+            ws = Workspace(self.base / f"{self.name}{self.made}", self.mnn, self.target)
+            self.made += 1
+        else:
+            ws = await free.get()
         try:
             await ws.lock()
         except BaseException:
-            self._queue.put_nowait(ws)
+            free.put_nowait(ws)
             raise
         return ws
 
     def release(self, ws: Workspace) -> None:
         ws.unlock()
-        self._queue.put_nowait(ws)
+        self._queue().put_nowait(ws)

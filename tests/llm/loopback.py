@@ -5,8 +5,10 @@ empty answers. The real SDKs are pointed at it with base_url."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -26,6 +28,7 @@ class LoopbackLLM:
     def __init__(self) -> None:
         self.replies: list[Reply] = []
         self.requests: list[dict] = []
+        self.responder: Callable[[dict], Reply] | None = None  # answers by request, for concurrent callers
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,7 +41,10 @@ class LoopbackLLM:
                 length = int(self.headers.get("content-length", 0))
                 body = json.loads(self.rfile.read(length) or b"{}")
                 server.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
-                reply = server.replies.pop(0) if server.replies else Reply(text="(no scripted reply)")
+                if server.responder is not None:
+                    reply = server.responder(body)
+                else:
+                    reply = server.replies.pop(0) if server.replies else Reply(text="(no scripted reply)")
                 anthropic = self.path.endswith("/messages")
                 server._answer(self, reply, anthropic, body.get("stream", False))
 
@@ -134,3 +140,55 @@ class LoopbackLLM:
         out += [chunk({}, stop), chunk({}, usage={"prompt_tokens": r.input_tokens, "completion_tokens": r.output_tokens, "total_tokens": r.input_tokens + r.output_tokens}, choices=False),
                 "data: [DONE]\n\n"]  # fmt: skip
         return out
+
+
+ROLE = re.compile(r"You are (\w+) in MoKA")
+TASK = re.compile(r"[Tt]ask ([\w.-]+)[:\s(]")
+
+
+class MokaModel:
+    """A responder that answers MoKA's roles as a model would, for any number of tasks at once: the Coder with
+    `kernel(task_id, n)` (n counts that task's Coder answers from 0) in a fenced block, the Accelerator with a plan,
+    the Debugger with advice; each after `latency` seconds. Requests numbered in `throttle` (from 0) get a 429 with
+    Retry-After `retry_after` instead. Counts the requests in flight."""
+
+    def __init__(self, kernel: Callable[[str, int], str], path: str, *, latency: float = 0.0, throttle: set[int] = frozenset(),
+                 retry_after: float = 0.1) -> None:  # fmt: skip
+        self.kernel, self.path, self.latency = kernel, path, latency
+        self.throttle, self.retry_after = set(throttle), retry_after
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.in_flight = self.max_in_flight = 0
+        self.coder_answers: dict[str, int] = {}
+
+    def __call__(self, body: dict) -> Reply:
+        with self.lock:
+            number = self.requests
+            self.requests += 1
+            if number in self.throttle:
+                return Reply("status", status=429, headers={"retry-after": str(self.retry_after)})
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            time.sleep(self.latency)
+            return Reply(text=self.answer(body), input_tokens=1000, output_tokens=300)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def answer(self, body: dict) -> str:
+        messages = body.get("messages") or []
+        system = body.get("system") or (messages[0]["content"] if messages and messages[0]["role"] == "system" else "")
+        prompt = messages[-1]["content"] if messages else ""
+        role = ROLE.search(system if isinstance(system, str) else json.dumps(system))
+        task = TASK.search(prompt)
+        if role is None or task is None:
+            return "(the loopback model could not tell the role or the task)"
+        if role.group(1) == "accelerator":
+            return '```json\n{"bottleneck": "one element per iteration", "method": "loop unrolling", "plan": "unroll by 4"}\n```'
+        if role.group(1) == "debugger":
+            return '```json\n{"local_error_suggestion": "fix the line", "crossfile_error_suggestion": "none"}\n```'
+        with self.lock:
+            n = self.coder_answers.get(task.group(1), 0)
+            self.coder_answers[task.group(1)] = n + 1
+        return f"```cpp\n// {self.path}\n{self.kernel(task.group(1), n)}\n```"

@@ -1,0 +1,114 @@
+"""Who runs where when several candidates are in flight: workspaces made on demand and reused, one run at a time per
+device (across tasks and processes), builds off the timing core. No MNN needed."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+from types import SimpleNamespace
+
+from mkb_tui.device.local import timing_core
+from mkb_tui.engine import concurrency
+from mkb_tui.engine.workspace import WorkspacePool
+
+
+def test_workspaces_are_made_on_demand_bounded_and_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path))
+    pool = WorkspacePool(SimpleNamespace(ref="test"), SimpleNamespace(name="host"), size=2, name="t")
+
+    async def scenario():
+        first = await pool.acquire()
+        pool.release(first)
+        again = await pool.acquire()
+        assert again is first and pool.made == 1  # one at a time: the warm one is reused, no second copy
+        second = await pool.acquire()  # the first is busy: a second is made
+        assert second is not first and pool.made == 2
+        third = asyncio.ensure_future(pool.acquire())
+        await asyncio.sleep(0.3)
+        assert not third.done() and pool.made == 2  # bounded: waits for a release
+        pool.release(second)
+        assert await asyncio.wait_for(third, 5) is second
+        pool.release(first)
+        pool.release(second)
+
+    asyncio.run(scenario())
+
+    async def later():  # the pool outlives an event loop (a session-wide pipeline): its workspaces are reused
+        both = await asyncio.gather(pool.acquire(), pool.acquire())
+        assert pool.made == 2 and {w.root.name for w in both} == {"t0", "t1"}
+        waiting = asyncio.ensure_future(pool.acquire())
+        await asyncio.sleep(0.1)
+        pool.release(both[0])
+        assert await asyncio.wait_for(waiting, 5) is both[0]
+
+    asyncio.run(later())
+
+
+def test_one_run_at_a_time_on_a_device(tmp_path, monkeypatch):
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path))
+    runs = concurrency.DeviceRuns("local")
+    spans = []
+
+    async def run(i):
+        async with runs.hold():
+            started = time.monotonic()
+            await asyncio.sleep(0.05)
+            spans.append((started, time.monotonic()))
+
+    async def scenario():
+        await asyncio.gather(*(run(i) for i in range(5)))
+
+    asyncio.run(scenario())
+    spans.sort()
+    assert len(spans) == 5 and all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_another_process_waits_for_the_device(tmp_path, monkeypatch):
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path))
+    holder = textwrap.dedent(
+        """
+        import asyncio, sys
+        from mkb_tui.engine.concurrency import DeviceRuns
+
+        async def main():
+            async with DeviceRuns("adb:phone1").hold():
+                print("holding", flush=True)
+                sys.stdin.readline()
+
+        asyncio.run(main())
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "holding"
+
+        async def scenario():
+            waiting = asyncio.ensure_future(concurrency.DeviceRuns("adb:phone1").hold().__aenter__())
+            await asyncio.sleep(0.3)
+            assert not waiting.done()
+            async with concurrency.DeviceRuns("adb:phone2").hold():  # another device is free
+                pass
+            proc.stdin.write("\n")
+            proc.stdin.flush()
+            await asyncio.wait_for(waiting, 10)
+
+        asyncio.run(scenario())
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_builds_stay_off_the_timing_core(monkeypatch):
+    if len(concurrency.host_cpus()) > 1:  # this machine
+        assert timing_core() in concurrency.host_cpus() and timing_core() not in concurrency.build_cpus()
+    monkeypatch.setattr(concurrency, "host_cpus", lambda: (0, 1, 2, 3))
+    monkeypatch.setattr(concurrency, "timing_core", lambda: 3)
+    assert concurrency.build_cpus() == (0, 1, 2) and not concurrency.builds_share_timing_core()
+    assert concurrency.default_workspaces() == 2
+    monkeypatch.setattr(concurrency, "host_cpus", lambda: (0,))
+    monkeypatch.setattr(concurrency, "timing_core", lambda: 0)
+    assert concurrency.build_cpus() == (0,) and concurrency.builds_share_timing_core()  # one core: builds wait for runs
+    assert concurrency.default_workspaces() == 1
