@@ -29,6 +29,8 @@ async def sweep(tmp_path, model: MokaModel, evaluator, *, jobs: int, iterations:
             outcomes = await opened.run()
             wall = time.monotonic() - started
             attempts = await store.attempts(opened.session_id)
+            for a, e in zip(attempts, [e for e in await store.events(opened.session_id) if e.kind == "verdict"]):
+                a["message"] = e.payload.get("message")
             status = (await store.session(opened.session_id))["status"]
             return opened, outcomes, attempts, status, wall
 
@@ -94,7 +96,7 @@ def test_two_tasks_in_flight_through_the_real_pipeline(mnn, tmp_path, monkeypatc
     evaluator = open_evaluator("local", workspaces=2)
     model = MokaModel(lambda task, n: kernels[task], CANDIDATE_CPP, latency=0.2)
     opened, outcomes, attempts, status, _ = asyncio.run(sweep(tmp_path, model, evaluator, jobs=2, iterations=1, tasks=list(kernels)))
-    assert status == "done" and all(o.correct for o in outcomes), [(a["task_id"], a["verdict"]) for a in attempts]
+    assert status == "done" and all(o.correct for o in outcomes), [(a["task_id"], a["verdict"], a["message"]) for a in attempts]
     assert evaluator.pool.made == 2  # the second task did not wait for the first one's workspace
     held.sort()
     assert len(held) >= 2 and all(a_end <= b_start for (_, a_end), (b_start, _) in zip(held, held[1:]))
