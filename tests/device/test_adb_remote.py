@@ -88,7 +88,7 @@ def test_the_pipeline_through_a_remote_phone(mnn, remote):
         pytest.skip("the aarch64 baseline is not built: run `mkb-tui setup mnn --build aarch64`")
     port, serial = remote
     evaluator = open_evaluator(f"adb://127.0.0.1:{port}/{serial}", workspaces=1, run_timeout=30,
-                               timing=TimingPlan(rounds=1, warmup=1, iters_per_round=3, max_rounds=1))  # fmt: skip
+                               timing=TimingPlan(rounds=1, warmup=1, runs=2, extra=2, max_rounds=1))  # fmt: skip
     assert evaluator.describe().device == f"adb://127.0.0.1:{port}/{serial}" and evaluator.describe().target == "aarch64"
     verdict = asyncio.run(evaluator.evaluate(get_task("abs"), KernelCandidate({"source/backend/cpu/MKBCandidate.cpp": CORRECT})))
     assert verdict.kind.value == "correct" and verdict.device == f"adb://127.0.0.1:{port}/{serial}", verdict.message
