@@ -274,7 +274,9 @@ class KernelPane(Vertical):
         else:
             earlier = [i for i in sorted(task.iterations) if i < iteration and task.iterations[i].files]
             old, old_name = (next(iter(task.iterations[earlier[-1]].files.values())), f"iteration {earlier[-1]}") if earlier else ("", "(none)")
-        self.query_one("#kernel-title", Label).update(f"{task.task_id}: iteration {iteration} — {path}   diff vs {old_name} ({'split' if split else 'unified'})")
+        mode = task.iterations[iteration].mode
+        by = f" ({mode})" if mode else ""  # draft, repair, accelerate, or human: a person's edited kernel
+        self.query_one("#kernel-title", Label).update(f"{task.task_id}: iteration {iteration}{by} — {path}   diff vs {old_name} ({'split' if split else 'unified'})")
         self.query_one("#kernel-diff", Static).update(side_by_side(old, text, old_name, f"iteration {iteration}") if split else unified(old, text, old_name, f"iteration {iteration}"))
 
     def highlight(self, start: tuple[int, int] | None, end: tuple[int, int] | None, line: int) -> None:

@@ -318,3 +318,16 @@ def test_e_edits_the_kernel_and_evaluates_it_as_a_human_iteration(tmp_path, monk
             return [(a["iteration"], a["speedup"]) for a in await store.attempts(sid)]
 
     assert asyncio.run(stored()) == [(0, 1.2), (1, 2.5), (2, 3.3)]
+
+
+async def test_f_filters_tasks_from_any_pane(stored_session):
+    db, sid = stored_session
+    app = MkbApp(db=db)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("1")  # the Conversation pane, where / would search messages instead
+        await pilot.press("f")
+        assert app.focused.id == "filter"
+        await pilot.press(*"softmax")
+        await pilot.pause()
+        assert app.query_one("#queue").row_count == 2
