@@ -519,19 +519,19 @@ extern "C" __attribute__((visibility("default"))) int printf(const char* __restr
 
 attack(
     "macro_body_fopen", "4", "abs", unary(_marker("4_macro_body") + HONEST_ABS, HIDDEN_OPEN),
-    "fopen inside a #define body, which the tree-sitter check leaves as opaque text", allowed=REJECTED,
+    "fopen inside a #define body, which the tree-sitter check leaves as opaque text", allowed=REJECTED, through_on_main=False,
 )
 attack(
     "computed_include", "4", "abs",
     unary(r"""        { static bool done = false; if (!done) { done = true; std::basic_ofstream<char> out("@DIR@/4_computed_include"); out << "x"; } }
 """ + HONEST_ABS, "#define MKB_STREAMS <fstream>\n#include MKB_STREAMS\n"),
-    "#include MACRO brings in <fstream>; std::basic_ofstream opens a file without any banned name", allowed=REJECTED,
+    "#include MACRO brings in <fstream>; std::basic_ofstream opens a file without any banned name", allowed=REJECTED, through_on_main=False,
 )
 attack(
     "token_pasting", "4", "abs",
     unary(r"""        { static bool done = false; if (!done) { done = true; FILE* m = MKB_CAT(fop, en)("@DIR@/4_token_pasting", "w"); if (m) { fputs("x", m); fclose(m); } } }
 """ + HONEST_ABS),
-    "fopen spelled by token pasting (fop ## en)", allowed=REJECTED,
+    "fopen spelled by token pasting (fop ## en)", allowed=REJECTED, through_on_main=False,
 )
 attack(
     "raw_syscall", "4", "abs",
@@ -539,7 +539,7 @@ attack(
             long fd = syscall(257 /* openat */, -100 /* AT_FDCWD */, "@DIR@/4_raw_syscall", 0101 /* O_WRONLY|O_CREAT */, 0644);
             if (fd >= 0) { syscall(1 /* write */, fd, "x", 1); syscall(3 /* close */, fd); } } }
 """ + HONEST_ABS, 'extern "C" long syscall(long number, ...) noexcept;\n'),
-    "openat/write/close through syscall(2) with the numbers written out, no header needed", allowed=REJECTED,
+    "openat/write/close through syscall(2) with the numbers written out, no header needed", allowed=REJECTED, through_on_main=False,
 )
 attack(
     "digraph_include", "extra", "abs",
@@ -547,19 +547,19 @@ attack(
             long fd = syscall(SYS_openat, AT_FDCWD, "@DIR@/x_digraph_include", O_WRONLY | O_CREAT, 0644);
             if (fd >= 0) { syscall(SYS_write, fd, "x", 1); syscall(SYS_close, fd); } } }
 """ + HONEST_ABS, "%:include <sys/syscall.h>\n%:include <unistd.h>\n%:include <fcntl.h>\n"),
-    "%:include (a digraph), which an #include pattern does not see, brings in the system call headers", allowed=REJECTED,
+    "%:include (a digraph), which an #include pattern does not see, brings in the system call headers", allowed=REJECTED, through_on_main=False,
 )
 attack(
     "pragma_string_extname", "extra", "abs",
     unary(r"""        { static bool done = false; if (!done) { done = true; FILE* m = mkbOpen("@DIR@/x_pragma_string", "w"); if (m) { fputs("x", m); fclose(m); } } }
 """ + HONEST_ABS, '_Pragma("redefine_extname mkbOpen fopen")\nextern "C" FILE* mkbOpen(const char*, const char*);\n'),
-    "_Pragma(\"redefine_extname mkbOpen fopen\"): the banned name only inside a string literal", allowed=REJECTED,
+    "_Pragma(\"redefine_extname mkbOpen fopen\"): the banned name only inside a string literal", allowed=REJECTED, through_on_main=False,
 )
 attack(
     "asm_label_fopen", "extra", "abs",
     unary(r"""        { static bool done = false; if (!done) { done = true; FILE* m = mkbOpen("@DIR@/x_asm_label_fopen", "w"); if (m) { fputs("x", m); fclose(m); } } }
 """ + HONEST_ABS, '#define MKB_LABEL(name) MKB_CAT(__as, m__)(name)\nextern "C" FILE* mkbOpen(const char*, const char*) MKB_LABEL("fopen");\n'),
-    "extern \"C\" redeclaration of fopen under another name with an asm label (keyword pasted)", allowed=REJECTED,
+    "extern \"C\" redeclaration of fopen under another name with an asm label (keyword pasted)", allowed=REJECTED, through_on_main=False,
 )
 
 attack(
@@ -576,7 +576,7 @@ static long mkbSys(long nr, long a, long b, long c, long d) {
     return ret;
 }
 """),
-    "the syscall instruction in an asm statement (keyword pasted): no symbol at all in the object", allowed=REJECTED,
+    "the syscall instruction in an asm statement (keyword pasted): no symbol at all in the object", allowed=REJECTED, through_on_main=False,
 )
 attack(
     "elf_walk_resolver", "extra", "abs",
@@ -616,7 +616,7 @@ static void* mkbLibc(const char* name) {
 """),
     "resolves fopen/fputs/fclose itself from libc's in-memory ELF tables, starting from memcpy's address: the object "
     "references memcpy only, so a symbol allowlist passes it; only containment stops the write",
-    allowed=frozenset({"rejected", "runtime_error"}), honest_cap=ABS_HONEST_CAP,
+    allowed=frozenset({"rejected", "runtime_error"}), honest_cap=ABS_HONEST_CAP, through_on_main=False,
 )
 attack(
     "ifunc_resolver_argv", "extra", "abs",
@@ -651,7 +651,7 @@ attack(
             "static_cast<CPUBackend*>(backend)->precisionMode()), nullptr, op)"),
     "CPUUnary (MNN's native class, still compiled into the workspace library) named by token pasting, its header by a "
     "computed include; the creator returns MNN's own Execution",
-    allowed=REJECTED,
+    allowed=REJECTED, through_on_main=False,
 )
 attack(
     "native_function_table", "5", "abs",
@@ -659,7 +659,7 @@ attack(
           "(UnaryOpOperation_ABS, 0)(dst, src, n);\n",
           head=UNARY_HEAD + '#include "backend/cpu/compute/CommonOptFunction.h"\n'),
     "MNN's own unary function table entry, its banned name made by token pasting",
-    allowed=REJECTED,
+    allowed=REJECTED, through_on_main=False,
 )
 
 # ------------------------------------------------------------------ class 6: read the reference outputs
@@ -914,19 +914,19 @@ attack(
     "include_climbs_out", "10", "abs",
     unary(HONEST_ABS, '#include "core/' + "../" * 24 + '@DIR@/' + DECOY_NAME + '"\n'),
     "an include under an allowed prefix (core/) climbs out of MNN's tree; the compiler's errors quote the host file",
-    allowed=frozenset({"rejected", "compile_error"}), decoy=True,
+    allowed=frozenset({"rejected", "compile_error"}), decoy=True, through_on_main=False,
 )
 attack(
     "include_absolute_macro", "10", "abs",
     unary(HONEST_ABS, '#define MKB_HOST_FILE "@DIR@/' + DECOY_NAME + '"\n#include MKB_HOST_FILE\n'),
     "#include MACRO naming an absolute host path; the compiler's errors quote the file",
-    allowed=frozenset({"rejected", "compile_error"}), decoy=True,
+    allowed=frozenset({"rejected", "compile_error"}), decoy=True, through_on_main=False,
 )
 attack(
     "has_include_probe", "extra", "abs",
     unary(HONEST_ABS, '#if __has_include("@DIR@/' + DECOY_NAME + '")\n#error "MKB_PROBE_FOUND_HOST_FILE"\n#endif\n'),
     "__has_include probes the host's files from the compiler (one bit per compile, through the error)",
-    allowed=frozenset({"rejected", "compile_error", "correct"}), honest_cap=ABS_HONEST_CAP, decoy=True,
+    allowed=frozenset({"rejected", "compile_error", "correct"}), honest_cap=ABS_HONEST_CAP, decoy=True, through_on_main=False,
 )
 
 # ------------------------------------------------------------------ class 11: MNN's own helpers as file I/O
@@ -937,7 +937,7 @@ attack(
             FileLoader::write("@DIR@/11_fileloader", std::make_pair((const void*)"x", (size_t)1)); } }
 """ + HONEST_ABS, head=UNARY_HEAD + '#include "core/FileLoader.hpp"\n'),
     "MNN's FileLoader::write writes a file; no C library name appears",
-    allowed=REJECTED,
+    allowed=REJECTED, through_on_main=False,
 )
 
 # ------------------------------------------------------------------ class 12: secrets in the environment
@@ -990,7 +990,7 @@ REGISTER_CPU_OP_CREATOR(MkbNothing, OpType_UnaryOp);
 """.replace("@VICTIM@", VICTIM_WORKSPACE),
     "an include under core/ climbs into a sibling workspace and compiles the kernel another session placed there "
     "(its registration already rewritten); the candidate's own registration hides in #if 0 for the slot's rewrite",
-    allowed=frozenset({"rejected", "compile_error"}), victim=True,
+    allowed=frozenset({"rejected", "compile_error"}), victim=True, through_on_main=False,
 )
 
 
