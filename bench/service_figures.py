@@ -33,9 +33,10 @@ TASK = "layernorm_bert"
 
 
 @contextmanager
-def service(db: Path, evaluator: str | None = None, slots: int = 1):
+def service(db: Path, evaluator: str | None = None, slots: int | None = None):
     """`mkb-tui serve` in its own process (clients here do not share its interpreter), limits out of the way."""
-    args = ["--db", str(db), "--no-auth", "--queue", "4096", "--token-concurrency", "4096", "--rate", "1e9", "--slots-per-device", str(slots)]
+    args = ["--db", str(db), "--no-auth", "--queue", "4096", "--token-concurrency", "4096", "--rate", "1e9"]
+    args += ["--slots-per-device", str(slots)] if slots else []
     proc, url = spawn_service(args + (["--evaluator", evaluator] if evaluator else []))
     try:
         yield url
@@ -103,7 +104,7 @@ def cli_eval(text: str) -> tuple[float, dict]:
     return wall, json.loads(done.stdout)
 
 
-async def real(clients: list[int], direct: int, alone_p50: float, slots: int) -> None:
+async def real(clients: list[int], direct: int, alone_p50: float, slots: int | None) -> None:
     print(f"\nreal LayerNorm evaluations ({TASK}, host, one device: one evaluation at a time):")
     n = 0
     walls, pipeline = [], []
@@ -117,7 +118,7 @@ async def real(clients: list[int], direct: int, alone_p50: float, slots: int) ->
     walls, pipeline = walls[1:] or walls, pipeline[1:] or pipeline
     print(f"  mkb-tui eval directly: {1 / statistics.mean(walls):8.3f} evals/s   p50 {statistics.median(walls):6.2f} s per process "
           f"(pipeline {statistics.median(pipeline):.2f} s)   ({direct} runs)")  # fmt: skip
-    print(f"  (service with --slots-per-device {slots})")
+    print(f"  (service with --slots-per-device {slots or 'default: the pipeline workspaces'})")
     with tempfile.TemporaryDirectory() as tmp, service(Path(tmp) / "s.sqlite", slots=slots) as url:
         await drive(url, [{"MKBCandidate.cpp": variant(LAYERNORM, n := n + 1)}], 1)  # the service's evaluator warms up
         overheads = []
@@ -144,7 +145,7 @@ def main() -> None:
     parser.add_argument("--real", action="store_true", help="also real LayerNorm evaluations (needs MNN; minutes)")
     parser.add_argument("--direct", type=int, default=3, help="`mkb-tui eval` runs for the direct figure")
     parser.add_argument("--real-only", action="store_true", help="skip the service-alone figures")
-    parser.add_argument("--slots", type=int, default=1, help="--slots-per-device for the real service")
+    parser.add_argument("--slots", type=int, default=None, help="--slots-per-device for the real service (default: its own)")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
     p50 = 0.0 if args.real_only else asyncio.run(service_alone(clients, args.requests))

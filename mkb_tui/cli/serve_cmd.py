@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--on-restart", choices=("resume", "fail"), default="resume",
                    help="jobs a previous run left unfinished: run them (default), or fail them with a status")
     p.add_argument("--queue", type=int, default=256, help="evaluations waiting for a device before new ones get 503")
-    p.add_argument("--slots-per-device", type=int, default=1, help="evaluations at once per device (default 1: timing alone on its device, whatever the evaluator; "
-                        "the local pipeline keeps its own timing exclusive, so 2 there overlaps the next build with a timing)")
+    p.add_argument("--slots-per-device", type=int, default=None,
+                   help="evaluations at once per device (default: the local pipeline's workspaces, since it keeps its runs "
+                        "exclusive and builds the next candidate meanwhile; 1 for other evaluators)")
     p.add_argument("--job-days", type=float, default=7.0, help="days a finished job's status stays queryable (verdicts stay cached)")
     p.add_argument("--token-concurrency", type=int, default=32, help="evaluations in flight per token before 429")
     p.add_argument("--rate", type=float, default=600.0, help="evaluation requests per token and minute before 429")

@@ -39,7 +39,7 @@ class ServiceConfig:
     hmac_key: bytes | None = None  # signs every stored verdict; cached answers carry and are checked by the signature
     reward: RewardFormula = field(default_factory=RewardFormula)
     on_restart: str = "resume"  # accepted jobs found unfinished at start: resume them, or fail them with a status
-    slots_per_device: int = 1  # evaluations at once per device; 1 keeps timing alone on its device
+    slots_per_device: int | None = None  # evaluations at once per device; None: the evaluator's own safe number (1 if unknown)
     job_days: float = 7.0  # finished jobs (their status and files) are kept this long; verdicts stay cached
 
     def __post_init__(self) -> None:
@@ -49,7 +49,7 @@ class ServiceConfig:
             raise ConfigError(f"--on-restart {self.on_restart!r}: use {' or '.join(RESTART_POLICIES)}")
         if self.auth and not self.tokens:
             raise ConfigError("no bearer tokens: give --tokens FILE or set MKB_SERVE_TOKENS (or --no-auth on loopback)")
-        if self.slots_per_device < 1:
+        if self.slots_per_device is not None and self.slots_per_device < 1:
             raise ConfigError("--slots-per-device must be at least 1")
         if self.job_days <= 0:
             raise ConfigError("--job-days must be positive")

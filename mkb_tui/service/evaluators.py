@@ -79,6 +79,19 @@ def describe(evaluator: Evaluator) -> dict[str, Any]:
             "mnn_root": info.mnn_root, "emulated": info.emulated}  # fmt: skip
 
 
+def own_capacity(evaluator: Evaluator) -> int:
+    """Evaluations per device an evaluator keeps safe for timing by itself. The engine's pipelines hold a device's
+    runs exclusive (a lock and a host-wide flock) and build the next candidates meanwhile, one per workspace; of any
+    other evaluator nothing is known, so the service gives it one evaluation at a time per device."""
+    from mkb_tui.engine.pipeline import Pipeline, PipelinePool
+
+    if isinstance(evaluator, PipelinePool):
+        return min(p.pool.size for p in evaluator.pipelines)
+    if isinstance(evaluator, Pipeline):
+        return evaluator.pool.size
+    return 1
+
+
 class EvalLoop:
     """A thread with its own event loop where evaluations run; `run` awaits one from the service's loop, and
     cancelling that await cancels the evaluation."""
@@ -147,9 +160,11 @@ class EvaluatorSet:
             self._info[device] = describe(self.get(device, 1))
         return self._info[device]
 
-    def slots(self, device: str) -> int:
-        """Evaluations that may run at once on this device spec: one per physical device it names."""
-        return max(1, len(self.info(device)["devices"]))
+    def slots(self, device: str, per_device: int | None = None) -> int:
+        """Evaluations that may run at once on this device spec: `per_device` (default: what the evaluator keeps safe
+        itself, see own_capacity) for each physical device it names."""
+        per_device = per_device or own_capacity(self.get(device, 1))
+        return max(1, len(self.info(device)["devices"])) * per_device
 
     def slot(self, task: Task) -> Any:
         return self.get(self.default_device, 1).slot(task)

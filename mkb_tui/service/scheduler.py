@@ -1,6 +1,6 @@
 """The job queue: every accepted evaluation is a job, committed to the database before it is queued; one queue per
-served device, drained by as many workers as the device has slots (one by default, so a timing never shares its
-device). Identical submissions in flight share one job. A job nobody waits for any more is dropped while still
+served device, drained by as many workers as the device has slots (by default one, or as many as the engine's
+pipeline keeps safe itself: it holds a device's runs exclusive and builds the next candidates meanwhile). Identical submissions in flight share one job. A job nobody waits for any more is dropped while still
 queued (a running one finishes, and its verdict is cached). At start, jobs a previous process left unfinished are
 resumed or failed, by policy; `GET /v1/jobs/{id}` shows which."""
 
@@ -42,7 +42,7 @@ class Job:
 
 
 class Scheduler:
-    def __init__(self, evaluators: EvaluatorSet, db: ServiceDB, eval_loop: EvalLoop, *, max_queue: int, slots_per_device: int = 1,
+    def __init__(self, evaluators: EvaluatorSet, db: ServiceDB, eval_loop: EvalLoop, *, max_queue: int, slots_per_device: int | None = None,
                  hmac_key: bytes | None = None, on_finished: Callable[[str, float], None] | None = None) -> None:  # fmt: skip
         self.evaluators, self.db, self.eval_loop = evaluators, db, eval_loop
         self.max_queue, self.slots_per_device, self.hmac_key = max_queue, slots_per_device, hmac_key
@@ -61,7 +61,7 @@ class Scheduler:
             self.queues[device] = asyncio.Queue()
         restored = await self._restore(on_restart)
         for device in self.evaluators.devices:
-            slots = self.slots_per_device * self.evaluators.slots(device)
+            slots = self.evaluators.slots(device, self.slots_per_device)
             self._workers += [asyncio.create_task(self._worker(device), name=f"mkb-worker-{device}-{n}") for n in range(slots)]
         return restored
 
@@ -107,7 +107,7 @@ class Scheduler:
 
     # ------------------------------------------------------------------ submitting and waiting
     def retry_after(self) -> float:
-        slots = sum(self.slots_per_device * self.evaluators.slots(d) for d in self.evaluators.devices)
+        slots = sum(self.evaluators.slots(d, self.slots_per_device) for d in self.evaluators.devices)
         return max(1.0, self._mean_seconds * (self.queued + self.running) / max(1, slots))
 
     async def submit(self, submission: Submission, key: str, owner: str, *, detached: bool = False) -> Job:

@@ -59,3 +59,12 @@ async def test_service_answers_as_the_cli_does(mnn, tmp_path):
     assert material["slot"]["files"] == ["source/backend/cpu/MKBCandidate.cpp"]
     assert "class MkbAbs" not in material["prompt"]["user"] and material["source"] in material["prompt"]["user"]
     assert '"onnx"' in material["onnx_node"] and "MNN" in material["prompt"]["system"]
+
+
+def test_the_pipeline_sets_how_many_evaluations_a_device_takes(mnn):
+    from mkb_tui.engine.evaluator import open_evaluator
+    from mkb_tui.engine.testing import FakeEvaluator
+    from mkb_tui.service.evaluators import own_capacity
+
+    assert own_capacity(open_evaluator("local", workspaces=3)) == 3  # its runs are exclusive: builds may overlap them
+    assert own_capacity(FakeEvaluator()) == 1  # nothing known: one at a time
