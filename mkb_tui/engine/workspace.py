@@ -54,6 +54,7 @@ class Workspace:
         """Exclusive use across processes (the app and a batch run share the cache): wait while another holds it."""
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock_fd = await acquire_flock(self.root / ".lock", poll)
+        self._manifest = None  # another process may have placed and recorded since: read it again
 
     def unlock(self) -> None:
         if self._lock_fd is not None:

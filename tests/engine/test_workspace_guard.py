@@ -134,3 +134,19 @@ def test_an_unwritable_planted_directory_still_goes(ws):
     (planted / "cmath").write_text("#error planted\n")
     os.chmod(planted, 0o500)
     assert ws.check().removed == ["include/shadow"] and not planted.exists()
+
+
+def test_another_holder_s_placement_is_not_taken_for_damage(ws):
+    """Two processes share a workspace in turn (the app and a batch run): each reads the other's record on locking."""
+    import asyncio
+
+    other = Workspace(ws.root, ws.mnn, ws.target)
+    asyncio.run(ws.lock())
+    ws.place({"source/backend/cpu/MKBCandidate.cpp": "// first holder\n", NATIVE: "// dispatching\n"})
+    ws.unlock()
+    asyncio.run(other.lock())
+    other.place({"source/backend/cpu/MKBCandidate.cpp": "// second holder\n"})
+    other.unlock()
+    asyncio.run(ws.lock())
+    assert not ws.check().damaged
+    ws.unlock()
