@@ -3,7 +3,7 @@
 no surviving processes, the device's inputs intact, the workspace still good for honest kernels.
 
 Attacks the current main still lets through are strict xfails: when a defence lands, the xfail turns into an XPASS
-failure, and the mark is removed (tests/adversarial/attacks.py: through_on_main=False).
+failure, and the mark is removed (tests/adversarial/attacks.py: through_on_main=True only while main lets it through).
 """
 
 from __future__ import annotations
