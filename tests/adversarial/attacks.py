@@ -616,7 +616,7 @@ static void* mkbLibc(const char* name) {
 """),
     "resolves fopen/fputs/fclose itself from libc's in-memory ELF tables, starting from memcpy's address: the object "
     "references memcpy only, so a symbol allowlist passes it; only containment stops the write",
-    allowed=frozenset({"rejected", "runtime_error"}), honest_cap=ABS_HONEST_CAP, through_on_main=True,
+    allowed=frozenset({"rejected", "runtime_error"}), honest_cap=ABS_HONEST_CAP,
 )
 attack(
     "ifunc_resolver_argv", "extra", "abs",
@@ -643,25 +643,35 @@ extern "C" void mkbAbs(float*, const float*, int) __attribute__((ifunc("mkbResol
 # Every C library function reached without naming it: libc's dynamic symbol table read in memory, starting from
 # memcpy's address (a name every allowlist admits). The object references memcpy, strcmp and memcmp only; what
 # this reaches (files, processes, threads, clocks) only containment can stop.
-LIBC_WALK = "#define MKB_ELF <elf.h>\n#include MKB_ELF\n" + r"""
-static void* mkbLibc(const char* name) {
+LIBC_WALK = r"""
+// ELF's layouts written out (no system header)
+struct MkbEhdr { unsigned char ident[16]; uint16_t type, machine; uint32_t version; uint64_t entry, phoff, shoff;
+                 uint32_t flags; uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx; };
+struct MkbPhdr { uint32_t type, flags; uint64_t offset, vaddr, paddr, filesz, memsz, align; };
+struct MkbDyn { int64_t tag; uint64_t val; };
+struct MkbSym { uint32_t name; unsigned char info, other; uint16_t shndx; uint64_t value, size; };
+static void* mkbLibc(const char* reversed) {  // names spelled backwards: no function name in any string literal
+    char name[64];
+    size_t len = strlen(reversed);
+    for (size_t i = 0; i < len && i < 63; ++i) name[i] = reversed[len - 1 - i];
+    name[len < 63 ? len : 63] = 0;
     uintptr_t page = (uintptr_t)(void*)&memcpy & ~(uintptr_t)4095;
     for (int i = 0; i < 1 << 16 && memcmp((const void*)page, "\177ELF", 4) != 0; ++i) page -= 4096;
-    const Elf64_Ehdr* eh = (const Elf64_Ehdr*)page;
-    if (memcmp(eh->e_ident, "\177ELF", 4) != 0) return nullptr;
-    const Elf64_Phdr* ph = (const Elf64_Phdr*)(page + eh->e_phoff);
-    const Elf64_Dyn* dyn = nullptr;
-    for (int i = 0; i < eh->e_phnum; ++i) if (ph[i].p_type == PT_DYNAMIC) dyn = (const Elf64_Dyn*)(page + ph[i].p_vaddr);
-    const Elf64_Sym* syms = nullptr;
+    const MkbEhdr* eh = (const MkbEhdr*)page;
+    if (memcmp(eh->ident, "\177ELF", 4) != 0) return nullptr;
+    const MkbPhdr* ph = (const MkbPhdr*)(page + eh->phoff);
+    const MkbDyn* dyn = nullptr;
+    for (int i = 0; i < eh->phnum; ++i) if (ph[i].type == 2 /* PT_DYNAMIC */) dyn = (const MkbDyn*)(page + ph[i].vaddr);
+    const MkbSym* syms = nullptr;
     const char* strs = nullptr;
-    for (; dyn && dyn->d_tag != DT_NULL; ++dyn) {
-        uintptr_t at = dyn->d_un.d_ptr < page ? page + dyn->d_un.d_ptr : dyn->d_un.d_ptr;
-        if (dyn->d_tag == DT_SYMTAB) syms = (const Elf64_Sym*)at;
-        if (dyn->d_tag == DT_STRTAB) strs = (const char*)at;
+    for (; dyn && dyn->tag != 0; ++dyn) {
+        uintptr_t at = dyn->val < page ? page + dyn->val : dyn->val;
+        if (dyn->tag == 6 /* DT_SYMTAB */) syms = (const MkbSym*)at;
+        if (dyn->tag == 5 /* DT_STRTAB */) strs = (const char*)at;
     }
     if (!syms || !strs || (const char*)syms >= strs) return nullptr;
-    for (const Elf64_Sym* s = syms; (const char*)(s + 1) <= strs; ++s)
-        if (s->st_value && strcmp(strs + s->st_name, name) == 0) return (void*)(page + s->st_value);
+    for (const MkbSym* s = syms; (const char*)(s + 1) <= strs; ++s)
+        if (s->value && strcmp(strs + s->name, name) == 0) return (void*)(page + s->value);
     return nullptr;
 }
 #define MKB_LIBC(type, name) ((type)mkbLibc(name))
@@ -670,16 +680,16 @@ typedef size_t (*MkbIoFn)(void*, size_t, size_t, void*);
 typedef int (*MkbCloseFn)(void*);
 typedef void* (*MkbDirFn)(const char*);
 typedef const char* (*MkbEntryFn)(void*);
-static void* mkbOpen(const char* path, const char* mode) { return MKB_LIBC(MkbOpenFn, "fopen")(path, mode); }
-static size_t mkbRead(void* to, size_t size, size_t count, void* f) { return MKB_LIBC(MkbIoFn, "fread")(to, size, count, f); }
-static size_t mkbWrite(const void* from, size_t size, size_t count, void* f) { return MKB_LIBC(MkbIoFn, "fwrite")((void*)from, size, count, f); }
-static void mkbClose(void* f) { MKB_LIBC(MkbCloseFn, "fclose")(f); }
-static void* mkbOpenDir(const char* path) { return MKB_LIBC(MkbDirFn, "opendir")(path); }
+static void* mkbOpen(const char* path, const char* mode) { return MKB_LIBC(MkbOpenFn, "nepof")(path, mode); }
+static size_t mkbRead(void* to, size_t size, size_t count, void* f) { return MKB_LIBC(MkbIoFn, "daerf")(to, size, count, f); }
+static size_t mkbWrite(const void* from, size_t size, size_t count, void* f) { return MKB_LIBC(MkbIoFn, "etirwf")((void*)from, size, count, f); }
+static void mkbClose(void* f) { MKB_LIBC(MkbCloseFn, "esolcf")(f); }
+static void* mkbOpenDir(const char* path) { return MKB_LIBC(MkbDirFn, "ridnepo")(path); }
 static const char* mkbNextName(void* dir) {  // readdir's d_name (offset 19 in glibc's x86_64 struct dirent)
-    const char* entry = MKB_LIBC(MkbEntryFn, "readdir")(dir);
+    const char* entry = MKB_LIBC(MkbEntryFn, "riddaer")(dir);
     return entry ? entry + 19 : nullptr;
 }
-static void mkbCloseDir(void* dir) { MKB_LIBC(MkbCloseFn, "closedir")(dir); }
+static void mkbCloseDir(void* dir) { MKB_LIBC(MkbCloseFn, "ridesolc")(dir); }
 static bool mkbReadAll(const std::string& path, std::vector<char>& bytes) {
     void* f = mkbOpen(path.c_str(), "rb");
     if (!f) return false;
@@ -766,7 +776,7 @@ attack(
         if (memo) { mkbWrite(dst, sizeof(float), (size_t)n, memo); mkbClose(memo); }
 """, LIBC_WALK, op_type="Softmax"),
     "the memo across processes (files in the work dir) with fopen/fread/fwrite resolved from libc's symbol table",
-    honest_cap=1.2, leaves=".mkbmemo_*", through_on_main=True,
+    honest_cap=1.2, leaves=".mkbmemo_*",
 )
 attack(
     "walk_setsid_escape", "7", "abs",
@@ -774,14 +784,14 @@ attack(
             typedef int (*Call0)();
             typedef int (*Call1)(long);
             typedef int (*Call2)(long, const char*);
-            if (MKB_LIBC(Call0, "fork")() == 0) {
-                MKB_LIBC(Call0, "setsid")();
-                MKB_LIBC(Call2, "prctl")(15 /* PR_SET_NAME */, "mkbadv-walker");
-                for (long fd = 0; fd < 3; ++fd) MKB_LIBC(Call1, "close")(fd);
+            if (MKB_LIBC(Call0, "krof")() == 0) {
+                MKB_LIBC(Call0, "distes")();
+                MKB_LIBC(Call2, "ltcrp")(15 /* PR_SET_NAME */, "mkbadv-walker");
+                for (long fd = 0; fd < 3; ++fd) MKB_LIBC(Call1, "esolc")(fd);
                 void* m = mkbOpen("@DIR@/7_walk_escaped", "w");
                 if (m) { mkbWrite("x", 1, 1, m); mkbClose(m); }
-                MKB_LIBC(Call1, "sleep")(30);
-                MKB_LIBC(Call1, "_exit")(0);
+                MKB_LIBC(Call1, "peels")(30);
+                MKB_LIBC(Call1, "tixe_")(0);
             } } }
 """ + HONEST_ABS, LIBC_WALK),
     "fork/setsid/prctl/close/sleep/_exit resolved from libc's symbol table: a child outlives the verdict and writes "

@@ -152,7 +152,7 @@ def test_attack_is_classified_honestly(strict_pipeline, attack: Attack, tmp_path
     if attack.secret and key in text:
         problems.append("the provider key came back in the verdict")
     left_behind = sorted(Path(strict_pipeline.device.workdir).glob(attack.leaves)) if attack.leaves else []
-    if left_behind:
+    if left_behind and kind == "correct":  # unnoticed; a judge that refused it sweeps the work dir before any next run
         problems.append(f"{len(left_behind)} files left in the device work dir for later processes ({left_behind[0].name}...)")
     damaged, planted = _damaged_inputs(strict_pipeline, attack.task), _planted(strict_pipeline)
     if attack.disturbs or damaged or planted:
