@@ -35,7 +35,8 @@ async def main(task_id):
     pipeline = Pipeline(open_device("local"))
     task = get_task(task_id)
     slot = pipeline.slot(task)
-    ws = pipeline.pool._queue._queue[0]
+    from mkb_tui.engine.workspace import Workspace
+    ws = Workspace(pipeline.pool.base / f"{pipeline.pool.name}0", pipeline.mnn, pipeline.target)  # the one just used
     combiner = slot.mechanism == "combiner"
     build_dir = ws.converter_dir if combiner else ws.build_dir
     compiler = "g++"
@@ -74,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     from mkb_tui.device import open_device
 
-    pipeline = Pipeline(open_device("local"), timing=TimingPlan(rounds=2, warmup=1, iters_per_round=3, max_rounds=2))
+    pipeline = Pipeline(open_device("local"), timing=TimingPlan(rounds=2, warmup=1, runs=3, max_rounds=2))
     for task_id in args.tasks.split(","):
         asyncio.run(build_for(pipeline, task_id))
         runs = []
