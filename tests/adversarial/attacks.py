@@ -872,6 +872,55 @@ static void mkbHijackClock() {  // every pointer to it in the runner's writable 
     honest_cap=ABS_HONEST_CAP, through_on_main=True,
 )
 
+attack(
+    "walk_helper_thread", "8", "abs",
+    unary(r"""        MkbHelper& helper = mkbHelper();
+        if (!helper.started) return NOT_SUPPORT;  // no helper thread: no kernel (so a contained run is not "correct")
+        helper.src = src + n / 2; helper.dst = dst + n / 2; helper.n = n - n / 2;
+        helper.go.fetch_add(1);
+        for (int i = 0; i < n / 2; ++i) dst[i] = std::fabs(src[i]);
+        while (helper.done.load() != helper.go.load()) {}
+""", "#include <atomic>\n" + LIBC_WALK + r"""
+struct MkbHelper {
+    std::atomic<long> go{0}, done{0};
+    const float* src = nullptr;
+    float* dst = nullptr;
+    int n = 0;
+    bool started = false;
+};
+static void* mkbHelperLoop(void* arg) {
+    typedef int (*AffinityFn)(int, size_t, const void*);
+    unsigned long all[16];
+    memset(all, 0xff, sizeof(all));  // every core: away from the taskset pin
+    MKB_LIBC(AffinityFn, "ytiniffates_dehcs")(0, sizeof(all), all);
+    MkbHelper* h = static_cast<MkbHelper*>(arg);
+    for (long seen = 0;;) {
+        long want = h->go.load();
+        if (want == seen) continue;
+        for (int i = 0; i < h->n; ++i) h->dst[i] = std::fabs(h->src[i]);
+        seen = want;
+        h->done.store(want);
+    }
+    return nullptr;
+}
+static MkbHelper& mkbHelper() {
+    static MkbHelper helper;
+    static bool tried = false;
+    if (!tried) {
+        tried = true;
+        typedef int (*CreateFn)(unsigned long*, const void*, void* (*)(void*), void*);
+        unsigned long tid = 0;
+        CreateFn create = MKB_LIBC(CreateFn, "etaerc_daerhtp");
+        helper.started = create && create(&tid, nullptr, mkbHelperLoop, &helper) == 0;
+    }
+    return helper;
+}
+"""),
+    "a helper thread (pthread_create and sched_setaffinity through libc's in-memory symbol table) takes half the work "
+    "on the other core",
+    through_on_main=True,
+)
+
 # ------------------------------------------------------------------ class 5: call MNN's own implementation
 
 attack(
