@@ -99,10 +99,15 @@ CATEGORIES = [
 X86_BANNED = re.compile(r"^\s*(syscall|sysenter|int|rdtscp?|rdpmc|rdpid|wr[fg]sbase|rd[fg]sbase)\b")
 ARM_BANNED = re.compile(r"^\s*(svc|hvc|smc|msr|mrs\s+\w+,\s*(cnt\w+|pmc\w+|pmev\w+|s3_\w+))\b")
 STD_TEMPLATE = re.compile(r"^_ZN?K?St")  # a definition in namespace std: an instantiation when it has template arguments
+# A combiner is converter code: MNN's converter logs through iostreams (logkit.h's LOG(...) << ...), so writing to the
+# standard streams is in reach there, file streams are not
+COMBINER_STREAMS = re.compile(r"^(_ZSt4cout|_ZSt4cerr|_ZSt4clog|_ZNSo\w+|_ZNKSo\w+|_ZStlsI\w+|_ZSt16__ostream_insert\w+|"
+                              r"_ZNSt8ios_base4Init(C|D)[12]Ev|_ZSt4endlI\w+|_ZSt5flushI\w+|_ZNKSt9basic_iosI\w+|_ZNSt9basic_iosI\w+|"
+                              r"_ZNKSt5ctypeIcE\w+|_ZNSt5ctypeIcE\w+|_ZSt16__throw_bad_castv)$")  # fmt: skip
 # A combiner's static initialiser registers its transform: what it may call
 COMBINER_INIT_CALLS = re.compile(r"^(_ZN3MNN7Express16OnnxExtraManager(3get|6insert)\w*|_Znwm|_ZdlPv\w*|__cxa_atexit|__cxa_guard_\w+|"
                                  r"_Unwind_Resume|memcpy|memmove|strlen|_ZNK?St7__cxx1112basic_string\w+|_ZSt\d+__throw_\w+|"
-                                 r"__stack_chk_fail|__libc_single_threaded)$")  # fmt: skip
+                                 r"__stack_chk_fail|__libc_single_threaded|__dso_handle|_ZNSt8ios_base4Init(C|D)[12]Ev)$")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -407,6 +412,8 @@ def symbol_findings(symbols: ObjectSymbols, policy: ObjectPolicy, *, system: set
             findings.append(Finding("native", "references MNN's native implementation of this op ({sym})", where, symbol=name))
             continue
         if name in LIBC_ALLOWED or name in libm or STD_ALLOWED.match(name):
+            continue
+        if policy.mechanism == "combiner" and COMBINER_STREAMS.match(name):
             continue
         if MNN_SYMBOL.match(name) or source is not None:
             denied = MNN_DENIED_OBJECTS.get(source or "")

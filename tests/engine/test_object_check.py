@@ -147,6 +147,9 @@ def test_combiner_initialiser_may_only_register(tmp_path):
                "std::shared_ptr<MNN::Express::OnnxExtraManager::Transform>(new MNN::Express::T)); return true; }();\n"  # fmt: skip
     combiner = object_check.ObjectPolicy("combiner", frozenset(), frozenset(), candidate_file="MKBCombiner.cpp")
     assert object_findings(tmp_path, head + register, combiner) == []
+    # converter code logs through iostreams (MNN's logkit.h): the standard streams are in reach there, files are not
+    logging = head + "#include <iostream>\n" + register + "void warn(int n) { std::cerr << \"bad axis \" << n << std::endl; }\n"
+    assert object_findings(tmp_path, logging, combiner) == []
     sneaky = head + "#include <cstdlib>\nstatic bool gR = []() { return getenv(\"HOME\") != nullptr; }();\n"
     found = object_findings(tmp_path, sneaky, combiner)
     assert any(f.rule == "constructor" and "getenv" in f.message for f in found), found
