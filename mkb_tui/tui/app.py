@@ -386,14 +386,6 @@ class MkbApp(App):
             task = get_task(view.task_id)
         except TaskError:
             return
-        node = None
-        try:
-            from mkb_tui.bench.export import onnx_path
-            from mkb_tui.bench.validate import onnx_node_summary
-
-            node = await asyncio.to_thread(lambda: onnx_node_summary(onnx_path(task)))
-        except Exception as exc:  # exporting needs torch: the pane says so instead of failing
-            node = [{"op_type": f"(ONNX export unavailable: {type(exc).__name__})", "inputs": [], "outputs": [], "attributes": {}}]
         native = await asyncio.to_thread(self.services.native_kernel, task.id)
         history = []
         if self.db.exists():
@@ -402,7 +394,9 @@ class MkbApp(App):
 
             async with Store(self.db) as store:
                 history = await task_history(store, task.id)
-        self._q("#task-info", TaskInfoPane).show(task, node, native, history)
+        pane = self._q("#task-info", TaskInfoPane)
+        pane.show(task, None, native, history)  # at once; the ONNX node follows
+        pane.show_node(await onnx_node(task.id))
 
     def show_results(self) -> None:
         universe = [(t, self.state.tasks[t].category or "?") for t in self.state.order]
@@ -765,3 +759,32 @@ def edit_in_editor(app: App, files: dict[str, str]) -> dict[str, str] | None:
             suspended.__exit__(None, None, None)
         new = path.read_text()
     return None if new == text else {**files, rel: new}
+
+
+ONNX_NODE = (
+    "import json, sys\n"
+    "from mkb_tui.bench.export import onnx_path\n"
+    "from mkb_tui.bench.tasks import get_task\n"
+    "from mkb_tui.bench.validate import onnx_node_summary\n"
+    "print(json.dumps(onnx_node_summary(onnx_path(get_task(sys.argv[1]))), default=str))\n"
+)
+
+
+async def onnx_node(task_id: str) -> list[dict] | str:
+    """A task's ONNX node, from its (cached) export, in a child process: exporting imports torch, which would hold the
+    app's interpreter for seconds. The node summary, or a line saying why there is none."""
+    import json
+    import sys
+
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", ONNX_NODE, task_id, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)  # fmt: skip
+    try:
+        out, err = await proc.communicate()
+    except asyncio.CancelledError:  # another task was selected, or the app quits
+        proc.kill()
+        await proc.wait()  # reaped while the loop runs
+        raise
+    if proc.returncode != 0:
+        lines = err.decode(errors="replace").strip().splitlines()
+        return f"ONNX export unavailable ({lines[-1] if lines else 'exit ' + str(proc.returncode)})"
+    return json.loads(out)

@@ -26,6 +26,8 @@ def _geo(value: float | None) -> str:
 class TaskInfoPane(VerticalScroll):
     """Browse mode: a task's PyTorch source, ONNX node and tolerance, MNN's native kernel, its results in every session."""
 
+    task = None  # the bench Task shown
+
     def compose(self) -> ComposeResult:
         yield Label("", id="task-title")
         yield Static("", id="task-meta")
@@ -38,15 +40,27 @@ class TaskInfoPane(VerticalScroll):
     def on_mount(self) -> None:
         self.query_one("#task-history", DataTable).add_columns("session", "model", "status", "verdict", "best", "iterations")
 
-    def show(self, task, node: list[dict] | None, native: dict[str, str] | None, history: list) -> None:
-        """task: a bench Task; node: its ONNX node summary; native: {path: text} from the user's MNN tree; history: TaskHistory rows."""
-        self.query_one("#task-title", Label).update(f"{task.id}  ·  {task.category}  ·  ONNX {task.op}")
-        nodes = "\n".join(f"  {n['op_type']}({', '.join(n['inputs'])}) -> {', '.join(n['outputs'])}  {json.dumps(n['attributes'], default=str)}"
-                          for n in node or [])  # fmt: skip
+    def show_node(self, node: list[dict] | str | None) -> None:
+        """Tolerance, mechanism and the ONNX node (a list of node summaries, a line saying why not, or None: pending)."""
+        task = self.task
+        if node is None:
+            nodes = "  (exporting ...)"
+        elif isinstance(node, str):
+            nodes = f"  {node}"
+        else:
+            nodes = "\n".join(f"  {n['op_type']}({', '.join(n['inputs'])}) -> {', '.join(n['outputs'])}  {json.dumps(n['attributes'], default=str)}"
+                              for n in node)  # fmt: skip
         meta = (f"[b]tolerance[/b] {task.tolerance:g}" + (f" ({escape(task.tolerance_reason)})" if task.tolerance_reason else "")
                 + f"\n[b]mechanism[/b] {task.mechanism}   [b]MNN ops[/b] {', '.join(task.mnn_ops)}"
-                + (f"\n[b]ONNX node[/b]\n{escape(nodes)}" if nodes else ""))  # fmt: skip
+                + f"\n[b]ONNX node[/b]\n{escape(nodes)}")  # fmt: skip
         self.query_one("#task-meta", Static).update(meta)
+
+    def show(self, task, node: list[dict] | str | None, native: dict[str, str] | None, history: list) -> None:
+        """task: a bench Task; node: its ONNX node summary (None: still exporting); native: {path: text} from the user's
+        MNN tree; history: TaskHistory rows."""
+        self.task = task
+        self.query_one("#task-title", Label).update(f"{task.id}  ·  {task.category}  ·  ONNX {task.op}")
+        self.show_node(node)
         self.query_one("#task-source", Static).update(Syntax(task.source, "python", line_numbers=True, word_wrap=True))
         table = self.query_one("#task-history", DataTable)
         table.clear()
