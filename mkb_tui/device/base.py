@@ -19,6 +19,7 @@ class ProcResult:
     seconds: float
     timed_out: bool = False
     signal: int | None = None  # set when the process died of a signal
+    survivors: int = 0  # processes the run left behind (a contained run's are killed when it ends)
 
 
 @dataclass
@@ -35,6 +36,11 @@ class Device(ABC):
     name: str
     target: str
     emulated: bool = False
+    threads: int = 1  # threads the programs it runs may start (the runner's --threads); more is refused where it can be
+
+    def containment_flags(self) -> list[str]:
+        """Verdict flags for the parts of containment this device lacks (e.g. an affinity mask instead of a cpuset)."""
+        return []
 
     @abstractmethod
     async def info(self) -> DeviceInfo: ...

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mkb_tui.device.base import ContentHashes, Device, DeviceInfo, ProcResult, named_files, named_in, remove_entry
+from mkb_tui.device.sandbox import NOBODY, Processes, Rlimits, SandboxSpec, contain, minimal_env, status
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ class Limits:
         if self.cpus:
             prefix += [_TOOLS["taskset"], "--cpu-list", ",".join(str(c) for c in self.cpus)]
         return prefix
+
+    def rlimits(self) -> Rlimits:
+        return Rlimits(self.cpu_seconds, self.address_space_bytes, self.file_size_bytes)
 
     def _rlimits(self) -> list[tuple[str, int]]:
         limits = [("cpu", self.cpu_seconds), ("as", self.address_space_bytes), ("fsize", self.file_size_bytes), ("core", 0)]
@@ -80,18 +84,36 @@ async def run_limited(
 ) -> ProcResult:
     """Run argv with limits and a wall-clock timeout; kill the whole process group on timeout."""
     limits = limits or Limits()
-    started = time.monotonic()
     prefix = limits.command_prefix()
+    return await _spawn(
+        [*(prefix or []), *argv], cwd=cwd, timeout=timeout, env=minimal_env(env),  # never the harness's own environment
+        preexec_fn=None if prefix is not None else limits.apply, stdin=stdin,
+    )  # fmt: skip
+
+
+async def run_contained(argv: list[str], spec: SandboxSpec, *, timeout: float) -> ProcResult:
+    """Run argv in its own sandbox (one bwrap for this process: for occasional programs such as the converter; a
+    device's many runs go through its supervisor instead)."""
+    cmd = contain(argv, spec)
+    try:
+        return await _spawn(cmd.argv, cwd=spec.cwd or Path("/"), timeout=timeout, env=cmd.env, pass_fds=cmd.pass_fds)
+    finally:
+        cmd.close()
+
+
+async def _spawn(argv: list[str], *, cwd: Path, timeout: float, env: dict[str, str], preexec_fn=None,
+                 pass_fds: tuple[int, ...] = (), stdin: bytes | None = None) -> ProcResult:  # fmt: skip
+    started = time.monotonic()
     proc = await asyncio.create_subprocess_exec(
-        *(prefix or []),
         *argv,
         cwd=str(cwd),
-        env={**os.environ, **(env or {})},
+        env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         start_new_session=True,  # own process group so a timeout kills every descendant
-        preexec_fn=None if prefix is not None else limits.apply,
+        preexec_fn=preexec_fn,
+        pass_fds=pass_fds,
     )
     timed_out = False
     try:
@@ -125,11 +147,15 @@ def timing_core() -> int:
 
 
 class LocalDevice(Device):
+    """Runs in `workdir`. Contained (where bubblewrap works): each run sees only the work dir (read-only) and its out/
+    (writable), runs as nobody under seccomp, on its core's cpuset, and everything it started ends with it. Paths
+    given to `run` must therefore be in the work dir (push them) or the system's /usr."""
+
     name = "local"
     target = "host"
     emulated = False
 
-    def __init__(self, workdir: Path, limits: Limits | None = None) -> None:
+    def __init__(self, workdir: Path, limits: Limits | None = None, *, contained: bool | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         # the runner gets the last core to itself as far as we can arrange
@@ -138,6 +164,23 @@ class LocalDevice(Device):
         self._pushed: dict[str, Path] = {}  # device-relative name -> the local file it must hold
         self._outputs: set[str] = set()  # names runs write (the harness removes them before each run)
         self.restored: list[str] = []  # device copies found damaged before a run and put back
+        self.contained = status().usable if contained is None else contained
+        self._supervisor = None
+        self.out_dir = self.workdir / "out"
+        self.out_dir.mkdir(exist_ok=True)
+        if self.contained and os.geteuid() == 0:
+            os.chmod(self.workdir, 0o755)  # nobody reads its own work dir in the sandbox (bound at this path)
+            for path in (self.out_dir, *self.out_dir.rglob("*")):
+                os.chown(path, NOBODY, NOBODY)  # the run writes its outputs as nobody
+
+    def processes(self) -> Processes:
+        """What a run may start: with one thread nothing at all; with more, threads (MNN's pool) but no processes."""
+        return Processes.NONE if self.threads <= 1 else Processes.THREADS
+
+    def containment_flags(self) -> list[str]:
+        if not self.contained:
+            return ["uncontained"]
+        return list(self._supervisor.flags) if self._supervisor is not None else []
 
     async def info(self) -> DeviceInfo:
         return DeviceInfo(
@@ -203,8 +246,21 @@ class LocalDevice(Device):
         names = argv + named_in(stdin)
         self.restored += self.check_inputs(names) + self.sweep(names)
         exe = argv[0] if os.path.isabs(argv[0]) else str(self.workdir / argv[0])
-        return await run_limited([exe, *argv[1:]], cwd=self.workdir, timeout=timeout, env=env, limits=self.limits, stdin=stdin)
+        if not self.contained:
+            return await run_limited([exe, *argv[1:]], cwd=self.workdir, timeout=timeout, env=env, limits=self.limits, stdin=stdin)
+        if self._supervisor is None:
+            from mkb_tui.device.supervisor import Supervisor
+
+            spec = SandboxSpec(readable=(self.workdir,), writable=(self.out_dir,), cwd=self.workdir, cpus=self.limits.cpus)
+            self._supervisor = Supervisor(spec)
+        return await self._supervisor.run([exe, *argv[1:]], cwd=self.workdir, env=minimal_env(env), timeout=timeout,
+                                          limits=self.limits.rlimits(), processes=self.processes(), cpus=self.limits.cpus,
+                                          stdin=stdin)  # fmt: skip
 
     async def pull(self, remote: str, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(self.workdir / remote, local)
+
+    async def close(self) -> None:
+        if self._supervisor is not None:
+            await self._supervisor.close()

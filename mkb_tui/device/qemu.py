@@ -7,6 +7,7 @@ import os
 import shutil
 
 from mkb_tui.device.base import DeviceInfo, ProcResult
+from mkb_tui.device.sandbox import Processes
 from mkb_tui.device.local import LocalDevice
 from mkb_tui.errors import DeviceError
 
@@ -20,6 +21,9 @@ class QemuDevice(LocalDevice):
         super().__init__(workdir, limits)
         if shutil.which("qemu-aarch64") is None:
             raise DeviceError("the qemu device needs qemu-aarch64: apt-get install qemu-user")
+
+    def processes(self) -> Processes:
+        return Processes.THREADS  # qemu-user runs threads of its own (RCU), whatever the guest does
 
     async def info(self) -> DeviceInfo:
         return DeviceInfo(self.name, self.target, True, {"emulator": shutil.which("qemu-aarch64") or "", "cores": str(os.cpu_count())})

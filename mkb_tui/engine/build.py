@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
+import subprocess
 import time
 from dataclasses import replace
 from pathlib import Path
 
+from mkb_tui.device import sandbox
 from mkb_tui.device.local import Limits, run_limited
 from mkb_tui.engine.toolchain import Target
 from mkb_tui.engine.types import BuildResult
@@ -18,11 +21,26 @@ from mkb_tui.vocabulary.verdicts import Diagnostic
 BUILD_JOBS = int(os.environ.get("MKB_BUILD_JOBS", "2"))
 # Compiling is not running: the compiler itself needs room, but a kernel must not hang the build forever.
 BUILD_LIMITS = Limits(cpu_seconds=3600, address_space_bytes=8 << 30, file_size_bytes=2 << 30)
+# Per compiler process in a workspace. A candidate's file gets far less than MNN's own (whose largest files take
+# ~30 s at -O3): two of them build at once on 2 cores, and a compile-time bomb must end as a clear compile error.
+MNN_COMPILE_LIMITS = sandbox.Rlimits(cpu_seconds=900, address_space_bytes=6 << 30, file_size_bytes=1 << 30)
+CANDIDATE_COMPILE_LIMITS = sandbox.Rlimits(cpu_seconds=60, address_space_bytes=3 << 30, file_size_bytes=256 << 20)
+
+
+@functools.lru_cache(maxsize=1)
+def ccache_dir() -> str:
+    """ccache's own answer (it runs with a minimal environment, without HOME, so it must be told)."""
+    try:
+        out = subprocess.run(["ccache", "-k", "cache_dir"], capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    return out or os.environ.get("CCACHE_DIR") or str(Path.home() / ".cache" / "ccache")
 
 
 def build_env(tree_home: Path) -> dict[str, str]:
     """ccache keyed on paths relative to the tree's home, so every workspace shares the baseline's cache."""
     return {
+        "CCACHE_DIR": ccache_dir(),
         "CCACHE_BASEDIR": str(tree_home),
         "CCACHE_NOHASHDIR": "1",
         "CCACHE_NOINODECACHE": "1",  # replaced files can reuse an inode within one timestamp tick: never trust cached hashes
@@ -34,12 +52,20 @@ def build_env(tree_home: Path) -> dict[str, str]:
 def cmake_args(target: Target, src: Path, build: Path) -> list[str]:
     args = ["cmake", "-G", "Ninja", "-S", str(src), "-B", str(build)]
     args += [f"-D{k}={v}" for k, v in target.cmake_flags.items()]
-    launcher = stable_launcher()
+    launcher = launcher_for(src)
     args += [f"-DCMAKE_C_COMPILER_LAUNCHER={launcher}", f"-DCMAKE_CXX_COMPILER_LAUNCHER={launcher}"]
     return args
 
 
 LAUNCHER = Path(__file__).resolve().parent / "compile_launcher.sh"
+SLOT_MARK = "source/backend/cpu/MKBCandidate.cpp"  # slots.CANDIDATE_CPP: every workspace has it, the pristine tree never
+
+
+def launcher_for(src: Path) -> str:
+    """A tree with candidate slots (a workspace) compiles through the guarded launcher; the pristine tree, which no
+    candidate ever writes, through plain ccache, so that its configuration depends on neither this checkout's path
+    nor the launcher's text."""
+    return str(stable_launcher()) if (src / SLOT_MARK).exists() else "ccache"
 
 
 def stable_launcher() -> Path:
@@ -81,7 +107,9 @@ async def configure(target: Target, src: Path, build: Path, *, timeout: float = 
 
 async def ninja(build: Path, targets: list[str], *, timeout: float, home: Path, env: dict[str, str] | None = None,
                 cpus: tuple[int, ...] | None = None) -> BuildResult:  # fmt: skip
-    """Build targets; with `cpus`, pinned to those cores with one job per core (unless MKB_BUILD_JOBS says)."""
+    """Build targets; with `cpus`, pinned to those cores with one job per core (unless MKB_BUILD_JOBS says). `env`:
+    more environment for the launcher; for a workspace it holds `compile_sandbox`'s, under which every compile runs in
+    its own sandbox (the pristine tree, which holds no candidate's text, has none)."""
     started = time.monotonic()
     jobs = BUILD_JOBS if cpus is None or "MKB_BUILD_JOBS" in os.environ else len(cpus)
     limits = BUILD_LIMITS if cpus is None else replace(BUILD_LIMITS, cpus=cpus)
@@ -92,9 +120,56 @@ async def ninja(build: Path, targets: list[str], *, timeout: float, home: Path, 
         ok=ok,
         seconds=time.monotonic() - started,
         log=log,
-        diagnostics=[] if ok else parse_diagnostics(log),
+        diagnostics=[] if ok else limit_diagnostics(log) + parse_diagnostics(log),
         timed_out=proc.timed_out,
     )
+
+
+def compile_sandbox(src: Path, build: Path, candidate_files: list[Path]) -> dict[str, str]:
+    """Contain every compile of a workspace build: two wrapper scripts in the build dir (MNN's files, through ccache's
+    prefix command; the candidate's files, directly and with tight limits) and the environment that makes
+    compile_launcher.sh use them. A compiler sees the toolchain, this workspace's tree (read-only) and its build dir,
+    nothing else: no home, no cache, no references, no other workspace, no network, a minimal environment."""
+    scripts = build / "mkb-sandbox"
+    scripts.mkdir(parents=True, exist_ok=True)
+    env = {"MKB_CANDIDATE_FILES": ":".join(str(p) for p in candidate_files)}
+    if not sandbox.status().usable:
+        return {**env, "MKB_UNCONTAINED": "1"}
+    for name, limits in (("compile", MNN_COMPILE_LIMITS), ("compile-candidate", CANDIDATE_COMPILE_LIMITS)):
+        spec = sandbox.SandboxSpec(readable=(src,), writable=(build,), limits=limits, as_nobody=False)
+        script = scripts / f"{name}.sh"
+        text = sandbox.wrapper_script(spec)
+        if not script.exists() or script.read_text() != text:
+            tmp = script.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.chmod(0o755)
+            os.replace(tmp, script)
+    return {**env, "MKB_COMPILE_SANDBOX": str(scripts / "compile.sh"), "MKB_CANDIDATE_SANDBOX": str(scripts / "compile-candidate.sh")}
+
+
+_LIMIT_SIGNS = {
+    "terminated program": "the compiler was killed at its limits ({cpu} s of CPU, {mem} GiB of memory)",
+    "out of memory allocating": "the compiler ran out of its memory limit ({mem} GiB)",
+    "virtual memory exhausted": "the compiler ran out of its memory limit ({mem} GiB)",
+    "CPU time limit exceeded": "the compiler ran out of its CPU time limit ({cpu} s)",
+}
+
+
+def limit_diagnostics(log: str) -> list[Diagnostic]:
+    """A compile that died at the sandbox's limits, said plainly and on the file that caused it."""
+    found: list[Diagnostic] = []
+    failed = "?"
+    limits = CANDIDATE_COMPILE_LIMITS
+    for line in log.splitlines():
+        if line.startswith("FAILED: "):
+            m = re.search(r"\.dir/(.+?)\.o\b", line)
+            failed = m.group(1) if m else line[8:].strip()
+        for sign, text in _LIMIT_SIGNS.items():
+            if sign in line:
+                why = text.format(cpu=limits.cpu_seconds, mem=limits.address_space_bytes >> 30)
+                found.append(Diagnostic(failed, 0, 0, "error", f"{why}: a compile-time bomb (deep template recursion, a huge constexpr)?"))
+                break
+    return found
 
 
 async def configure_and_build(target: Target, src: Path, build: Path, targets: list[str], *, home: Path, timeout: float,

@@ -9,10 +9,14 @@ Converting runs the candidate's code, so it runs like any untrusted kernel: subp
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
+from mkb_tui.device import sandbox
 from mkb_tui.device.base import ProcResult
-from mkb_tui.device.local import Limits, run_limited
+from mkb_tui.device.local import Limits, run_contained, run_limited
 from mkb_tui.engine import build as builder
 from mkb_tui.engine.convert import ops_of
 from mkb_tui.engine.mnn import MnnInfo
@@ -44,10 +48,8 @@ async def ensure_pristine_converter(mnn: MnnInfo, *, timeout: float = 7200) -> B
 
 async def run_converter(exe: Path, onnx_file: Path, out: Path, flags: tuple[str, ...], *, timeout: float = 120) -> ProcResult:
     """ONNX -> .mnn with a source-built converter; the caller reads `out` only when the result says success."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.unlink(missing_ok=True)
-    argv = [str(exe), "-f", "ONNX", "--modelFile", str(onnx_file), "--MNNModel", str(out), "--bizCode", "mkb", *flags]
-    return await run_limited(argv, cwd=out.parent, timeout=timeout, limits=CONVERT_LIMITS)
+    argv = [str(exe), "-f", "ONNX", "--modelFile", str(onnx_file), "--MNNModel", "@OUT@", "--bizCode", "mkb", *flags]
+    return await _contained_convert(exe, argv, onnx_file, out, timeout)
 
 
 def converted(proc: ProcResult, out: Path) -> bool:
@@ -55,11 +57,36 @@ def converted(proc: ProcResult, out: Path) -> bool:
 
 
 async def dump_ops(exe: Path, mnn_file: Path, *, timeout: float = 60) -> list[dict]:
-    """The model's ops (type, name, main), read with the same converter (-f MNN --JsonFile)."""
+    """The model's ops (type, name, main), read with a converter (-f MNN --JsonFile): the pristine one, so that the
+    candidate's code is not the witness of its own proof of run."""
     json_file = mnn_file.with_suffix(".json")
-    json_file.unlink(missing_ok=True)
-    argv = [str(exe), "-f", "MNN", "--modelFile", str(mnn_file), "--JsonFile", str(json_file)]
-    await run_limited(argv, cwd=mnn_file.parent, timeout=timeout, limits=CONVERT_LIMITS)
+    argv = [str(exe), "-f", "MNN", "--modelFile", str(mnn_file), "--JsonFile", "@OUT@"]
+    await _contained_convert(exe, argv, mnn_file, json_file, timeout)
     if not json_file.exists():
         return []
     return ops_of(json.loads(json_file.read_text()))
+
+
+async def _contained_convert(exe: Path, argv: list[str], model: Path, out: Path, timeout: float) -> ProcResult:
+    """Run a converter (which holds a combiner candidate's code) with only its model in and a fresh directory out,
+    as nobody, without network, new processes or the harness's environment; then move its output to `out`.
+    Where bubblewrap is missing it runs limited only (and says so)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)
+    with tempfile.TemporaryDirectory(prefix="convert-", dir=out.parent) as tmp:
+        work = Path(tmp)
+        produced = work / out.name
+        argv = [produced.as_posix() if a == "@OUT@" else a for a in argv]
+        if not sandbox.status().usable:
+            proc = await run_limited(argv, cwd=work, timeout=timeout, limits=CONVERT_LIMITS)
+            proc.stderr += "\n(mkb: the converter ran uncontained: bubblewrap is not usable here)"
+        else:
+            if os.geteuid() == 0:
+                os.chown(work, sandbox.NOBODY, sandbox.NOBODY)
+            libs = tuple(p for p in exe.parent.iterdir() if ".so" in p.name)  # the converter's own libraries, if shared
+            spec = sandbox.SandboxSpec(readable=(exe, *libs, model), writable=(work,), cwd=work, limits=CONVERT_LIMITS.rlimits(),
+                                       processes=sandbox.Processes.THREADS)  # fmt: skip
+            proc = await run_contained(argv, spec, timeout=timeout)
+        if produced.exists():
+            shutil.move(produced, out)
+    return proc

@@ -52,6 +52,7 @@ class Pipeline:
     ) -> None:
         self.mnn = mnn or require_mnn()
         self.device = device
+        self.device.threads = threads  # a contained run may start no more threads than this (none beyond the first)
         self.target = get_target(device.target)
         self.threads = threads
         self.precision = precision
@@ -105,6 +106,7 @@ class Pipeline:
             verdict.message = (f"the candidate's processes changed or left {len(restored)} file(s) in the device's work dir "
                                f"(put back or removed): {', '.join(restored[:3])}{', ...' if len(restored) > 3 else ''}")  # fmt: skip
             verdict.flags.append("device_inputs_restored")
+        verdict.flags += [f for f in self.device.containment_flags() if f not in verdict.flags]  # what the runs lacked
         verdict.seconds = time.monotonic() - started
         say("done")
         return verdict.make_safe()  # the one boundary where candidate-made text leaves the engine
@@ -255,7 +257,8 @@ class Pipeline:
             return None
         # proof of run: the native transform is registered under another name, so an ONNX op left unconverted
         # (an Extra op) means the candidate's transform did not handle it
-        ops = await converter.dump_ops(exe, out)
+        pristine = converter.converter_exe(converter.pristine_converter_dir(self.mnn))
+        ops = await converter.dump_ops(pristine if pristine.exists() else exe, out)
         if not ops:
             verdict.kind, verdict.message = VerdictKind.RUNTIME_ERROR, "the converted model could not be read back"
             return None
@@ -305,10 +308,12 @@ class Pipeline:
         return models, sets
 
     async def _runner(self, base: Baseline, lib_dir: Path, timeout: float, stdin: str) -> ProcResult:
-        """One runner process on the library in lib_dir; its plan goes on stdin, so every process has the same argv."""
-        if not self.target.static:  # one runner; the library under test comes from LD_LIBRARY_PATH
-            return await self.device.run([str(base.runner)], timeout=timeout, env={"LD_LIBRARY_PATH": str(lib_dir)}, stdin=stdin.encode())
+        """One runner process on the library in lib_dir; its plan goes on stdin, so every process has the same argv.
+        The runner and its library are pushed into the device first: a contained run sees nothing else."""
         side = "baseline" if lib_dir == base.build_dir else "candidate"
+        if not self.target.static:  # one runner; the library under test comes from LD_LIBRARY_PATH
+            await self.device.push({"bin/mkb_runner": base.runner, f"lib/{side}/libMNN.so": lib_dir / "libMNN.so"})
+            return await self.device.run(["bin/mkb_runner"], timeout=timeout, env={"LD_LIBRARY_PATH": f"lib/{side}"}, stdin=stdin.encode())
         exe = base.runner if side == "baseline" else _candidate_runner(lib_dir)
         if side == "candidate":
             failed = await self._link_candidate_runner(lib_dir)

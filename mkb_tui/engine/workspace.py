@@ -91,6 +91,8 @@ class Workspace:
 
     async def ensure_ready(self) -> BuildResult | None:
         """Copy and configure on first use; returns the configure result when it failed."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o700)  # other workspaces' programs (contained, as nobody) cannot read this one
         if not (self.build_dir / "build.ninja").exists():
             await asyncio.to_thread(self._copy_tree)
         if builder.needs_configure(self.target, self.src, self.build_dir):
@@ -291,6 +293,11 @@ class Workspace:
             self._record(written)
         self._write_state(list(files))
 
+    def compile_sandbox(self, build_dir: Path) -> dict[str, str]:
+        """The environment under which this workspace's compiles run contained (see build.compile_sandbox)."""
+        placed = [self.src / rel for rel in self._read_state() if rel.endswith((".cpp", ".cc", ".c"))]
+        return builder.compile_sandbox(self.src, build_dir, placed)
+
     async def build_converter(self, timeout: float = 3600, env: dict[str, str] | None = None) -> BuildResult:
         """MNN's converter from this workspace's tree (combiner candidates live in it): incremental after the first."""
         from mkb_tui.engine.converter import build_converter
@@ -306,7 +313,8 @@ class Workspace:
         if added:
             self._record(added)
         configuring = builder.needs_configure(converter_target(), self.src, self.converter_dir)
-        result = await build_converter(self.src, self.converter_dir, self.root, timeout=timeout, env=env)
+        result = await build_converter(self.src, self.converter_dir, self.root, timeout=timeout,
+                                       env={**(env or {}), **self.compile_sandbox(self.converter_dir)})  # fmt: skip
         if configuring:
             self._record_all()  # what CMake's first configure of the converter wrote into the tree is the harness's
         result.diagnostics = builder.relativize(result.diagnostics, self.src)
@@ -317,7 +325,8 @@ class Workspace:
         if failed is not None:
             return failed
         # off the timing core: a candidate's build never disturbs another's timing
-        result = await builder.ninja(self.build_dir, [LIB_TARGET], timeout=timeout, home=self.root, env=env, cpus=build_cpus())
+        result = await builder.ninja(self.build_dir, [LIB_TARGET], timeout=timeout, home=self.root,
+                                     env={**(env or {}), **self.compile_sandbox(self.build_dir)}, cpus=build_cpus())  # fmt: skip
         result.diagnostics = builder.relativize(result.diagnostics, self.src)
         return result
 
