@@ -38,6 +38,7 @@ def environment_checks() -> list[Check]:
         checks.append(Check("MNN converter", exe.exists(), str(exe) if exe.exists() else "not built",
                             "mkb-tui setup mnn --build converter (for the 10 combiner tasks)"))  # fmt: skip
     checks.append(Check("ccache", shutil.which("ccache") is not None, "found" if shutil.which("ccache") else "not found", "apt-get install ccache"))
+    checks += sandbox_checks()
     free = shutil.disk_usage(cache_dir()).free / 2**30
     checks.append(Check("disk", free > MIN_FREE_GIB, f"{free:.0f} GiB free in {cache_dir()}", f"free at least {MIN_FREE_GIB} GiB (builds and workspaces)"))
     adb = shutil.which("adb") is not None
@@ -46,6 +47,21 @@ def environment_checks() -> list[Check]:
         present = bool(os.environ.get(key))
         checks.append(Check(key, present, "set" if present else "not set", f"export {key}=... or use an openai-compatible / scripted model"))
     return checks
+
+
+def sandbox_checks() -> list[Check]:
+    """Which parts of the sandbox that contains candidate code work here (tried for real once)."""
+    from mkb_tui.device.sandbox import status
+
+    box = status()
+    user = "nobody (uid 65534), no capabilities" if box.privileged else "a user namespace (not root: runs keep your uid)"
+    return [
+        Check("sandbox (bubblewrap)", box.usable, "candidate code is compiled, run and converted contained" if box.usable else "; ".join(box.problems),
+              "apt-get install bubblewrap (without it candidate code runs uncontained, and verdicts say so)"),
+        Check("sandbox: user", box.usable, user, "run as root for the nobody user"),
+        Check("sandbox: seccomp", box.seccomp, "no new processes, sessions, sockets, affinity changes", "apt-get install libseccomp2"),
+        Check("sandbox: one core", box.cpuset.startswith("cgroup"), box.cpuset, "a writable cpuset cgroup (root); meanwhile an affinity mask that seccomp keeps"),
+    ]  # fmt: skip
 
 
 async def oracle_check(task_id: str = "abs", device: str = "local") -> Check:

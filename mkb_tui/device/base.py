@@ -60,6 +60,10 @@ class Device(ABC):
         """Delete device files (missing ones are fine): outputs go before a run, so a stale one is never read."""
         raise NotImplementedError(f"{type(self).__name__} cannot remove files")
 
+    async def end_runs(self) -> None:
+        """After an evaluation: nothing its runs started may outlive its verdict (a contained device ends its sandbox)."""
+        return None
+
     async def close(self) -> None:
         return None
 

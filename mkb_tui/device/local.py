@@ -261,6 +261,9 @@ class LocalDevice(Device):
         local.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(self.workdir / remote, local)
 
-    async def close(self) -> None:
+    async def end_runs(self) -> None:
         if self._supervisor is not None:
-            await self._supervisor.close()
+            await self._supervisor.close()  # the sandbox's pid namespace ends, with anything still in it
+
+    async def close(self) -> None:
+        await self.end_runs()

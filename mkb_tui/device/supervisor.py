@@ -34,7 +34,21 @@ class Supervisor:
         self.spec = spec
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.flags: tuple[str, ...] = ()
+
+    def _follow_loop(self) -> None:
+        """A device may outlive its event loop (one asyncio.run per evaluation): a supervisor started under another
+        loop cannot be talked to from this one, so it is ended and a new one starts."""
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        if self._proc is not None and self._proc.returncode is None:
+            try:
+                os.killpg(self._proc.pid, 9)
+            except ProcessLookupError:
+                pass
+        self._proc, self._lock, self._loop = None, asyncio.Lock(), loop
 
     def _command(self) -> ContainedCommand:
         python, prefix = _interpreter()
@@ -84,6 +98,7 @@ class Supervisor:
     async def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, limits: Rlimits,
                   processes: Processes, cpus: tuple[int, ...] | None = None, stdin: bytes | None = None) -> ProcResult:
         """Run argv contained; `cpus` sets an affinity mask where no cpuset cgroup holds the sandbox."""  # fmt: skip
+        self._follow_loop()
         async with self._lock:
             if self._proc is None or self._proc.returncode is not None:
                 self._proc = await self._start()
@@ -130,6 +145,7 @@ class Supervisor:
             self._proc = None
 
     async def close(self) -> None:
+        self._follow_loop()
         async with self._lock:
             await self._stop()
 
@@ -141,6 +157,4 @@ async def _kill(proc: asyncio.subprocess.Process) -> None:
             os.killpg(proc.pid, 9)
         except ProcessLookupError:
             pass
-    if proc.stdin is not None:
-        proc.stdin.close()
-    await proc.wait()
+    await proc.communicate()  # to the end of its pipes, so that its transport closes with this loop

@@ -15,6 +15,7 @@ from mkb_tui.engine.toolchain import Target
 from mkb_tui.engine.types import BuildResult
 
 RUNNER_SRC = Path(__file__).resolve().parent / "runner_src" / "mkb_runner.cpp"
+
 _locks: dict[str, asyncio.Lock] = {}
 
 
@@ -28,7 +29,10 @@ class Baseline:
 def runner_tag() -> str:
     """The runner source's content hash: runners (and their objects) are kept per source version, so checkouts with
     different runners sharing one MNN cache never run each other's binary."""
-    return hashlib.sha256(RUNNER_SRC.read_bytes()).hexdigest()[:12]
+    digest = hashlib.sha256()
+    for path in sorted(RUNNER_SRC.parent.iterdir()):  # the .cpp and the headers beside it (mkb_lockdown.h)
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def baseline_dirs(mnn: MnnInfo, target: Target) -> tuple[Path, Path]:

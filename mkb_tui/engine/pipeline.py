@@ -98,6 +98,8 @@ class Pipeline:
             verdict.kind, verdict.message = VerdictKind.DEVICE_ERROR, str(exc)
         finally:
             self.in_flight -= 1
+            if self.in_flight == 0:  # the last evaluation under way: its sandbox ends (each run's leftovers already did)
+                await self.device.end_runs()
         restored = sorted(set(list(getattr(self.device, "restored", ()))[restored_before:]))
         if restored:
             # push() put back what earlier evaluations left, so a copy found changed (or a file no push accounts for)
@@ -153,7 +155,9 @@ class Pipeline:
             failed = await ws.ensure_ready()
             if failed is not None:
                 raise MkbError(f"configuring the workspace failed: {failed.log.strip().splitlines()[-1] if failed.log.strip() else ''}")
-            ws.place(slotlib.placement(slot, candidate, self.mnn.root))
+            placed = slotlib.placement(slot, candidate, self.mnn.root)
+        ws.place(placed)
+        ws.untrusted = tuple(rel for rel in placed if rel in candidate.files)  # compiled in the strict sandbox
         combiner = slot.mechanism == "combiner"
         # a combiner lives in the converter; its model then runs on the pristine library
         with verdict.phase("first_build" if fresh else "build"):

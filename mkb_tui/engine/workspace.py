@@ -49,6 +49,7 @@ class Workspace:
     target: Target
     _lock_fd: int | None = field(default=None, init=False, repr=False)
     _manifest: dict[str, guard.Entry] | None = field(default=None, init=False, repr=False)
+    untrusted: tuple[str, ...] = field(default=(), init=False)  # tree-relative files the candidate wrote
 
     async def lock(self, poll: float = 0.2) -> None:
         """Exclusive use across processes (the app and a batch run share the cache): wait while another holds it."""
@@ -294,9 +295,9 @@ class Workspace:
         self._write_state(list(files))
 
     def compile_sandbox(self, build_dir: Path) -> dict[str, str]:
-        """The environment under which this workspace's compiles run contained (see build.compile_sandbox)."""
-        placed = [self.src / rel for rel in self._read_state() if rel.endswith((".cpp", ".cc", ".c"))]
-        return builder.compile_sandbox(self.src, build_dir, placed)
+        """The environment under which this workspace's compiles run contained (see build.compile_sandbox); the
+        candidate's own files (`untrusted`, set with each placement) get the strict limits and never ccache."""
+        return builder.compile_sandbox(self.src, build_dir, [self.src / rel for rel in self.untrusted])
 
     async def build_converter(self, timeout: float = 3600, env: dict[str, str] | None = None) -> BuildResult:
         """MNN's converter from this workspace's tree (combiner candidates live in it): incremental after the first."""

@@ -14,3 +14,4 @@ def test_doctor_reports_and_never_prints_keys(mnn):
     assert "MNN source" in text and mnn.version in text
     assert "ANTHROPIC_API_KEY" in text and "export ANTHROPIC_API_KEY" in text
     assert "sk-doctor-secret-123" not in text + out.stderr
+    assert "sandbox (bubblewrap)" in text and "sandbox: seccomp" in text and "sandbox: one core" in text

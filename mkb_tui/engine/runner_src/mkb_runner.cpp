@@ -43,6 +43,8 @@
 #include <string>
 #include <vector>
 
+#include "mkb_lockdown.h"
+
 // Optional counters compiled into a candidate workspace by the harness (slot dispatcher). Weak: absent in the
 // pristine library, where they resolve to null.
 extern "C" long mkb_candidate_creations() __attribute__((weak));
