@@ -2,7 +2,7 @@
 bwrap sandbox per process, and through the device's supervisor (one sandbox per device), plus what each start adds to
 an evaluation of ~80 runner processes.  .venv/bin/python bench/sandbox_overhead.py [--n 200] [--runner]
 
---runner also times the real MNN runner (a tiny model) the old way and contained, when MNN is set up."""
+--runner also times the real MNN runner's start (libMNN loaded) the old way and contained, when MNN is set up."""
 
 from __future__ import annotations
 
@@ -64,24 +64,29 @@ async def main(n: int, runner: bool) -> None:
 
 
 async def runner_figures(plain: LocalDevice, contained: LocalDevice, n: int) -> None:
-    from mkb_tui.bench.tasks import get_task
-    from mkb_tui.engine.pipeline import Pipeline
+    """The real runner started with an empty plan: it loads libMNN (the bulk of a process's start) and stops."""
+    from mkb_tui.engine.baseline import ensure_baseline
+    from mkb_tui.engine.mnn import find_mnn
+    from mkb_tui.engine.toolchain import host_target
 
-    try:
-        pipeline = Pipeline(contained)
-    except Exception as exc:  # noqa: BLE001 - MNN not set up
-        print(f"(no runner figures: {exc})")
+    mnn = find_mnn()
+    if mnn is None:
+        print("(no runner figures: MNN is not set up)")
         return
-    base = await pipeline.baseline()
-    task = get_task("abs")
-    for device in (plain, contained):  # the same model, input and runner in both work dirs
-        pipeline.device = device
-        models, cases = await pipeline._push_case(task)
-        await device.push({"bin/mkb_runner": base.runner, "lib/baseline/libMNN.so": base.build_dir / "libMNN.so"})
-    args = [models.baseline, cases[0][1], "out/t.mkbt", "--threads", "1", "--warmup", "0", "--iters", "1"]
-    print(f"{'one abs runner process (load, 1 run)':40s} {'median ms':>10s} {'p90 ms':>8s}")
+    base, _ = await ensure_baseline(mnn, host_target())
+    if base is None:
+        print("(no runner figures: the pristine build failed)")
+        return
+    print(f"{'runner start, libMNN loaded (empty plan)':40s} {'median ms':>10s} {'p90 ms':>8s}")
     for name, device in (("util-linux prefix (before)", plain), ("supervisor", contained)):
-        median, p90 = await timed(lambda: device.run(["bin/mkb_runner", *args], timeout=30, env={"LD_LIBRARY_PATH": "lib/baseline"}), n)
+        await device.push({"bin/mkb_runner": base.runner, "lib/baseline/libMNN.so": base.build_dir / "libMNN.so"})
+
+        async def start(device=device):
+            result = await device.run(["bin/mkb_runner"], timeout=30, env={"LD_LIBRARY_PATH": "lib/baseline"}, stdin=b"")
+            result.returncode = 0 if result.signal is None else result.returncode  # it refuses the empty plan: fine
+            return result
+
+        median, p90 = await timed(start, n)
         print(f"{name:40s} {median:10.2f} {p90:8.2f}")
 
 
