@@ -185,6 +185,27 @@ def source_findings(judged: JudgedSource, text: str, slot: Slot, *, src: Path, b
     return findings
 
 
+_MISSING = re.compile(r"^(?P<path>.+?): No such file or directory$")
+
+
+def unreachable_includes(diagnostics: list, src: Path) -> list[Finding]:
+    """Includes that failed because they name a file outside the MNN tree and the toolchain: the compile sandbox shows
+    the compiler nothing else, so such a build fails before any translation unit exists to judge. Said as the same
+    rule (`include`), with the path shown as a finding may show it."""
+    tree = os.path.realpath(src)
+    findings = []
+    for d in diagnostics:
+        m = _MISSING.match(d.message.strip())
+        if m is None:
+            continue
+        name = m.group("path")
+        including = os.path.dirname(os.path.join(tree, d.file))
+        path = os.path.normpath(name if os.path.isabs(name) else os.path.join(including, name))
+        if not _under(path, (tree, "/usr")):
+            findings.append(Finding("include", f"includes a file outside the MNN tree and the toolchain ({_shown(path, tree)})", d.file, d.line))
+    return findings
+
+
 def object_policy(slot: Slot, oracle: bool) -> object_check.ObjectPolicy:
     names = native_names(slot) if slot.mechanism in ("cpu", "combiner") else set()
     stems = {Path(p).stem for p in slot.native_files if p.endswith(SOURCE_SUFFIXES)}

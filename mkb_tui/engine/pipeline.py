@@ -223,6 +223,8 @@ class Pipeline:
         with verdict.phase("static"):
             findings = await build_check.judge_preprocessed(judged, slot, src=ws.src, build_dir=build_dir, compiler=compiler,
                                                       oracle=oracle, built=built.ok)  # fmt: skip
+        if not findings and not built.ok:  # an include the compile sandbox kept out: the same rule as a read one
+            findings = build_check.unreachable_includes(built.diagnostics, ws.src)  # tree-relative already
         if not findings and built.ok:
             base = await self.baseline()
             pristine = converter.pristine_converter_dir(self.mnn) if combiner else base.build_dir
