@@ -227,7 +227,7 @@ class LocalDevice(Device):
         folders of the files the run names (e.g. a memo an earlier process left for later ones). Returns them."""
         keep = set(self._pushed) | self._outputs
         parents = {str(Path(name).parent) for name in keep} | {"."}
-        ancestors = {str(p) for name in keep for p in Path(name).parents}
+        ancestors = {str(p) for name in keep for p in Path(name).parents} | {"out"}  # out/ is bound into the sandbox
         found = []
         for folder in sorted(parents & ({".", "out"} | {str(Path(n).parent) for n in names})):
             try:

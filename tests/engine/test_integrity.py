@@ -5,6 +5,7 @@ candidate of the same task does not rewrite the files that stay the same (so nin
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from pathlib import Path
 
@@ -68,9 +69,13 @@ DAMAGES_INPUTS = kernel(
 
 
 @pytest.fixture
-def past_the_checks(monkeypatch):
-    """The source and object checks off, as for a candidate that got past them: the integrity checks must hold alone."""
+def past_the_checks(monkeypatch, pipeline):
+    """The source and object checks off, as for a candidate that got past them, and its runs uncontained, as on a
+    machine without bubblewrap (whose read-only binds would stop these writes first): the integrity checks must hold
+    alone."""
     from mkb_tui.engine.pipeline import Pipeline
+
+    monkeypatch.setattr(pipeline.device, "contained", False)
 
     async def not_rejected(*args, **kwargs) -> bool:
         return False
@@ -105,7 +110,9 @@ def test_a_second_candidate_rebuilds_only_itself(pipeline):
 
 def test_files_planted_by_a_run_are_removed_and_later_builds_are_clean(pipeline, past_the_checks):
     ws = _workspace(pipeline)
-    planter = evaluate(pipeline, "abs", {CPP: PLANTS_HEADERS}, static=False)
+    # the runner loads a copy of the library from the device's work dir, so the workspace is named outright here
+    planting = PLANTS_HEADERS.replace('getenv("LD_LIBRARY_PATH")', json.dumps(str(ws.build_dir)))
+    planter = evaluate(pipeline, "abs", {CPP: planting}, static=False)
     assert not (ws.src / "include/vector").exists() and not (ws.src / "include/stdio.h").exists()
     assert not (ws.src / "source/core/mkb_planted.h").exists() and not (ws.build_dir / "stdio.h").exists()
     assert planter.kind.value in ("rejected", "runtime_error"), planter.message  # never correct
