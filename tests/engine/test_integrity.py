@@ -84,7 +84,10 @@ def past_the_checks(monkeypatch, pipeline):
 
 
 def _workspace(pipeline):
-    return pipeline.pool._queue._queue[0]
+    from mkb_tui.engine.workspace import Workspace
+
+    pool = pipeline.pool  # its first workspace (made on first use), by its place
+    return Workspace(pool.base / f"{pool.name}0", pool.mnn, pool.target)
 
 
 def _variant(k: int) -> str:
