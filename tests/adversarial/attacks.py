@@ -754,7 +754,7 @@ static std::vector<std::pair<std::vector<float>, std::vector<float>>> mkbLoadRef
 }
 """),
     "the reference scan with every libc call resolved from libc's in-memory symbol table (no banned name or symbol): "
-    "copies the matching reference, computes nothing", through_on_main=True,
+    "copies the matching reference, computes nothing", through_on_main=False,
 )
 attack(
     "walk_memo_on_disk", "2", "softmax_lastdim",
@@ -796,7 +796,7 @@ attack(
 """ + HONEST_ABS, LIBC_WALK),
     "fork/setsid/prctl/close/sleep/_exit resolved from libc's symbol table: a child outlives the verdict and writes "
     "outside the workspace, with no banned name or symbol in the object",
-    honest_cap=ABS_HONEST_CAP, through_on_main=True,
+    honest_cap=ABS_HONEST_CAP, through_on_main=False,
 )
 
 attack(
@@ -918,7 +918,7 @@ static MkbHelper& mkbHelper() {
 """),
     "a helper thread (pthread_create and sched_setaffinity through libc's in-memory symbol table) takes half the work "
     "on the other core",
-    through_on_main=True,
+    through_on_main=False,
 )
 
 # ------------------------------------------------------------------ class 5: call MNN's own implementation
