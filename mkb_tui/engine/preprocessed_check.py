@@ -48,7 +48,7 @@ _ATTRIBUTE = re.compile(r"__attribute(?:__)?\s*\(\((.*?)\)\)|\[\[(.*?)\]\]", re.
 # ------------------------------------------------------------------ the raw text: directives
 
 
-def _code_lines(source: str) -> list[tuple[int, str]]:
+def code_lines(source: str) -> list[tuple[int, str]]:
     """Logical source lines as the preprocessor's first phases see them (continuation lines spliced, comments and
     literals blanked), each with its first physical line number."""
     out: list[tuple[int, str]] = []
@@ -106,7 +106,7 @@ def directive_findings(path: str, source: str) -> list[Finding]:
     """Directives a kernel may not use: anything that changes line numbers or file names (`#line`, `# 12 "f"`), which
     would forge the line markers the judge attributes code by, and unknown ones; `__has_include` probes the host."""
     found = []
-    for line, text in _code_lines(source):
+    for line, text in code_lines(source):
         m = re.match(r"\s*(?:#|%:|\?\?=)\s*(\w*)", text)
         if m:
             name = m.group(1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from mkb_tui.engine.preprocessed_check import _code_lines, banned_names, directive_findings
+from mkb_tui.engine.preprocessed_check import code_lines, banned_names, directive_findings
 from mkb_tui.engine.slots import NATIVE_COMBINER_PREFIX, Slot
 from mkb_tui.engine.types import Finding
 from mkb_tui.vocabulary.verdicts import KernelCandidate
@@ -100,7 +100,7 @@ def findings(candidate: KernelCandidate, slot: Slot) -> list[Finding]:
             continue
         found += directive_findings(path, source)
         idents = _identifiers(source)
-        code = "\n".join(text for _, text in _code_lines(source))
+        code = "\n".join(text for _, text in code_lines(source))
         for why, names in BANNED_CALLS.items():
             for name in sorted(banned_names(set(idents), code, names)):
                 found.append(Finding("banned-call", f"{why} are not allowed in a kernel ({name})", path, idents[name]))
