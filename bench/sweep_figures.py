@@ -3,9 +3,10 @@
 A loopback model (the real openai SDK over HTTP) answers every role after a fixed latency (default 5 s); the Coder
 writes a correct kernel for each task, a different one each iteration (so every build compiles), the Accelerator a
 plan. The sweep runs through the session service and the real pipeline on this host (or a FakeEvaluator with
---fake SECONDS). The evaluation floor is the sum of the evaluations' work (their phases: build, verify, time, ...; not
-the time they queued): what the sweep would take if the model answered instantly and evaluations ran one after
-another. Also: the time to make a pool workspace from scratch.
+--fake SECONDS). The evaluation floor is the sum of the evaluations' work when they run one at a time (their phases,
+without the time they queued for a workspace), measured at --jobs 1: what the sweep would take if the model answered
+instantly. At higher --jobs the same work takes longer per evaluation (builds share the build core), so each row
+also shows its own work ("work s") and its device time ("runs s": push, verify, time; one at a time per device). Also: the time to make a pool workspace from scratch.
 
     python bench/sweep_figures.py                      # 5 tasks x 3 iterations, --jobs 1,4,16, 5 s latency
     python bench/sweep_figures.py --jobs 4 --fake 2    # quick: no MNN
@@ -56,8 +57,9 @@ async def one_sweep(tasks: list[str], jobs: int, iterations: int, latency: float
             wall = time.monotonic() - started
             verdicts = [e.payload for e in await store.events(opened.session_id) if e.kind == ev.VERDICT]
     run_s = sum(sum(s for name, s in v.get("phases", {}).items() if name in ("push", "verify", "time")) for v in verdicts)
-    # the floor counts each evaluation's work (its phases), not the time it queued for a workspace or the device
-    return {"jobs": jobs, "wall": wall, "floor": sum(sum(v.get("phases", {}).values()) for v in verdicts), "runs": run_s, "evaluations": len(verdicts),
+    # an evaluation's work: its phases, not the time it queued for a workspace ("acquire")
+    work = sum(s for v in verdicts for name, s in v.get("phases", {}).items() if name != "acquire")
+    return {"jobs": jobs, "wall": wall, "work": work, "runs": run_s, "evaluations": len(verdicts),
             "correct": sum(v["verdict"] == "correct" for v in verdicts), "model_calls": model.requests, "model_in_flight": model.max_in_flight}  # fmt: skip
 
 
@@ -99,12 +101,17 @@ def main() -> None:
     tasks = args.tasks.split(",")
     print(f"{len(tasks)} tasks x {args.iterations} iterations, model latency {args.latency:.1f} s, "
           + (f"FakeEvaluator {args.fake} s" if args.fake is not None else "real pipeline on this host"))  # fmt: skip
-    print(f"{'jobs':>4} {'wall s':>8} {'floor s':>8} {'wall/floor':>10} {'runs s':>7} {'evals':>5} {'correct':>7} {'calls':>5} {'model in flight':>15}")
+    print(f"{'jobs':>4} {'wall s':>8} {'work s':>8} {'runs s':>7} {'wall/floor':>10} {'evals':>5} {'correct':>7} {'calls':>5} {'model in flight':>15}")
+    floor = None  # the work at --jobs 1 (the first row when it is 1; else each row's own work)
     with tempfile.TemporaryDirectory() as tmp:
         for jobs in [int(j) for j in args.jobs.split(",")]:
             r = asyncio.run(one_sweep(tasks, jobs, args.iterations, args.latency, args.fake, Path(tmp) / f"jobs{jobs}.sqlite"))
-            print(f"{r['jobs']:>4} {r['wall']:>8.1f} {r['floor']:>8.1f} {r['wall'] / r['floor']:>10.2f} {r['runs']:>7.1f} {r['evaluations']:>5} "
+            if jobs == 1:
+                floor = r["work"]
+            print(f"{r['jobs']:>4} {r['wall']:>8.1f} {r['work']:>8.1f} {r['runs']:>7.1f} {r['wall'] / (floor or r['work']):>10.2f} {r['evaluations']:>5} "
                   f"{r['correct']:>7} {r['model_calls']:>5} {r['model_in_flight']:>15}", flush=True)  # fmt: skip
+    if floor:
+        print(f"evaluation floor (the work at --jobs 1): {floor:.1f} s")
     if args.fake is None and not args.no_workspace:
         fresh, incremental = asyncio.run(workspace_rebuild())
         print(f"a pool workspace from scratch (copy, configure, build from ccache): {fresh:.1f} s; then an incremental build: {incremental:.1f} s")
