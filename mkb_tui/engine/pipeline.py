@@ -1,8 +1,9 @@
 """The evaluation pipeline: candidate in, classified Verdict out.
 
-static check -> place into a scratch workspace -> incremental build -> convert the task's model -> run the runner on
-the device for every seed (fresh process, repeated run for determinism) -> compare with the PyTorch reference ->
-time baseline and candidate interleaved A/B/A/B -> Verdict. Kernel faults never raise.
+static check -> place into a scratch workspace -> incremental build -> convert the task's model -> verify and time
+with runner processes that all look alike (mkb_tui.engine.measure: the fixed seeds and secret inputs compared on the
+host, baseline and candidate interleaved A/B/A/B, a sample of the timed runs compared too) -> Verdict. Kernel faults
+never raise.
 """
 
 from __future__ import annotations
