@@ -58,8 +58,8 @@ class TimingPlan:
 
     rounds: int = 10  # at least this many rounds
     warmup: int = 8
-    runs: int = 6
-    extra: int = 6
+    runs: int = 4  # each counted run reads its own input set: a process's start-up grows with them (13 sets: +10 ms)
+    extra: int = 4
     max_rounds: int = 40
     budget_s: float = 3.0
 

@@ -46,8 +46,8 @@ class Shape:
     never see a content twice, so nothing memoised from an earlier run is ever the answer."""
 
     warmup: int = 8
-    runs: int = 6
-    extra: int = 6
+    runs: int = 4
+    extra: int = 4
     check_runs: int = 16  # counted runs whose outputs are compared, per timing (a cheat skipping work in most runs is seen)
     check_bytes: int = 32 << 20  # but fewer when the outputs are large
 
