@@ -17,17 +17,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from mkb_tui.vocabulary.verdicts import VerdictKind
+from mkb_tui.vocabulary.verdicts import REVERIFIED, VerdictKind, doubts  # noqa: F401 (re-exported: the metrics' rule)
 
 FAST_PS = (0.5, 1.0, 1.5)
-DOUBTFUL_FLAGS = ("suspicious_speedup", "unstable_timing", "high_dispersion", "timing_mismatch")
-REVERIFIED = "reverified"
-
-
-def doubts(flags: Iterable[str]) -> tuple[str, ...]:
-    """The flags that keep a speedup from counting: the doubtful ones, unless a second timing re-verified it."""
-    flags = tuple(flags)
-    return () if REVERIFIED in flags else tuple(f for f in flags if f in DOUBTFUL_FLAGS)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ RESULTS is one of:
   SESSION         a session id (or unique prefix, or 'latest') in --db (default sessions/mkb.sqlite)
 Tasks are scored best-of-iterations; fast_p counts a task when correct and speedup > p, over all tasks
 (a stored session's planned tasks that were never attempted count as failures); emulated timings never count.
-A speedup flagged suspicious_speedup, unstable_timing, high_dispersion or timing_mismatch counts only when the
+A speedup flagged suspicious_speedup, unstable_timing, high_dispersion, timing_mismatch or timing_unverified counts only when the
 verdict also says `reverified` (a second timing, every timed output checked, agreed); the others are listed apart."""
 
 DB_SUFFIXES = {".sqlite", ".sqlite3", ".db"}

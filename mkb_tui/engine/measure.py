@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mkb_tui.bench.compare import compare_outputs
-from mkb_tui.bench.metrics import DOUBTFUL_FLAGS, REVERIFIED
 from mkb_tui.bench.tensorfile import read_tensors
 from mkb_tui.device.base import ProcResult
 from mkb_tui.engine.schedule import InputSet, PlanText, ProcessPlan, Shape, kept_outputs, plan_text, timing_plans, verification_plan
 from mkb_tui.engine.timing import (
     REVERIFY_AGREEMENT,
     UNSTABLE_HALVES,
+    UNWITNESSED_SPEEDUP,
     CrossCheck,
     ProcessTimes,
     Round,
@@ -37,7 +37,7 @@ from mkb_tui.engine.timing import (
     timing_doubt,
     timing_flags,
 )
-from mkb_tui.vocabulary.verdicts import Verdict, VerdictKind
+from mkb_tui.vocabulary.verdicts import REVERIFIED, Verdict, VerdictKind, doubts
 
 TIMING_ATTEMPTS = 3
 RunProcess = Callable[[str, str], Awaitable[ProcResult]]  # (side, plan text on stdin) -> the process's result
@@ -316,8 +316,9 @@ class Judge:
         verdict.timing_check["crosschecks"] = [c.as_dict() for c in checks]
         if any(c.mismatch for c in checks):
             verdict.flags.append("timing_mismatch")
-        doubtful = [f for f in verdict.flags if f in DOUBTFUL_FLAGS]
-        if ratio is not None and verdict.kind is VerdictKind.CORRECT and doubtful:
+        elif ratio is not None and ratio > UNWITNESSED_SPEEDUP and not any(c.resolved for c in checks):
+            verdict.flags.append("timing_unverified")
+        if ratio is not None and verdict.kind is VerdictKind.CORRECT and doubts(verdict.flags):
             await self._reverify(verdict, ratio, timeout)
         if "timing_mismatch" in verdict.flags and REVERIFIED not in verdict.flags:
             verdict.speedup = None  # the runner's clock was contradicted: no speedup is credited
@@ -347,7 +348,9 @@ class Judge:
         base = summarize([t for b, _ in samples for t in b])
         cand = summarize([t for _, c in samples for t in c])
         again = speedup(base, cand)
-        clean = timing_doubt(samples) <= 1.0 and not any(c.mismatch for c in self._crosschecks(attempt))
+        checks = self._crosschecks(attempt)
+        witnessed = again is None or again <= UNWITNESSED_SPEEDUP or any(c.resolved for c in checks)
+        clean = timing_doubt(samples) <= 1.0 and witnessed and not any(c.mismatch for c in checks)
         verdict.timing_check["reverify_speedup"] = again
         if again is not None and clean and abs(again - ratio) <= REVERIFY_AGREEMENT * ratio:
             verdict.flags.append(REVERIFIED)

@@ -12,8 +12,6 @@ from mkb_tui.vocabulary.verdicts import TimingStats
 # anyway (measured: a 0.8 us op with a few preempted runs has CV 2.2 and IQR / median 0.024)
 HIGH_DISPERSION = 0.20
 SUSPICIOUS_SPEEDUP = 10.0  # KernelBench's excessive-speedup bound; a task may declare its own (Task.plausible_speedup)
-# flags under which a speedup does not count (fast_p, geomean) until a second, fully checked timing confirms it
-DOUBTFUL_FLAGS = ("suspicious_speedup", "unstable_timing", "high_dispersion", "timing_mismatch")
 REVERIFY_AGREEMENT = 0.10  # the confirming timing's speedup within this share of the first
 UNSTABLE_HALVES = 0.05  # the speedups of the first and second half of the rounds further apart than this: time again
 
@@ -81,12 +79,14 @@ def timing_doubt(rounds: list[Round]) -> float:
 # ---- cross-checks of the runner's clock ------------------------------------------------------------------------------
 # The candidate's code runs in the runner's address space, so the runner's own timer is not the only witness. Two
 # others, each compared with what the runner claims for the candidate's gain per run (baseline minus candidate):
-# - loop: each run, with the poisoning and feeding before it, timed by a raw clock_gettime system call in the runner
-#   (no library function a candidate could define). Time taken out of the timed region shows up around it.
+# - loop: each timed region read again by a raw clock_gettime system call just outside the vDSO readings (no library
+#   function a candidate could define, no pointer it could overwrite). A clock made to run slow shows as a gap.
 # - host: the wall time the host measures around each process, out of the candidate's reach. Processes come in two
 #   lengths, so the per-run figure is (long - short) / extra runs, and each process's fixed costs cancel.
 CROSSCHECK_REL = 0.2  # a claimed gain per run beyond the seen one by more than this share of the baseline's run: a mismatch
 CROSSCHECK_SIGMAS = 3.0
+# a claimed speedup above this that no witness could resolve is a doubt (timing_unverified), not an agreement
+UNWITNESSED_SPEEDUP = 1.5
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class ProcessTimes:
     """What one runner process reported, and the host's wall time around it."""
 
     times_ms: list[float]  # every run, in order
-    raw_ms: list[float]  # every run with its poisoning and feeding, by the system-call clock
+    raw_ms: list[float]  # every timed region by the system-call clock, read just outside the runner's clock
     wall_s: float  # the host's measure of the whole process
 
     @property
@@ -138,8 +138,8 @@ def _judge(witness: str, claimed: float, seen: float, base_run_ms: float, se: fl
 
 def loop_crosscheck(pairs: list[tuple[ProcessTimes, ProcessTimes]]) -> CrossCheck:
     """Per round (baseline, candidate on the same plan): the claimed gain per run (medians of the timed regions)
-    against the gain per run by the system-call clock (medians of the runs with their poisoning and feeding, which
-    cost both sides the same). Medians: a run preempted outside its timed region says nothing about the clock."""
+    against the gain per run by the system-call clock (medians of the same regions, each a system call wider on both
+    sides). Medians: a run preempted between the two readings says nothing about the clock."""
     claimed, seen = [], []
     for b, c in pairs:
         claimed.append(statistics.median(b.times_ms) - statistics.median(c.times_ms))

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from mkb_tui.errors import ConfigError
-from mkb_tui.vocabulary.verdicts import UNTRUSTED_FLAGS, VerdictKind
+from mkb_tui.vocabulary.verdicts import VerdictKind, doubts
 
 # kinds whose candidate compiled (a rejected candidate was refused before building; a device error says nothing)
 COMPILED_KINDS = frozenset(k.value for k in VerdictKind if k.compiled)
@@ -37,7 +37,7 @@ class RewardFormula:
         value = speedup
         if self.speedup_cap is not None:
             value = min(value, self.speedup_cap)
-        if self.untrusted_cap is not None and UNTRUSTED_FLAGS.intersection(flags):
+        if self.untrusted_cap is not None and doubts(flags):
             value = min(value, self.untrusted_cap)
         return reward + self.speedup * value
 

@@ -13,7 +13,7 @@ from typing import Any
 from mkb_tui.store.redact import redact_text
 from mkb_tui.store.store import Store
 from mkb_tui.vocabulary import events as ev
-from mkb_tui.vocabulary.verdicts import UNTRUSTED_FLAGS
+from mkb_tui.vocabulary.verdicts import doubts
 
 # how good a verdict is, for preference pairs (a device error says nothing about the kernel: never paired)
 TIERS = {"correct": 3, "wrong_output": 2, "runtime_error": 2, "timeout": 2, "compile_error": 1, "rejected": 1, "format_error": 0}
@@ -59,7 +59,7 @@ class Candidate:
 
     @property
     def trusted_speedup(self) -> float | None:
-        return None if UNTRUSTED_FLAGS.intersection(self.flags) else self.speedup
+        return None if doubts(self.flags) else self.speedup
 
     def score(self) -> tuple[int, float]:
         return TIERS.get(self.verdict, -1), self.trusted_speedup or 0.0

@@ -18,8 +18,16 @@ LOG_LIMIT = 20000
 MAX_DIAGNOSTICS = 100
 
 
-# flags that say a measured speedup is not yet trustworthy: it earns no reward or preference until re-verified
-UNTRUSTED_FLAGS = frozenset({"suspicious_speedup", "unstable_timing", "high_dispersion"})
+# flags that say a measured speedup is not yet trustworthy: it earns no reward or preference, and counts towards no
+# metric, until a second, fully checked timing confirms it (flag REVERIFIED)
+UNTRUSTED_FLAGS = frozenset({"suspicious_speedup", "unstable_timing", "high_dispersion", "timing_mismatch", "timing_unverified"})
+REVERIFIED = "reverified"
+
+
+def doubts(flags) -> tuple[str, ...]:
+    """The flags that keep a speedup from counting: the untrusted ones, unless a second timing re-verified it."""
+    flags = tuple(flags)
+    return () if REVERIFIED in flags else tuple(f for f in flags if f in UNTRUSTED_FLAGS)
 
 
 class VerdictKind(str, Enum):
