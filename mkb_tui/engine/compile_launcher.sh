@@ -1,7 +1,8 @@
 #!/bin/sh
 # Compiler launcher for MNN builds. The candidate's files (the MKB* slot files, and MKB_CANDIDATE_FILES: a geometry
 # candidate's) are always compiled for real, so a build can never answer for an untrusted kernel from a cache entry;
-# MNN's own files go through ccache. The files the judge reads (MKB_JUDGED_SOURCES, colon-separated) are compiled with
+# MNN's own files, and the dispatcher the harness generates from the slot alone (MKBDispatch.cpp: one text per task,
+# so a task seen before costs no compile), go through ccache. The files the judge reads (MKB_JUDGED_SOURCES, colon-separated) are compiled with
 # -save-temps=obj: the build leaves the translation unit exactly as its preprocessor produced it (.ii), which the
 # judge checks instead of the text the model wrote. In a workspace (MKB_*_SANDBOX set by the harness) every compiler
 # runs contained: the candidate's and the judged files in the strict sandbox with tight limits, MNN's through ccache's
@@ -10,7 +11,7 @@ candidate=
 judged=
 for arg in "$@"; do
   case "$arg" in
-    *MKBCandidate.cpp|*MKBDispatch.cpp|*MKBCombiner.cpp) candidate=1 ;;
+    *MKBCandidate.cpp|*MKBCombiner.cpp) candidate=1 ;;
   esac
   if [ -n "${MKB_CANDIDATE_FILES:-}" ] && [ -n "$arg" ]; then
     case ":$MKB_CANDIDATE_FILES:" in
