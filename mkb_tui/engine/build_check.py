@@ -91,21 +91,26 @@ _SYSTEM_DIRS: dict[str, str] = {}  # toolchain directories resolved once per pro
 
 @lru_cache(maxsize=8)
 def system_include_dirs(compiler: str) -> tuple[str, ...]:
-    """The toolchain's own include directories, as the compiler lists them."""
-    try:
-        proc = subprocess.run([compiler, "-xc++", "-E", "-v", "-"], input="", capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return ()
-    dirs, inside = [], False
-    for line in proc.stderr.splitlines():
-        if line.startswith("#include <...> search starts here:"):
-            inside = True
-        elif line.startswith("End of search list."):
-            inside = False
-        elif inside and line.startswith(" "):
-            dirs.append(os.path.normpath(line.strip()))
-            dirs.append(os.path.realpath(line.strip()))
-    return tuple(dirs)
+    """The toolchain's own include directories, as the compiler lists them (asked once, kept on disk by the
+    compiler's mtime)."""
+    import shutil
+
+    def ask() -> list[str]:
+        try:
+            proc = subprocess.run([compiler, "-xc++", "-E", "-v", "-"], input="", capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return []
+        dirs, inside = [], False
+        for line in proc.stderr.splitlines():
+            if line.startswith("#include <...> search starts here:"):
+                inside = True
+            elif line.startswith("End of search list."):
+                inside = False
+            elif inside and line.startswith(" "):
+                dirs += [os.path.normpath(line.strip()), os.path.realpath(line.strip())]
+        return dirs
+
+    return tuple(object_check.cached("include-dirs", Path(shutil.which(compiler) or compiler), ask))
 
 
 def _under(path: str, roots: tuple[str, ...]) -> bool:

@@ -146,7 +146,7 @@ def _cache_file(kind: str, key: str) -> Path:
     return cache_dir() / "judge" / f"{kind}-{safe}.json"
 
 
-def _cached(kind: str, source: Path, compute):
+def cached(kind: str, source: Path, compute):
     """A derived table, kept on disk next to nothing secret, keyed by the source's path and mtime."""
     try:
         key = f"{source}-{source.stat().st_mtime_ns}"
@@ -221,7 +221,7 @@ def _runtime_paths(compiler: str) -> dict[str, str]:
                 found[lib] = os.path.realpath(path)
         return found
 
-    return _cached("runtime", exe, ask)
+    return cached("runtime", exe, ask)
 
 
 def system_exports(compiler: str) -> set[str]:
@@ -232,7 +232,7 @@ def system_exports(compiler: str) -> set[str]:
         def read() -> list[str]:
             return sorted(set().union(*(dynamic_definitions(Path(p)) for p in _runtime_paths(compiler).values())))
 
-        _SYSTEM_EXPORTS[compiler] = set(_cached("system-exports", Path(shutil.which(compiler) or compiler), read))
+        _SYSTEM_EXPORTS[compiler] = set(cached("system-exports", Path(shutil.which(compiler) or compiler), read))
     return _SYSTEM_EXPORTS[compiler]
 
 
@@ -262,7 +262,7 @@ def pristine_definitions(build_dir: Path, nm: str) -> dict[str, str]:
                     table.setdefault(parts[0], head.rsplit("/", 1)[-1].split(".")[0])
         return table
 
-    return _cached(f"defs-{build_dir.name}", lib, compute)
+    return cached(f"defs-{build_dir.name}", lib, compute)
 
 
 # ---------------------------------------------------------------------------------------------------- reading an object
@@ -525,7 +525,7 @@ async def library_findings(lib: Path, pristine_lib: Path, *, compiler: str, wher
         return []
     exported = await asyncio.to_thread(dynamic_definitions, lib)
     system = await asyncio.to_thread(system_exports, compiler)
-    base = set(await asyncio.to_thread(_cached, "dynsym", pristine_lib, lambda: sorted(dynamic_definitions(pristine_lib))))
+    base = set(await asyncio.to_thread(cached, "dynsym", pristine_lib, lambda: sorted(dynamic_definitions(pristine_lib))))
     added = sorted((exported - base) & system)
     return readable([Finding("interpose", "the built library exports {sym}, which the C or C++ runtime also defines", where,
                              symbol=n) for n in added])  # fmt: skip
