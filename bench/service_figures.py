@@ -105,7 +105,7 @@ def cli_eval(text: str) -> tuple[float, dict]:
 
 
 async def real(clients: list[int], direct: int, alone_p50: float, slots: int | None) -> None:
-    print(f"\nreal LayerNorm evaluations ({TASK}, host, one device: one evaluation at a time):")
+    print(f"\nreal LayerNorm evaluations ({TASK}, host, one device):")
     n = 0
     walls, pipeline = [], []
     for _ in range(direct + 1):  # the first warms the workspace (a full build of a new slot)
