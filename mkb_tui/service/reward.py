@@ -1,8 +1,8 @@
 """The reward a training loop gets for one verdict: a pure function of the verdict's kind, speedup and flags.
 
 The paper's GRPO reward is 0.3 for compiling, plus 0.3 for being correct, plus the speedup when correct. A reward
-server is where reward hacking pays, so by default a speedup the judge flagged as untrustworthy (suspicious, unstable
-or widely dispersed timing) earns at most 1.0 until it is re-verified; `untrusted_cap=none` restores the plain formula.
+server is where reward hacking pays, so by default a speedup the judge doubts (vocabulary.doubts: a suspicious, unstable,
+dispersed or unverified timing) earns at most 1.0 until it is re-verified; `untrusted_cap=none` restores the plain formula.
 """
 
 from __future__ import annotations
