@@ -14,6 +14,8 @@ import asyncio
 import hashlib
 import json
 import random
+
+import numpy as np
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,6 +89,19 @@ class TimedModels:
     candidate_api: str = "session"
 
 
+def output_hash(arrays: list) -> str:
+    """The runner's hash of a run's outputs (outputHash in mkb_runner.cpp), as 16 hex digits: per tensor the sum of its
+    little-endian 64-bit words times 1, 3, 5, ... (mod 2^64), folded with the byte count."""
+    h = 0
+    for a in arrays:
+        raw = np.ascontiguousarray(a).tobytes()
+        words = np.frombuffer(raw + b"\0" * (-len(raw) % 8), dtype="<u8")
+        with np.errstate(over="ignore"):
+            total = int((words * np.arange(1, 2 * len(words), 2, dtype=np.uint64)).sum(dtype=np.uint64))
+        h = (h * 1000003 + total + len(raw)) % (1 << 64)
+    return f"{h:016x}"
+
+
 def _digest(arrays: list) -> str:
     h = hashlib.sha256()
     for a in arrays:
@@ -140,6 +155,8 @@ class Judge:
         self.shape = timing.shape()
         self.digests: dict[int, tuple[str, str]] = {}  # input set -> (digest of its outputs, where it was seen)
         self.checked = 0
+        self.verified: dict[int, tuple[str, str]] = {}  # input set -> hash of an output compared with its reference
+        self.hashed = 0
         self._verification: _Process | None = None
 
     # ---- processes ----------------------------------------------------------------------------------------------
@@ -186,6 +203,12 @@ class Judge:
                 verdict.message = f"{chosen.label}: {cmp.message}" if where == "verification" else (
                     f"the timed runs' outputs differed from the reference ({where}, run {run}, {chosen.label}): {cmp.message}")  # fmt: skip
                 return False
+            reported = ((p.report or {}).get("hashes") or [None] * (run + 1))[run]
+            if reported != output_hash(got):
+                verdict.kind = VerdictKind.RUNTIME_ERROR
+                verdict.message = f"the runner's hash of run {run} ({where}) does not match the outputs it wrote"
+                return False
+            self.verified.setdefault(index, (reported, f"{where}, run {run}"))
             digest, seen = _digest(got), f"{where}, run {run}"
             first = self.digests.setdefault(index, (digest, seen))
             if first[0] != digest:
@@ -272,7 +295,30 @@ class Judge:
             if self._failed(cand, "candidate", verdict, timeout) or not await self._checked(cand, verdict, f"timing round {r}"):
                 return None
             attempt.rounds.append((base, cand))
+        for r, (_, cand) in enumerate(attempt.rounds):
+            if not self._hashes_match(cand, verdict, f"timing round {r}"):
+                return None
         return attempt
+
+    def _hashes_match(self, p: _Process, verdict: Verdict, where: str) -> bool:
+        """Every run of a candidate process, kept or not, against an output of the same input that was compared with
+        the reference (bitwise: the kernel must be deterministic): a run that computed something else is caught even
+        though its outputs were never written."""
+        hashes = (p.report or {}).get("hashes") or []
+        if len(hashes) != p.plan.runs:
+            verdict.kind, verdict.message = VerdictKind.RUNTIME_ERROR, f"the runner reported {len(hashes)} output hashes for {p.plan.runs} runs ({where})"
+            return False
+        for run, (index, h) in enumerate(zip(p.plan.sets, hashes)):
+            known = self.verified.get(index)
+            if known is None:
+                continue
+            self.hashed += 1
+            if known[0] != h and not self.lenient:
+                verdict.kind, verdict.speedup = VerdictKind.WRONG_OUTPUT, None
+                verdict.message = (f"the timed runs' outputs differed from the reference ({where}, run {run}, {self.sets[index].label}): "
+                                   f"not the output verified for this input at {known[1]} (computed something else, or nondeterministic)")  # fmt: skip
+                return False
+        return True
 
     async def _checked(self, p: _Process, verdict: Verdict, where: str) -> bool:
         ok = await self._compare(p, verdict, where)
@@ -300,7 +346,7 @@ class Judge:
         for n in range(1 if self.emulated else TIMING_ATTEMPTS):
             attempt = await self._rounds(verdict, timeout, reuse_verification=n == 0)
             if attempt is None:
-                verdict.timing_check["checked_runs"] = self.checked
+                verdict.timing_check["checked_runs"], verdict.timing_check["hash_matched_runs"] = self.checked, self.hashed
                 return
             attempts.append((timing_doubt(self._samples(attempt)), attempt))
             if attempts[-1][0] <= 1.0:
@@ -310,7 +356,7 @@ class Judge:
         if len(attempts) > 1:
             verdict.flags.append("retimed")
         if self.emulated:
-            verdict.timing_check["checked_runs"] = self.checked
+            verdict.timing_check["checked_runs"], verdict.timing_check["hash_matched_runs"] = self.checked, self.hashed
             return
         checks = self._crosschecks(attempt)
         verdict.timing_check["crosschecks"] = [c.as_dict() for c in checks]
@@ -324,7 +370,7 @@ class Judge:
             verdict.speedup = None  # the runner's clock was contradicted: no speedup is credited
         if verdict.kind is not VerdictKind.CORRECT and ratio is not None:
             verdict.flags.append(f"timed_speedup={ratio:.3f}")
-        verdict.timing_check["checked_runs"] = self.checked
+        verdict.timing_check["checked_runs"], verdict.timing_check["hash_matched_runs"] = self.checked, self.hashed
 
     def _summarize(self, attempt: _Attempt, verdict: Verdict) -> float | None:
         samples = self._samples(attempt)

@@ -300,6 +300,13 @@ struct Json {
         while (k > 0) b.push_back(d[--k]);
         return *this;
     }
+    Json& hex(uint64_t v) {
+        const char* digits = "0123456789abcdef";
+        b.push_back('"');
+        for (int shift = 60; shift >= 0; shift -= 4) b.push_back(digits[(v >> shift) & 0xf]);
+        b.push_back('"');
+        return *this;
+    }
     Json& ms(int64_t ns) {  // nanoseconds as milliseconds with 6 decimals
         if (ns < 0) { b.push_back('-'); ns = -ns; }
         num(ns / 1000000);
@@ -512,8 +519,28 @@ uint32_t runPoison(uint32_t base, size_t run) { return 0x7fc00000u | ((base ^ (u
 struct Timing {
     std::vector<int64_t> times;  // ns
     std::vector<int64_t> raw;  // ns: each timed region again, by the system-call clock just outside the vDSO readings
+    std::vector<uint64_t> hashes;  // every run's outputs (outputHash): the harness matches them to outputs it verified
     std::vector<HostTensor> kept;  // outputs of the kept runs, named "RUN:NAME"
 };
+
+// A hash of a run's outputs that numpy recomputes quickly (mkb_tui.engine.measure.output_hash): per tensor the sum of
+// its little-endian 64-bit words times 1, 3, 5, ... (mod 2^64), folded with the byte count.
+uint64_t outputHash(const std::vector<HostTensor>& outs) {
+    uint64_t h = 0;
+    for (const auto& t : outs) {
+        uint64_t sum = 0;
+        const uint8_t* p = t.data.data();
+        size_t n = t.data.size();
+        for (size_t i = 0; 8 * i < n; ++i) {
+            uint64_t w = 0;
+            size_t take = n - 8 * i < 8 ? n - 8 * i : 8;
+            for (size_t k = 0; k < take; ++k) w |= (uint64_t)p[8 * i + k] << (8 * k);
+            sum += w * (2 * (uint64_t)i + 1);
+        }
+        h = h * 1000003ULL + sum + (uint64_t)n;
+    }
+    return h;
+}
 
 void keep(Timing& timing, size_t run, std::vector<HostTensor> outs) {
     for (auto& t : outs) {
@@ -531,6 +558,8 @@ int report(const Plan& plan, const Timing& timing) {
     for (size_t i = 0; i < timing.times.size(); ++i) { j.raw(i ? "," : "").ms(timing.times[i]); timed += timing.times[i]; }
     j.raw("],\"raw_ms\":[");
     for (size_t i = 0; i < timing.raw.size(); ++i) j.raw(i ? "," : "").ms(timing.raw[i]);
+    j.raw("],\"hashes\":[");
+    for (size_t i = 0; i < timing.hashes.size(); ++i) j.raw(i ? "," : "").hex(timing.hashes[i]);
     j.raw("],\"timed_ms\":").ms(timed);
     proof(j);
     j.raw("}");
@@ -587,7 +616,7 @@ int runModulePlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, 
         timing.raw.push_back(raw1 - raw0);
         if (!computed) return fail("forward failed (output not computed)", 3);
         timing.times.push_back(t1 - t0);
-        if (run.keep) {
+        {  // every run's outputs are hashed; the kept ones written too
             std::vector<HostTensor> outs;
             for (size_t i = 0; i < res.size(); ++i) {
                 VARP o = res[i];
@@ -596,7 +625,8 @@ int runModulePlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, 
                 std::string name = i < info->outputNames.size() ? info->outputNames[i] : "output" + std::to_string(i);
                 outs.push_back(fromBuffer(name, oi->type, oi->dim, o->readMap<void>(), oi->size * oi->type.bytes()));
             }
-            keep(timing, r, std::move(outs));
+            timing.hashes.push_back(outputHash(outs));
+            if (run.keep) keep(timing, r, std::move(outs));
         }
         // whatever memory held these results holds a NaN pattern when the next run starts
         for (auto& o : res) {
@@ -658,7 +688,9 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
         timing.raw.push_back(raw1 - raw0);
         if (code != MNN::NO_ERROR) return fail("runSession failed", 3);
         timing.times.push_back(t1 - t0);
-        if (run.keep) keep(timing, r, collect());
+        std::vector<HostTensor> outs = collect();  // every run's outputs are hashed; the kept ones written too
+        timing.hashes.push_back(outputHash(outs));
+        if (run.keep) keep(timing, r, std::move(outs));
     }
     int code = report(plan, timing);
     net->releaseSession(session);
