@@ -57,7 +57,7 @@ async def overhead(pipeline: Pipeline, repeats: int = 5) -> None:
         for n, plan in enumerate(plans):
             for lib in (base.build_dir, ws.build_dir):
                 text = plan_text(plan, sets, model=models.baseline, api=models.baseline_api, threads=1, precision="high", record="out/t.mkbt")
-                await pipeline.device.run([str(base.runner)], timeout=60, env={"LD_LIBRARY_PATH": str(lib)}, stdin=text.text.encode())
+                await pipeline._runner(base, lib, 60, text.text)
         bare.append(build + time.monotonic() - started)
         builds.append(build)
     t, b = statistics.median(totals), statistics.median(bare)

@@ -29,10 +29,15 @@ def abs_case(pipeline):
 
 def _run(pipeline, base, text: str, argv_extra: list[str] | None = None):
     async def go():
-        return await pipeline.device.run([str(base.runner), *(argv_extra or [])], timeout=60, env={"LD_LIBRARY_PATH": str(base.build_dir)},
+        # as Pipeline._runner places them: a contained run sees only the device's work dir
+        await pipeline.device.push({"bin/mkb_runner": base.runner, "lib/baseline/libMNN.so": base.build_dir / "libMNN.so"})
+        return await pipeline.device.run(["bin/mkb_runner", *(argv_extra or [])], timeout=60, env={"LD_LIBRARY_PATH": "lib/baseline"},
                                          stdin=text.encode())  # fmt: skip
+
     result = asyncio.run(go())
-    line = [l for l in result.stdout.splitlines() if l.startswith("{")][-1]
+    lines = [l for l in result.stdout.splitlines() if l.startswith("{")]
+    assert lines, (result.returncode, result.stderr[-2000:])
+    line = lines[-1]
     return result, json.loads(line)
 
 
