@@ -772,19 +772,25 @@ ONNX_NODE = (
 
 async def onnx_node(task_id: str) -> list[dict] | str:
     """A task's ONNX node, from its (cached) export, in a child process: exporting imports torch, which would hold the
-    app's interpreter for seconds. The node summary, or a line saying why there is none."""
+    app's interpreter for seconds. The node summary, or a line saying why there is none. (A plain Popen polled from
+    the loop: a child left by a cancelled worker is killed and reaped here, whatever state the loop is in.)"""
     import json
+    import subprocess
     import sys
+    import tempfile
 
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-c", ONNX_NODE, task_id, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)  # fmt: skip
-    try:
-        out, err = await proc.communicate()
-    except asyncio.CancelledError:  # another task was selected, or the app quits
-        proc.kill()
-        await proc.wait()  # reaped while the loop runs
-        raise
-    if proc.returncode != 0:
-        lines = err.decode(errors="replace").strip().splitlines()
-        return f"ONNX export unavailable ({lines[-1] if lines else 'exit ' + str(proc.returncode)})"
-    return json.loads(out)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([sys.executable, "-c", ONNX_NODE, task_id], stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+        try:
+            while proc.poll() is None:
+                await asyncio.sleep(0.05)
+        finally:
+            if proc.poll() is None:  # another task was selected, or the app quits
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            lines = err.read().decode(errors="replace").strip().splitlines()
+            return f"ONNX export unavailable ({lines[-1] if lines else 'exit ' + str(proc.returncode)})"
+        return json.loads(out.read())
