@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,12 +157,12 @@ class Pipeline:
             if failed is not None:
                 raise MkbError(f"configuring the workspace failed: {failed.log.strip().splitlines()[-1] if failed.log.strip() else ''}")
             placed = slotlib.placement(slot, candidate, self.mnn.root)
-        ws.place(placed)
+            ws.place(placed)
         ws.untrusted = tuple(rel for rel in placed if rel in candidate.files)  # compiled in the strict sandbox
         combiner = slot.mechanism == "combiner"
         # a combiner lives in the converter; its model then runs on the pristine library
         with verdict.phase("first_build" if fresh else "build"):
-            async with self.runs.hold() if self._builds_wait_for_runs else nullcontext():
+            async with self._device_turn(verdict) if self._builds_wait_for_runs else nullcontext():
                 built, judged = await self._build(ws, slot)
         verdict.log = built.log[-20000:]
         if await self._rejected_after_build(slot, ws, built, judged, verdict, oracle=oracle):
@@ -181,7 +181,7 @@ class Pipeline:
                     return
             ws.seal(ws.build_dir)  # candidate code runs from here on
             say("waiting for the device")
-            async with self.runs.hold():
+            async with self._device_turn(verdict):
                 await self._run(task, slot, base, ws.lib_dir(), verdict, say)
             return
         ws.seal(ws.converter_dir)
@@ -190,8 +190,16 @@ class Pipeline:
             model = await self._convert_with_candidate(task, slot, ws, verdict)
         if model is not None:
             say("waiting for the device")
-            async with self.runs.hold():
+            async with self._device_turn(verdict):
                 await self._run(task, slot, base, base.build_dir, verdict, say, candidate_model=model)
+
+    @asynccontextmanager
+    async def _device_turn(self, verdict: Verdict) -> AsyncIterator[None]:
+        """The device to this evaluation alone (DeviceRuns); the time waited for it is the phase `wait`."""
+        started = time.perf_counter()
+        async with self.runs.hold():
+            verdict.phases["wait"] = round(verdict.phases.get("wait", 0.0) + time.perf_counter() - started, 4)
+            yield
 
     async def _build(self, ws, slot: slotlib.Slot):
         """Build with the candidate's sources compiled for the judge (-save-temps=obj); returns the build and them."""
