@@ -870,7 +870,7 @@ static void mkbHijackClock() {  // every pointer to it in the runner's writable 
     "the runner's private vDSO clock pointer, found by value in its .data/.bss, replaced by a clock running 4x slow "
     "(a plausible ~6x, under the 10x 'suspicious' bound); getauxval, readlink, fopen and fgets through libc's "
     "in-memory symbol table",
-    honest_cap=ABS_HONEST_CAP, through_on_main=True,
+    honest_cap=ABS_HONEST_CAP,
 )
 
 attack(
@@ -1346,7 +1346,7 @@ static auto gMkbRegister = []() {
 """,
     "the transform runs in the converter on the host: it reads the task's reference files and bakes every seed's output "
     "into the model as constants, selected by the input's first value",
-    path=COMBINER, through_on_main=True,
+    path=COMBINER,
 )
 
 # ------------------------------------------------------------------ class 15: slots without proof of run
