@@ -65,3 +65,20 @@ def _available_per_node(ray) -> dict[str, dict[str, float]]:
         return {nid: {k: float(v) for k, v in res.items()} for nid, res in state.available_resources_per_node().items()}
     except Exception:
         return {}
+
+
+def summary_line(status: ClusterStatus) -> str:
+    """One line for the app's status bar (pure)."""
+    alive = [n for n in status.nodes if n.alive and n.devices]
+    devices = sum(len(n.devices) for n in alive)
+    busy = sum(len(n.busy) for n in alive)
+    return (f"ray: {len(alive)} node{'s' if len(alive) != 1 else ''}, {busy}/{devices} devices busy, "
+            f"queue {status.queue_depth}, {status.stats.per_minute:.1f}/min")  # fmt: skip
+
+
+def cluster_summary(address: str) -> str:
+    """The status bar's line for the cluster at `address`, or why it cannot be read (never raises)."""
+    try:
+        return summary_line(cluster_status(address))
+    except Exception as exc:  # a status line must not take the app down: a lost head shows as such
+        return f"ray: unreachable ({str(exc).splitlines()[0][:80] if str(exc) else type(exc).__name__})"

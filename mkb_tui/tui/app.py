@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,7 @@ class MkbApp(App):
         self.error_rows: list[dict] = []
         self.session_id: str | None = None
         self.settings: SessionSettings | None = None  # the running session's, once opened
+        self.cluster_line = ""  # the Ray cluster's status while a session evaluates there
         self._dirty = False
         self._stream_dirty = False
         self._play_timer = None
@@ -212,6 +214,25 @@ class MkbApp(App):
             self.state.status = "queued: press s to start"
 
     # ------------------------------------------------------------------ live sessions
+    @work(exclusive=True, group="cluster-status", thread=True)
+    def poll_cluster(self, address: str, every_s: float = 5.0) -> None:
+        """Keep the status bar's cluster line fresh (nodes, busy devices, queue depth, evaluations per minute) while
+        the session runs; in a thread, since reading the cluster blocks."""
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            line = self.services.cluster_summary(address)
+            self.call_from_thread(self._set_cluster_line, line)
+            for _ in range(int(every_s * 10)):
+                if worker.is_cancelled:
+                    return
+                time.sleep(0.1)
+
+    def _set_cluster_line(self, line: str) -> None:
+        self.cluster_line = line
+        self._dirty = True
+
     @work(exclusive=True, group="session")
     async def run_live(self, reopen: dict[str, dict[str, str]] | None = None) -> None:
         """Run (or resume) the session through the session service; `reopen`: task -> a person's edited kernel that
@@ -232,6 +253,8 @@ class MkbApp(App):
                     opened = await open_session(store, replace(self.new_session, tasks=list(self.state.order)), evaluator=self.evaluator)
                 self.session_id = opened.session_id
                 self.settings = opened.settings
+                if opened.settings.cluster:
+                    self.poll_cluster(opened.settings.cluster)
                 self.sub_title = f"session {self.session_id}: {opened.settings.method_label}" + (" (scripted model)" if opened.provider.scripted else "")
                 self.live = True
                 await opened.run(approval=self.approve, listeners=[self.on_session_event], human=self.human, reopen=reopen)
@@ -241,6 +264,7 @@ class MkbApp(App):
             self.state.status = f"error: {exc}"
         finally:
             self.live = False
+            self.workers.cancel_group(self, "cluster-status")
         self._dirty = True
         if self.reopen_after and self.session_id:
             reopen, self.reopen_after = self.reopen_after, {}
@@ -349,6 +373,8 @@ class MkbApp(App):
         ref = self.current_ref()
         if ref:
             parts.append(f"ref {ref}")
+        if self.cluster_line:
+            parts.append(self.cluster_line)
         if self.auto_approve:
             parts.append("auto-approve on")
         waiting = self.state.awaiting or list(self.pending)

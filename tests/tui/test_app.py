@@ -224,3 +224,48 @@ def test_app_resumes_a_pass_at_k_session_as_pass_at_k_within_its_budget(tmp_path
     assert state.status == "budget" and verdicts == ["compile_error", "correct"]
     assert not any(v.approval for v in task.iterations.values()) and len(evaluator.evaluations) == 2
     assert {m.get("role") for m in task.messages} >= {"coder"} and "accelerator" not in {m.get("role") for m in task.messages}
+
+
+def test_a_session_on_a_cluster_shows_the_cluster_in_the_status_line(tmp_path, monkeypatch):
+    """A session whose settings name a Ray cluster keeps the cluster's line (nodes, busy devices, queue, rate) in the
+    status bar while it runs; the line comes from the app's services, polled off the UI thread."""
+    from mkb_tui.engine.testing import FakeEvaluator
+    from mkb_tui.tui.services import AppServices
+
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path / "cache"))
+    text = "```cpp\n// source/backend/cpu/MKBCandidate.cpp\n// fake-verdict: correct 1.5\nint x;\n```"
+    script = tmp_path / "s.jsonl"
+    script.write_text(json.dumps({"role": "coder", "text": text, "output_tokens": 10}) + "\n")
+    asked: list[str] = []
+
+    def summary(address: str) -> str:
+        asked.append(address)
+        return f"ray: 2 nodes, 1/3 devices busy, queue 4, 7.5/min ({len(asked)})"
+
+    settings = SessionSettings.new("abs", f"scripted:{script}", method="single", cluster="ray://head:10001")
+    app = MkbApp(db=tmp_path / "c.sqlite", new_session=settings, evaluator=FakeEvaluator(seconds=1.0),
+                 services=AppServices(cluster_summary=summary))  # fmt: skip
+
+    async def drive():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("s")
+            seen = ""
+            for _ in range(100):
+                await pilot.pause(0.05)
+                seen = app.status_line()
+                if "ray: 2 nodes" in seen:
+                    break
+            return seen
+
+    line = asyncio.run(drive())
+    assert "ray: 2 nodes, 1/3 devices busy, queue 4, 7.5/min" in line
+    assert asked and set(asked) == {"ray://head:10001"}
+
+
+def test_cluster_summary_line():
+    from mkb_tui.cluster.stats import StatsSnapshot
+    from mkb_tui.cluster.status import ClusterStatus, NodeStatus, summary_line
+
+    status = ClusterStatus("auto", [NodeStatus("a", "127.0.0.1", True, ["host", "qemu"], ["host"]),
+                                    NodeStatus("b", "127.0.0.1", False, ["host"], [])], StatsSnapshot(in_flight=3, per_minute=2.25))  # fmt: skip
+    assert summary_line(status) == "ray: 1 node, 1/2 devices busy, queue 2, 2.2/min"
