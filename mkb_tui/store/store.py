@@ -185,6 +185,18 @@ class Store:
         if event.kind == ev.MESSAGE_DELTA:
             return None
         payload = redact_texts(scrub(event.payload) if event.kind == ev.SESSION_STARTED else event.payload)
+        # the write runs to its end even when the caller is cancelled meanwhile (an app quitting mid-session): a
+        # transaction cut off between BEGIN and COMMIT would leave the connection unable to write anything more
+        write = asyncio.ensure_future(self._append(session_id, event, payload))
+        try:
+            seq = await asyncio.shield(write)
+        except asyncio.CancelledError:
+            await asyncio.wait([write])
+            raise
+        event.seq = seq
+        return seq
+
+    async def _append(self, session_id: str, event: Event, payload: dict) -> int | None:
         async with self._transaction():
             cur = await self.db.execute(
                 "INSERT INTO events (session_id, task_id, iteration, kind, payload, ts) VALUES (?,?,?,?,?,?)",
@@ -193,7 +205,6 @@ class Store:
             seq = cur.lastrowid
             await self._normalize(session_id, event, payload)
             await self.db.execute("UPDATE sessions SET updated=? WHERE id=?", (event.ts, session_id))
-        event.seq = seq
         return seq
 
     async def _normalize(self, sid: str, e: Event, p: dict) -> None:

@@ -202,3 +202,25 @@ async def test_best_kernel_is_the_fastest_correct_one(tmp_path):
             assert (state.best_iteration, state.best_speedup) == [(0, None), (1, 1.4), (1, 1.4), (1, 1.4)][it]
         assert state.best_files == {"k.cpp": "v1"} and state.last_iteration == 3
 
+
+
+async def test_a_cancelled_append_never_leaves_the_store_mid_transaction(tmp_path):
+    """Cancelling a writer at any point of an append (an app quitting mid-session) leaves each event stored whole or
+    not at all, and the store keeps taking writes."""
+    async with Store(tmp_path / "c.sqlite") as store:
+        sid = await store.create_session({"model": "scripted:x", "tasks": ["abs"]})
+        cancelled = 0
+        for delay in [0.0, 0.0001, 0.0003, 0.001, 0.002] * 4:
+            writer = asyncio.ensure_future(store.append(sid, Event(ev.MESSAGE, {"role": "coder", "text": "x" * 5000, "cost_usd": 0.01}, "abs", 0)))
+            await asyncio.sleep(delay)
+            writer.cancel()
+            try:
+                await writer
+            except asyncio.CancelledError:
+                cancelled += 1
+        seq = await store.append(sid, Event(ev.TASK_STARTED, {"category": "unary"}, "abs"))
+        assert seq is not None  # the connection is not left inside a transaction
+        assert cancelled > 0
+        stored = [e for e in await store.events(sid) if e.kind == ev.MESSAGE]
+        session = (await store.sessions())[0]
+        assert session.cost_usd == pytest.approx(0.01 * len(stored))  # each message with its derived rows, or not at all
