@@ -81,9 +81,11 @@ async def _contained_convert(exe: Path, argv: list[str], model: Path, out: Path,
             proc = await run_limited(argv, cwd=work, timeout=timeout, limits=CONVERT_LIMITS)
             proc.stderr += "\n(mkb: the converter ran uncontained: bubblewrap is not usable here)"
         else:
+            work.chmod(0o755)  # bwrap itself (root without capabilities) enters it before the converter becomes nobody
             if os.geteuid() == 0:
                 os.chown(work, sandbox.NOBODY, sandbox.NOBODY)
-            libs = tuple(p for p in exe.parent.iterdir() if ".so" in p.name)  # the converter's own libraries, if shared
+            # the converter's own shared libraries, where its RPATH finds them (the build dir and below)
+            libs = tuple(p for p in exe.parent.rglob("*.so*") if p.is_file() and not p.is_symlink())
             spec = sandbox.SandboxSpec(readable=(exe, *libs, model), writable=(work,), cwd=work, limits=CONVERT_LIMITS.rlimits(),
                                        processes=sandbox.Processes.THREADS)  # fmt: skip
             proc = await run_contained(argv, spec, timeout=timeout)
