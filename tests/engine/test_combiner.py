@@ -98,7 +98,7 @@ def test_oracle_combiner_through_the_source_built_converter(pipeline):
     assert verdict.kind.value == "correct", (verdict.message, verdict.log[-3000:])
     assert "the candidate's model runs" in verdict.log
     assert verdict.speedup is not None and 0.5 < verdict.speedup < 2.0
-    assert len(verdict.candidate.samples_ms) >= 100
+    assert len(verdict.candidate.samples_ms) >= pipeline.timing.rounds * pipeline.timing.runs
 
 
 def test_own_combiner_is_correct_and_a_wrong_one_is_not(pipeline):
