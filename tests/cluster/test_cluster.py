@@ -92,32 +92,29 @@ def test_a_node_lost_mid_evaluation_is_retried_on_another(ray_cluster):
     from mkb_tui.cluster import RayEvaluator
     from mkb_tui.cluster.status import _available_per_node
 
-    second = ray_cluster.add_node(num_cpus=1, resources=ray_cluster.host_resources)
-    ray_cluster.wait_for_nodes()
-    evaluator = RayEvaluator(ray_cluster.address, "local", backend="fake:8")
+    import ray
 
-    def busy_node():
-        for node in (ray_cluster.first, second):
-            available = _available_per_node(ray).get(node.node_id)
-            if available is not None and available.get("mkb_host", 0.0) < 1.0:  # a used-up resource is left out
-                return node
-        return None
+    doomed = ray_cluster.first  # the only host node: the evaluation can only start there
+    evaluator = RayEvaluator(ray_cluster.address, "local", backend="fake:20")
+
+    def running_on_doomed() -> bool:
+        available = _available_per_node(ray).get(doomed.node_id)
+        return available is not None and available.get("mkb_host", 0.0) < 1.0  # a used-up resource is left out
 
     async def run():
         job = asyncio.ensure_future(evaluator.evaluate(get_task("abs"), _candidate("correct 2.0")))
-        for _ in range(50):
+        for _ in range(100):
             await asyncio.sleep(0.1)
-            doomed = busy_node()
-            if doomed is not None:
+            if running_on_doomed():
                 break
-        assert doomed is not None and not job.done()
+        assert running_on_doomed() and not job.done()
+        survivor = ray_cluster.add_node(num_cpus=1, resources=ray_cluster.host_resources)
+        ray_cluster.wait_for_nodes()
+        assert not job.done()
         ray_cluster.remove_node(doomed)  # raylet and workers killed mid-evaluation
-        return doomed, await job
+        return survivor, await job
 
-    import ray
-
-    doomed, verdict = asyncio.run(run())
-    survivor = second if doomed is ray_cluster.first else ray_cluster.first
+    survivor, verdict = asyncio.run(run())
     ray_cluster.first = survivor
     assert verdict.kind.value == "correct" and verdict.speedup == pytest.approx(2.0)
     assert "attempts=2" in verdict.flags
