@@ -32,7 +32,7 @@ EXIT_HARNESS_CRASH = 3
 
 
 def parser() -> argparse.ArgumentParser:
-    from mkb_tui.cli.main import Parser
+    from mkb_tui.cli.main import Parser, add_session_arguments
 
     p = Parser(
         prog="mkb-tui --batch",
@@ -45,15 +45,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--tasks", default=None, help="task ids or globs, comma-separated (e.g. 'unary/*,softmax*'); required unless --resume")
     p.add_argument("--model", default=None, help="anthropic:NAME | openai:NAME | openai-compatible:NAME | scripted:FILE.jsonl")
-    p.add_argument("--base-url", default=None, help="for openai-compatible servers (Ollama, vLLM, llama.cpp)")
-    p.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL] | a comma list | adb:* (every phone); default local")
-    p.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
-    p.add_argument("--method", default="moka", help="moka | single | pass@k (with --k K), or pass@K (default moka)")
-    p.add_argument("--k", type=int, default=None, help="samples for --method pass@k (default 10)")
-    p.add_argument("--iterations", type=int, default=None, help="MoKA iterations per task (default 10)")
-    p.add_argument("--jobs", type=int, default=None, help="tasks in flight at once (default 8; 1 for scripted models)")
-    p.add_argument("--workspaces", type=int, default=None, help="MNN workspaces per device, made when first needed (default: 2, or 1 on one core)")
-    p.add_argument("--threads", type=int, default=None, help="MNN threads when timing (default 1)")
+    add_session_arguments(p)
     p.add_argument("--out", type=Path, default=Path("out"), help="where report.json and report.csv go (default out/)")
     p.add_argument("--db", type=Path, default=DEFAULT_DB, help="session database (default sessions/mkb.sqlite)")
     p.add_argument("--budget-usd", type=float, default=None, help="stop the session cleanly once this much is spent (with --resume: a new budget)")

@@ -33,6 +33,19 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def add_session_arguments(p: argparse.ArgumentParser) -> None:
+    """How a new session evaluates and samples: the same flags for the app and for --batch."""
+    p.add_argument("--base-url", default=None, help="for openai-compatible servers (Ollama, vLLM, llama.cpp)")
+    p.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL] | a comma list | adb:* (every phone); default local")
+    p.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
+    p.add_argument("--method", default="moka", help="moka | single | pass@k (with --k K), or pass@K (default moka)")
+    p.add_argument("--k", type=int, default=None, help="samples for --method pass@k (default 10)")
+    p.add_argument("--iterations", type=int, default=None, help="MoKA iterations per task (default 10)")
+    p.add_argument("--jobs", type=int, default=None, help="tasks in flight at once (default 8; 1 for scripted models)")
+    p.add_argument("--workspaces", type=int, default=None, help="MNN workspaces per device, made when first needed (default: 2, or 1 on one core)")
+    p.add_argument("--threads", type=int, default=None, help="MNN threads when timing (default 1)")
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="mkb-tui",
@@ -45,15 +58,7 @@ def build_parser() -> Parser:
     parser.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session in the app")
     parser.add_argument("--tasks", default=None, help="with --model: queue these tasks in the app (press s to start)")
     parser.add_argument("--model", default=None, help="PROVIDER:NAME for a new session in the app")
-    parser.add_argument("--base-url", default=None, help="for openai-compatible models")
-    parser.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL] | a comma list | adb:*")
-    parser.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
-    parser.add_argument("--method", default="moka", help="moka | single | pass@k (with --k K), or pass@K (default moka)")
-    parser.add_argument("--k", type=int, default=None, help="samples for --method pass@k (default 10)")
-    parser.add_argument("--iterations", type=int, default=None, help="MoKA iterations per task (default 10)")
-    parser.add_argument("--jobs", type=int, default=None, help="tasks in flight at once (default 8; 1 for scripted models)")
-    parser.add_argument("--workspaces", type=int, default=None, help="MNN workspaces per device (default: 2, or 1 on one core)")
-    parser.add_argument("--threads", type=int, default=None, help="MNN threads when timing (default 1)")
+    add_session_arguments(parser)
     parser.add_argument("--budget-usd", type=float, default=None, help="stop the session cleanly once this much is spent")
     parser.add_argument("--budget-tokens", type=int, default=None, help="stop the session cleanly after this many tokens")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
