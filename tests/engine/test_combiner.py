@@ -4,6 +4,7 @@ the model it produces runs on MNN's pristine kernels and is timed against the mo
 import pytest
 
 from tests.mnn_fixtures import evaluate
+from tests.verdict_checks import assert_best_is_timed_and_counted_honestly
 
 COMBINER = "tools/converter/source/optimizer/onnxextra/MKBCombiner.cpp"
 COMBINER_TASKS = ["instancenorm", "instancenorm_batch2", "einsum_matmul", "einsum_outer_batched", "reducel2_axis1",
@@ -167,4 +168,4 @@ def test_moka_loop_writes_a_combiner(pipeline, tmp_path):
     assert COMBINER in first_prompt and 'insert("ReduceL2"' in first_prompt and "OnnxExtraManager.hpp" in first_prompt
     errors = next(e for e in seen if e.kind == ev.ERRORS).payload["errors"]
     assert any("_ReduceL2Magic" in e["error_message"] for e in errors)
-    assert outcome.correct and outcome.best_speedup is not None
+    assert_best_is_timed_and_counted_honestly(outcome, seen)
