@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import platform
 import resource
 import shutil
 import signal
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,14 +215,16 @@ class LocalDevice(Device):
         return True
 
     def check_inputs(self, argv: list[str]) -> list[str]:
-        """Before a run: every pushed file the command names (the runner, the model, the inputs) still holds what was
-        pushed, or is restored now. Returns the names that had to be restored."""
-        return [remote for remote in named_files(argv, self._pushed) if self._ensure(remote, self._pushed[remote])]
+        """Before and after a run: every pushed file the command names (the runner, the model, the inputs), and every
+        pushed file in the writable out/ (which no command names, but a run could replace there and read again in the
+        next), still holds what was pushed, or is restored now. Returns the names that had to be restored."""
+        names = dict.fromkeys([*named_files(argv, self._pushed), *(r for r in self._pushed if r.startswith("out/"))])
+        return [remote for remote in names if self._ensure(remote, self._pushed[remote])]
 
     async def remove(self, remotes: list[str]) -> None:
         for remote in remotes:
             self._outputs.add(remote)  # a name the harness lets runs write
-            (self.workdir / remote).unlink(missing_ok=True)
+            remove_entry(self.workdir / remote)  # whatever a run made of the name: a file, a link, a directory tree
 
     def sweep(self, names: list[str]) -> list[str]:
         """Before a run: remove what no harness push or output name accounts for, in the work dir, its out/ and the
@@ -236,7 +240,9 @@ class LocalDevice(Device):
                 continue
             for entry in entries:
                 rel = entry.name if folder == "." else f"{folder}/{entry.name}"
-                if rel in keep or (entry.is_dir(follow_symlinks=False) and rel in ancestors):
+                if rel in keep and entry.is_file(follow_symlinks=False):
+                    continue  # a harness name, still a plain file (a link or directory under it goes)
+                if rel in ancestors and rel not in keep and entry.is_dir(follow_symlinks=False):
                     continue
                 remove_entry(Path(entry.path))
                 found.append(rel)
@@ -245,6 +251,14 @@ class LocalDevice(Device):
     async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None) -> ProcResult:
         names = argv + named_in(stdin)
         self.restored += self.check_inputs(names) + self.sweep(names)
+        try:
+            return await self._run(argv, timeout=timeout, env=env, stdin=stdin)
+        finally:
+            # and after it: what the run changed or left is put back now, before the harness pulls its outputs or
+            # starts the next run (and counted against this run's evaluation, not the next one's)
+            self.restored += self.check_inputs(names) + self.sweep(names)
+
+    async def _run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None, stdin: bytes | None) -> ProcResult:
         exe = argv[0] if os.path.isabs(argv[0]) else str(self.workdir / argv[0])
         if not self.contained:
             return await run_limited([exe, *argv[1:]], cwd=self.workdir, timeout=timeout, env=env, limits=self.limits, stdin=stdin)
@@ -258,8 +272,17 @@ class LocalDevice(Device):
                                           stdin=stdin)  # fmt: skip
 
     async def pull(self, remote: str, local: Path) -> None:
+        """Copy a file a run wrote: a plain file only, never followed through a link a run made (which could name
+        any host file, or /dev/zero)."""
         local.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(self.workdir / remote, local)
+        fd = os.open(self.workdir / remote, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, f"{remote} is not a plain file")
+            with os.fdopen(os.dup(fd), "rb") as source, open(local, "wb") as dest:
+                shutil.copyfileobj(source, dest)
+        finally:
+            os.close(fd)
 
     async def end_runs(self) -> None:
         if self._supervisor is not None:

@@ -132,6 +132,13 @@ _DENIED = (
     "request_key", "io_uring_setup", "io_uring_enter", "io_uring_register",
     # the network (already a private, empty namespace)
     "socket", "socketpair", "connect",
+    # state that outlives the run: the sandbox's IPC namespace is one for every run of a device (System V shared
+    # memory, queues, semaphores; POSIX queues), so a run could leave a memo there for the next
+    "shmget", "shmat", "shmdt", "shmctl", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop", "semtimedop",
+    "semctl", "ipc", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify", "mq_getsetattr",
+    # ... or in the metadata of what it may write (out/): extended attributes, times, modes
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "utimensat", "utimes",
+    "utime", "futimesat", "chmod", "fchmod", "fchmodat", "fchmodat2",
 )  # fmt: skip
 _CLONE_THREAD = 0x00010000
 _ACT_ALLOW = 0x7FFF0000

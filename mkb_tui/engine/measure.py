@@ -14,10 +14,11 @@ import asyncio
 import hashlib
 import json
 import random
+import struct
 
 import numpy as np
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mkb_tui.bench.compare import compare_outputs
@@ -163,8 +164,11 @@ class Judge:
 
     async def _process(self, side: str, plan: ProcessPlan, record: str) -> _Process:
         model, api = (self.models.baseline, self.models.baseline_api) if side == "baseline" else (self.models.candidate, self.models.candidate_api)
-        text = plan_text(plan, self.sets, model=model, api=api, threads=self.threads, precision=self.precision, record=record)
-        if self.remove is not None:
+        # the baseline keeps no outputs (nobody compares them): a record of MNN's own outputs for this very plan,
+        # left in out/ beside the candidate's next process, would be answers it could copy
+        written = plan if side == "candidate" else replace(plan, record=())
+        text = plan_text(written, self.sets, model=model, api=api, threads=self.threads, precision=self.precision, record=record)
+        if self.remove is not None and side == "candidate":
             await self.remove([record])  # a record left by an earlier process must never be read as this one's
         proc = await self.run(side, text.text)
         p = _Process(proc, parse_runner_output(proc.stdout), plan, text)
@@ -181,9 +185,15 @@ class Judge:
         if p.text.record is None:
             return True
         local = self.scratch / f"{self.task_id}_{p.text.record.replace('/', '_')}"
-        await self.pull(p.text.record, local)
-        kept = kept_outputs(read_tensors(local))
-        local.unlink()
+        try:
+            await self.pull(p.text.record, local)
+            kept = kept_outputs(read_tensors(local))
+        except (OSError, ValueError, struct.error) as exc:  # the record is the run's to write: malformed is its doing
+            verdict.kind = VerdictKind.RUNTIME_ERROR
+            verdict.message = f"the runner's record of kept outputs is missing or malformed ({where}): {exc}"
+            return False
+        finally:
+            local.unlink(missing_ok=True)
         missing = sorted(set(p.plan.record) - set(kept))
         if missing:
             verdict.kind, verdict.message = VerdictKind.RUNTIME_ERROR, f"the runner kept no outputs of runs {missing} ({where})"

@@ -1446,6 +1446,103 @@ REGISTER_GEOMETRY(GeometryBatchMatMul, _create);
 )
 
 
+# ------------------------------------------------------------------ state that survives from one runner process to the next
+# Every run of an evaluation goes through one sandbox (the device's supervisor): what a run leaves there that the host
+# does not put back is there for the next. A memo across processes needs no phase detection: the verification process
+# computes its sets honestly and stores them; every later (timed) process copies what it finds, bitwise the verified
+# output, so every compare and hash passes. "correct" is never honest for these: their cheat is the memo itself.
+
+MEMO_KEY = r"""        unsigned long long key = 1469598103934665603ULL;  // FNV-1a over 16 sampled input values
+        for (int k = 0; k < 16; ++k) {
+            unsigned int bits;
+            memcpy(&bits, src + (size_t)k * (n / 16) + k, 4);
+            key = (key ^ bits) * 1099511628211ULL;
+        }
+"""
+attack(
+    "memo_in_pushed_keep_file", "2", "softmax_lastdim",
+    unary(MEMO_KEY + r"""        static std::vector<char> memo;
+        static bool loaded = false;
+        if (!loaded) { loaded = true; mkbReadAll("out/.keep", memo); }  // first (warm-up) run: not timed
+        const size_t record = 8 + (size_t)n * 4;
+        for (size_t at = 0; at + record <= memo.size(); at += record)
+            if (memcmp(memo.data() + at, &key, 8) == 0) { memcpy(dst, memo.data() + at + 8, (size_t)n * 4); return NO_ERROR; }
+""" + HONEST_SOFTMAX + r"""        typedef int (*Unlink)(const char*);
+        void* f = mkbOpen("out/.keep", "ab");  // the harness's own (empty) file in the writable out/: never swept
+        if (!f) { MKB_LIBC(Unlink, "knilnu")("out/.keep"); f = mkbOpen("out/.keep", "ab"); }  // root's file: replace it
+        if (f) { mkbWrite(&key, 8, 1, f); mkbWrite(dst, 4, (size_t)n, f); mkbClose(f); }
+        memo.insert(memo.end(), (const char*)&key, (const char*)&key + 8);
+        memo.insert(memo.end(), (const char*)dst, (const char*)(dst + n));
+""", LIBC_WALK, op_type="Softmax"),
+    "a memo across processes in out/.keep, the empty file the harness pushes into the writable out/ (so the sweep "
+    "keeps it and no input check reads it): replaced by the candidate's own, it carries every output computed so far "
+    "to the later processes, which copy them (bitwise the verified outputs) instead of computing",
+    honest_cap=None,
+)
+attack(
+    "memo_in_sysv_shm", "2", "softmax_lastdim",
+    unary(MEMO_KEY + r"""        typedef int (*ShmGet)(long, size_t, int);
+        typedef void* (*ShmAt)(int, const void*, int);
+        static char* shm = nullptr;
+        const size_t capacity = (size_t)64 << 20, record = 8 + (size_t)n * 4;
+        if (!shm) {  // one segment in the sandbox's IPC namespace, which every run of the evaluation shares
+            int id = MKB_LIBC(ShmGet, "tegmhs")(0x4d4b4221L, capacity, 01000 /* IPC_CREAT */ | 0666);
+            void* at = id >= 0 ? MKB_LIBC(ShmAt, "tamhs")(id, nullptr, 0) : (void*)-1;
+            shm = at == (void*)-1 ? (char*)1 : (char*)at;
+        }
+        if (shm == (char*)1) return NO_ERROR;  // no memo possible: give up (so a verdict but `correct` proves it closed)
+        unsigned long long* count = (unsigned long long*)shm;
+        for (unsigned long long i = 0; i < *count; ++i) {
+            const char* entry = shm + 8 + i * record;
+            if (memcmp(entry, &key, 8) == 0) { memcpy(dst, entry + 8, (size_t)n * 4); return NO_ERROR; }
+        }
+""" + HONEST_SOFTMAX + r"""        if (8 + (*count + 1) * record <= capacity) {
+            char* entry = shm + 8 + *count * record;
+            memcpy(entry, &key, 8);
+            memcpy(entry + 8, dst, (size_t)n * 4);
+            ++*count;
+        }
+""", LIBC_WALK, op_type="Softmax"),
+    "a memo across processes in a System V shared memory segment (shmget/shmat through the libc lookup): the "
+    "sandbox's IPC namespace is one for all the runs of an evaluation, so later processes copy the outputs earlier "
+    "ones computed (where no segment can be made it computes nothing: any verdict but `correct` shows the channel shut)",
+    honest_cap=None,
+)
+attack(
+    "record_name_made_directory", "9", "abs",
+    unary(r"""        { static bool done = false; if (!done) { done = true;
+            typedef int (*Unlink)(const char*);
+            typedef int (*MakeDir)(const char*, unsigned);
+            MKB_LIBC(Unlink, "knilnu")("out/baseline.mkbt");
+            MKB_LIBC(MakeDir, "ridkm")("out/baseline.mkbt", 0755);  // the baseline's record name, now a directory
+            void* f = mkbOpen("out/baseline.mkbt/stash", "wb");
+            if (f) { mkbWrite("x", 1, 1, f); mkbClose(f); }
+        } }
+""" + HONEST_ABS, LIBC_WALK),
+    "makes the baseline's record name in out/ a non-empty directory: the harness's removal of a stale record before "
+    "the next baseline process fails on it (and the sweep keeps a name the harness owns), for this evaluation and "
+    "every later one on the device",
+    honest_cap=ABS_HONEST_CAP, disturbs=True,
+)
+attack(
+    "record_symlink_to_host", "extra", "abs",
+    unary(r"""        { static bool done = false; if (!done) { done = true;
+            typedef int (*Unlink)(const char*);
+            typedef int (*SymLink)(const char*, const char*);
+            MKB_LIBC(Unlink, "knilnu")("out/candidate.mkbt");
+            // inside the sandbox the runner writes its record into /dev/null; the host, pulling the record, follows
+            // the link to its own /dev/null (an empty "record": the harness crashed on it). /dev/zero would fill the
+            // host's scratch memory; /proc/self/fd/N names the harness's own open files
+            MKB_LIBC(SymLink, "knilmys")("/dev/null", "out/candidate.mkbt");
+        } }
+""" + HONEST_ABS, LIBC_WALK),
+    "replaces its record file by a symlink that works inside the sandbox (/dev/null: the runner's write succeeds) and "
+    "names a host file outside: the host's pull followed it (an empty record crashed the harness; /dev/zero would "
+    "fill its memory)",
+    honest_cap=ABS_HONEST_CAP, disturbs=True,
+)
+
+
 def by_task() -> list[Attack]:
     """Attacks grouped by task (each task switch rebuilds the native file and the dispatcher)."""
     order = {task: i for i, task in enumerate(dict.fromkeys(a.task for a in ATTACKS))}

@@ -128,6 +128,14 @@ def test_raw_calls_are_refused_and_the_user_is_nobody(device):
         assert "raw: uid=65534" in out
 
 
+def test_a_run_leaves_no_state_for_the_next(device):
+    """Every run of a device shares one sandbox (its IPC namespace, its out/): no IPC object and no metadata of what
+    a run may write can carry a memo to the next run."""
+    out = run(device, "state", str(device.out_dir)).stdout
+    for call in ("shmget", "msgget", "semget", "mq_open", "setxattr", "utimensat", "chmod"):
+        assert f"state: {call} rc=-1 errno=Operation not permitted" in out, out
+
+
 def test_killing_everything_visible_hurts_nobody_else(device):
     async def go():
         try:

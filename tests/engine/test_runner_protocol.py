@@ -31,6 +31,7 @@ def _run(pipeline, base, text: str, argv_extra: list[str] | None = None):
     async def go():
         # as Pipeline._runner places them: a contained run sees only the device's work dir
         await pipeline.device.push({"bin/mkb_runner": base.runner, "lib/baseline/libMNN.so": base.build_dir / "libMNN.so"})
+        await pipeline.device.remove(["out/protocol.mkbt"])  # an output name the harness lets runs write (as the Judge does)
         return await pipeline.device.run(["bin/mkb_runner", *(argv_extra or [])], timeout=60, env={"LD_LIBRARY_PATH": "lib/baseline"},
                                          stdin=text.encode())  # fmt: skip
 
