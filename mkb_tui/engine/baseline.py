@@ -16,6 +16,10 @@ from mkb_tui.engine.types import BuildResult
 
 RUNNER_SRC = Path(__file__).resolve().parent / "runner_src" / "mkb_runner.cpp"
 
+# every relocation done at load, then read-only (full RELRO): the runner's own calls (memcpy, operator new...) cannot be
+# redirected by a candidate library writing over its GOT, as its clock pointer cannot (mkb_runner.cpp)
+RUNNER_LINK_FLAGS = ("-Wl,-z,relro,-z,now",)
+
 _locks: dict[str, asyncio.Lock] = {}
 
 
@@ -61,7 +65,7 @@ async def ensure_baseline(mnn: MnnInfo, target: Target, *, timeout: float = 3600
             else:
                 tmp = _temp_name(runner)
                 argv = [target.compiler, "-O2", "-std=c++11", f"-I{mnn.root / 'include'}", str(RUNNER_SRC), "-o", str(tmp),
-                        f"-L{build_dir}", "-lMNN", "-lpthread", "-ldl"]  # fmt: skip
+                        f"-L{build_dir}", "-lMNN", "-lpthread", "-ldl", *RUNNER_LINK_FLAGS]  # fmt: skip
                 proc = await run_limited(argv, cwd=runner.parent, timeout=600, limits=builder.BUILD_LIMITS)
                 failed = None if proc.returncode == 0 else proc.stderr
                 if failed is None:
@@ -85,7 +89,7 @@ async def link_static_runner(mnn: MnnInfo, target: Target, build_dir: Path, out:
         tmp.replace(obj)
     tmp = _temp_name(out)
     argv = [target.compiler, "-static", str(obj), "-Wl,--whole-archive", str(build_dir / "libMNN.a"), "-Wl,--no-whole-archive",
-            "-lpthread", "-o", str(tmp)]  # fmt: skip
+            "-lpthread", *RUNNER_LINK_FLAGS, "-o", str(tmp)]  # fmt: skip
     proc = await run_limited(argv, cwd=out.parent, timeout=600, limits=builder.BUILD_LIMITS)
     if proc.returncode != 0:
         return proc.stderr

@@ -35,6 +35,7 @@ from mkb_tui.engine.timing import (
     halves_disagreement,
     host_crosscheck,
     loop_crosscheck,
+    outside_crosscheck,
     speedup,
     summarize,
     timing_doubt,
@@ -131,7 +132,7 @@ class _Process:
     @property
     def times(self) -> ProcessTimes:
         r = self.report or {}
-        return ProcessTimes(list(r.get("times_ms") or []), list(r.get("raw_ms") or []), self.proc.seconds)
+        return ProcessTimes(list(r.get("times_ms") or []), list(r.get("raw_ms") or []), self.proc.seconds, list(r.get("io_ms") or []))
 
 
 @dataclass
@@ -345,8 +346,7 @@ class Judge:
     def _crosschecks(self, attempt: _Attempt) -> list[CrossCheck]:
         pairs = [(b.times, c.times) for b, c in attempt.rounds]
         checks = [loop_crosscheck(pairs)]
-        host = host_crosscheck(pairs)
-        return checks + ([host] if host is not None else [])
+        return checks + [c for c in (outside_crosscheck(pairs, self.shape.warmup), host_crosscheck(pairs)) if c is not None]
 
     async def time(self, verdict: Verdict, timeout: float) -> None:
         """Time baseline against candidate; sets the timings, speedup and flags (or a failing verdict)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from mkb_tui.vocabulary.verdicts import TimingStats
 
@@ -81,10 +81,15 @@ def timing_doubt(rounds: list[Round]) -> float:
 # others, each compared with what the runner claims for the candidate's gain per run (baseline minus candidate):
 # - loop: each timed region read again by a raw clock_gettime system call just outside the vDSO readings (no library
 #   function a candidate could define, no pointer it could overwrite). A clock made to run slow shows as a gap.
+# - outside: feeding each run's inputs and reading its outputs back (MNN's copies, the same cost for both sides), by
+#   the same system call. Work a candidate moves out of the timed region into them shows as more time there.
 # - host: the wall time the host measures around each process, out of the candidate's reach. Processes come in two
 #   lengths, so the per-run figure is (long - short) / extra runs, and each process's fixed costs cancel.
 CROSSCHECK_REL = 0.2  # a claimed gain per run beyond the seen one by more than this share of the baseline's run: a mismatch
 CROSSCHECK_SIGMAS = 3.0
+# copies cost a little more in some processes than others (where their buffers land): this share of the baseline's
+# copy time is never taken for moved work
+OUTSIDE_REL = 0.1
 # a claimed speedup above this that no witness could resolve is a doubt (timing_unverified), not an agreement
 UNWITNESSED_SPEEDUP = 1.5
 
@@ -96,6 +101,7 @@ class ProcessTimes:
     times_ms: list[float]  # every run, in order
     raw_ms: list[float]  # every timed region by the system-call clock, read just outside the runner's clock
     wall_s: float  # the host's measure of the whole process
+    io_ms: list[float] = field(default_factory=list)  # every run's feeding and reading back, by the system-call clock
 
     @property
     def runs(self) -> int:
@@ -130,8 +136,8 @@ def _robust_se(values: list[float]) -> float:
     return 1.253 * 1.4826 * mad / math.sqrt(len(values))
 
 
-def _judge(witness: str, claimed: float, seen: float, base_run_ms: float, se: float) -> CrossCheck:
-    tolerance = CROSSCHECK_REL * base_run_ms + CROSSCHECK_SIGMAS * se
+def _judge(witness: str, claimed: float, seen: float, base_run_ms: float, se: float, extra_tolerance: float = 0.0) -> CrossCheck:
+    tolerance = CROSSCHECK_REL * base_run_ms + CROSSCHECK_SIGMAS * se + extra_tolerance
     resolved = math.isfinite(se) and CROSSCHECK_SIGMAS * se <= 0.5 * base_run_ms
     return CrossCheck(witness, claimed, seen, tolerance, resolved)
 
@@ -147,6 +153,28 @@ def loop_crosscheck(pairs: list[tuple[ProcessTimes, ProcessTimes]]) -> CrossChec
     excess = [x - y for x, y in zip(claimed, seen)]
     claim = statistics.median(claimed)
     return _judge("loop", claim, claim - statistics.median(excess), _base_run(pairs), _robust_se(excess))
+
+
+def outside_crosscheck(pairs: list[tuple[ProcessTimes, ProcessTimes]], warmup: int = 0) -> CrossCheck | None:
+    """Per counted run (after `warmup`), the time inside the system-call clock's span but outside the runner's
+    (feeding the inputs, reading the outputs back: MNN's own copies, the same for both sides on the same plan),
+    pooled over all counted runs of each side. A candidate that moves work into those copies (a backend vtable of its
+    own) shows as more time outside; pooled runs resolve it where the per-round medians of `loop_crosscheck` are too
+    few (two rounds of a 20 us op). Warm-up runs repeat one input, warm in the caches: they would dilute it."""
+    base = [t for b, _ in pairs for t in b.io_ms[warmup:]]
+    cand = [t for _, c in pairs for t in c.io_ms[warmup:]]
+    if not base or not cand:
+        return None
+    claim = (statistics.median(t for b, _ in pairs for t in b.times_ms[warmup:])
+             - statistics.median(t for _, c in pairs for t in c.times_ms[warmup:]))  # fmt: skip
+    base_io = statistics.median(base)
+    moved = statistics.median(cand) - base_io
+    se = math.hypot(_robust_se(base), _robust_se(cand))
+    check = _judge("outside", claim, claim - moved, _base_run(pairs), se, extra_tolerance=OUTSIDE_REL * base_io)
+    # It witnesses moved work only, never the clock's rate (a slowed clock leaves the copies as they were): resolved,
+    # and a mismatch, exactly when more time than the tolerance (3 sigma in it) went into the copies; otherwise it
+    # vouches for no speedup (timing_unverified looks at the other witnesses)
+    return replace(check, resolved=moved > check.tolerance_ms)
 
 
 def host_crosscheck(pairs: list[tuple[ProcessTimes, ProcessTimes]]) -> CrossCheck | None:

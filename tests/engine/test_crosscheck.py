@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from mkb_tui.engine.timing import ProcessTimes, host_crosscheck, loop_crosscheck
+from mkb_tui.engine.timing import ProcessTimes, host_crosscheck, loop_crosscheck, outside_crosscheck
 
 
 def _process(rng: random.Random, runs: int, true_ms: float, claimed_ms: float, fixed_s: float, overhead_ms: float = 0.02) -> ProcessTimes:
@@ -59,3 +59,37 @@ def test_too_cheap_an_op_leaves_the_host_witness_unresolved():
 def test_host_witness_needs_two_lengths():
     pairs = [p for p in _rounds(0.5, 0.5) if p[0].runs == 14]
     assert host_crosscheck(pairs) is None
+
+
+def _io_rounds(base_io: float, cand_io: float, *, n: int = 2, runs: int = 12, warmup: int = 8, seed: int = 1):
+    """Rounds whose runs also report their feeding and reading back (io_ms); the candidate claims 0.2 against 1.0."""
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(n):
+        sides = []
+        for claimed, io in ((1.0, base_io), (0.2, cand_io)):
+            times = [claimed * (1 + rng.uniform(-0.02, 0.02)) for _ in range(runs)]
+            ios = [io * (1 + rng.uniform(-0.05, 0.05)) for _ in range(runs)]
+            ios[0] += 3.0  # the cold first run (a warm-up: never counted)
+            sides.append(ProcessTimes(times, times, 0.03, ios))
+        pairs.append((sides[0], sides[1]))
+    return pairs, warmup
+
+
+def test_work_moved_into_the_copies_is_seen_by_the_outside_witness():
+    """A kernel that does its work when the runner reads its outputs back (after the clock stopped): the loop witness,
+    which times the same region as the runner, agrees; the copies' time shows the work, even in two rounds."""
+    pairs, warmup = _io_rounds(base_io=0.3, cand_io=1.1)
+    outside = outside_crosscheck(pairs, warmup)
+    assert outside.resolved and outside.mismatch, outside
+    assert outside.claimed_ms == pytest.approx(0.8, rel=0.05) and outside.seen_ms == pytest.approx(0.0, abs=0.1)
+    assert not loop_crosscheck(pairs).mismatch
+
+
+def test_the_outside_witness_vouches_for_nothing_when_the_copies_agree():
+    """Copies that cost the same on both sides say nothing of the clock's rate: unresolved, so a speedup it cannot
+    see still needs another witness (timing_unverified otherwise)."""
+    pairs, warmup = _io_rounds(base_io=0.3, cand_io=0.3)
+    outside = outside_crosscheck(pairs, warmup)
+    assert not outside.resolved and not outside.mismatch
+    assert outside_crosscheck([(ProcessTimes([1.0], [1.0], 0.01), ProcessTimes([0.5], [0.5], 0.01))]) is None  # an old runner

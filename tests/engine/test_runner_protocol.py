@@ -49,7 +49,8 @@ def test_a_plan_runs_and_keeps_the_named_runs(pipeline, abs_case):
     text = plan_text(plan, sets, model=models.baseline, api="session", threads=1, precision="high", record="out/protocol.mkbt")
     result, report = _run(pipeline, base, text.text)
     assert report["ok"] and report["clock"] == "vdso", report
-    assert len(report["times_ms"]) == len(report["raw_ms"]) == plan.runs == 9
+    assert len(report["times_ms"]) == len(report["raw_ms"]) == len(report["io_ms"]) == plan.runs == 9
+    assert all(io > 0 for io in report["io_ms"])  # feeding and reading back, timed apart from the run
     # the system-call witness spans each timed region and more (poisoning, feeding)
     assert all(r >= t for r, t in zip(report["raw_ms"], report["times_ms"]))
     record = pipeline.device.workdir / "out/protocol.mkbt"

@@ -21,7 +21,9 @@
 // stack) and called through a private pointer, so a candidate library that defines clock_gettime or
 // std::chrono::steady_clock::now (in the dynamic link or the static one) does not replace the runner's timer. The
 // timed regions are also timed with a raw clock_gettime system call (no library, no pointer), read just outside the
-// vDSO readings (raw_ms): the harness compares the two, so a clock made to run slow shows.
+// vDSO readings (raw_ms): the harness compares the two, so a clock made to run slow shows. Feeding each run's inputs
+// and reading its outputs back (MNN's copies, which a candidate could redirect to do work the clock does not see)
+// are timed by the same system call (io_ms): the harness compares them with the baseline's.
 #include <MNN/Interpreter.hpp>
 #include <MNN/Tensor.hpp>
 #include <MNN/expr/Executor.hpp>
@@ -519,6 +521,7 @@ uint32_t runPoison(uint32_t base, size_t run) { return 0x7fc00000u | ((base ^ (u
 struct Timing {
     std::vector<int64_t> times;  // ns
     std::vector<int64_t> raw;  // ns: each timed region again, by the system-call clock just outside the vDSO readings
+    std::vector<int64_t> io;  // ns: feeding the inputs and reading the outputs back, by the system-call clock
     std::vector<uint64_t> hashes;  // every run's outputs (outputHash): the harness matches them to outputs it verified
     std::vector<HostTensor> kept;  // outputs of the kept runs, named "RUN:NAME"
 };
@@ -558,6 +561,8 @@ int report(const Plan& plan, const Timing& timing) {
     for (size_t i = 0; i < timing.times.size(); ++i) { j.raw(i ? "," : "").ms(timing.times[i]); timed += timing.times[i]; }
     j.raw("],\"raw_ms\":[");
     for (size_t i = 0; i < timing.raw.size(); ++i) j.raw(i ? "," : "").ms(timing.raw[i]);
+    j.raw("],\"io_ms\":[");
+    for (size_t i = 0; i < timing.io.size(); ++i) j.raw(i ? "," : "").ms(timing.io[i]);
     j.raw("],\"hashes\":[");
     for (size_t i = 0; i < timing.hashes.size(); ++i) j.raw(i ? "," : "").hex(timing.hashes[i]);
     j.raw("],\"timed_ms\":").ms(timed);
@@ -599,6 +604,7 @@ int runModulePlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, 
     Timing timing;
     for (size_t r = 0; r < plan.runs.size(); ++r) {
         const Run& run = plan.runs[r];
+        int64_t feed0 = rawNowNs();  // feeding and reading back timed too (io_ms, as runSessionPlan)
         std::vector<VARP> vars;
         for (size_t i = 0; i < sets[run.set].size(); ++i) {
             const HostTensor& in = sets[run.set][i];
@@ -613,18 +619,20 @@ int runModulePlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, 
         for (size_t i = 0; computed && i < res.size(); ++i)  // reading maps forces the (lazy) computation
             computed = res[i]->getInfo() != nullptr && res[i]->readMap<void>() != nullptr;
         int64_t t1 = nowNs(), raw1 = rawNowNs();
+        std::vector<HostTensor> outs;  // every run's outputs are hashed; the kept ones written too
+        for (size_t i = 0; computed && i < res.size(); ++i) {
+            VARP o = res[i];
+            if (o->getInfo()->order == NC4HW4) o = _Convert(o, NCHW);
+            const Variable::Info* oi = o->getInfo();
+            std::string name = i < info->outputNames.size() ? info->outputNames[i] : "output" + std::to_string(i);
+            outs.push_back(fromBuffer(name, oi->type, oi->dim, o->readMap<void>(), oi->size * oi->type.bytes()));
+        }
+        int64_t read1 = rawNowNs();
         timing.raw.push_back(raw1 - raw0);
+        timing.io.push_back((raw0 - feed0) + (read1 - raw1));
         if (!computed) return fail("forward failed (output not computed)", 3);
         timing.times.push_back(t1 - t0);
-        {  // every run's outputs are hashed; the kept ones written too
-            std::vector<HostTensor> outs;
-            for (size_t i = 0; i < res.size(); ++i) {
-                VARP o = res[i];
-                if (o->getInfo()->order == NC4HW4) o = _Convert(o, NCHW);
-                const Variable::Info* oi = o->getInfo();
-                std::string name = i < info->outputNames.size() ? info->outputNames[i] : "output" + std::to_string(i);
-                outs.push_back(fromBuffer(name, oi->type, oi->dim, o->readMap<void>(), oi->size * oi->type.bytes()));
-            }
+        {
             timing.hashes.push_back(outputHash(outs));
             if (run.keep) keep(timing, r, std::move(outs));
         }
@@ -664,33 +672,43 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
         }
     }
     const auto& outputs = net->getSessionOutputAll(session);
-    auto collect = [&]() {
-        std::vector<HostTensor> outs;
-        for (const auto& kv : outputs) {
-            MNN::Tensor* dev = kv.second;
-            std::unique_ptr<MNN::Tensor> host(new MNN::Tensor(dev, MNN::Tensor::CAFFE));
-            dev->copyToHostTensor(host.get());
-            outs.push_back(fromHost(kv.first, host.get()));
-        }
-        return outs;
-    };
+    // Host copies of the outputs, made once: reading a run's outputs back allocates nothing (an allocation is a call
+    // a candidate could have redirected, and page faults would blur the witness below)
+    std::vector<std::unique_ptr<MNN::Tensor>> hostOuts;
+    std::vector<HostTensor> outs;
+    for (const auto& kv : outputs) {
+        hostOuts.emplace_back(new MNN::Tensor(kv.second, MNN::Tensor::CAFFE));
+        outs.push_back(fromHost(kv.first, hostOuts.back().get()));
+    }
     Timing timing;
     for (size_t r = 0; r < plan.runs.size(); ++r) {
         const Run& run = plan.runs[r];
         // poison first, then feed: an output that shares memory with an input still gets its input
         for (const auto& kv : outputs)
             if (kv.second->host<void>()) poisonBytes(kv.second->host<void>(), kv.second->usize(), runPoison(plan.poison, r));
+        // Feeding the inputs and reading the outputs back go through MNN (the backend's onCopyBuffer), which a
+        // candidate can redirect (a vtable of its own): work moved there is outside the runner's clock, so they are
+        // timed too, by the system-call clock (io_ms), for the harness to compare with the baseline's
+        int64_t feed0 = rawNowNs();
         size_t i = 0;
         for (const auto& in : sets[run.set]) modelInputs[in.name]->copyFromHostTensor(hosts[run.set][i++].get());
         int64_t raw0 = rawNowNs(), t0 = nowNs();
         MNN::ErrorCode code = net->runSession(session);
         int64_t t1 = nowNs(), raw1 = rawNowNs();
+        i = 0;
+        for (const auto& kv : outputs) {  // every run's outputs are hashed; the kept ones written too
+            if (code != MNN::NO_ERROR) break;
+            kv.second->copyToHostTensor(hostOuts[i].get());
+            memcpy(outs[i].data.data(), hostOuts[i]->host<void>(), outs[i].data.size());
+            ++i;
+        }
+        int64_t read1 = rawNowNs();
         timing.raw.push_back(raw1 - raw0);
+        timing.io.push_back((raw0 - feed0) + (read1 - raw1));
         if (code != MNN::NO_ERROR) return fail("runSession failed", 3);
         timing.times.push_back(t1 - t0);
-        std::vector<HostTensor> outs = collect();  // every run's outputs are hashed; the kept ones written too
         timing.hashes.push_back(outputHash(outs));
-        if (run.keep) keep(timing, r, std::move(outs));
+        if (run.keep) keep(timing, r, outs);
     }
     int code = report(plan, timing);
     net->releaseSession(session);
