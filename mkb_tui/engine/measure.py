@@ -324,7 +324,9 @@ class Judge:
             if known is None:
                 continue
             self.hashed += 1
-            if known[0] != h and not self.lenient:
+            # lenient or not: a verified hash is of an output that matched its reference (a wrong one is never
+            # recorded), so another output for the same input is a cheat or nondeterminism on every task
+            if known[0] != h:
                 verdict.kind, verdict.speedup = VerdictKind.WRONG_OUTPUT, None
                 verdict.message = (f"the timed runs' outputs differed from the reference ({where}, run {run}, {self.sets[index].label}): "
                                    f"not the output verified for this input at {known[1]} (computed something else, or nondeterministic)")  # fmt: skip

@@ -1600,6 +1600,49 @@ attack(
     honest_cap=1.2,
 )
 
+# ------------------------------------------------------------------ tasks whose native kernel is wrong
+# The judge times a native_incorrect task whatever MNN's outputs (it is lenient), and was lenient with the candidate's
+# hashes too: a run whose outputs differed from what was verified for the same input went unremarked there. Which runs
+# are compared in full the runner's plan says, and its text is still in the runner's heap (stdin's stdio buffer).
+
+PLAN_IN_HEAP = r"""
+// The plan the runner read on stdin ("mkbplan 1 ... run SET [keep]") is still in stdin's stdio buffer, allocated in
+// the heap before anything of ours: scan down from a fresh allocation of our own (no file, no name, no system call)
+static std::vector<char> mkbKeptRuns() {
+    std::vector<char> keep;
+    char* probe = new char[64];
+    for (const char* p = probe; probe - p < (64 << 20) && keep.empty(); --p) {
+        if (*p != 'm' || memcmp(p, "mkbplan 1\n", 10) != 0) continue;
+        for (const char* line = p; *line;) {
+            const char* eol = line;
+            while (*eol && *eol != '\n') ++eol;
+            if (eol - line >= 4 && memcmp(line, "run ", 4) == 0) {
+                std::string text(line, eol);
+                keep.push_back(text.find(" keep") != std::string::npos);
+            }
+            if (!*eol) break;
+            line = eol + 1;
+        }
+    }
+    delete[] probe;
+    return keep;
+}
+"""
+attack(
+    "lenient_task_skips_unkept_runs", "1", "round",
+    unary(r"""        static std::vector<char> keep = mkbKeptRuns();
+        static size_t run = 0;
+        size_t now = run++;
+        if (now < keep.size() && !keep[now]) return NO_ERROR;  // not compared in full: leave the poison
+        for (int i = 0; i < n; ++i) dst[i] = std::nearbyint(src[i]);  // half to even, as ONNX
+""", PLAN_IN_HEAP),
+    "on a task whose native kernel is wrong (round), reads the runner's plan from its heap and computes only the "
+    "runs whose outputs are compared in full: the judge was lenient with the other runs' hashes there (their NaNs "
+    "went unremarked)",
+    honest_cap=5.0,  # its honest loop (nearbyint) is ~3.9x MNN's round
+)
+
+
 def by_task() -> list[Attack]:
     """Attacks grouped by task (each task switch rebuilds the native file and the dispatcher)."""
     order = {task: i for i, task in enumerate(dict.fromkeys(a.task for a in ATTACKS))}

@@ -722,6 +722,12 @@ int runMain(int argc, char** argv) {
     Plan plan;
     std::string err;
     if (!readPlan(std::cin, plan, err)) return fail(err);
+#if defined(__GLIBC__)
+    // the plan's text (which runs are kept) stays in stdin's stdio buffer, where a kernel scanning the heap finds it
+    // (tests/adversarial: lenient_task_skips_unkept_runs): wiped once read
+    if (stdin->_IO_buf_base != nullptr && stdin->_IO_buf_end > stdin->_IO_buf_base)
+        memset(stdin->_IO_buf_base, 0, (size_t)(stdin->_IO_buf_end - stdin->_IO_buf_base));
+#endif
     std::vector<std::vector<HostTensor>> sets(plan.inputs.size());
     for (size_t i = 0; i < plan.inputs.size(); ++i) {
         if (!readTensors(plan.inputs[i].c_str(), sets[i], err)) return fail(err);
