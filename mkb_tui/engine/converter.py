@@ -89,6 +89,9 @@ async def _contained_convert(exe: Path, argv: list[str], model: Path, out: Path,
             spec = sandbox.SandboxSpec(readable=(exe, *libs, model), writable=(work,), cwd=work, limits=CONVERT_LIMITS.rlimits(),
                                        processes=sandbox.Processes.THREADS)  # fmt: skip
             proc = await run_contained(argv, spec, timeout=timeout)
-        if produced.exists():
+        if produced.is_file() and not produced.is_symlink():
             shutil.move(produced, out)
+        elif produced.is_symlink() or produced.exists():
+            # the candidate's code chose what lies there: a link would have the host read (and push) a file it names
+            proc.stderr += f"\n(mkb: the converter's output {out.name} is not a plain file: refused)"
     return proc
