@@ -112,14 +112,16 @@ def _digest(arrays: list) -> str:
 
 
 def parse_runner_output(stdout: str) -> dict | None:
-    for line in reversed(stdout.splitlines()):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                return json.loads(line)
-            except ValueError:
-                return None
-    return None
+    """The runner's report: its last line (it writes nothing after it, and exits). A JSON line a kernel printed
+    earlier is never taken for it."""
+    lines = [line.strip() for line in stdout.splitlines() if line.strip()]
+    if not lines or not lines[-1].startswith("{"):
+        return None
+    try:
+        report = json.loads(lines[-1])
+    except ValueError:
+        return None
+    return report if isinstance(report, dict) else None
 
 
 @dataclass
@@ -235,11 +237,11 @@ class Judge:
             verdict.kind = VerdictKind.TIMEOUT if side == "candidate" else VerdictKind.DEVICE_ERROR
             verdict.message = f"no result from the {side} within {timeout:.0f} s"
             return True
-        if p.proc.signal or p.report is None or not p.report.get("ok"):
+        if p.proc.signal or p.report is None or not p.report.get("ok") or p.proc.returncode != 0:
             # the baseline (MNN's own kernel) failing is the harness's trouble, never the candidate's
             verdict.kind = VerdictKind.RUNTIME_ERROR if side == "candidate" else VerdictKind.DEVICE_ERROR
             why = f"killed by signal {p.proc.signal}" if p.proc.signal else (p.report or {}).get("error") or f"exit code {p.proc.returncode}"
-            if not p.report and p.proc.stderr.strip():
+            if (not p.report or p.proc.returncode != 0) and p.proc.stderr.strip():
                 why += ": " + p.proc.stderr.strip().splitlines()[-1][:300]
             verdict.message = f"the runner failed: {why}" if side == "candidate" else f"timing run of the baseline failed: {why}"
             if side == "candidate" and ((p.report or {}).get("candidate_proof") or {}).get("nulls"):

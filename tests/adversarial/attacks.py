@@ -1643,6 +1643,63 @@ attack(
 )
 
 
+# ------------------------------------------------------------------ the runner's report
+# The host read the last JSON line of the runner's stdout, whatever the exit code. A kernel in the runner's process
+# can print lines of its own and send the runner's own report to /dev/null (dup2 through the libc lookup): the report
+# the host reads is then the kernel's, with the times it likes and the hashes of the outputs it really computed.
+
+FORGED_REPORT = r"""
+static int gMkbRealOut = -1;
+static std::string gMkbJsonList(size_t count, const char* value) {
+    std::string list = "[";
+    for (size_t i = 0; i < count; ++i) list += (i ? "," : "") + std::string(value);
+    return list + "]";
+}
+static void mkbForgeReport(const float* dst, int n) {
+    typedef int (*Dup)(int);
+    typedef int (*Dup2)(int, int);
+    typedef int (*OpenFn)(const char*, int, ...);
+    typedef long (*WriteFn)(int, const void*, size_t);
+    if (gMkbRealOut < 0) {  // first run: keep the real stdout, and give the runner /dev/null for its own report
+        gMkbRealOut = MKB_LIBC(Dup, "pud")(1);
+        int null = MKB_LIBC(OpenFn, "nepo")("/dev/null", 1 /* O_WRONLY */);
+        MKB_LIBC(Dup2, "2pud")(null, 1);
+    }
+    unsigned long long sum = 0;  // the runner's output hash: 64-bit words times 1, 3, 5, ... plus the byte count
+    const unsigned char* bytes = (const unsigned char*)dst;
+    size_t size = (size_t)n * 4;
+    for (size_t i = 0; 8 * i < size; ++i) {
+        unsigned long long word = 0;
+        memcpy(&word, bytes + 8 * i, size - 8 * i < 8 ? size - 8 * i : 8);
+        sum += word * (2 * (unsigned long long)i + 1);
+    }
+    unsigned long long h = sum + size;
+    char hex[24];
+    snprintf(hex, sizeof(hex), "\"%016llx\"", h);
+    static std::vector<std::string> hashes;
+    hashes.push_back(hex);
+    std::string all = "[";
+    for (size_t i = 0; i < hashes.size(); ++i) all += (i ? "," : "") + hashes[i];
+    all += "]";
+    size_t runs = hashes.size();
+    char head[256];
+    snprintf(head, sizeof(head), "{\"ok\":true,\"api\":\"session\",\"threads\":1,\"precision\":\"high\",\"clock\":\"vdso\",\"timed_ms\":%.6f,", runs * 0.004);
+    std::string line = std::string(head) + "\"times_ms\":" + gMkbJsonList(runs, "0.004000") + ",\"raw_ms\":" + gMkbJsonList(runs, "0.004300") +
+                       ",\"io_ms\":" + gMkbJsonList(runs, "0.045000") + ",\"hashes\":" + all +
+                       ",\"candidate_proof\":{\"creations\":1,\"executions\":" + std::to_string(runs) + ",\"nulls\":0}}\n";
+    MKB_LIBC(WriteFn, "etirw")(gMkbRealOut, line.data(), line.size());
+}
+"""
+attack(
+    "forged_runner_report", "3", "abs",
+    unary(HONEST_ABS + "        mkbForgeReport(dst, n);\n", LIBC_WALK + FORGED_REPORT),
+    "computes honestly, prints a report of its own after every run (times of 4 us a run: ~4-5x against MNN's ~18 us, "
+    "the hashes of its real outputs) and sends the runner's own report to /dev/null: the host read the last JSON line "
+    "of stdout, whoever wrote it",
+    honest_cap=ABS_HONEST_CAP,
+)
+
+
 def by_task() -> list[Attack]:
     """Attacks grouped by task (each task switch rebuilds the native file and the dispatcher)."""
     order = {task: i for i, task in enumerate(dict.fromkeys(a.task for a in ATTACKS))}

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -112,6 +113,8 @@ int main(int argc, char **argv) {
         struct timespec times[2] = {{123, 0}, {456, 0}};
         say("state", "utimensat", (int)syscall(SYS_utimensat, AT_FDCWD, arg, times, 0));
         say("state", "chmod", (int)syscall(SYS_fchmodat, AT_FDCWD, arg, 0700));
+        struct itimerval later = {{0, 0}, {0, 1000}};  /* a signal after the run's report */
+        say("state", "setitimer", (int)syscall(SYS_setitimer, 0 /* ITIMER_REAL */, &later, NULL));
         return 0;
     }
     if (!strcmp(mode, "kill")) {  /* signal everything it can see */

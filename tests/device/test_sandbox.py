@@ -130,9 +130,9 @@ def test_raw_calls_are_refused_and_the_user_is_nobody(device):
 
 def test_a_run_leaves_no_state_for_the_next(device):
     """Every run of a device shares one sandbox (its IPC namespace, its out/): no IPC object and no metadata of what
-    a run may write can carry a memo to the next run."""
+    a run may write can carry a memo to the next run; and no timer can fire after the run's report."""
     out = run(device, "state", str(device.out_dir)).stdout
-    for call in ("shmget", "msgget", "semget", "mq_open", "setxattr", "utimensat", "chmod"):
+    for call in ("shmget", "msgget", "semget", "mq_open", "setxattr", "utimensat", "chmod", "setitimer"):
         assert f"state: {call} rc=-1 errno=Operation not permitted" in out, out
 
 

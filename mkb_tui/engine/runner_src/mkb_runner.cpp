@@ -32,6 +32,7 @@
 
 #include <elf.h>
 #include <link.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cstdint>
@@ -280,6 +281,29 @@ bool rawWriteFile(const char* path, const std::vector<char>& data) {
     _Exit(code);
 }
 
+// Where the report goes: stdout as it was when main started (before any candidate code ran). A kernel can print
+// lines of its own, which the report follows as the last line; it could also point stdout elsewhere (dup2) and print
+// a report of its own in the runner's place: then the runner writes nothing and fails (the host wants exit code 0).
+struct StdoutId {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    bool known = false;
+};
+StdoutId gStdout;
+
+void noteStdout() {
+    struct stat st;
+    if (fstat(1, &st) != 0) return;
+    gStdout.dev = st.st_dev;
+    gStdout.ino = st.st_ino;
+    gStdout.known = true;
+}
+
+bool stdoutIntact() {
+    struct stat st;
+    return gStdout.known && fstat(1, &st) == 0 && st.st_dev == gStdout.dev && st.st_ino == gStdout.ino;
+}
+
 // A JSON line built by hand: no printf, no library formatting
 struct Json {
     std::vector<char> b;
@@ -317,7 +341,15 @@ struct Json {
         for (int64_t scale = 100000; scale > 0; scale /= 10) b.push_back((char)('0' + (frac / scale) % 10));
         return *this;
     }
-    bool emit() { b.push_back('\n'); return rawWriteAll(1, b.data(), b.size()); }
+    bool emit() {
+        if (!stdoutIntact()) {
+            const char* why = "mkb_runner: stdout is not what it was when the runner started: no report\n";
+            rawWriteAll(2, why, strlen(why));
+            return false;
+        }
+        b.push_back('\n');
+        return rawWriteAll(1, b.data(), b.size());
+    }
 };
 
 // ---- tensors --------------------------------------------------------------------------------------------------------
@@ -747,6 +779,7 @@ int runMain(int argc, char** argv) {
 }
 
 int main(int argc, char** argv) {
+    noteStdout();
     initClock(argv, argc);
     rawExit(runMain(argc, argv));  // no destructor or atexit handler runs after the report
 }
