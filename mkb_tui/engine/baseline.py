@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from mkb_tui.device.local import run_limited
 from mkb_tui.engine import build as builder
+from mkb_tui.engine.concurrency import acquire_flock
 from mkb_tui.engine.mnn import MnnInfo
 from mkb_tui.engine.toolchain import Target
 from mkb_tui.engine.types import BuildResult
@@ -55,7 +57,12 @@ async def ensure_baseline(mnn: MnnInfo, target: Target, *, timeout: float = 3600
     async with lock:
         build_dir, runner = baseline_dirs(mnn, target)
         started = time.monotonic()
-        result = await builder.configure_and_build(target, mnn.root, build_dir, ["MNN"], home=mnn.home, timeout=timeout)
+        # other processes (the app beside a batch, another checkout) share this build dir: one ninja at a time
+        held = await acquire_flock(build_dir.parent / f".{build_dir.name}.lock", 0.2)
+        try:
+            result = await builder.configure_and_build(target, mnn.root, build_dir, ["MNN"], home=mnn.home, timeout=timeout)
+        finally:
+            os.close(held)
         if not result.ok:
             return None, result
         if not runner.exists():

@@ -125,18 +125,19 @@ async def ninja(build: Path, targets: list[str], *, timeout: float, home: Path, 
     )
 
 
-def compile_sandbox(src: Path, build: Path, candidate_files: list[Path]) -> dict[str, str]:
+def compile_sandbox(src: Path, build: Path, candidate_files: list[Path], readable: tuple[Path, ...] = ()) -> dict[str, str]:
     """Contain every compile of a workspace build: two wrapper scripts in the build dir (MNN's files, through ccache's
     prefix command; the candidate's files, directly and with tight limits) and the environment that makes
     compile_launcher.sh use them. A compiler sees the toolchain, this workspace's tree (read-only) and its build dir,
-    nothing else: no home, no cache, no references, no other workspace, no network, a minimal environment."""
+    nothing else: no home, no cache, no references, no other workspace, no network, a minimal environment.
+    `readable`: more read-only folders (the precompiled prelude)."""
     scripts = build / "mkb-sandbox"
     scripts.mkdir(parents=True, exist_ok=True)
     env = {"MKB_CANDIDATE_FILES": ":".join(str(p) for p in candidate_files)}
     if not sandbox.status().usable:
         return {**env, "MKB_UNCONTAINED": "1"}
     for name, limits in (("compile", MNN_COMPILE_LIMITS), ("compile-candidate", CANDIDATE_COMPILE_LIMITS)):
-        spec = sandbox.SandboxSpec(readable=(src,), writable=(build,), limits=limits, as_nobody=False)
+        spec = sandbox.SandboxSpec(readable=(src, *readable), writable=(build,), limits=limits, as_nobody=False)
         script = scripts / f"{name}.sh"
         text = sandbox.wrapper_script(spec)
         if not script.exists() or script.read_text() != text:

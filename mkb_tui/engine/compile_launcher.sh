@@ -28,6 +28,14 @@ if [ -n "$judged" ]; then
   candidate=1
   set -- "$@" -save-temps=obj
 fi
+# a CPU candidate's file: MNN's backend header first, precompiled by the harness (engine/prelude.py)
+if [ -n "${MKB_CANDIDATE_PRELUDE:-}" ] && [ -n "$candidate" ]; then
+  for arg in "$@"; do
+    case "$arg" in
+      *MKBCandidate.cpp) set -- "$@" -include "$MKB_CANDIDATE_PRELUDE"; break ;;
+    esac
+  done
+fi
 if [ -n "$candidate" ]; then
   if [ -n "${MKB_CANDIDATE_SANDBOX:-}" ]; then
     exec "$MKB_CANDIDATE_SANDBOX" "$@"

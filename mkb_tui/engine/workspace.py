@@ -17,6 +17,7 @@ from mkb_tui.engine import build as builder
 from mkb_tui.engine import tree_guard as guard
 from mkb_tui.engine.concurrency import acquire_flock, build_cpus
 from mkb_tui.engine.mnn import MnnInfo
+from mkb_tui.engine.prelude import ensure_prelude
 from mkb_tui.engine.slots import workspace_seed_files
 from mkb_tui.engine.toolchain import Target, converter_target
 from mkb_tui.engine.types import BuildResult
@@ -325,9 +326,14 @@ class Workspace:
         failed = await self.ensure_ready()
         if failed is not None:
             return failed
+        prelude = await ensure_prelude(self.root, self.build_dir, self.src)  # MNN's headers, parsed once per workspace
+        sandboxed = builder.compile_sandbox(self.src, self.build_dir, [self.src / rel for rel in self.untrusted],
+                                            readable=(prelude.parent,) if prelude else ())  # fmt: skip
+        if prelude is not None:
+            sandboxed["MKB_CANDIDATE_PRELUDE"] = str(prelude)
         # off the timing core: a candidate's build never disturbs another's timing
         result = await builder.ninja(self.build_dir, [LIB_TARGET], timeout=timeout, home=self.root,
-                                     env={**(env or {}), **self.compile_sandbox(self.build_dir)}, cpus=build_cpus())  # fmt: skip
+                                     env={**(env or {}), **sandboxed}, cpus=build_cpus())  # fmt: skip
         result.diagnostics = builder.relativize(result.diagnostics, self.src)
         return result
 
