@@ -110,3 +110,35 @@ def test_cheap_ops_get_more_rounds(pipeline):
                 assert len(verdict.baseline.samples_ms) == len(verdict.candidate.samples_ms) == counted
     finally:
         pipeline.timing = kept
+
+
+def test_a_secret_input_mnn_itself_misses_judges_no_candidate(pipeline):
+    """A secret input is drawn like the fixed seeds but nobody checked the task on it: where MNN's own kernel misses
+    the tolerance (here: a reference made wrong on purpose), the input is left out, recorded once on the host."""
+    import numpy as np
+
+    from mkb_tui.bench.pool import pool_seeds
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.bench.tensorfile import read_tensors, write_tensors
+    from mkb_tui.engine.slots import native_candidate
+    from mkb_tui.paths import cache_dir
+
+    task = get_task("hardswish")
+    files = native_candidate(task, pipeline.mnn.root).files
+    first = evaluate(pipeline, task.id, files, static=False)  # references and the record exist
+    assert first.kind.value == "correct", first.message
+    folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"
+    record = folder / f"native-{pipeline.mnn.ref}-host.json"
+    assert record.exists() and all(json.loads(record.read_text()).values())
+    reference = folder / f"outputs_{pool_seeds(task)[3]}.mkbt"
+    saved = reference.read_bytes()
+    try:
+        write_tensors(reference, [(name, array + np.float32(1.0)) for name, array in read_tensors(reference)])
+        record.unlink()
+        verdict = evaluate(pipeline, task.id, files, static=False)
+        assert verdict.kind.value == "correct", verdict.message
+        assert verdict.timing_check["secret_sets_native_misses"] == 1
+        assert sorted(json.loads(record.read_text()).values()) == [False] + [True] * (len(pool_seeds(task)) - 1)
+    finally:
+        reference.write_bytes(saved)
+        record.unlink(missing_ok=True)
