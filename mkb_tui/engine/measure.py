@@ -265,6 +265,8 @@ class Judge:
         text = plan_text(plan, self.sets, model=self.models.baseline, api=self.models.baseline_api, threads=self.threads,
                          precision=self.precision, record=record)  # fmt: skip
         local = self.scratch / f"{self.task_id}_native.mkbt"
+        if self.remove is not None:
+            await self.remove([record])  # a name the harness lets this run write, and nothing under it yet
         try:
             proc = await self.run("baseline", text.text)
             report = parse_runner_output(proc.stdout)
