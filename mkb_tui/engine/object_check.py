@@ -268,6 +268,42 @@ def pristine_definitions(build_dir: Path, nm: str) -> dict[str, str]:
     return cached(f"defs-{build_dir.name}", lib, compute)
 
 
+# MNN's compute library: the kernels its CPU executions call (MNNSigmoid, MNNNorm, MNNSoftmax...)
+COMPUTE_DIRS = ("source/backend/cpu/compute/", "source/backend/cpu/arm/", "source/backend/cpu/x86_x64/")
+# compute-library functions that are layout or table plumbing, not an op's computation: a kernel may use them
+GENERIC_HELPERS = re.compile(r"(MNNGetCoreFunctions|MNNTranspose\d+Bit|MNN(Un)?Pack(C\d+|Transpose)\w*|MNNCopyC\d\w*|MNNMemory\w*)")
+
+
+def pristine_helpers(build_dir: Path, nm: str) -> dict[str, list[str]]:
+    """Object stem -> the compute-library functions its object references directly, over a pristine build: what MNN's
+    native implementation of an op calls to compute it (CPUUnary: MNNSigmoid, MNNTanh, MNNExp...)."""
+    lib = next((p for p in (build_dir / "libMNN.so", build_dir / "libMNN.a", build_dir / "MNNConvert") if p.exists()), build_dir / "build.ninja")
+
+    def symbols(flags: list[str], objects: list[str]):
+        """(object stem, symbol, kind) for each line of nm over the objects."""
+        import subprocess
+
+        for i in range(0, len(objects), 400):
+            out = subprocess.run([nm, "-A", "-P", *flags, *objects[i : i + 400]], capture_output=True, text=True, timeout=300).stdout
+            for line in out.splitlines():
+                head, _, rest = line.partition(": ")
+                parts = rest.split()
+                if parts:
+                    yield head.rsplit("/", 1)[-1].split(".")[0], parts[0], parts[1] if len(parts) > 1 else ""
+
+    def compute() -> dict[str, list[str]]:
+        objects = [str(p) for p in build_dir.rglob("*.o")]
+        compute_objects = [o for o in objects if any(d in o for d in COMPUTE_DIRS)]
+        kernels = {name for _, name, kind in symbols(["--defined-only", "-g"], compute_objects) if kind in ("T", "W")}
+        refs: dict[str, set[str]] = {}
+        for stem, name, _ in symbols(["--undefined-only"], objects):
+            if name in kernels and not GENERIC_HELPERS.search(name):
+                refs.setdefault(stem, set()).add(name)
+        return {stem: sorted(names) for stem, names in refs.items()}
+
+    return cached(f"helpers-{build_dir.name}", lib, compute)
+
+
 # ---------------------------------------------------------------------------------------------------- reading an object
 
 
@@ -405,14 +441,19 @@ def _mentions(name: str, identifiers: frozenset[str]) -> bool:
 
 
 def symbol_findings(symbols: ObjectSymbols, policy: ObjectPolicy, *, system: set[str], libm: set[str],
-                    mnn_defs: dict[str, str]) -> list[Finding]:  # fmt: skip
-    """Messages hold `{sym}` for the symbol's readable name, filled in by `readable` (one c++filt for all)."""
+                    mnn_defs: dict[str, str], helpers: frozenset[str] = frozenset()) -> list[Finding]:  # fmt: skip
+    """Messages hold `{sym}` for the symbol's readable name, filled in by `readable` (one c++filt for all). `helpers`:
+    the compute kernels the native implementation calls (pristine_helpers of its objects)."""
     findings: list[Finding] = []
     where = policy.candidate_file
     for name in symbols.undefined:
         source = mnn_defs.get(name)
         if not policy.native_allowed and (source in policy.native_sources or _mentions(name, policy.native_names)):
             findings.append(Finding("native", "references MNN's native implementation of this op ({sym})", where, symbol=name))
+            continue
+        if not policy.native_allowed and name in helpers:
+            findings.append(Finding("native", "references {sym}, a kernel MNN's native implementation of this op computes it with",
+                                    where, symbol=name))  # fmt: skip
             continue
         if name in LIBC_ALLOWED or name in libm or STD_ALLOWED.match(name):
             continue
@@ -510,13 +551,16 @@ async def check_object(obj: Path, policy: ObjectPolicy, *, compiler: str, pristi
     tools = tools_for(compiler)
     if not obj.exists():
         return [Finding("object", "the candidate's object file is missing after the build", policy.candidate_file)]
-    (symbols, dis), system, libm, mnn_defs = await asyncio.gather(
+    (symbols, dis), system, libm, mnn_defs, by_object = await asyncio.gather(
         read_object(obj, tools),
         asyncio.to_thread(system_exports, compiler),
         asyncio.to_thread(libm_exports, compiler),
         asyncio.to_thread(pristine_definitions, pristine_build, tools.nm) if pristine_build else _empty(),
+        asyncio.to_thread(pristine_helpers, pristine_build, tools.nm) if pristine_build and policy.native_sources else _empty(),
     )
-    return readable(symbol_findings(symbols, policy, system=system, libm=libm, mnn_defs=mnn_defs) + init_findings(dis, policy, frozenset(symbols.undefined))
+    helpers = frozenset(n for stem in policy.native_sources for n in by_object.get(stem, ()))
+    return readable(symbol_findings(symbols, policy, system=system, libm=libm, mnn_defs=mnn_defs, helpers=helpers)
+                    + init_findings(dis, policy, frozenset(symbols.undefined))
                     + asm_findings(dis, tools.arch, policy.candidate_file))  # fmt: skip
 
 

@@ -1443,6 +1443,15 @@ REGISTER_GEOMETRY(GeometryBatchMatMul, _create);
     path=GEOMETRY_MATMUL,
 )
 
+attack(
+    "native_compute_helper", "5", "sigmoid",
+    unary("        MNNSigmoid(dst, src, (size_t)n);  // MNN's own sigmoid kernel, which its CPUUnary calls for this op\n",
+          head=UNARY_HEAD + '#include "backend/cpu/compute/CommonOptFunction.h"\n'),
+    "calls MNNSigmoid, the vectorised kernel MNN's own CPUUnary runs for this op: no native class, creator or function "
+    "table entry is named (the lists named those, and one helper for softmax and layernorm), only the helper itself",
+    allowed=REJECTED,
+)
+
 
 # ------------------------------------------------------------------ state that survives from one runner process to the next
 # Every run of an evaluation goes through one sandbox (the device's supervisor): what a run leaves there that the host

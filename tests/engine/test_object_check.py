@@ -102,6 +102,30 @@ def test_native_symbols_are_refused_unless_oracle(tmp_path):
     assert "native" not in rules(object_findings(tmp_path, src, oracle))
 
 
+def test_the_compute_kernels_the_native_op_calls_are_refused_unless_oracle():
+    """Class 5 by a helper: MNNSigmoid is what MNN's CPUUnary computes sigmoid with (no native class or creator named);
+    the pristine build says which compute kernels the native objects call."""
+    symbols = object_check.ObjectSymbols(undefined=["MNNSigmoid", "MNNPackC4", "expf"], defined=[])
+    found = object_check.symbol_findings(symbols, POLICY, system=set(), libm={"expf"}, mnn_defs={"MNNSigmoid": "CommonOptFunction",
+                                         "MNNPackC4": "CommonOptFunction"}, helpers=frozenset({"MNNSigmoid"}))  # fmt: skip
+    assert [(f.rule, f.symbol) for f in found] == [("native", "MNNSigmoid")]
+    oracle = object_check.ObjectPolicy("cpu", POLICY.native_names, POLICY.native_sources, native_allowed=True, candidate_file=CANDIDATE_CPP)
+    assert object_check.symbol_findings(symbols, oracle, system=set(), libm={"expf"}, mnn_defs={}, helpers=frozenset({"MNNSigmoid"})) == []
+
+
+def test_pristine_helpers_are_the_native_objects_compute_calls(mnn):
+    from mkb_tui.engine.baseline import baseline_dirs
+    from mkb_tui.engine.toolchain import host_target
+
+    build_dir, _ = baseline_dirs(mnn, host_target())
+    if not build_dir.exists():
+        pytest.skip("the pristine host build is not there")
+    helpers = object_check.pristine_helpers(build_dir, "nm")
+    assert {"MNNSigmoid", "MNNTanh", "MNNExp"} <= set(helpers["CPUUnary"])
+    assert "MNNNorm" in helpers["CPULayerNorm"]
+    assert not any(object_check.GENERIC_HELPERS.search(n) for names in helpers.values() for n in names)  # layout plumbing stays
+
+
 @needs_gxx
 @pytest.mark.parametrize(
     "source, symbol",
