@@ -248,7 +248,8 @@ class AdbDevice(Device):
     async def remove(self, remotes: list[str]) -> None:
         self._outputs.update(remotes)  # names runs may write
         if remotes:
-            await self.shell(f"cd {shlex.quote(self.workdir)} && rm -f {' '.join(shlex.quote(r) for r in remotes)}")
+            # -r: whatever a run made of the name (a directory keeps the next run from writing its record)
+            await self.shell(f"cd {shlex.quote(self.workdir)} && rm -rf {' '.join(shlex.quote(r) for r in remotes)}")
 
     async def pull(self, remote: str, local: Path) -> None:
         local.parent.mkdir(parents=True, exist_ok=True)
