@@ -274,7 +274,13 @@ class Pipeline:
         # proof of run: the native transform is registered under another name, so an ONNX op left unconverted
         # (an Extra op) means the candidate's transform did not handle it
         pristine = converter.converter_exe(converter.pristine_converter_dir(self.mnn))
-        ops = await converter.dump_ops(pristine if pristine.exists() else exe, out)
+        if not pristine.exists():
+            # the candidate's own converter would be the witness of its own run (it writes the op list read back)
+            verdict.kind = VerdictKind.DEVICE_ERROR
+            verdict.message = ("a combiner's proof of run needs MNN's pristine converter, which is not built here "
+                               "(mkb-tui setup mnn --build converter)")  # fmt: skip
+            return None
+        ops = await converter.dump_ops(pristine, out)
         if not ops:
             verdict.kind, verdict.message = VerdictKind.RUNTIME_ERROR, "the converted model could not be read back"
             return None
