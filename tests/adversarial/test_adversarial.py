@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.adversarial.kernels import BAD, CORRECT
+from tests.adversarial.kernels import BAD, CORRECT, kernel
 from tests.mnn_fixtures import evaluate
 
 CPP = "source/backend/cpu/MKBCandidate.cpp"
@@ -28,3 +28,11 @@ def test_the_loop_goes_on_after_a_crash(strict_pipeline):
     """A crash leaves the workspace usable: the next candidate builds and passes."""
     assert evaluate(strict_pipeline, "abs", {CPP: BAD["segfault"][0]}).kind.value == "runtime_error"
     assert evaluate(strict_pipeline, "abs", {CPP: CORRECT}).kind.value == "correct"
+
+
+def test_a_kernel_printing_unfinished_lines_is_still_read(strict_pipeline):
+    """Debug output without a newline on every run: the runner's report still comes on a line of its own (the host
+    reads the last line only, so that a line a kernel prints is never taken for the report)."""
+    text = kernel('        MNN_PRINT("mkb debug {\\"ok\\":true");\n        for (int i = 0; i < n; ++i) dst[i] = std::fabs(src[i]);\n')
+    verdict = evaluate(strict_pipeline, "abs", {CPP: text})
+    assert verdict.kind.value == "correct", (verdict.message, verdict.log[-2000:])

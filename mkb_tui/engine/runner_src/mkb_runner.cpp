@@ -348,7 +348,8 @@ struct Json {
             return false;
         }
         b.push_back('\n');
-        return rawWriteAll(1, b.data(), b.size());
+        // a line of its own even after a kernel's unfinished printf (the host reads the last line only)
+        return rawWriteAll(1, "\n", 1) && rawWriteAll(1, b.data(), b.size());
     }
 };
 
