@@ -174,14 +174,14 @@ def limit_diagnostics(log: str) -> list[Diagnostic]:
 
 
 async def configure_and_build(target: Target, src: Path, build: Path, targets: list[str], *, home: Path, timeout: float,
-                              env: dict[str, str] | None = None) -> BuildResult:
+                              env: dict[str, str] | None = None, cpus: tuple[int, ...] | None = None) -> BuildResult:
     """Configure `build` when its arguments changed (or it never was), then build `targets` incrementally."""
     started = time.monotonic()
     if needs_configure(target, src, build):
         result = await configure(target, src, build)
         if not result.ok:
             return result
-    result = await ninja(build, targets, timeout=timeout, home=home, env=env)
+    result = await ninja(build, targets, timeout=timeout, home=home, env=env, cpus=cpus)
     result.seconds = time.monotonic() - started
     return result
 

@@ -33,9 +33,11 @@ def converter_exe(build_dir: Path) -> Path:
     return build_dir / CONVERTER_TARGET
 
 
-async def build_converter(src: Path, build_dir: Path, home: Path, *, timeout: float = 3600, env: dict[str, str] | None = None) -> BuildResult:
-    """Configure (when needed) and build MNNConvert from `src` into `build_dir`."""
-    return await builder.configure_and_build(converter_target(), src, build_dir, [CONVERTER_TARGET], home=home, timeout=timeout, env=env)
+async def build_converter(src: Path, build_dir: Path, home: Path, *, timeout: float = 3600, env: dict[str, str] | None = None,
+                          cpus: tuple[int, ...] | None = None) -> BuildResult:  # fmt: skip
+    """Configure (when needed) and build MNNConvert from `src` into `build_dir` (on `cpus` only, when given)."""
+    return await builder.configure_and_build(converter_target(), src, build_dir, [CONVERTER_TARGET], home=home, timeout=timeout, env=env,
+                                             cpus=cpus)  # fmt: skip
 
 
 def pristine_converter_dir(mnn: MnnInfo) -> Path:

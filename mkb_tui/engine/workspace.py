@@ -315,7 +315,8 @@ class Workspace:
         if added:
             self._record(added)
         configuring = builder.needs_configure(converter_target(), self.src, self.converter_dir)
-        result = await build_converter(self.src, self.converter_dir, self.root, timeout=timeout,
+        # off the timing core, like the library's builds: a combiner's converter builds while others are timed
+        result = await build_converter(self.src, self.converter_dir, self.root, timeout=timeout, cpus=build_cpus(),
                                        env={**(env or {}), **self.compile_sandbox(self.converter_dir)})  # fmt: skip
         if configuring:
             self._record_all()  # what CMake's first configure of the converter wrote into the tree is the harness's

@@ -112,3 +112,36 @@ def test_builds_stay_off_the_timing_core(monkeypatch):
     monkeypatch.setattr(concurrency, "timing_core", lambda: 0)
     assert concurrency.build_cpus() == (0,) and concurrency.builds_share_timing_core()  # one core: builds wait for runs
     assert concurrency.default_workspaces() == 1
+
+
+def test_a_workspace_builds_its_library_and_its_converter_off_the_timing_core(monkeypatch, tmp_path):
+    """Both kinds of candidate build run while other candidates are timed: neither may use the timing core."""
+    from mkb_tui.engine import build as builder
+    from mkb_tui.engine import converter, workspace
+    from mkb_tui.engine.mnn import MnnInfo
+    from mkb_tui.engine.toolchain import host_target
+    from mkb_tui.engine.types import BuildResult
+
+    monkeypatch.setattr(concurrency, "host_cpus", lambda: (0, 1, 2, 3))
+    monkeypatch.setattr(concurrency, "timing_core", lambda: 3)
+    used: list[tuple[str, tuple[int, ...] | None]] = []
+
+    async def ninja(build, targets, *, timeout, home, env=None, cpus=None):
+        used.append((targets[0], cpus))
+        return BuildResult(ok=True, seconds=0.0, log="")
+
+    async def ready(self):
+        return None
+
+    async def no_prelude(root, build_dir, src):
+        return None
+
+    monkeypatch.setattr(builder, "ninja", ninja)
+    monkeypatch.setattr(builder, "needs_configure", lambda *a: False)
+    monkeypatch.setattr(workspace.Workspace, "ensure_ready", ready)
+    monkeypatch.setattr(workspace, "ensure_prelude", no_prelude)
+    ws = workspace.Workspace(tmp_path / "ws", MnnInfo(root=tmp_path / "mnn", version="3.6.1", ref="test", origin="test"), host_target())
+    (ws.src).mkdir(parents=True)
+    asyncio.run(ws.build())
+    asyncio.run(ws.build_converter())
+    assert used == [(workspace.LIB_TARGET, (0, 1, 2)), (converter.CONVERTER_TARGET, (0, 1, 2))]
