@@ -1551,9 +1551,11 @@ attack(
 
 
 # ------------------------------------------------------------------ work moved outside the timed region
-# The runner's clock spans runSession only. Feeding the inputs and reading the outputs back go through the backend's
-# onCopyBuffer, a virtual call the candidate can redirect by giving the backend object a vtable of its own (plain
-# memory writes: no name, no symbol, no system call). Whatever it computes there is never timed.
+# The runner's clock spans runSession only. Feeding the inputs and reading the outputs back went through the
+# backend's onCopyBuffer, a virtual call the candidate can redirect by giving the backend object a vtable of its own
+# (plain memory writes: no name, no symbol, no system call). Whatever it computed there was never timed. Now plain
+# tensors are copied as memory (the deferred work never runs: wrong_output), NC4HW4 ones through MNN with their copy
+# time compared with the baseline's (timing_mismatch).
 
 VTABLE_HOOK = r"""
 namespace MNN {
