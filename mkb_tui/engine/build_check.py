@@ -13,7 +13,7 @@ from pathlib import Path
 
 from mkb_tui.engine import object_check, preprocessed_check
 from mkb_tui.engine.slots import Slot
-from mkb_tui.engine.static_check import BANNED_CALLS, native_names
+from mkb_tui.engine.static_check import BANNED_CALLS, native_names, native_table_members
 from mkb_tui.engine.types import Finding
 
 SOURCE_SUFFIXES = (".cpp", ".cc", ".cxx", ".c")
@@ -166,7 +166,7 @@ def source_findings(judged: JudgedSource, text: str, slot: Slot, *, src: Path, b
         return os.path.realpath(full) if os.path.islink(full) else full
 
     tu = preprocessed_check.parse_ii(text, set(candidate_paths), resolve)
-    native = native_names(slot) if slot.mechanism in ("cpu", "combiner") and not oracle else set()
+    native = native_names(slot) | native_table_members(slot, src) if slot.mechanism in ("cpu", "combiner") and not oracle else set()
     findings = preprocessed_check.line_findings(tu, BANNED_CALLS, native, candidate_paths)
     findings += preprocessed_check.pragma_findings(tu, candidate_paths)
     # the precompiled prelude (engine/prelude.py: pristine MNN headers the harness force-includes) is seen as text

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from mkb_tui.engine.static_check import GENERIC_HELPERS
 from mkb_tui.engine.types import Finding
 
 # ---------------------------------------------------------------------------------------------------- allowlists
@@ -270,8 +271,6 @@ def pristine_definitions(build_dir: Path, nm: str) -> dict[str, str]:
 
 # MNN's compute library: the kernels its CPU executions call (MNNSigmoid, MNNNorm, MNNSoftmax...)
 COMPUTE_DIRS = ("source/backend/cpu/compute/", "source/backend/cpu/arm/", "source/backend/cpu/x86_x64/")
-# compute-library functions that are layout or table plumbing, not an op's computation: a kernel may use them
-GENERIC_HELPERS = re.compile(r"(MNNGetCoreFunctions|MNNTranspose\d+Bit|MNN(Un)?Pack(C\d+|Transpose)\w*|MNNCopyC\d\w*|MNNMemory\w*)")
 
 
 def pristine_helpers(build_dir: Path, nm: str) -> dict[str, list[str]]:

@@ -61,6 +61,40 @@ def _identifiers(source: str) -> dict[str, int]:
     return names
 
 
+# MNN's compute kernels that are layout or table plumbing, not an op's computation: a kernel may use them
+GENERIC_HELPERS = re.compile(r"(MNNGetCoreFunctions|MNNTranspose\d+Bit|MNN(Un)?[Pp]ack(?!ed)\w*|MNNGet\w*PackMode|MNNCopyC\d\w*|"
+                             r"MNNMemory\w*|MNNSelectBlitFunction|MNNFp32ToLowp|MNNLowpToFp32)")  # fmt: skip
+CORE_FUNCTIONS_HEADER = "source/backend/cpu/compute/CommonOptFunction.h"
+_CORE_STRUCT = re.compile(r"struct\s+CoreFunctions\s*\{(.*?)\n\};", re.S)
+_MEMBER = re.compile(r"\(\s*\*\s*(\w+)\s*\)\s*\(")
+
+
+@lru_cache(maxsize=8)
+def _table_members(header: str) -> frozenset[str]:
+    match = _CORE_STRUCT.search(header)
+    return frozenset(_MEMBER.findall(match.group(1))) if match else frozenset()
+
+
+def native_table_members(slot: Slot, tree) -> set[str]:
+    """The members of MNN's CPU function table (CoreFunctions: MNNReluWithSlopeChannel, MNNPoolingMax, ...) that the
+    native implementation's own files use: reached as `functions()->member`, they leave no symbol in an object, so the
+    preprocessed text is judged by name. Read from the tree (the workspace's copy of MNN's files)."""
+    if slot.mechanism != "cpu":
+        return set()
+    try:
+        members = _table_members((tree / CORE_FUNCTIONS_HEADER).read_text(errors="replace"))
+    except OSError:
+        return set()
+    used: set[str] = set()
+    for path in slot.native_files:
+        try:
+            words = set(re.findall(r"\b\w+\b", (tree / path).read_text(errors="replace")))
+        except OSError:
+            continue
+        used |= {m for m in members & words if not GENERIC_HELPERS.search(m)}
+    return used
+
+
 def native_names(slot: Slot) -> set[str]:
     """Names of MNN's own implementation of this op that a candidate may not use."""
     names = set()

@@ -1452,6 +1452,19 @@ attack(
     allowed=REJECTED,
 )
 
+attack(
+    "native_table_member", "5", "leakyrelu",
+    unary(r"""        auto core = static_cast<CPUBackend*>(backend())->functions();
+        float slopes[16];  // the slope once per lane of MNN's pack
+        for (int k = 0; k < core->pack && k < 16; ++k) slopes[k] = 0.01f;
+        const int packs = n / core->pack;
+        core->MNNReluWithSlopeChannel(dst, src, slopes, packs, 1);  // MNN's own leaky-relu kernel, from its function table
+        for (int i = packs * core->pack; i < n; ++i) dst[i] = src[i] > 0.0f ? src[i] : 0.01f * src[i];
+""", head=UNARY_HEAD + '#include "backend/cpu/compute/CommonOptFunction.h"\n', op_type="ReLU"),
+    "calls MNNReluWithSlopeChannel through CPUBackend's function table, the member MNN's own CPURelu computes leaky "
+    "relu with: a member access leaves no symbol in the object, and the member's name was on no list",
+    allowed=REJECTED,
+)
 
 # ------------------------------------------------------------------ state that survives from one runner process to the next
 # Every run of an evaluation goes through one sandbox (the device's supervisor): what a run leaves there that the host

@@ -62,3 +62,21 @@ def test_everyday_words_are_banned_only_as_calls():
     for call, why in (("time(nullptr);", "timers"), ("::remove(\"/tmp/x\");", "file or network I/O"), ("std::thread t([]{});", "threads")):
         found = problems(CLEAN.replace("} // namespace MNN", f"void g() {{ {call} }}\n}} // namespace MNN"))
         assert any(why in p for p in found), (call, found)
+
+
+def test_the_function_table_members_the_native_files_use_are_native(tmp_path):
+    """`functions()->member` leaves no symbol: the members of MNN's CoreFunctions table that the native
+    implementation's files use are refused by name (layout plumbing such as packing stays allowed)."""
+    from mkb_tui.engine.static_check import CORE_FUNCTIONS_HEADER, native_table_members
+
+    header = tmp_path / CORE_FUNCTIONS_HEADER
+    header.parent.mkdir(parents=True)
+    header.write_text("struct CoreFunctions {\n    void (*MNNReluWithSlopeChannel)(float*, const float*, const float*, size_t, size_t);\n"
+                      "    void (*MNNPackCUnit)(float*, const float*, size_t, size_t, const int*);\n"
+                      "    void (*MNNPoolingMax)(const void*, void*);\n};\n")  # fmt: skip
+    native = tmp_path / "source/backend/cpu/CPURelu.cpp"
+    native.parent.mkdir(parents=True, exist_ok=True)
+    native.write_text("core->MNNReluWithSlopeChannel(dst, src, slope, n, 1);\ncore->MNNPackCUnit(a, b, 1, 1, nullptr);\n")
+    slot = Slot("leakyrelu", "cpu", "ReLU", None, (CANDIDATE_CPP,), (CANDIDATE_HPP,),
+                ("source/backend/cpu/CPURelu.cpp", "source/backend/cpu/CPURelu.hpp"), "CPUReluCreator")  # fmt: skip
+    assert native_table_members(slot, tmp_path) == {"MNNReluWithSlopeChannel"}
