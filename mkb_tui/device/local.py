@@ -251,12 +251,20 @@ class LocalDevice(Device):
     async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None) -> ProcResult:
         names = argv + named_in(stdin)
         self.restored += self.check_inputs(names) + self.sweep(names)
+        others = sorted(self._outputs - set(names))  # output names of other runs: pulled already, none of this run's
+        for name in others:
+            remove_entry(self.workdir / name)
         try:
             return await self._run(argv, timeout=timeout, env=env, stdin=stdin)
         finally:
             # and after it: what the run changed or left is put back now, before the harness pulls its outputs or
-            # starts the next run (and counted against this run's evaluation, not the next one's)
+            # starts the next run (and counted against this run's evaluation, not the next one's); an output name
+            # this run was not given (another run's record) holds what the run left for a later one
             self.restored += self.check_inputs(names) + self.sweep(names)
+            for name in others:
+                if os.path.lexists(self.workdir / name):
+                    remove_entry(self.workdir / name)
+                    self.restored.append(name)
 
     async def _run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None, stdin: bytes | None) -> ProcResult:
         exe = argv[0] if os.path.isabs(argv[0]) else str(self.workdir / argv[0])

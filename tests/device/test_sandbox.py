@@ -136,6 +136,27 @@ def test_a_run_leaves_no_state_for_the_next(device):
         assert f"state: {call} rc=-1 errno=Operation not permitted" in out, out
 
 
+def test_an_output_name_holds_nothing_for_a_later_run(device):
+    """A run may write the outputs its command names; another run's output name (the native check's record, say)
+    is emptied before it and refused after it: written there, it would be a memo no sweep removes."""
+
+    async def go():
+        try:
+            await device.remove(["out/native.mkbt", "out/candidate.mkbt"])  # names the harness lets runs write
+            own = await device.run(["bin/escape", "stash", "out/candidate.mkbt"], timeout=10)
+            flagged_after_own = list(device.restored)
+            other = await device.run(["bin/escape", "stash", str(device.out_dir / "native.mkbt")], timeout=10)
+            return own, flagged_after_own, other
+        finally:
+            await device.close()
+
+    own, flagged_after_own, other = asyncio.run(go())
+    assert "stash: open for writing rc=3" in own.stdout and flagged_after_own == []
+    assert "stash: open for writing rc=3" in other.stdout
+    assert "out/native.mkbt" in device.restored and not (device.out_dir / "native.mkbt").exists()
+    assert not (device.out_dir / "candidate.mkbt").exists()  # the earlier run's output, gone before this run
+
+
 def test_killing_everything_visible_hurts_nobody_else(device):
     async def go():
         try:
