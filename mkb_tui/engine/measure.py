@@ -14,6 +14,7 @@ import asyncio
 import hashlib
 import json
 import random
+import re
 import struct
 
 import numpy as np
@@ -111,9 +112,27 @@ def _digest(arrays: list) -> str:
     return h.hexdigest()
 
 
+_STREAMED = re.compile(r"^mkbrun (\d+) (-?\d+) (-?\d+)$", re.M)
+
+
+def streamed_disagreement(stdout: str, report: dict) -> str | None:
+    """The runner writes each run's times (ns) on a line of its own the moment the run ends, before any candidate
+    code runs again; its report must say the same. A report whose times differ was rewritten in the runner's memory
+    after the fact (pure)."""
+    lines = [(int(r), int(t), int(w)) for r, t, w in _STREAMED.findall(stdout)]
+    times, raw = report.get("times_ms") or [], report.get("raw_ms") or []
+    if [r for r, _, _ in lines] != list(range(len(times))) or len(raw) != len(times):
+        return f"the runner's per-run lines ({len(lines)}) do not match its report ({len(times)} runs)"
+    for (run, t, w), tm, wm in zip(lines, times, raw):
+        if round(float(tm) * 1e6) != t or round(float(wm) * 1e6) != w:
+            return f"run {run}'s times in the runner's report differ from those it sent when the run ended (rewritten in memory)"
+    return None
+
+
 def parse_runner_output(stdout: str) -> dict | None:
     """The runner's report: its last line (it writes nothing after it, and exits). A JSON line a kernel printed
-    earlier is never taken for it."""
+    earlier is never taken for it, and a report whose times differ from the lines the runner streamed as each run
+    ended is a failed run."""
     lines = [line.strip() for line in stdout.splitlines() if line.strip()]
     if not lines or not lines[-1].startswith("{"):
         return None
@@ -121,7 +140,10 @@ def parse_runner_output(stdout: str) -> dict | None:
         report = json.loads(lines[-1])
     except ValueError:
         return None
-    return report if isinstance(report, dict) else None
+    if not isinstance(report, dict):
+        return None
+    why = streamed_disagreement(stdout, report) if report.get("ok") else None
+    return {"ok": False, "error": why} if why else report
 
 
 @dataclass

@@ -22,8 +22,9 @@ class FakeDevice:
     of the run's first value (nondeterminism)."""
 
     def __init__(self, root: Path, sets: list[InputSet], cheat=lambda process, run, kept: False, claimed: float = 0.5, true: float = 0.5,
-                 flip=lambda process, run: False) -> None:  # fmt: skip
+                 flip=lambda process, run: False, rewrite_report: bool = False) -> None:  # fmt: skip
         self.root, self.sets, self.cheat, self.claimed, self.true, self.flip = root, sets, cheat, claimed, true, flip
+        self.rewrite_report = rewrite_report
         self.by_remote = {s.remote: s for s in sets}
         self.candidate_processes = 0
         self.rng = random.Random(0)
@@ -52,13 +53,17 @@ class FakeDevice:
         if record:
             write_tensors(self.root / record.replace("/", "_"), kept)
         claimed, true = (1.0, 1.0) if side == "baseline" else (self.claimed, self.true)
-        times = [claimed * self.rng.uniform(0.99, 1.01) for _ in runs]
-        raw = [true * self.rng.uniform(0.99, 1.01) + 0.01 for _ in runs]
+        times_ns = [round(claimed * self.rng.uniform(0.99, 1.01) * 1e6) for _ in runs]
+        raw_ns = [round((true * self.rng.uniform(0.99, 1.01) + 0.01) * 1e6) for _ in runs]
+        times, raw = [t / 1e6 for t in times_ns], [t / 1e6 for t in raw_ns]
         wall = 0.030 + self.rng.uniform(-1e-4, 1e-4) + sum(raw) / 1000.0
         report = {"ok": True, "clock": "vdso", "times_ms": times, "timed_ms": sum(times), "raw_ms": raw, "hashes": hashes}
         if side == "candidate":
             report["candidate_proof"] = {"creations": 1, "executions": len(runs), "nulls": 0}
-        return ProcResult(0, json.dumps(report) + "\n", "", wall)
+        streamed = "".join(f"\nmkbrun {i} {t} {w}\n" for i, (t, w) in enumerate(zip(times_ns, raw_ns)))
+        if side == "candidate" and self.rewrite_report:  # the report's times halved after the runs: a rewrite in memory
+            report["times_ms"] = [t / 2 for t in times]
+        return ProcResult(0, streamed + json.dumps(report) + "\n", "", wall)
 
     async def pull(self, remote: str, local: Path) -> None:
         shutil.copy(self.root / remote.replace("/", "_"), local)
@@ -155,3 +160,23 @@ def test_output_hash_matches_the_runner_definition():
     assert output_hash([a]) == f"{(w0 * 1 + w1 * 3 + 12) % (1 << 64):016x}"
     big = np.full(4, 0xFFFFFFFFFFFFFFFF, dtype=np.uint64)  # wraps mod 2^64 like the C++ side
     assert output_hash([big]) == f"{(((1 << 64) - 1) * (1 + 3 + 5 + 7) + 32) % (1 << 64):016x}"
+
+
+def test_a_report_rewritten_after_the_runs_is_a_failed_run(tmp_path):
+    """The runner streams each run's times as the run ends; a report whose times differ (halved in the runner's memory
+    before it was printed) is the candidate's runtime_error, with no speedup."""
+    verdict = _evaluate(tmp_path, rewrite_report=True)
+    assert verdict.kind is VerdictKind.RUNTIME_ERROR and verdict.speedup is None
+    assert "rewritten in memory" in verdict.message
+
+
+def test_streamed_lines_must_match_the_report_one_for_one():
+    from mkb_tui.engine.measure import parse_runner_output
+
+    report = {"ok": True, "times_ms": [0.5, 0.25], "raw_ms": [0.6, 0.3]}
+    good = "\nmkbrun 0 500000 600000\nkernel debug line\nmkbrun 1 250000 300000\n" + json.dumps(report)
+    assert parse_runner_output(good) == report
+    missing = "\nmkbrun 0 500000 600000\n" + json.dumps(report)
+    forged = "\nmkbrun 0 500000 600000\nmkbrun 0 100 100\nmkbrun 1 250000 300000\n" + json.dumps(report)
+    for stdout in (missing, forged, json.dumps(report)):
+        assert parse_runner_output(stdout)["ok"] is False

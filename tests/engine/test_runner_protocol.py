@@ -53,6 +53,10 @@ def test_a_plan_runs_and_keeps_the_named_runs(pipeline, abs_case):
     assert all(io > 0 for io in report["io_ms"])  # feeding and reading back, timed apart from the run
     # the system-call witness spans each timed region and more (poisoning, feeding)
     assert all(r >= t for r, t in zip(report["raw_ms"], report["times_ms"]))
+    # each run's times also left the process as the run ended, and the report says the same
+    from mkb_tui.engine.measure import streamed_disagreement
+
+    assert result.stdout.count("\nmkbrun ") == plan.runs and streamed_disagreement(result.stdout, report) is None
     record = pipeline.device.workdir / "out/protocol.mkbt"
     assert stat.S_IMODE(record.stat().st_mode) == 0o644
     kept = kept_outputs(read_tensors(record))
