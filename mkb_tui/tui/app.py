@@ -422,7 +422,9 @@ class MkbApp(App):
                 history = await task_history(store, task.id)
         pane = self._q("#task-info", TaskInfoPane)
         pane.show(task, None, native, history)  # at once; the ONNX node follows
-        pane.show_node(await onnx_node(task.id))
+        node = await onnx_node(task.id)
+        if pane.is_attached and pane.task is task:  # still on screen, still this task
+            pane.show_node(node)
 
     def show_results(self) -> None:
         universe = [(t, self.state.tasks[t].category or "?") for t in self.state.order]

@@ -10,6 +10,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.widgets import DataTable, Label, Static
 from textual_plotext import PlotextPlot
 
@@ -53,7 +54,11 @@ class TaskInfoPane(VerticalScroll):
         meta = (f"[b]tolerance[/b] {task.tolerance:g}" + (f" ({escape(task.tolerance_reason)})" if task.tolerance_reason else "")
                 + f"\n[b]mechanism[/b] {task.mechanism}   [b]MNN ops[/b] {', '.join(task.mnn_ops)}"
                 + f"\n[b]ONNX node[/b]\n{escape(nodes)}")  # fmt: skip
-        self.query_one("#task-meta", Static).update(meta)
+        try:
+            shown = self.query_one("#task-meta", Static)
+        except NoMatches:  # removed while the node was exported (the app closing): nothing to show it in
+            return
+        shown.update(meta)
 
     def show(self, task, node: list[dict] | str | None, native: dict[str, str] | None, history: list) -> None:
         """task: a bench Task; node: its ONNX node summary (None: still exporting); native: {path: text} from the user's
