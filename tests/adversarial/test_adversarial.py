@@ -11,7 +11,9 @@ CPP = "source/backend/cpu/MKBCandidate.cpp"
 def test_a_correct_handwritten_kernel_passes(strict_pipeline):
     verdict = evaluate(strict_pipeline, "abs", {CPP: CORRECT})
     assert verdict.kind.value == "correct", (verdict.message, verdict.log[-3000:])
-    assert verdict.speedup is not None and verdict.max_abs_error == 0.0
+    assert verdict.candidate is not None and verdict.max_abs_error == 0.0  # timed against MNN's kernel
+    # a speedup, unless a clock witness disturbed by a busy machine contradicted the runner (then none is credited)
+    assert verdict.speedup is not None or "timing_mismatch" in verdict.flags, verdict.flags
 
 
 @pytest.mark.parametrize("name", sorted(BAD))

@@ -133,6 +133,7 @@ def test_help(snap_compare, stored_session):
     db, sid = stored_session
 
     async def run_before(pilot):
+        await _settled(pilot)  # the replay fully shown behind the dialog (where it had scrolled to was a race)
         await pilot.press("question_mark")
         await pilot.pause()
 
