@@ -51,14 +51,19 @@ def objects_by_source(build_dir: Path) -> dict[str, str]:
     return table
 
 
-def judged_sources(slot: Slot, src: Path, build_dir: Path) -> list[JudgedSource]:
+def object_for(build_dir: Path, source: Path) -> str | None:
+    """The build-dir relative object the build makes from `source` (named as given or resolved), if any."""
     table = objects_by_source(build_dir)
+    return table.get(str(source)) or table.get(str(source.resolve()))
+
+
+def judged_sources(slot: Slot, src: Path, build_dir: Path) -> list[JudgedSource]:
     out = []
     for rel in slot.all_files:
         if not rel.endswith(SOURCE_SUFFIXES):
             continue
         source = src / rel
-        obj = table.get(str(source)) or table.get(str(source.resolve()))
+        obj = object_for(build_dir, source)
         if obj is not None:
             out.append(JudgedSource(rel, source, build_dir / obj))
     return out

@@ -54,12 +54,11 @@ def compile_flags(command: str) -> list[str] | None:
 
 
 async def _candidate_command(build_dir: Path, src: Path) -> str | None:
-    from mkb_tui.engine.build_check import objects_by_source
+    from mkb_tui.engine.build_check import object_for
 
     if not (build_dir / "build.ninja").exists():
         return None
-    source = src / CANDIDATE_SOURCE
-    obj = objects_by_source(build_dir).get(str(source)) or objects_by_source(build_dir).get(str(source.resolve()))
+    obj = object_for(build_dir, src / CANDIDATE_SOURCE)
     if obj is None:
         return None
     proc = await run_limited(["ninja", "-t", "commands", obj], cwd=build_dir, timeout=60)
