@@ -1,10 +1,10 @@
-# The two set-up commands of the README: `make app` and `make test`.
+# The two set-up commands of the README: `make app` and `make test` (`make check`: the fast unit subset).
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 MKB_BUILD_TARGETS ?= host,aarch64,converter
 
-.PHONY: app test venv mnn
+.PHONY: app test check venv mnn
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,3 +24,8 @@ app: mnn
 
 test: mnn
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
+
+# The fast unit subset, run before every commit: nothing that needs MNN, qemu or a long run (no set-up needed).
+CHECK_MARKERS ?= not mnn and not aarch64 and not slow
+check: venv
+	$(BIN)/python -m pytest -q -x -m "$(CHECK_MARKERS)" -n 2 -p no:cacheprovider $(PYTEST_ARGS)

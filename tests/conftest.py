@@ -21,3 +21,11 @@ def _no_llm_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach a real LLM: drop any keys from the environment."""
     for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
         monkeypatch.delenv(key, raising=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that reaches MNN (through any fixture) carries the `mnn` marker, so `make check` can leave it out."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & {"mnn", "pipeline"}:
+            item.add_marker(pytest.mark.mnn)

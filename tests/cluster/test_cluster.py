@@ -140,6 +140,7 @@ def test_status_shows_nodes_devices_and_counts(ray_cluster):
     assert any(n["devices"] == ["host"] and n["alive"] for n in data["nodes"]) and data["stats"]["finished"] >= 1
 
 
+@pytest.mark.mnn  # what it may advertise depends on which MNN builds exist
 def test_cluster_node_checks_and_advertises(tmp_path):
     out = subprocess.run([sys.executable, "-m", "mkb_tui", "cluster", "node", "--head", "--dry-run", "--no-phones"],
                          capture_output=True, text=True, timeout=120)  # fmt: skip
