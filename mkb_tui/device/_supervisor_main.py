@@ -5,14 +5,27 @@ runner processes. The supervisor keeps CAP_SETUID/SETGID/KILL only; each run is 
 nobody user, no new privileges, the seccomp program), then exec'd. After each run every other process in the sandbox's
 pid namespace is killed, and counted: nothing a run started outlives its result.
 
-Protocol, one JSON object per line: first the config {"uid", "programs": {name: base64 BPF}, "max_output"}; then
-requests {"argv", "cwd", "env", "timeout", "rlimits": {name: value}, "program": name|null, "cpus": [..]|null,
-"stdin": base64|null}, each
-answered with {"returncode", "stdout", "stderr", "seconds", "timed_out", "survivors"} or {"error"}.
+Protocol, one JSON object per line: first the config {"uid", "programs": {name: base64 BPF}, "max_output",
+"sealed_fd": int|null}; then requests {"argv", "cwd", "env", "timeout", "rlimits": {name: value}, "program": name|null,
+"cpus": [..]|null, "stdin": base64|null, "channel": {...}|null}, each answered with {"returncode", "stdout", "stderr",
+"seconds", "timed_out", "survivors", "channel": {...}|null} or {"error"}.
+
+The channel (a runner on plan 2, mkb_runner.cpp): the supervisor is the clock that decides, and the only holder of the
+inputs. Input sets are read from `sealed_fd`, a directory the host opened outside the sandbox and that is mounted
+nowhere inside it, so no run can name it; this process is not dumpable, so no run can reach its memory or its
+descriptors through /proc either. Each run's input set is written into the runner's input memory file only when that
+run starts, after the previous run's time was taken. Per run the supervisor takes its own monotonic clock and the
+kernel's account of the runner's CPU time (all its threads, read through the process CPU clock) when it hands the
+input over and when the runner says the outputs are in place; between the two, with runner and supervisor on one
+core, the runner's code is the only thing that ran on its behalf. It hashes every run's outputs itself and keeps the
+bytes of the runs the host asked for. Request {"sets": [path per run, relative to sealed_fd], "keep": [run, ...],
+"max_out": bytes}; answer {"layout": the runner's output layout line, "runs": [[cpu_ns, wall_ns, gap_ns, sha256], ...],
+"kept": {run: base64}, "total_cpu_ns", "error": str|null}.
 """
 
 import base64
 import ctypes
+import hashlib
 import json
 import os
 import resource
@@ -22,6 +35,7 @@ import sys
 import time
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
@@ -31,13 +45,16 @@ class _Fprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def _child(req, program, uid, out_w, err_w, libc, stdin_fd):
-    """In the forked child: never returns (exec or _exit)."""
+def _child(req, program, uid, out_w, err_w, libc, stdin_fd, channel_fds=()):
+    """In the forked child: never returns (exec or _exit). `channel_fds` become descriptors 3, 4, 5, ... in order."""
     try:
-        os.dup2(stdin_fd if stdin_fd is not None else os.open("/dev/null", os.O_RDONLY), 0)
-        os.dup2(out_w, 1)
-        os.dup2(err_w, 2)
-        os.closerange(3, 65536)
+        high = [os.dup(fd) for fd in (stdin_fd if stdin_fd is not None else os.open("/dev/null", os.O_RDONLY), out_w, err_w, *channel_fds)]
+        high = [fcntl_dupfd(fd, 100 + i) for i, fd in enumerate(high)]  # out of the way of 0..2+len(channel_fds)
+        for target, fd in enumerate(high):
+            os.dup2(fd, target)
+        os.closerange(3 + len(channel_fds), 65536)
+        if not req.get("namespace", True):
+            os.setsid()  # a session of its own: what the run starts is told apart from the host's processes
         os.chdir(req["cwd"])
         for name, value in req["rlimits"].items():
             resource.setrlimit(getattr(resource, "RLIMIT_" + name.upper()), (value, value))
@@ -63,24 +80,195 @@ def _child(req, program, uid, out_w, err_w, libc, stdin_fd):
             os._exit(127)
 
 
-def _others() -> list[int]:
-    """Live processes in this pid namespace other than its init (1) and this supervisor."""
+def fcntl_dupfd(fd: int, lowest: int) -> int:
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_DUPFD, lowest)
+
+
+def _others(session: int | None = None) -> list[int]:
+    """Live processes in this pid namespace other than its init (1) and this supervisor; with `session`, only those
+    of that session (an uncontained supervisor shares the host's namespace: only what its run started is its own)."""
     me = os.getpid()
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit() and int(name) not in (1, me):
             try:
                 with open(f"/proc/{name}/stat") as f:
-                    state = f.read().rsplit(")", 1)[1].split()[0]
+                    fields = f.read().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            if state not in ("Z", "X"):
+            if fields[0] not in ("Z", "X") and (session is None or int(fields[3]) == session):
                 found.append(int(name))
     return found
 
 
-def _run(req, programs, uid, max_output, libc):
+MAX_LAYOUT = 8192  # bytes of the runner's output layout line
+POISON = b"\xad\xde\xc0\x7f"  # a quiet NaN: what the output memory file holds where a run wrote nothing
+
+
+def _mkbt_data(fd: int) -> bytes:
+    """The tensors' bytes of an MKBT file (the harness's own file: the host wrote it), one after another."""
+    with os.fdopen(fd, "rb") as f:
+        raw = f.read()
+    if raw[:4] != b"MKBT":
+        raise ValueError("not an MKBT file")
+    count = int.from_bytes(raw[8:12], "little")
+    at, parts = 12, []
+    for _ in range(count):
+        name_len = int.from_bytes(raw[at:at + 4], "little")
+        at += 4 + name_len + 4  # name, dtype
+        ndim = int.from_bytes(raw[at:at + 4], "little")
+        at += 4 + 8 * ndim
+        nbytes = int.from_bytes(raw[at:at + 8], "little")
+        at += 8
+        parts.append(raw[at:at + nbytes])
+        at += nbytes
+    return b"".join(parts)
+
+
+class _Channel:
+    """The supervisor's side of one plan-2 run: hands each run its input, times it, hashes and keeps its outputs."""
+
+    def __init__(self, spec: dict, sealed_fd: int | None) -> None:
+        if sealed_fd is None:
+            raise ValueError("this supervisor holds no input sets")
+        self.sets_per_run: list[str] = list(spec["sets"])
+        self.keep = {int(r) for r in spec.get("keep") or ()}
+        self.max_out = int(spec.get("max_out") or (1 << 30))
+        data = {}
+        for name in dict.fromkeys(self.sets_per_run):
+            if name.startswith("/") or ".." in name.split("/"):
+                raise ValueError(f"input set {name!r} is not inside the sealed directory")
+            data[name] = _mkbt_data(os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=sealed_fd))
+        self.data = data
+        sizes = {len(v) for v in data.values()}
+        if len(sizes) != 1:
+            raise ValueError("the input sets of one process differ in size")
+        self.in_bytes = sizes.pop()
+        self.inputs = os.memfd_create("mkb-inputs", os.MFD_CLOEXEC)
+        os.ftruncate(self.inputs, self.in_bytes)
+        self.inputs_ro = os.open(f"/proc/self/fd/{self.inputs}", os.O_RDONLY | os.O_CLOEXEC)  # the runner's: read-only
+        self.outputs = os.memfd_create("mkb-outputs", os.MFD_CLOEXEC)
+        self.go_r, self.go_w = os.pipe()
+        self.ctl_r, self.ctl_w = os.pipe()
+        self.pid = None
+        self.buffer = bytearray()
+        self.layout = None
+        self.out_bytes = 0
+        self.run = 0  # the run whose 'D' is awaited (or whose input goes next)
+        self.started_cpu = self.started_wall = 0
+        self.last_done_cpu = None
+        self.runs: list[list] = []
+        self.kept: dict[int, str] = {}
+        self.error = None
+        self.finished = False
+
+    def child_fds(self) -> tuple[int, ...]:
+        return (self.go_r, self.inputs_ro, self.ctl_w, self.outputs)  # the runner's 3, 4, 5, 6
+
+    def started(self, pid: int) -> None:
+        self.pid = pid
+        self.clock = ((~pid) << 3) | 2  # the process's CPU clock (CPUCLOCK_SCHED, whole thread group)
+        for fd in (self.go_r, self.inputs_ro, self.ctl_w):
+            os.close(fd)
+
+    def cpu_ns(self) -> int:
+        return time.clock_gettime_ns(self.clock)
+
+    def on_bytes(self, chunk: bytes) -> None:
+        """What the runner wrote on its control descriptor."""
+        self.buffer += chunk
+        while self.buffer and not self.finished and self.error is None:
+            if self.layout is None:
+                end = self.buffer.find(b"\n")
+                if end < 0:
+                    if len(self.buffer) > MAX_LAYOUT:
+                        self.error = "the runner's output layout is too long"
+                    return
+                line, self.buffer = bytes(self.buffer[:end]), self.buffer[end + 1:]
+                self._announced(line)
+                continue
+            byte, self.buffer = self.buffer[:1], self.buffer[1:]
+            if byte != b"D":
+                self.error = "the runner broke the channel's protocol"
+                return
+            self._done()
+
+    def _announced(self, line: bytes) -> None:
+        words = line.split()
+        try:
+            if words[0] != b"R":
+                raise ValueError
+            self.out_bytes = int(words[1])
+        except (IndexError, ValueError):
+            self.error = "the runner's output layout is malformed"
+            return
+        if not 0 <= self.out_bytes <= self.max_out:
+            self.error = f"the runner announced {self.out_bytes} bytes of outputs (at most {self.max_out})"
+            return
+        self.layout = line.decode(errors="replace")
+        self.poison = (POISON * (self.out_bytes // 4 + 1))[: self.out_bytes]
+        self._go()
+
+    def _go(self) -> None:
+        """The clocks, then the next run's input, then the word: the run is on the clock before any byte of its input
+        exists in the runner's reach (a runner that peeks at the memory file early is charged for what it does)."""
+        cpu = self.cpu_ns()
+        if self.last_done_cpu is not None and self.runs:
+            self.runs[-1][2] = cpu - self.last_done_cpu  # what the runner did between its 'D' and this input
+        self.started_wall, self.started_cpu = time.monotonic_ns(), cpu
+        os.pwrite(self.inputs, self.data[self.sets_per_run[self.run]], 0)
+        os.pwrite(self.outputs, self.poison, 0) if self.out_bytes else None
+        try:
+            os.write(self.go_w, b"G")
+        except OSError:
+            self.error = "the runner closed the channel"
+
+    def _done(self) -> None:
+        wall, cpu = time.monotonic_ns(), self.cpu_ns()
+        self.last_done_cpu = cpu
+        size = os.fstat(self.outputs).st_size
+        out = os.pread(self.outputs, self.out_bytes, 0) if size >= self.out_bytes else b""
+        if len(out) != self.out_bytes:
+            self.error = "the runner's output memory file is shorter than the layout it announced"
+            return
+        self.runs.append([cpu - self.started_cpu, wall - self.started_wall, 0, hashlib.sha256(out).hexdigest()])
+        if self.run in self.keep:
+            self.kept[self.run] = base64.b64encode(out).decode()
+        self.run += 1
+        if self.run == len(self.sets_per_run):
+            self.finished = True
+            os.close(self.go_w)  # no more input: a runner that reads again gets the end of the channel
+            self.go_w = -1
+            return
+        self._go()
+
+    def close(self) -> None:
+        for fd in (self.inputs, self.outputs, self.ctl_r, self.go_w):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.data = {}
+
+    def answer(self, rusage) -> dict:
+        total = None if rusage is None else int((rusage.ru_utime + rusage.ru_stime) * 1e9)
+        return {"layout": self.layout, "runs": self.runs, "kept": self.kept, "total_cpu_ns": total, "error": self.error}
+
+
+def _run(req, programs, uid, max_output, libc, sealed_fd=None):
     program = programs.get(req.get("program")) if req.get("program") else None
+    channel = _Channel(req["channel"], sealed_fd) if req.get("channel") else None
+    try:
+        return _run_with(req, program, uid, max_output, libc, channel)
+    finally:
+        if channel is not None:
+            channel.close()
+
+
+def _run_with(req, program, uid, max_output, libc, channel):
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     stdin_fd = None
@@ -91,28 +279,31 @@ def _run(req, programs, uid, max_output, libc):
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:
-        _child(req, program, uid, out_w, err_w, libc, stdin_fd)
+        _child(req, program, uid, out_w, err_w, libc, stdin_fd, channel.child_fds() if channel else ())
     os.close(out_w)
     os.close(err_w)
     if stdin_fd is not None:
         os.close(stdin_fd)
+    if channel is not None:
+        channel.started(pid)
     pidfd = os.pidfd_open(pid)
     deadline = started + req["timeout"]
     buffers = {out_r: bytearray(), err_r: bytearray()}
-    watched = [out_r, err_r, pidfd]
+    watched = [out_r, err_r, pidfd] + ([channel.ctl_r] if channel else [])
+    rusage = None
     timed_out = False
     status = None
     ended = None
-    while out_r in watched or err_r in watched or status is None:
+    while out_r in watched or err_r in watched or status is None or (channel is not None and channel.ctl_r in watched):
         left = deadline - time.monotonic()
         if status is not None:
             if time.monotonic() > ended + 0.5:
                 break  # something it left behind keeps writing: the sweep below ends it
             left = 0  # exited: take what its pipes still hold, do not wait for whoever else holds them
-        elif left <= 0:
-            timed_out = True
+        elif left <= 0 or (channel is not None and channel.error is not None):
+            timed_out = channel is None or channel.error is None
             os.kill(pid, signal.SIGKILL)
-            status = os.waitpid(pid, 0)[1]
+            _, status, rusage = os.wait4(pid, 0)
             ended = time.monotonic()
             break
         ready, _, _ = select.select(watched, [], [], left)
@@ -120,7 +311,7 @@ def _run(req, programs, uid, max_output, libc):
             break
         for fd in ready:
             if fd == pidfd:
-                status = os.waitpid(pid, 0)[1]
+                _, status, rusage = os.wait4(pid, 0)
                 ended = time.monotonic()
                 watched.remove(pidfd)
                 continue
@@ -128,17 +319,27 @@ def _run(req, programs, uid, max_output, libc):
             if not chunk:
                 watched.remove(fd)
                 continue
+            if channel is not None and fd == channel.ctl_r:
+                channel.on_bytes(chunk)
+                continue
             buf = buffers[fd]
             buf += chunk
             if len(buf) > max_output:  # keep the tail: the runner's report is its last line
                 del buf[: len(buf) - max_output]
     for fd in (out_r, err_r, pidfd):
         os.close(fd)
+    if channel is not None and channel.ctl_r in watched:
+        watched.remove(channel.ctl_r)
     seconds = ended - started
-    survivors = _others()
-    if survivors:
+    survivors = _others(None if req.get("namespace", True) else pid)
+    if survivors and req.get("namespace", True):
         try:
             os.kill(-1, signal.SIGKILL)  # everything in this namespace but init and this supervisor
+        except ProcessLookupError:
+            pass
+    for survivor in survivors if not req.get("namespace", True) else ():
+        try:  # the host's namespace: only the run's own session, one by one (kill(-1) would end the host's)
+            os.kill(survivor, signal.SIGKILL)
         except ProcessLookupError:
             pass
     code = os.waitstatus_to_exitcode(status)
@@ -149,12 +350,15 @@ def _run(req, programs, uid, max_output, libc):
         "seconds": seconds,
         "timed_out": timed_out,
         "survivors": len(survivors),
+        "channel": channel.answer(rusage) if channel is not None else None,
     }
 
 
 def main():
     libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)  # no run reaches this process's memory or descriptors through /proc
     config = json.loads(sys.stdin.readline())
+    sealed_fd = config.get("sealed_fd")
     programs = {name: base64.b64decode(text) for name, text in config["programs"].items()}
     uid = config.get("uid")
     max_output = int(config.get("max_output", 1 << 22))
@@ -163,7 +367,7 @@ def main():
     out.flush()
     for line in sys.stdin:
         try:
-            answer = _run(json.loads(line), programs, uid, max_output, libc)
+            answer = _run(json.loads(line), programs, uid, max_output, libc, sealed_fd)
         except Exception as exc:  # noqa: BLE001 - the harness gets every failure as an answer
             answer = {"error": f"{type(exc).__name__}: {exc}"}
         out.write(json.dumps(answer) + "\n")

@@ -20,6 +20,9 @@ class ProcResult:
     timed_out: bool = False
     signal: int | None = None  # set when the process died of a signal
     survivors: int = 0  # processes the run left behind (a contained run's are killed when it ends)
+    # a plan-2 run (the channel): what the supervisor measured and kept, out of the run's reach (see
+    # device/_supervisor_main.py): {"layout", "runs": [[cpu_ns, wall_ns, gap_ns, sha256]...], "kept", "total_cpu_ns", "error"}
+    channel: dict | None = None
 
 
 @dataclass
@@ -55,6 +58,20 @@ class Device(ABC):
 
     @abstractmethod
     async def pull(self, remote: str, local: Path) -> None: ...
+
+    # A device whose runs a supervisor outside the runner's address space starts (local, qemu) takes plan-2 runs:
+    # input sets handed over just in time from host files under `sealed_root()`, each run timed by the supervisor.
+    channel = False
+
+    def sealed_root(self) -> Path | None:
+        """The host folder the supervisor reads input sets from (never visible to a run), or None."""
+        return None
+
+    async def run_channel(self, argv: list[str], *, timeout: float, stdin: bytes, sets: list[str], keep: list[int],
+                          max_out: int, env: dict[str, str] | None = None) -> ProcResult:
+        """Run argv on a plan-2 plan: run i gets input set `sets[i]` (relative to `sealed_root()`) just in time; the
+        outputs of the runs in `keep` come back in `ProcResult.channel`."""
+        raise NotImplementedError(f"{type(self).__name__} has no supervisor to hand inputs over")
 
     async def remove(self, remotes: list[str]) -> None:
         """Delete device files (missing ones are fine): outputs go before a run, so a stale one is never read."""

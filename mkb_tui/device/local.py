@@ -156,8 +156,9 @@ class LocalDevice(Device):
     name = "local"
     target = "host"
     emulated = False
+    channel = True
 
-    def __init__(self, workdir: Path, limits: Limits | None = None, *, contained: bool | None = None) -> None:
+    def __init__(self, workdir: Path, limits: Limits | None = None, *, contained: bool | None = None, sealed: Path | None = None) -> None:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         # the runner gets the last core to itself as far as we can arrange
@@ -168,6 +169,7 @@ class LocalDevice(Device):
         self.restored: list[str] = []  # device copies found damaged before a run and put back
         self.contained = status().usable if contained is None else contained
         self._supervisor = None
+        self.sealed = sealed
         self.out_dir = self.workdir / "out"
         self.out_dir.mkdir(exist_ok=True)
         if self.contained and os.geteuid() == 0:
@@ -248,14 +250,29 @@ class LocalDevice(Device):
                 found.append(rel)
         return found
 
-    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None) -> ProcResult:
+    def sealed_root(self) -> Path:
+        """Input sets live in the host's reference cache, which no sandbox mounts: the supervisor reads them through
+        a descriptor opened outside."""
+        if self.sealed is None:
+            from mkb_tui.paths import cache_dir
+
+            self.sealed = cache_dir() / "refs"
+        return self.sealed
+
+    async def run_channel(self, argv: list[str], *, timeout: float, stdin: bytes, sets: list[str], keep: list[int],
+                          max_out: int, env: dict[str, str] | None = None) -> ProcResult:
+        channel = {"sets": sets, "keep": keep, "max_out": max_out}
+        return await self.run(argv, timeout=timeout, env=env, stdin=stdin, channel=channel)
+
+    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None,
+                  channel: dict | None = None) -> ProcResult:
         names = argv + named_in(stdin)
         self.restored += self.check_inputs(names) + self.sweep(names)
         others = sorted(self._outputs - set(names))  # output names of other runs: pulled already, none of this run's
         for name in others:
             remove_entry(self.workdir / name)
         try:
-            return await self._run(argv, timeout=timeout, env=env, stdin=stdin)
+            return await self._run(argv, timeout=timeout, env=env, stdin=stdin, channel=channel)
         finally:
             # and after it: what the run changed or left is put back now, before the harness pulls its outputs or
             # starts the next run (and counted against this run's evaluation, not the next one's); an output name
@@ -266,18 +283,20 @@ class LocalDevice(Device):
                     remove_entry(self.workdir / name)
                     self.restored.append(name)
 
-    async def _run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None, stdin: bytes | None) -> ProcResult:
+    async def _run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None, stdin: bytes | None,
+                   channel: dict | None = None) -> ProcResult:
         exe = argv[0] if os.path.isabs(argv[0]) else str(self.workdir / argv[0])
-        if not self.contained:
+        if not self.contained and channel is None:
             return await run_limited([exe, *argv[1:]], cwd=self.workdir, timeout=timeout, env=env, limits=self.limits, stdin=stdin)
         if self._supervisor is None:
             from mkb_tui.device.supervisor import Supervisor
 
             spec = SandboxSpec(readable=(self.workdir,), writable=(self.out_dir,), cwd=self.workdir, cpus=self.limits.cpus)
-            self._supervisor = Supervisor(spec)
+            # uncontained (no bubblewrap): the supervisor still hands inputs over and keeps the clock
+            self._supervisor = Supervisor(spec, self.sealed_root(), contained=self.contained)
         return await self._supervisor.run([exe, *argv[1:]], cwd=self.workdir, env=minimal_env(env), timeout=timeout,
                                           limits=self.limits.rlimits(), processes=self.processes(), cpus=self.limits.cpus,
-                                          stdin=stdin)  # fmt: skip
+                                          stdin=stdin, channel=channel)  # fmt: skip
 
     async def pull(self, remote: str, local: Path) -> None:
         """Copy a file a run wrote: a plain file only, never followed through a link a run made (which could name

@@ -28,7 +28,9 @@ class QemuDevice(LocalDevice):
     async def info(self) -> DeviceInfo:
         return DeviceInfo(self.name, self.target, True, {"emulator": shutil.which("qemu-aarch64") or "", "cores": str(os.cpu_count())})
 
-    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None) -> ProcResult:
+    async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None,
+                  channel: dict | None = None) -> ProcResult:
         exe = argv[0] if os.path.isabs(argv[0]) else str(self.workdir / argv[0])
         qemu_env = {"QEMU_LD_PREFIX": "/usr/aarch64-linux-gnu", **(env or {})}
-        return await super().run(["/usr/bin/env", "qemu-aarch64", exe, *argv[1:]], timeout=timeout, env=qemu_env, stdin=stdin)
+        return await super().run(["/usr/bin/env", "qemu-aarch64", exe, *argv[1:]], timeout=timeout, env=qemu_env, stdin=stdin,
+                                 channel=channel)  # fmt: skip

@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 from mkb_tui.device.base import ProcResult
-from mkb_tui.device.sandbox import NOBODY, ContainedCommand, Processes, Rlimits, SandboxSpec, contain, seccomp_program
+from mkb_tui.device.sandbox import NOBODY, ContainedCommand, Processes, Rlimits, SandboxSpec, contain, minimal_env, seccomp_program
 from mkb_tui.errors import DeviceError
 
 MAIN = Path(__file__).resolve().parent / "_supervisor_main.py"
 MAX_OUTPUT = 4 << 20  # per stream and run: the tail is kept (the runner's report is its last line)
+MAX_ANSWER = 1 << 30  # one answer line: a channel run's kept outputs come back in it
 GRACE = 15.0  # seconds past a run's own timeout before the supervisor itself is taken for stuck
 SUPERVISOR_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL")
 
@@ -29,9 +30,14 @@ def _interpreter() -> tuple[str, Path]:
 
 
 class Supervisor:
-    def __init__(self, spec: SandboxSpec) -> None:
-        """`spec` says what every run may see (the device's work dir...); its processes/limits are set per run."""
+    def __init__(self, spec: SandboxSpec, sealed: Path | None = None, *, contained: bool = True) -> None:
+        """`spec` says what every run may see (the device's work dir...); its processes/limits are set per run.
+        `sealed`: a host folder the supervisor reads input sets from, handed over as an open descriptor and mounted
+        nowhere in the sandbox. Uncontained (no bubblewrap here), the same supervisor still hands inputs over and
+        keeps the clock, without the sandbox around it."""
         self.spec = spec
+        self.sealed = sealed
+        self.contained = contained
         self._proc: asyncio.subprocess.Process | None = None
         self._lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -64,20 +70,31 @@ class Supervisor:
         return contain([python, "-I", "-S", "-B", str(MAIN)], spec)
 
     async def _start(self) -> asyncio.subprocess.Process:
-        cmd = self._command()
+        if self.contained:
+            cmd = self._command()
+        else:
+            python, _ = _interpreter()
+            cmd = ContainedCommand([python, "-I", "-S", "-B", str(MAIN)], minimal_env(), (), ("uncontained",))
+        sealed_fd = None
+        if self.sealed is not None:
+            self.sealed.mkdir(parents=True, exist_ok=True)
+            sealed_fd = os.open(self.sealed, os.O_PATH | os.O_DIRECTORY)
         try:
             proc = await asyncio.create_subprocess_exec(
-                *cmd.argv, env=cmd.env, pass_fds=cmd.pass_fds, stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=4 * MAX_OUTPUT,
-                start_new_session=True,
+                *cmd.argv, env=cmd.env, pass_fds=(*cmd.pass_fds, *(() if sealed_fd is None else (sealed_fd,))),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                limit=MAX_ANSWER, start_new_session=True,
             )  # fmt: skip
         finally:
             cmd.close()
+            if sealed_fd is not None:
+                os.close(sealed_fd)
         programs = {p.value: seccomp_program(p) for p in (Processes.THREADS, Processes.NONE)}
         config = {
-            "uid": NOBODY if os.geteuid() == 0 else None,
+            "uid": NOBODY if os.geteuid() == 0 and self.contained else None,  # uncontained: as the harness runs
             "programs": {name: base64.b64encode(prog).decode() for name, prog in programs.items() if prog is not None},
             "max_output": MAX_OUTPUT,
+            "sealed_fd": sealed_fd,
         }
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(config).encode() + b"\n")
@@ -96,7 +113,8 @@ class Supervisor:
         return proc
 
     async def run(self, argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, limits: Rlimits,
-                  processes: Processes, cpus: tuple[int, ...] | None = None, stdin: bytes | None = None) -> ProcResult:
+                  processes: Processes, cpus: tuple[int, ...] | None = None, stdin: bytes | None = None,
+                  channel: dict | None = None) -> ProcResult:
         """Run argv contained; `cpus` sets an affinity mask where no cpuset cgroup holds the sandbox."""  # fmt: skip
         self._follow_loop()
         async with self._lock:
@@ -108,7 +126,11 @@ class Supervisor:
                 "program": processes.value if processes is not Processes.ANY else None,
                 "cpus": list(cpus) if cpus and "cpu_pin=affinity" in self.flags else None,
                 "stdin": base64.b64encode(stdin).decode() if stdin is not None else None,
+                "channel": channel,
             }  # fmt: skip
+            if not self.contained:  # the host's pid namespace: the run gets a session of its own, swept alone
+                request["cpus"] = list(cpus) if cpus else None
+                request["namespace"] = False
             proc = self._proc
             assert proc.stdin is not None and proc.stdout is not None
             try:
@@ -137,6 +159,7 @@ class Supervisor:
             timed_out=answer["timed_out"],
             signal=-rc if rc < 0 else None,
             survivors=answer["survivors"],
+            channel=answer.get("channel"),
         )
 
     async def _stop(self) -> None:

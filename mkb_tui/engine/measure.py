@@ -15,6 +15,7 @@ import hashlib
 import json
 import random
 import re
+import statistics
 import struct
 
 import numpy as np
@@ -25,6 +26,7 @@ from pathlib import Path
 from mkb_tui.bench.compare import compare_outputs
 from mkb_tui.bench.tensorfile import read_tensors
 from mkb_tui.device.base import ProcResult
+from mkb_tui.engine.channel import ChannelError, ChannelRecord, channel_plan_text, input_layout, overhead_ms, parse_channel, setup_charge_ms
 from mkb_tui.engine.schedule import InputSet, PlanText, ProcessPlan, Shape, kept_outputs, plan_text, timing_plans, verification_plan
 from mkb_tui.engine.timing import (
     REVERIFY_AGREEMENT,
@@ -45,9 +47,20 @@ from mkb_tui.engine.timing import (
 from mkb_tui.vocabulary.verdicts import REVERIFIED, Verdict, VerdictKind, doubts
 
 TIMING_ATTEMPTS = 3
+# The device-time budget of one evaluation (class 23: a correct, slow candidate held the device for minutes): this many
+# times the native kernel's own timing (its rounds on the baseline side), and at least BUDGET_MIN_S
+BUDGET_FACTOR = 12.0
+BUDGET_MIN_S = 30.0
+# Early stop: after EARLY_ROUNDS rounds, a candidate slower than EARLY_SLOW x the baseline has its verdict; no more rounds,
+# no re-timing (what more rounds would tell is how slow, not whether it is faster)
+EARLY_ROUNDS = 4
+EARLY_SLOW = 0.5
 RunProcess = Callable[[str, str], Awaitable[ProcResult]]  # (side, plan text on stdin) -> the process's result
 Pull = Callable[[str, Path], Awaitable[None]]
 Remove = Callable[[list[str]], Awaitable[None]]
+# a plan-2 process (mkb_tui.engine.channel): (side, plan text, input set per run under the sealed folder, runs whose
+# outputs come back, most output bytes) -> its result, with what the supervisor measured in ProcResult.channel
+ChannelRun = Callable[[str, str, list[str], list[int], int], Awaitable[ProcResult]]
 
 
 @dataclass
@@ -152,6 +165,8 @@ class _Process:
     report: dict | None
     plan: ProcessPlan
     text: PlanText
+    channel: ChannelRecord | None = None  # plan 2: what the supervisor measured and kept
+    channel_error: str | None = None
 
     @property
     def times(self) -> ProcessTimes:
@@ -162,6 +177,7 @@ class _Process:
 @dataclass
 class _Attempt:
     rounds: list[tuple[_Process, _Process]] = field(default_factory=list)  # (baseline, candidate)
+    early_stop: bool = False  # the candidate was clearly slower: the rounds stopped early
 
 
 class Judge:
@@ -169,7 +185,8 @@ class Judge:
 
     def __init__(self, *, task_id: str, tolerance: float, sets: list[InputSet], models: TimedModels, run: RunProcess, pull: Pull,
                  timing: TimingPlan, threads: int, precision: str, emulated: bool, lenient: bool, plausible: float,
-                 scratch: Path, rng: random.Random | None = None, remove: Remove | None = None) -> None:  # fmt: skip
+                 scratch: Path, rng: random.Random | None = None, remove: Remove | None = None,
+                 channel: ChannelRun | None = None) -> None:  # fmt: skip
         self.task_id, self.tolerance, self.sets, self.models = task_id, tolerance, sets, models
         self.run, self.pull, self.timing = run, pull, timing
         self.threads, self.precision, self.emulated = threads, precision, emulated
@@ -184,11 +201,18 @@ class Judge:
         self.verified: dict[int, tuple[str, str]] = {}  # input set -> hash of an output compared with its reference
         self.hashed = 0
         self._verification: _Process | None = None
+        # plan 2: inputs just in time and the supervisor's clock (None: plan 1, the runner reads pushed input files)
+        self.channel = channel
+        self._layout = None
+        self.device_s = 0.0  # the device time this evaluation has used (every process's wall time)
+        self.budget_s: float | None = None  # set from the native kernel's first timing process
 
     # ---- processes ----------------------------------------------------------------------------------------------
 
     async def _process(self, side: str, plan: ProcessPlan, record: str) -> _Process:
         model, api = (self.models.baseline, self.models.baseline_api) if side == "baseline" else (self.models.candidate, self.models.candidate_api)
+        if self.channel is not None:
+            return await self._channel_process(side, plan, model, api)
         # the baseline keeps no outputs (nobody compares them): a record of MNN's own outputs for this very plan,
         # left in out/ beside the candidate's next process, would be answers it could copy
         written = plan if side == "candidate" else replace(plan, record=())
@@ -196,6 +220,7 @@ class Judge:
         if self.remove is not None and side == "candidate":
             await self.remove([record])  # a record left by an earlier process must never be read as this one's
         proc = await self.run(side, text.text)
+        self.device_s += proc.seconds
         p = _Process(proc, parse_runner_output(proc.stdout), plan, text)
         if side == "baseline" and not proc.timed_out and not (p.report or {}).get("ok"):
             # MNN's own kernel failing says nothing about the candidate: a pristine library being rebuilt by another
@@ -205,20 +230,52 @@ class Judge:
             p = _Process(proc, parse_runner_output(proc.stdout), plan, text)
         return p
 
+    def _channel_text(self, plan: ProcessPlan, model: str, api: str, ) -> PlanText:
+        if self._layout is None:
+            self._layout = input_layout(self.sets[0].inputs)
+        return channel_plan_text(plan, self._layout, model=model, api=api, threads=self.threads, precision=self.precision)
+
+    def _max_out(self) -> int:
+        return 4 * sum(a.nbytes for _, a in read_tensors(self.sets[0].reference)) + (1 << 20)
+
+    async def _channel_process(self, side: str, plan: ProcessPlan, model: str, api: str, *, keep_all: bool = False) -> _Process:
+        """A plan-2 process: the baseline's outputs are hashed but never kept unless asked (`keep_all`, MNN's own
+        error on the secret sets); the candidate's kept runs come back from the supervisor, not from a file."""
+        text = self._channel_text(plan, model, api)
+        keep = list(range(plan.runs)) if keep_all else (list(plan.record) if side == "candidate" else [])
+        sealed = [str(self.sets[i].sealed) for i in plan.sets]
+        for attempt in range(2):
+            proc = await self.channel(side, text.text, sealed, keep, self._max_out())
+            self.device_s += proc.seconds
+            p = _Process(proc, parse_runner_output(proc.stdout), replace(plan, record=tuple(keep)), text)
+            try:
+                p.channel = parse_channel(proc.channel, runs=plan.runs, keep=tuple(keep))
+            except ChannelError as exc:
+                p.channel_error = str(exc)
+            if side == "candidate" or proc.timed_out or ((p.report or {}).get("ok") and p.channel_error is None) or attempt:
+                return p
+            await asyncio.sleep(2.0)  # MNN's own kernel failing: a pristine library being rebuilt (as in _process)
+        return p
+
     async def _compare(self, p: _Process, verdict: Verdict, where: str) -> bool:
         """Pull and compare the outputs a candidate process kept; False (and the verdict says why) on a mismatch."""
-        if p.text.record is None:
-            return True
-        local = self.scratch / f"{self.task_id}_{p.text.record.replace('/', '_')}"
-        try:
-            await self.pull(p.text.record, local)
-            kept = kept_outputs(read_tensors(local))
-        except (OSError, ValueError, struct.error) as exc:  # the record is the run's to write: malformed is its doing
-            verdict.kind = VerdictKind.RUNTIME_ERROR
-            verdict.message = f"the runner's record of kept outputs is missing or malformed ({where}): {exc}"
-            return False
-        finally:
-            local.unlink(missing_ok=True)
+        if p.channel is not None:
+            if not p.plan.record:
+                return True
+            kept = p.channel.kept
+        else:
+            if p.text.record is None:
+                return True
+            local = self.scratch / f"{self.task_id}_{p.text.record.replace('/', '_')}"
+            try:
+                await self.pull(p.text.record, local)
+                kept = kept_outputs(read_tensors(local))
+            except (OSError, ValueError, struct.error) as exc:  # the record is the run's to write: malformed is its doing
+                verdict.kind = VerdictKind.RUNTIME_ERROR
+                verdict.message = f"the runner's record of kept outputs is missing or malformed ({where}): {exc}"
+                return False
+            finally:
+                local.unlink(missing_ok=True)
         missing = sorted(set(p.plan.record) - set(kept))
         if missing:
             verdict.kind, verdict.message = VerdictKind.RUNTIME_ERROR, f"the runner kept no outputs of runs {missing} ({where})"
@@ -238,8 +295,11 @@ class Judge:
                 verdict.message = f"{chosen.label}: {cmp.message}" if where == "verification" else (
                     f"the timed runs' outputs differed from the reference ({where}, run {run}, {chosen.label}): {cmp.message}")  # fmt: skip
                 return False
-            reported = ((p.report or {}).get("hashes") or [None] * (run + 1))[run]
-            if reported != output_hash(got):
+            if p.channel is not None:  # the supervisor hashed the outputs it took from the run itself
+                reported = p.channel.runs[run].digest
+            else:
+                reported = ((p.report or {}).get("hashes") or [None] * (run + 1))[run]
+            if p.channel is None and reported != output_hash(got):
                 verdict.kind = VerdictKind.RUNTIME_ERROR
                 verdict.message = f"the runner's hash of run {run} ({where}) does not match the outputs it wrote"
                 return False
@@ -253,13 +313,31 @@ class Judge:
                 return False
         return True
 
-    @staticmethod
-    def _failed(p: _Process, side: str, verdict: Verdict, timeout: float) -> bool:
+    def _holds_secrets(self, p: _Process) -> bool:
+        return any(not self.sets[i].fixed for i in p.plan.sets)
+
+    def _failed(self, p: _Process, side: str, verdict: Verdict, timeout: float) -> bool:
         if p.proc.timed_out:
             verdict.kind = VerdictKind.TIMEOUT if side == "candidate" else VerdictKind.DEVICE_ERROR
             verdict.message = f"no result from the {side} within {timeout:.0f} s"
             return True
-        if p.proc.signal or p.report is None or not p.report.get("ok") or p.proc.returncode != 0:
+        failed = p.proc.signal or p.report is None or not p.report.get("ok") or p.proc.returncode != 0
+        if side == "candidate" and self._holds_secrets(p) and (failed or p.channel_error):
+            # a candidate process that held secret inputs says nothing in its own words: its text (stdout, stderr,
+            # the report's error) could carry those inputs. What failed is told by its kind alone; the words come
+            # from a diagnostic run on the public seeds (verify)
+            verdict.kind = VerdictKind.RUNTIME_ERROR
+            verdict.message = (f"the runner failed: killed by signal {p.proc.signal}" if p.proc.signal else
+                               "the runner failed" + (f" (exit code {p.proc.returncode})" if p.proc.returncode else ""))  # fmt: skip
+            verdict.message += " on a process holding secret inputs (its output is withheld)"
+            if ((p.report or {}).get("candidate_proof") or {}).get("nulls"):
+                verdict.message = "the candidate kernel never ran: its creator returned nullptr"
+            return True
+        if not failed and p.channel_error:
+            verdict.kind = VerdictKind.RUNTIME_ERROR if side == "candidate" else VerdictKind.DEVICE_ERROR
+            verdict.message = p.channel_error if side == "candidate" else f"timing run of the baseline failed: {p.channel_error}"
+            return True
+        if failed:
             # the baseline (MNN's own kernel) failing is the harness's trouble, never the candidate's
             verdict.kind = VerdictKind.RUNTIME_ERROR if side == "candidate" else VerdictKind.DEVICE_ERROR
             why = f"killed by signal {p.proc.signal}" if p.proc.signal else (p.report or {}).get("error") or f"exit code {p.proc.returncode}"
@@ -283,6 +361,13 @@ class Judge:
         if not todo:
             return {}
         plan = ProcessPlan(tuple(todo), tuple(range(len(todo))))
+        if self.channel is not None:
+            p = await self._channel_process("baseline", plan, self.models.baseline, self.models.baseline_api, keep_all=True)
+            if p.proc.timed_out or not (p.report or {}).get("ok") or p.channel is None:
+                return {}
+            return {self.sets[index].remote: run in p.channel.kept and compare_outputs(
+                        p.channel.kept[run], [a for _, a in read_tensors(self.sets[index].reference)], self.tolerance).ok
+                    for run, index in enumerate(todo)}  # fmt: skip
         record = "out/native.mkbt"
         text = plan_text(plan, self.sets, model=self.models.baseline, api=self.models.baseline_api, threads=self.threads,
                          precision=self.precision, record=record)  # fmt: skip
@@ -315,6 +400,8 @@ class Judge:
         plan = verification_plan(self.sets, self.shape, self.rng)
         p = await self._process("candidate", plan, "out/candidate.mkbt")
         if self._failed(p, "candidate", verdict, timeout):
+            if self._holds_secrets(p) and verdict.kind is VerdictKind.RUNTIME_ERROR:
+                await self._diagnose(verdict, timeout)
             return False
         verdict.timing_check["clock"] = p.report.get("clock")
         if require_proof:
@@ -337,6 +424,20 @@ class Judge:
             return True
         return self.lenient and verdict.kind is VerdictKind.WRONG_OUTPUT
 
+    async def _diagnose(self, verdict: Verdict, timeout: float) -> None:
+        """The words of a failure, from a run on the public seeds alone (its text may be shown: nothing secret was
+        in its reach). When that run passes, the failure needs a secret input, and only its kind is told."""
+        fixed = [i for i, s in enumerate(self.sets) if s.fixed]
+        if not fixed:
+            return
+        plan = ProcessPlan((fixed[0],) * max(self.shape.warmup, 1) + tuple(fixed[1:]), (), 0x7FC00000 | self.rng.getrandbits(22))
+        p = await self._process("candidate", plan, "out/candidate.mkbt")
+        diag = Verdict(verdict.task_id, VerdictKind.RUNTIME_ERROR)
+        if self._failed(p, "candidate", diag, timeout):
+            verdict.kind, verdict.message, verdict.log = diag.kind, diag.message + " (rerun on the fixed seeds alone)", diag.log
+        else:
+            verdict.message += "; on the fixed seeds alone it ran: the failure needs a secret input"
+
     # ---- timing -------------------------------------------------------------------------------------------------
 
     async def _rounds(self, verdict: Verdict, timeout: float, *, reuse_verification: bool, check_all: bool = False) -> _Attempt | None:
@@ -345,7 +446,8 @@ class Judge:
         if reuse_verification and self._verification is not None:
             first_plan, cand = self._verification.plan, self._verification
         else:
-            first_plan = timing_plans(self.sets, self.shape, 1, output_bytes, self.rng, first_long=True, check_all=True)[0]
+            first_plan = timing_plans(self.sets, self.shape, 1, output_bytes, self.rng, first_long=True, check_all=True,
+                                      secret_only=self.channel is not None)[0]  # fmt: skip
             cand = None
         # round 0: a long process; the verification process is its candidate half
         base = await self._process("baseline", first_plan, "out/baseline.mkbt")
@@ -357,7 +459,10 @@ class Judge:
                 return None
         attempt.rounds.append((base, cand))
         wanted = self.timing.rounds_for(base.proc.seconds + cand.proc.seconds)
-        plans = timing_plans(self.sets, self.shape, wanted - 1, output_bytes, self.rng, check_all=check_all)
+        if self.budget_s is None:
+            self.budget_s = max(BUDGET_MIN_S, BUDGET_FACTOR * wanted * base.proc.seconds)
+        plans = timing_plans(self.sets, self.shape, wanted - 1, output_bytes, self.rng, check_all=check_all,
+                             secret_only=self.channel is not None)  # fmt: skip
         for r, plan in enumerate(plans, start=1):
             base = await self._process("baseline", plan, "out/baseline.mkbt")
             if self._failed(base, "baseline", verdict, timeout):
@@ -366,16 +471,35 @@ class Judge:
             if self._failed(cand, "candidate", verdict, timeout) or not await self._checked(cand, verdict, f"timing round {r}"):
                 return None
             attempt.rounds.append((base, cand))
+            if self._over_budget(verdict):
+                return None
+            if len(attempt.rounds) >= EARLY_ROUNDS and self._running_ratio(attempt) < EARLY_SLOW:
+                attempt.early_stop = True
+                break
         for r, (_, cand) in enumerate(attempt.rounds):
             if not self._hashes_match(cand, verdict, f"timing round {r}"):
                 return None
         return attempt
 
+    def _over_budget(self, verdict: Verdict) -> bool:
+        if self.budget_s is None or self.device_s <= self.budget_s:
+            return False
+        verdict.kind, verdict.speedup = VerdictKind.TIMEOUT, None
+        verdict.message = (f"the evaluation used {self.device_s:.1f} s of device time, over its budget of {self.budget_s:.1f} s "
+                           f"({BUDGET_FACTOR:g}x the native kernel's timing): the candidate is far slower than MNN's kernel")  # fmt: skip
+        return True
+
+    def _running_ratio(self, attempt: _Attempt) -> float:
+        samples = self._samples(attempt)
+        base = statistics.median(t for b, _ in samples for t in b)
+        cand = statistics.median(t for _, c in samples for t in c)
+        return base / cand if cand > 0 else float("inf")
+
     def _hashes_match(self, p: _Process, verdict: Verdict, where: str) -> bool:
         """Every run of a candidate process, kept or not, against an output of the same input that was compared with
         the reference (bitwise: the kernel must be deterministic): a run that computed something else is caught even
         though its outputs were never written."""
-        hashes = (p.report or {}).get("hashes") or []
+        hashes = [r.digest for r in p.channel.runs] if p.channel is not None else (p.report or {}).get("hashes") or []
         if len(hashes) != p.plan.runs:
             verdict.kind, verdict.message = VerdictKind.RUNTIME_ERROR, f"the runner reported {len(hashes)} output hashes for {p.plan.runs} runs ({where})"
             return False
@@ -403,9 +527,42 @@ class Judge:
 
     def _samples(self, attempt: _Attempt) -> list[Round]:
         w = self.shape.warmup
-        return [(b.times.times_ms[w:], c.times.times_ms[w:]) for b, c in attempt.rounds]
+        if self.channel is None:
+            return [(b.times.times_ms[w:], c.times.times_ms[w:]) for b, c in attempt.rounds]
+        return self._outside(attempt)[0]
+
+    def _untimed_ms(self, p: _Process) -> float:
+        """A plan-2 process's CPU outside its counted runs that its counted runs did not need: start-up and
+        teardown, and warm-up runs beyond what as many counted runs cost."""
+        rec, w = p.channel, self.shape.warmup
+        counted = [r.cost_ms for r in rec.runs[w:]]
+        warm = sum(r.cost_ms for r in rec.runs[:w])
+        extra_warm = max(0.0, warm - w * statistics.median(counted)) if counted else warm
+        return (rec.untimed_ms() or 0.0) + extra_warm
+
+    def _outside(self, attempt: _Attempt) -> tuple[list[Round], dict]:
+        """Both sides by the supervisor's clock alone (the kernel's accounting of the runner's CPU from its input to
+        the next): the runner's own cost per run, seen on the baseline (no candidate code in it), is taken out of
+        both; what a candidate process spent outside its runs beyond the baseline's is charged to its runs."""
+        w = self.shape.warmup
+        over = overhead_ms([([r.cost_ms for r in b.channel.runs[w:]], b.times.times_ms[w:]) for b, _ in attempt.rounds])
+        counted = statistics.median(len(c.channel.runs) - w for _, c in attempt.rounds)
+        base_untimed = [self._untimed_ms(b) for b, _ in attempt.rounds]
+        cand_untimed = [self._untimed_ms(c) for _, c in attempt.rounds]
+        charge = setup_charge_ms(base_untimed, cand_untimed, int(counted))
+        floor = 1e-6
+        rounds = [([max(r.cost_ms - over, floor) for r in b.channel.runs[w:]],
+                   [max(r.cost_ms - over + charge, floor) for r in c.channel.runs[w:]]) for b, c in attempt.rounds]  # fmt: skip
+        claimed = [t for _, c in attempt.rounds for t in c.times.times_ms[w:]]
+        info = {"clock": "outside", "overhead_ms": round(over, 6), "setup_charge_ms": round(charge, 6),
+                "untimed_ms": {"baseline": round(statistics.median(base_untimed), 3), "candidate": round(statistics.median(cand_untimed), 3)},
+                # what the candidate's own process claimed (its clock is in its reach: shown, never deciding)
+                "inside_claim_ms": round(statistics.median(claimed), 6) if claimed else None}  # fmt: skip
+        return rounds, info
 
     def _crosschecks(self, attempt: _Attempt) -> list[CrossCheck]:
+        if self.channel is not None:
+            return []  # the supervisor's clock decides; the runner's own can only be shown (timing_check)
         pairs = [(b.times, c.times) for b, c in attempt.rounds]
         checks = [loop_crosscheck(pairs)]
         return checks + [c for c in (outside_crosscheck(pairs, self.shape.warmup), host_crosscheck(pairs)) if c is not None]
@@ -416,28 +573,37 @@ class Judge:
         # up to TIMING_ATTEMPTS in all, and keep the most trustworthy
         attempts: list[tuple[float, _Attempt]] = []
         for n in range(1 if self.emulated else TIMING_ATTEMPTS):
-            attempt = await self._rounds(verdict, timeout, reuse_verification=n == 0)
+            # on the channel the verification is not a timing round: it holds the fixed seeds, whose inputs are public
+            attempt = await self._rounds(verdict, timeout, reuse_verification=n == 0 and self.channel is None)
             if attempt is None:
                 verdict.timing_check["checked_runs"], verdict.timing_check["hash_matched_runs"] = self.checked, self.hashed
                 return
             attempts.append((timing_doubt(self._samples(attempt)), attempt))
-            if attempts[-1][0] <= 1.0:
+            if attempts[-1][0] <= 1.0 or attempt.early_stop or self._over_budget(verdict):
                 break
         _, attempt = min(attempts, key=lambda a: a[0])
+        if verdict.kind is VerdictKind.TIMEOUT:
+            return
         ratio = self._summarize(attempt, verdict)
+        verdict.timing_check["device_s"], verdict.timing_check["budget_s"] = round(self.device_s, 3), self.budget_s
+        if attempt.early_stop:
+            verdict.timing_check["early_stop"] = len(attempt.rounds)
         if len(attempts) > 1:
             verdict.flags.append("retimed")
         if self.emulated:
             verdict.timing_check["checked_runs"], verdict.timing_check["hash_matched_runs"] = self.checked, self.hashed
             return
         checks = self._crosschecks(attempt)
-        verdict.timing_check["crosschecks"] = [c.as_dict() for c in checks]
+        if self.channel is not None:
+            verdict.timing_check.update(self._outside(attempt)[1])
+        else:
+            verdict.timing_check["crosschecks"] = [c.as_dict() for c in checks]
         if any(c.mismatch for c in checks):
             verdict.flags.append("timing_mismatch")
-        elif ratio is not None and ratio > UNWITNESSED_SPEEDUP and not any(c.resolved for c in checks):
+        elif self.channel is None and ratio is not None and ratio > UNWITNESSED_SPEEDUP and not any(c.resolved for c in checks):
             verdict.flags.append("timing_unverified")
         if ratio is not None and verdict.kind is VerdictKind.CORRECT and doubts(verdict.flags):
-            await self._reverify(verdict, ratio, timeout)
+            await self._reverify(verdict, ratio, timeout, first_doubt=timing_doubt(self._samples(attempt)))
         if "timing_mismatch" in verdict.flags and REVERIFIED not in verdict.flags:
             verdict.speedup = None  # the runner's clock was contradicted: no speedup is credited
         if verdict.kind is not VerdictKind.CORRECT and ratio is not None:
@@ -456,9 +622,11 @@ class Judge:
             verdict.flags.append("unstable_timing")
         return ratio
 
-    async def _reverify(self, verdict: Verdict, ratio: float, timeout: float) -> None:
+    async def _reverify(self, verdict: Verdict, ratio: float, timeout: float, *, first_doubt: float = 0.0) -> None:
         """A second, independent timing with every candidate output checked: `reverified` when it is clean, its
-        witnesses agree with the runner and its speedup is within REVERIFY_AGREEMENT of the first."""
+        witnesses agree with the runner and its speedup is within REVERIFY_AGREEMENT of the first. On the channel
+        both sides are timed, kept and checked the same way as the first time (the supervisor keeps outputs on its
+        own time), and a clean re-check decides over a disturbed first timing: its figures replace the first's."""
         attempt = await self._rounds(verdict, timeout, reuse_verification=False, check_all=True)
         if attempt is None:
             return
@@ -467,8 +635,17 @@ class Judge:
         cand = summarize([t for _, c in samples for t in c])
         again = speedup(base, cand)
         checks = self._crosschecks(attempt)
-        witnessed = again is None or again <= UNWITNESSED_SPEEDUP or any(c.resolved for c in checks)
-        clean = timing_doubt(samples) <= 1.0 and witnessed and not any(c.mismatch for c in checks)
+        witnessed = self.channel is not None or again is None or again <= UNWITNESSED_SPEEDUP or any(c.resolved for c in checks)
+        doubt = timing_doubt(samples)
+        clean = doubt <= 1.0 and halves_disagreement(samples) <= UNSTABLE_HALVES and witnessed and not any(c.mismatch for c in checks)
         verdict.timing_check["reverify_speedup"] = again
         if again is not None and clean and abs(again - ratio) <= REVERIFY_AGREEMENT * ratio:
             verdict.flags.append(REVERIFIED)
+        elif self.channel is not None and again is not None and clean and doubt < first_doubt:
+            # the first timing was the disturbed one: the clean re-check's figures are the verdict's
+            verdict.baseline, verdict.candidate, verdict.speedup = base, cand, again
+            verdict.timing_rounds = len(samples)
+            verdict.flags[:] = [f for f in verdict.flags if f not in ("high_dispersion", "unstable_timing")]
+            verdict.flags += [f for f in timing_flags(base, cand, again, self.plausible) if f not in verdict.flags]
+            verdict.flags.append(REVERIFIED)
+            verdict.timing_check.update(self._outside(attempt)[1])

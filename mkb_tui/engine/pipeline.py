@@ -314,6 +314,7 @@ class Pipeline:
             files[models.candidate] = candidate_model
         module = torch_model = None
         sets = []
+        sealed = self.device.sealed_root() if self.device.channel else None
         for seed, fixed in [*((s, True) for s in task.seeds), *((s, False) for s in pool_seeds(task))]:
             case = _cached_case(task, seed)
             if case is None:  # computed once per task and seed, then cached
@@ -323,26 +324,39 @@ class Pipeline:
             # device names say nothing of the seed; the references are never pushed
             name = f"seed{seed}" if fixed else hashlib.sha256(f"{seed}".encode()).hexdigest()[:16]
             remote = f"inputs/{task.id}-{task.content_hash}/{name}.mkbt"
-            files[remote] = case.inputs_path
             label = f"seed {seed}" if fixed else f"secret input {len(sets) - len(task.seeds) + 1}"
+            if sealed is not None:  # never pushed: the supervisor hands each run its input when the run starts
+                inside = str(Path(case.inputs_path).resolve().relative_to(Path(sealed).resolve()))
+                sets.append(InputSet(label, remote, case.outputs_path, fixed, inputs=case.inputs_path, sealed=inside))
+                continue
+            files[remote] = case.inputs_path
             sets.append(InputSet(label, remote, case.outputs_path, fixed))
         await self.device.push(files)
         return models, sets
 
-    async def _runner(self, base: Baseline, lib_dir: Path, timeout: float, stdin: str) -> ProcResult:
+    async def _runner(self, base: Baseline, lib_dir: Path, timeout: float, stdin: str, channel: tuple | None = None) -> ProcResult:
         """One runner process on the library in lib_dir; its plan goes on stdin, so every process has the same argv.
-        The runner and its library are pushed into the device first: a contained run sees nothing else."""
+        The runner and its library are pushed into the device first: a contained run sees nothing else. `channel`:
+        (input set per run, runs kept, most output bytes) of a plan-2 process."""
         side = "baseline" if lib_dir == base.build_dir else "candidate"
+
+        async def run(argv: list[str], env: dict[str, str] | None = None) -> ProcResult:
+            if channel is None:
+                return await self.device.run(argv, timeout=timeout, env=env, stdin=stdin.encode())
+            sealed, keep, max_out = channel
+            return await self.device.run_channel(argv, timeout=timeout, stdin=stdin.encode(), sets=sealed, keep=keep,
+                                                 max_out=max_out, env=env)  # fmt: skip
+
         if not self.target.static:  # one runner; the library under test comes from LD_LIBRARY_PATH
             await self.device.push({"bin/mkb_runner": base.runner, f"lib/{side}/libMNN.so": lib_dir / "libMNN.so"})
-            return await self.device.run(["bin/mkb_runner"], timeout=timeout, env={"LD_LIBRARY_PATH": f"lib/{side}"}, stdin=stdin.encode())
+            return await run(["bin/mkb_runner"], {"LD_LIBRARY_PATH": f"lib/{side}"})
         exe = base.runner if side == "baseline" else _candidate_runner(lib_dir)
         if side == "candidate":
             failed = await self._link_candidate_runner(lib_dir)
             if failed:
                 return ProcResult(1, json.dumps({"ok": False, "error": "linking the static runner failed: " + failed[-500:]}), failed, 0.0)
         await self.device.push({f"bin/{side}_mkb_runner": exe})
-        return await self.device.run([f"bin/{side}_mkb_runner"], timeout=timeout, stdin=stdin.encode())
+        return await run([f"bin/{side}_mkb_runner"])
 
     async def _link_candidate_runner(self, lib_dir: Path) -> str | None:
         """The static runner with the candidate's libMNN.a (static targets), when it is older than the library."""
@@ -362,11 +376,15 @@ class Pipeline:
         async def run(side: str, plan: str) -> ProcResult:
             return await self._runner(base, base.build_dir if side == "baseline" else lib_dir, self.run_timeout, plan)
 
+        async def run_channel(side: str, plan: str, sealed: list[str], keep: list[int], max_out: int) -> ProcResult:
+            return await self._runner(base, base.build_dir if side == "baseline" else lib_dir, self.run_timeout, plan,
+                                      (sealed, keep, max_out))  # fmt: skip
+
         scratch = _scratch_dir()
         judge = Judge(task_id=task.id, tolerance=task.tolerance, sets=sets, models=models, run=run, pull=self.device.pull,
                       timing=self.timing, threads=self.threads, precision=self.precision, emulated=self.device.emulated,
                       lenient=bool(task.native_incorrect_for(self.target.name)), plausible=task.plausible_speedup, scratch=scratch,
-                      remove=self.device.remove)  # fmt: skip
+                      remove=self.device.remove, channel=run_channel if self.device.channel else None)  # fmt: skip
         if not judge.lenient:
             fair = await self._sets_native_passes(task, judge)
             if len(fair) < len(judge.sets):

@@ -23,6 +23,10 @@ class InputSet:
     remote: str  # device path of its MKBT inputs
     reference: Path  # host path of its reference outputs: never pushed
     fixed: bool = True
+    # a channel device (plan 2): the host file of its inputs and its path under the supervisor's sealed folder; the
+    # inputs are then never pushed, the supervisor hands them to the run that consumes them
+    inputs: Path | None = None
+    sealed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,12 +91,17 @@ def verification_plan(sets: list[InputSet], shape: Shape, rng: random.Random) ->
 
 
 def timing_plans(sets: list[InputSet], shape: Shape, rounds: int, output_bytes: int, rng: random.Random, *,
-                 first_long: bool = False, check_all: bool = False) -> list[ProcessPlan]:
+                 first_long: bool = False, check_all: bool = False, secret_only: bool = False) -> list[ProcessPlan]:
     """Plans for `rounds` rounds, alternating short and long (long first when `first_long`), each a random draw of
     distinct sets in random order. A random sample of all their counted runs is kept for checking: `check_runs`, fewer
-    when that would exceed `check_bytes` of outputs (at least 4); every counted run when `check_all`."""
+    when that would exceed `check_bytes` of outputs (at least 4); every counted run when `check_all`. `secret_only`:
+    timed runs draw from the secret pool alone (a fixed seed's inputs are public: its answer could be built in), when
+    the pool is large enough."""
     lengths = [shape.long if (r % 2 == 0) == first_long else shape.short for r in range(rounds)]
     need = max((shape.distinct(n) for n in lengths), default=0)
+    eligible = list(range(len(sets)))
+    if secret_only and sum(1 for s in sets if not s.fixed) >= need:
+        eligible = [i for i, s in enumerate(sets) if not s.fixed]
     if need > len(sets):
         raise ValueError(f"a process on {need} input sets needs that many, the task has {len(sets)}")
     positions = [(p, run) for p, n in enumerate(lengths) for run in range(shape.warmup, n)]
@@ -100,7 +109,7 @@ def timing_plans(sets: list[InputSet], shape: Shape, rounds: int, output_bytes: 
     checked = set(positions if check_all else rng.sample(positions, min(len(positions), budget)))
     plans = []
     for p, n in enumerate(lengths):
-        layout = _layout(shape, rng.sample(range(len(sets)), shape.distinct(n)))
+        layout = _layout(shape, rng.sample(eligible, shape.distinct(n)))
         plans.append(ProcessPlan(layout, tuple(run for run in range(n) if (p, run) in checked), _poison(rng)))
     return plans
 

@@ -17,6 +17,18 @@
 //   record PATH           where the kept outputs go: one MKBT file, tensors named "RUN:NAME", written after the last run
 //   run SET [keep]        run on input set SET; `keep`: this run's outputs are written to the record file
 //
+// Plan 2 (`mkbplan 2`, the channel: every device with a supervisor): no input file is named and none exists in the
+// runner's reach. The plan lists the layout of one input set instead (`tensor NAME DTYPE NDIM DIMS... OFFSET NBYTES`)
+// and the number of runs (`runs N`). The supervisor, a separate process outside the runner's address space, hands
+// each run its input set just in time, in a memory file (fd 4, read-only), and times every run on its own clock and
+// by the kernel's accounting of this process's CPU time:
+//   runner -> fd 5: `R OUTBYTES COUNT NAME DTYPE NDIM DIMS... ...` once the session is ready (the outputs' layout,
+//                   written one after another into the memory file on fd 6, which the runner sizes);
+//   fd 3 -> runner: one byte `G`: the input of the next run is in place (the supervisor took its clock first);
+//   runner -> fd 5: `D` once the run's outputs are in the output memory file.
+// The times the runner prints itself are kept for the baseline's side (MNN's own code, nothing of the candidate's):
+// what feeding and reading back cost there, which the harness takes out of both sides' outside times.
+//
 // The clock: the kernel's clock_gettime found in the vDSO image (located through the auxiliary vector on the initial
 // stack) and called through a private pointer, so a candidate library that defines clock_gettime or
 // std::chrono::steady_clock::now (in the dynamic link or the static one) does not replace the runner's timer. The
@@ -448,9 +460,9 @@ bool writeTensors(const char* path, const std::vector<HostTensor>& ts) {
     return rawWriteFile(path, out);
 }
 
-double loadValue(const HostTensor& t, size_t i) {
-    const uint8_t* p = t.data.data() + i * dtypeSize(t.dtype);
-    switch (t.dtype) {
+double loadValueAt(const uint8_t* data, uint32_t dtype, size_t i) {
+    const uint8_t* p = data + i * dtypeSize(dtype);
+    switch (dtype) {
         case F32: { float v; memcpy(&v, p, 4); return v; }
         case I32: { int32_t v; memcpy(&v, p, 4); return v; }
         case I64: { int64_t v; memcpy(&v, p, 8); return (double)v; }
@@ -461,25 +473,30 @@ double loadValue(const HostTensor& t, size_t i) {
 }
 
 // Fill n elements of type ty at dst (plain NCHW / TENSORFLOW layout, as the model's input) converting element types.
-bool fillBuffer(const HostTensor& src, halide_type_t ty, void* dst, size_t n, std::string& err) {
-    size_t have = src.data.size() / dtypeSize(src.dtype);
-    if (n != have) { err = "input " + src.name + ": element count " + std::to_string(have) + " != model's " + std::to_string(n); return false; }
+bool fillFromBytes(const std::string& name, const uint8_t* data, size_t bytes, uint32_t dtype, halide_type_t ty, void* dst, size_t n,
+                   std::string& err) {
+    size_t have = bytes / dtypeSize(dtype);
+    if (n != have) { err = "input " + name + ": element count " + std::to_string(have) + " != model's " + std::to_string(n); return false; }
     // the same element type: a plain copy (a process reads a dozen input sets; converting each value costs 10 ms)
-    bool same = (src.dtype == F32 && ty.code == halide_type_float && ty.bits == 32) || (src.dtype == I32 && ty.code == halide_type_int && ty.bits == 32) ||
-                (src.dtype == U8 && ty.code == halide_type_uint && ty.bits == 8) || (src.dtype == I8 && ty.code == halide_type_int && ty.bits == 8);
+    bool same = (dtype == F32 && ty.code == halide_type_float && ty.bits == 32) || (dtype == I32 && ty.code == halide_type_int && ty.bits == 32) ||
+                (dtype == U8 && ty.code == halide_type_uint && ty.bits == 8) || (dtype == I8 && ty.code == halide_type_int && ty.bits == 8);
     if (same) {
-        memcpy(dst, src.data.data(), n * dtypeSize(src.dtype));
+        memcpy(dst, data, n * dtypeSize(dtype));
         return true;
     }
     for (size_t i = 0; i < n; ++i) {
-        double v = loadValue(src, i);
+        double v = loadValueAt(data, dtype, i);
         if (ty.code == halide_type_float && ty.bits == 32) static_cast<float*>(dst)[i] = (float)v;
         else if (ty.code == halide_type_int && ty.bits == 32) static_cast<int32_t*>(dst)[i] = (int32_t)v;
         else if (ty.code == halide_type_uint && ty.bits == 8) static_cast<uint8_t*>(dst)[i] = (uint8_t)v;
         else if (ty.code == halide_type_int && ty.bits == 8) static_cast<int8_t*>(dst)[i] = (int8_t)v;
-        else { err = "input " + src.name + ": unsupported MNN tensor type"; return false; }
+        else { err = "input " + name + ": unsupported MNN tensor type"; return false; }
     }
     return true;
+}
+
+bool fillBuffer(const HostTensor& src, halide_type_t ty, void* dst, size_t n, std::string& err) {
+    return fillFromBytes(src.name, src.data.data(), src.data.size(), src.dtype, ty, dst, n, err);
 }
 
 bool fillHost(const HostTensor& src, MNN::Tensor* host, std::string& err) {
@@ -519,6 +536,94 @@ int fail(const std::string& msg, int code = 2) {
     return code;
 }
 
+// ---- the channel (plan 2) -------------------------------------------------------------------------------------------
+
+#if defined(__x86_64__)
+enum { kRead = 0, kMmap = 9, kFtruncate = 77 };
+#else
+enum { kRead = 63, kMmap = 222, kFtruncate = 46 };
+#endif
+enum { kCtlIn = 3, kInputs = 4, kCtlOut = 5, kOutputs = 6 };
+
+long rawCall6(long n, long a, long b, long c, long d, long e, long f) {
+#if defined(__x86_64__)
+    long ret;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
+    return ret;
+#elif defined(__aarch64__)
+    register long x8 __asm__("x8") = n;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    register long x4 __asm__("x4") = e;
+    register long x5 __asm__("x5") = f;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
+    return x0;
+#else
+    (void)n; (void)a; (void)b; (void)c; (void)d; (void)e; (void)f;
+    return -38;
+#endif
+}
+
+// One byte from the supervisor: false when it closed the channel (the runner then stops).
+bool awaitGo() {
+    char c = 0;
+    for (;;) {
+        long r = rawCall3(kRead, kCtlIn, (long)&c, 1);
+        if (r == -4) continue;  // EINTR
+        return r == 1 && c == 'G';
+    }
+}
+
+void* mapChannel(int fd, size_t bytes, bool writable) {
+    if (bytes == 0) return nullptr;
+    long prot = writable ? 3 /* PROT_READ|PROT_WRITE */ : 1;
+    long addr = rawCall6(kMmap, 0, (long)bytes, prot, 1 /* MAP_SHARED */, fd, 0);
+    return (addr < 0 && addr > -4096) ? nullptr : (void*)addr;
+}
+
+struct Channel {
+    bool on = false;
+    const uint8_t* in = nullptr;  // this run's input set, laid out as the plan's tensors say
+    size_t inBytes = 0;
+    uint8_t* out = nullptr;
+    size_t outBytes = 0;
+    std::vector<size_t> outOffsets;
+};
+Channel gChannel;
+
+// The outputs' layout to the supervisor, and the output memory file sized and mapped for it.
+bool announceOutputs(const std::vector<HostTensor>& outs) {
+    size_t total = 0;
+    gChannel.outOffsets.clear();
+    for (const auto& t : outs) { gChannel.outOffsets.push_back(total); total += t.data.size(); }
+    if (rawCall3(kFtruncate, kOutputs, (long)total, 0) != 0) return false;
+    gChannel.out = static_cast<uint8_t*>(mapChannel(kOutputs, total, true));
+    gChannel.outBytes = total;
+    if (total > 0 && gChannel.out == nullptr) return false;
+    Json line;
+    line.raw("R ").num((long long)total).raw(" ").num((long long)outs.size());
+    for (const auto& t : outs) {
+        line.raw(" ");
+        if (t.name.empty()) line.raw("-");
+        for (char c : t.name) line.b.push_back((unsigned char)c <= ' ' ? '_' : c);  // one word per name
+        line.raw(" ").num(t.dtype).raw(" ").num((long long)t.dims.size());
+        for (int64_t d : t.dims) line.raw(" ").num(d);
+    }
+    line.b.push_back('\n');
+    return rawWriteAll(kCtlOut, line.b.data(), line.b.size());
+}
+
+bool runDone(const std::vector<HostTensor>& outs) {
+    for (size_t i = 0; i < outs.size(); ++i)
+        if (!outs[i].data.empty()) memcpy(gChannel.out + gChannel.outOffsets[i], outs[i].data.data(), outs[i].data.size());
+    return rawWriteAll(kCtlOut, "D", 1);
+}
+
 // ---- the plan -------------------------------------------------------------------------------------------------------
 
 struct Run {
@@ -526,7 +631,16 @@ struct Run {
     bool keep = false;  // its outputs go to the record file
 };
 
+struct ChannelTensor {  // one input tensor of a plan-2 input set: where its bytes lie in the input memory file
+    std::string name;
+    uint32_t dtype = F32;
+    std::vector<int64_t> dims;
+    size_t offset = 0, bytes = 0;
+};
+
 struct Plan {
+    int version = 1;
+    std::vector<ChannelTensor> layout;  // plan 2
     std::string model, api = "session", precision = "high";
     int threads = 1;
     uint32_t poison = 0x7fc0dead;
@@ -543,14 +657,29 @@ bool readPlan(std::istream& in, Plan& plan, std::string& err) {
         if (!(words >> key)) continue;
         if (!header) {
             int version = 0;
-            if (key != "mkbplan" || !(words >> version) || version != 1) { err = "the plan must start with `mkbplan 1`"; return false; }
+            if (key != "mkbplan" || !(words >> version) || (version != 1 && version != 2)) { err = "the plan must start with `mkbplan 1` or `mkbplan 2`"; return false; }
+            plan.version = version;
             header = true;
         } else if (key == "model") words >> plan.model;
         else if (key == "api") words >> plan.api;
         else if (key == "threads") words >> plan.threads;
         else if (key == "precision") words >> plan.precision;
         else if (key == "poison") { std::string hex; words >> hex; plan.poison = (uint32_t)strtoul(hex.c_str(), nullptr, 16); }
-        else if (key == "input") { std::string path; words >> path; plan.inputs.push_back(path); }
+        else if (key == "input" && plan.version == 1) { std::string path; words >> path; plan.inputs.push_back(path); }
+        else if (key == "tensor" && plan.version == 2) {
+            ChannelTensor t;
+            size_t ndim = 0;
+            if (!(words >> t.name >> t.dtype >> ndim) || ndim > 16) { err = "plan: malformed tensor"; return false; }
+            t.dims.resize(ndim);
+            for (size_t k = 0; k < ndim; ++k) if (!(words >> t.dims[k])) { err = "plan: malformed tensor"; return false; }
+            if (!(words >> t.offset >> t.bytes)) { err = "plan: malformed tensor"; return false; }
+            plan.layout.push_back(t);
+        } else if (key == "runs" && plan.version == 2) {
+            size_t n = 0;
+            if (!(words >> n) || n == 0 || n > 100000) { err = "plan: malformed runs"; return false; }
+            plan.inputs.assign(1, "channel");
+            plan.runs.assign(n, Run());
+        }
         else if (key == "record") words >> plan.record;
         else if (key == "run") {
             Run r;
@@ -653,15 +782,24 @@ int runModulePlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, 
             size_t n = 1;
             for (int64_t d : in.dims) n *= (size_t)d;
             std::vector<uint8_t> buf(n * types[i].bytes());
-            if (!fillBuffer(in, types[i], buf.data(), n, err)) return fail(err);
+            if (!gChannel.on && !fillBuffer(in, types[i], buf.data(), n, err)) return fail(err);  // plan 2: filled per run
             converted[s].push_back(std::move(buf));
             sets[s][i].data.clear();
         }
     }
     Timing timing;
+    bool announced = false;
     for (size_t r = 0; r < plan.runs.size(); ++r) {
         const Run& run = plan.runs[r];
+        if (gChannel.on && !awaitGo()) return fail("the supervisor closed the channel");
         int64_t feed0 = rawNowNs();  // feeding and reading back timed too (io_ms, as runSessionPlan)
+        if (gChannel.on)
+            for (size_t i = 0; i < plan.layout.size(); ++i) {
+                const ChannelTensor& t = plan.layout[i];
+                std::vector<uint8_t>& buf = converted[0][i];
+                if (!fillFromBytes(t.name, gChannel.in + t.offset, t.bytes, t.dtype, types[i], buf.data(), buf.size() / types[i].bytes(), err))
+                    return fail(err);
+            }
         std::vector<VARP> vars;
         for (size_t i = 0; i < sets[run.set].size(); ++i) {
             const HostTensor& in = sets[run.set][i];
@@ -690,8 +828,13 @@ int runModulePlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, 
         timing.io.push_back((raw0 - feed0) + (read1 - raw1));
         if (!computed) return fail("forward failed (output not computed)", 3);
         timing.times.push_back(t1 - t0);
+        if (gChannel.on) {  // a module's outputs are known once it has run: announced after the first run
+            if (!announced && !announceOutputs(outs)) return fail("cannot announce the outputs to the supervisor");
+            announced = true;
+            if (!runDone(outs)) return fail("the supervisor closed the channel");
+        }
         {
-            timing.hashes.push_back(outputHash(outs));
+            if (!gChannel.on) timing.hashes.push_back(outputHash(outs));  // plan 2: the supervisor hashes them
             if (run.keep) keep(timing, r, std::move(outs));
         }
         // whatever memory held these results holds a NaN pattern when the next run starts
@@ -724,7 +867,7 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
             MNN::Tensor* dev = modelInputs[in.name];
             if (dev == nullptr) return fail("model has no input named " + in.name);
             std::unique_ptr<MNN::Tensor> host(new MNN::Tensor(dev, dev->getDimensionType()));
-            if (!fillHost(in, host.get(), err)) return fail(err);
+            if (!gChannel.on && !fillHost(in, host.get(), err)) return fail(err);  // plan 2: filled per run
             hosts[s].push_back(std::move(host));
             in.data.clear();
         }
@@ -749,9 +892,11 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
             plainIn[s].push_back(dev->host<void>() != nullptr && dev->getDimensionType() != MNN::Tensor::CAFFE_C4 &&
                                  dev->getDimensionType() == hosts[s][k]->getDimensionType() && dev->size() == hosts[s][k]->size());
         }
+    if (gChannel.on && !announceOutputs(outs)) return fail("cannot announce the outputs to the supervisor");
     Timing timing;
     for (size_t r = 0; r < plan.runs.size(); ++r) {
         const Run& run = plan.runs[r];
+        if (gChannel.on && !awaitGo()) return fail("the supervisor closed the channel");
         // poison first, then feed: an output that shares memory with an input still gets its input
         for (const auto& kv : outputs)
             if (kv.second->host<void>()) poisonBytes(kv.second->host<void>(), kv.second->usize(), runPoison(plan.poison, r));
@@ -760,6 +905,14 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
         // memory, the others (NC4HW4) through MNN, and both are timed by the system-call clock (io_ms), for the
         // harness to compare with the baseline's
         int64_t feed0 = rawNowNs();
+        if (gChannel.on)  // this run's input set, just handed over: into the host copies, as plan 1 had them
+            for (size_t k = 0; k < plan.layout.size(); ++k) {
+                const ChannelTensor& t = plan.layout[k];
+                MNN::Tensor* host = hosts[0][k].get();
+                if (!fillFromBytes(t.name, gChannel.in + t.offset, t.bytes, t.dtype, host->getType(), host->host<void>(),
+                                   (size_t)host->elementSize(), err))
+                    return fail(err);
+            }
         size_t i = 0;
         for (const auto& in : sets[run.set]) {
             MNN::Tensor* dev = modelInputs[in.name];
@@ -788,7 +941,8 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
         timing.io.push_back((raw0 - feed0) + (read1 - raw1));
         if (code != MNN::NO_ERROR) return fail("runSession failed", 3);
         timing.times.push_back(t1 - t0);
-        timing.hashes.push_back(outputHash(outs));
+        if (gChannel.on && !runDone(outs)) return fail("the supervisor closed the channel");
+        if (!gChannel.on) timing.hashes.push_back(outputHash(outs));  // plan 2: the supervisor hashes them
         if (run.keep) keep(timing, r, outs);
     }
     int code = report(plan, timing);
@@ -810,7 +964,23 @@ int runMain(int argc, char** argv) {
         memset(stdin->_IO_buf_base, 0, (size_t)(stdin->_IO_buf_end - stdin->_IO_buf_base));
 #endif
     std::vector<std::vector<HostTensor>> sets(plan.inputs.size());
-    for (size_t i = 0; i < plan.inputs.size(); ++i) {
+    if (plan.version == 2) {  // one input set, handed over run by run
+        size_t bytes = 0;
+        for (const auto& t : plan.layout) {
+            HostTensor h;
+            h.name = t.name;
+            h.dtype = t.dtype;
+            h.dims = t.dims;
+            sets[0].push_back(h);
+            if (t.offset + t.bytes > bytes) bytes = t.offset + t.bytes;
+        }
+        if (sets[0].empty()) return fail("plan: a channel plan needs its input tensors");
+        gChannel.on = true;
+        gChannel.inBytes = bytes;
+        gChannel.in = static_cast<const uint8_t*>(mapChannel(kInputs, bytes, false));
+        if (bytes > 0 && gChannel.in == nullptr) return fail("cannot map the input channel");
+    }
+    for (size_t i = 0; plan.version == 1 && i < plan.inputs.size(); ++i) {
         if (!readTensors(plan.inputs[i].c_str(), sets[i], err)) return fail(err);
         if (sets[i].size() != sets[0].size()) return fail("input sets differ in their number of tensors");
     }
