@@ -155,7 +155,9 @@ class _Channel:
         self.pid = None
         self.buffer = bytearray()
         self.layout = None
+        self.ready = False  # the first input went out
         self.out_bytes = 0
+        self.poison = b""
         self.run = 0  # the run whose 'D' is awaited (or whose input goes next)
         self.started_cpu = self.started_wall = 0
         self.last_done_cpu = None
@@ -174,21 +176,33 @@ class _Channel:
             os.close(fd)
 
     def cpu_ns(self) -> int:
-        return time.clock_gettime_ns(self.clock)
+        """The runner's CPU time so far; its last reading once it has exited (its clock is gone with it)."""
+        try:
+            self.last_cpu = time.clock_gettime_ns(self.clock)
+        except OSError:
+            self.error = self.error or "the runner ended in the middle of the channel's protocol"
+        return getattr(self, "last_cpu", 0)
 
     def on_bytes(self, chunk: bytes) -> None:
         """What the runner wrote on its control descriptor."""
         self.buffer += chunk
         while self.buffer and not self.finished and self.error is None:
-            if self.layout is None:
+            if self.layout is None and self.buffer[:1] != b"D":
                 end = self.buffer.find(b"\n")
                 if end < 0:
                     if len(self.buffer) > MAX_LAYOUT:
                         self.error = "the runner's output layout is too long"
                     return
                 line, self.buffer = bytes(self.buffer[:end]), self.buffer[end + 1:]
-                self._announced(line)
+                if line == b"S" and not self.ready:  # ready; the layout comes before run 0's 'D' (a module's)
+                    self.ready = True
+                    self._go()
+                else:
+                    self._announced(line)
                 continue
+            if self.layout is None:
+                self.error = "the runner said a run was done before it announced its outputs"
+                return
             byte, self.buffer = self.buffer[:1], self.buffer[1:]
             if byte != b"D":
                 self.error = "the runner broke the channel's protocol"
@@ -209,12 +223,16 @@ class _Channel:
             return
         self.layout = line.decode(errors="replace")
         self.poison = (POISON * (self.out_bytes // 4 + 1))[: self.out_bytes]
-        self._go()
+        if not self.ready:
+            self.ready = True
+            self._go()
 
     def _go(self) -> None:
         """The clocks, then the next run's input, then the word: the run is on the clock before any byte of its input
         exists in the runner's reach (a runner that peeks at the memory file early is charged for what it does)."""
         cpu = self.cpu_ns()
+        if self.error is not None:
+            return
         if self.last_done_cpu is not None and self.runs:
             self.runs[-1][2] = cpu - self.last_done_cpu  # what the runner did between its 'D' and this input
         self.started_wall, self.started_cpu = time.monotonic_ns(), cpu
@@ -227,6 +245,8 @@ class _Channel:
 
     def _done(self) -> None:
         wall, cpu = time.monotonic_ns(), self.cpu_ns()
+        if self.error is not None:
+            return
         self.last_done_cpu = cpu
         size = os.fstat(self.outputs).st_size
         out = os.pread(self.outputs, self.out_bytes, 0) if size >= self.out_bytes else b""

@@ -29,6 +29,7 @@ from mkb_tui.device.base import ProcResult
 from mkb_tui.engine.channel import ChannelError, ChannelRecord, channel_plan_text, input_layout, overhead_ms, parse_channel, setup_charge_ms
 from mkb_tui.engine.schedule import InputSet, PlanText, ProcessPlan, Shape, kept_outputs, plan_text, timing_plans, verification_plan
 from mkb_tui.engine.timing import (
+    HIGH_DISPERSION,
     REVERIFY_AGREEMENT,
     UNSTABLE_HALVES,
     UNWITNESSED_SPEEDUP,
@@ -525,6 +526,22 @@ class Judge:
             verdict.speedup = None
         return ok
 
+    def _doubt(self, attempt: _Attempt) -> float:
+        """timing_doubt; on the channel the spread is judged on each run's whole outside cost (the runner's own
+        handshake, the same on both sides, is part of every run and of its noise), the halves on the op's times."""
+        samples = self._samples(attempt)
+        if self.channel is None:
+            return timing_doubt(samples)
+        return max(halves_disagreement(samples) / UNSTABLE_HALVES, self._cost_dispersion(attempt) / HIGH_DISPERSION)
+
+    def _cost_dispersion(self, attempt: _Attempt) -> float:
+        w, worst = self.shape.warmup, 0.0
+        for side in (0, 1):
+            costs = summarize([r.cost_ms for pair in attempt.rounds for r in pair[side].channel.runs[w:]])
+            if costs.median_ms > 0:
+                worst = max(worst, costs.iqr_ms / costs.median_ms)
+        return worst
+
     def _samples(self, attempt: _Attempt) -> list[Round]:
         w = self.shape.warmup
         if self.channel is None:
@@ -554,7 +571,8 @@ class Judge:
         rounds = [([max(r.cost_ms - over, floor) for r in b.channel.runs[w:]],
                    [max(r.cost_ms - over + charge, floor) for r in c.channel.runs[w:]]) for b, c in attempt.rounds]  # fmt: skip
         claimed = [t for _, c in attempt.rounds for t in c.times.times_ms[w:]]
-        info = {"clock": "outside", "overhead_ms": round(over, 6), "setup_charge_ms": round(charge, 6),
+        base_inside = [t for b, _ in attempt.rounds for t in b.times.times_ms[w:]]
+        info = {"baseline_inside_ms": round(statistics.median(base_inside), 6) if base_inside else None,"clock": "outside", "overhead_ms": round(over, 6), "setup_charge_ms": round(charge, 6),
                 "untimed_ms": {"baseline": round(statistics.median(base_untimed), 3), "candidate": round(statistics.median(cand_untimed), 3)},
                 # what the candidate's own process claimed (its clock is in its reach: shown, never deciding)
                 "inside_claim_ms": round(statistics.median(claimed), 6) if claimed else None}  # fmt: skip
@@ -578,7 +596,7 @@ class Judge:
             if attempt is None:
                 verdict.timing_check["checked_runs"], verdict.timing_check["hash_matched_runs"] = self.checked, self.hashed
                 return
-            attempts.append((timing_doubt(self._samples(attempt)), attempt))
+            attempts.append((self._doubt(attempt), attempt))
             if attempts[-1][0] <= 1.0 or attempt.early_stop or self._over_budget(verdict):
                 break
         _, attempt = min(attempts, key=lambda a: a[0])
@@ -603,7 +621,7 @@ class Judge:
         elif self.channel is None and ratio is not None and ratio > UNWITNESSED_SPEEDUP and not any(c.resolved for c in checks):
             verdict.flags.append("timing_unverified")
         if ratio is not None and verdict.kind is VerdictKind.CORRECT and doubts(verdict.flags):
-            await self._reverify(verdict, ratio, timeout, first_doubt=timing_doubt(self._samples(attempt)))
+            await self._reverify(verdict, ratio, timeout, first_doubt=self._doubt(attempt))
         if "timing_mismatch" in verdict.flags and REVERIFIED not in verdict.flags:
             verdict.speedup = None  # the runner's clock was contradicted: no speedup is credited
         if verdict.kind is not VerdictKind.CORRECT and ratio is not None:
@@ -618,6 +636,8 @@ class Judge:
         ratio = speedup(verdict.baseline, verdict.candidate)
         verdict.speedup = ratio if verdict.kind is VerdictKind.CORRECT else None
         verdict.flags += timing_flags(verdict.baseline, verdict.candidate, ratio, self.plausible)
+        if self.channel is not None and "high_dispersion" in verdict.flags and self._cost_dispersion(attempt) <= HIGH_DISPERSION:
+            verdict.flags.remove("high_dispersion")
         if halves_disagreement(samples) > UNSTABLE_HALVES:
             verdict.flags.append("unstable_timing")
         return ratio
@@ -636,7 +656,7 @@ class Judge:
         again = speedup(base, cand)
         checks = self._crosschecks(attempt)
         witnessed = self.channel is not None or again is None or again <= UNWITNESSED_SPEEDUP or any(c.resolved for c in checks)
-        doubt = timing_doubt(samples)
+        doubt = self._doubt(attempt)
         clean = doubt <= 1.0 and halves_disagreement(samples) <= UNSTABLE_HALVES and witnessed and not any(c.mismatch for c in checks)
         verdict.timing_check["reverify_speedup"] = again
         if again is not None and clean and abs(again - ratio) <= REVERIFY_AGREEMENT * ratio:

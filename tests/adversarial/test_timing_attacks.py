@@ -48,7 +48,8 @@ def test_interposing_the_clock_gains_nothing(judge_pipeline, honest_slow):
     verdict = evaluate(judge_pipeline, "abs", {CPP: TIMING_ATTACKS["clock_interposer"]}, static=False)
     if verdict.kind.value == "rejected":
         return
-    assert verdict.timing_check["clock"] == "vdso"  # the runner's timer is not the candidate's
+    # the supervisor's clock decides (the candidate's own, interposed, is only shown as its claim)
+    assert verdict.timing_check["clock"] == "outside"
     assert verdict.correct and verdict.speedup is not None, verdict.message
     # the old runner's clock, interposed this way, gave 14x-146x; what is left is this shared machine's noise
     assert verdict.speedup < 1.5 * honest_slow.speedup, (verdict.speedup, honest_slow.speedup)

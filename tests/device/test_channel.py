@@ -30,6 +30,8 @@ RUNNER = textwrap.dedent(
     inp = mmap.mmap(4, nbytes, prot=mmap.PROT_READ)
     if mode == "garbage_layout":
         os.write(5, b"nonsense\n")
+    elif mode == "module":  # ready first, the layout once the first run has computed
+        os.write(5, b"S\n")
     else:
         n = nbytes if mode != "huge" else 1 << 40
         os.write(5, f"R {n} 1 out 0 1 {nbytes // 4}\n".encode())
@@ -50,6 +52,8 @@ RUNNER = textwrap.dedent(
         a = array.array("f"); a.frombytes(data)
         b = array.array("f", [2 * x for x in a])
         out[:nbytes] = b.tobytes()
+        if mode == "module" and r == 0:
+            os.write(5, f"R {nbytes} 1 out 0 1 {nbytes // 4}\n".encode())
         os.write(5, b"D")
         if mode == "peek":  # work on what the input memory holds once a run is done, before the next 'G'
             time.sleep(0.02)
@@ -155,3 +159,10 @@ def test_output_layouts_are_read_defensively():
         parse_channel(good, runs=2, keep=())
     with pytest.raises(ChannelError, match="not those hashed"):
         parse_channel({**good, "kept": {"0": "AQAAAAAAAAA="}}, runs=1, keep=(0,))
+
+
+def test_a_module_announces_its_outputs_after_its_first_run(tmp_path):
+    proc, runs, keep = _run(tmp_path, mode="module")
+    record = parse_channel(proc.channel, runs=runs, keep=keep)
+    for run in keep:
+        np.testing.assert_array_equal(record.kept[run][0], np.full(32, 2.0 * (run + 1), dtype=np.float32))

@@ -23,7 +23,8 @@
 // each run its input set just in time, in a memory file (fd 4, read-only), and times every run on its own clock and
 // by the kernel's accounting of this process's CPU time:
 //   runner -> fd 5: `R OUTBYTES COUNT NAME DTYPE NDIM DIMS... ...` once the session is ready (the outputs' layout,
-//                   written one after another into the memory file on fd 6, which the runner sizes);
+//                   written one after another into the memory file on fd 6, which the runner sizes); a module, whose
+//                   outputs are known only once it has run, says `S` (ready) first and its layout before run 0's `D`;
 //   fd 3 -> runner: one byte `G`: the input of the next run is in place (the supervisor took its clock first);
 //   runner -> fd 5: `D` once the run's outputs are in the output memory file.
 // The times the runner prints itself are kept for the baseline's side (MNN's own code, nothing of the candidate's):
@@ -789,6 +790,8 @@ int runModulePlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, 
     }
     Timing timing;
     bool announced = false;
+    // a module's outputs are known once it has run: ready now (`S`), the layout follows the first run
+    if (gChannel.on && !rawWriteAll(kCtlOut, "S\n", 2)) return fail("cannot open the channel to the supervisor");
     for (size_t r = 0; r < plan.runs.size(); ++r) {
         const Run& run = plan.runs[r];
         if (gChannel.on && !awaitGo()) return fail("the supervisor closed the channel");
@@ -843,6 +846,7 @@ int runModulePlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, 
             poisonBytes(const_cast<void*>(o->readMap<void>()), oi->size * oi->type.bytes(), runPoison(plan.poison, r + 1));
         }
     }
+    if (gChannel.on) awaitGo();  // the end of the channel: alive until the supervisor took the last run's clocks
     return report(plan, timing);
 }
 
@@ -945,6 +949,7 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
         if (!gChannel.on) timing.hashes.push_back(outputHash(outs));  // plan 2: the supervisor hashes them
         if (run.keep) keep(timing, r, outs);
     }
+    if (gChannel.on) awaitGo();  // the end of the channel: alive until the supervisor took the last run's clocks
     int code = report(plan, timing);
     net->releaseSession(session);
     return code;
