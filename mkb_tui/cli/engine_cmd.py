@@ -1,4 +1,4 @@
-"""`mkb-tui setup mnn`, `eval`, `oracle`, `doctor`."""
+"""`mkb-tui setup mnn`, `eval`, `oracle`, `doctor`, `caps`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-oracle", action="store_true", help="skip the one-task oracle run")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("caps", help="a device's measured bandwidth and arithmetic peak (the roofline's figures; cached)")
+    p.add_argument("--device", default="local")
+    p.add_argument("--again", action="store_true", help="measure again instead of reading the cache")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_caps)
 
 
 def cmd_setup(args) -> int:
@@ -201,3 +207,32 @@ def cmd_doctor(args) -> int:
     else:
         print_table(table, keep=("check",))
     return 0 if all(c.ok for c in checks) else 1
+
+
+def caps_lines(caps) -> list[str]:
+    """A device's caps in a few lines (pure)."""
+    lines = [f"{caps.device}: peak {caps.peak_gflops:.1f} GFLOP/s (vector FMA, {caps.vector_bytes * 8}-bit), "
+             f"bandwidth {caps.peak_bandwidth_gbs:.1f} GB/s in cache, {caps.dram_bandwidth_gbs:.1f} GB/s at "
+             f"{caps.bandwidth[-1][0] >> 20} MiB" + (" (emulated: no floor applies)" if caps.emulated else "")]
+    for size, gbs in caps.bandwidth:
+        lines.append(f"  {size >> 10:>6d} KiB  {gbs:8.1f} GB/s")
+    return lines
+
+
+def cmd_caps(args) -> int:
+    from mkb_tui.device import open_device
+    from mkb_tui.engine.roofline import measure_caps
+
+    async def measure():
+        device = open_device(args.device)
+        try:
+            return await measure_caps(device, again=args.again)
+        finally:
+            await device.close()
+
+    caps = asyncio.run(measure())
+    if args.json:
+        print(json.dumps(caps.to_dict()))
+    else:
+        print("\n".join(caps_lines(caps)))
+    return 0

@@ -42,7 +42,8 @@ from mkb_tui.engine.timing import (
     timing_doubt,
     timing_flags,
 )
-from mkb_tui.vocabulary.verdicts import REVERIFIED, Verdict, VerdictKind, doubts
+from mkb_tui.engine.roofline import RooflineBound
+from mkb_tui.vocabulary.verdicts import IMPOSSIBLE, REVERIFIED, Verdict, VerdictKind, doubts
 
 TIMING_ATTEMPTS = 3
 RunProcess = Callable[[str, str], Awaitable[ProcResult]]  # (side, plan text on stdin) -> the process's result
@@ -169,12 +170,14 @@ class Judge:
 
     def __init__(self, *, task_id: str, tolerance: float, sets: list[InputSet], models: TimedModels, run: RunProcess, pull: Pull,
                  timing: TimingPlan, threads: int, precision: str, emulated: bool, lenient: bool, plausible: float,
-                 scratch: Path, rng: random.Random | None = None, remove: Remove | None = None) -> None:  # fmt: skip
+                 scratch: Path, rng: random.Random | None = None, remove: Remove | None = None,
+                 roofline: RooflineBound | None = None) -> None:  # fmt: skip
         self.task_id, self.tolerance, self.sets, self.models = task_id, tolerance, sets, models
         self.run, self.pull, self.timing = run, pull, timing
         self.threads, self.precision, self.emulated = threads, precision, emulated
         self.lenient = lenient  # native_incorrect: wrong outputs do not stop the timing
         self.plausible = plausible
+        self.roofline = roofline  # the task's least possible time on this device (None: not known)
         self.scratch = scratch
         self.remove = remove
         self.rng = rng or random.Random()
@@ -436,7 +439,7 @@ class Judge:
             verdict.flags.append("timing_mismatch")
         elif ratio is not None and ratio > UNWITNESSED_SPEEDUP and not any(c.resolved for c in checks):
             verdict.flags.append("timing_unverified")
-        if ratio is not None and verdict.kind is VerdictKind.CORRECT and doubts(verdict.flags):
+        if ratio is not None and verdict.kind is VerdictKind.CORRECT and doubts(verdict.flags) and IMPOSSIBLE not in verdict.flags:
             await self._reverify(verdict, ratio, timeout)
         if "timing_mismatch" in verdict.flags and REVERIFIED not in verdict.flags:
             verdict.speedup = None  # the runner's clock was contradicted: no speedup is credited
@@ -452,6 +455,10 @@ class Judge:
         ratio = speedup(verdict.baseline, verdict.candidate)
         verdict.speedup = ratio if verdict.kind is VerdictKind.CORRECT else None
         verdict.flags += timing_flags(verdict.baseline, verdict.candidate, ratio, self.plausible)
+        # ---- physics (mkb_tui.engine.roofline): below the device's floor is timing_impossible, never credited ----
+        if self.roofline is not None:
+            self.roofline.apply(verdict, ratio)
+        # ----
         if halves_disagreement(samples) > UNSTABLE_HALVES:
             verdict.flags.append("unstable_timing")
         return ratio
