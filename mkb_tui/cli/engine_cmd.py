@@ -113,6 +113,18 @@ def timing_check_line(check: dict) -> str:
     return "; ".join(parts)
 
 
+def roofline_line(r) -> str:
+    """The candidate's time against the device's limit, in one line (pure)."""
+    if r.bound == "none":
+        return "no floor (the op may alias its input)"
+    reached = "-" if r.fraction is None else f"{r.fraction:.0%} of the roofline"
+    mnn = "" if r.native_fraction is None else f", MNN's kernel {r.native_fraction:.0%}"
+    verdict = " (below the floor: impossible)" if r.impossible else (" (near the roofline)" if r.near else "")
+    emulated = "" if r.applies else " (not judged: emulated device)"
+    return (f"{reached}{mnn}{verdict}{emulated}; {r.bound}-bound: {r.bytes} bytes at {r.bandwidth_gbs:.0f} GB/s, {r.ops} ops at "
+            f"{r.peak_gflops:.0f} GFLOP/s -> {r.roofline_ns / 1000:.2f} us, floor {r.floor_ns / 1000:.2f} us")
+
+
 def verdict_table(v) -> Table:
     table = Table(title=f"{v.task_id}: {v.kind.value}", show_header=False)
     table.add_row("verdict", v.kind.value)
@@ -131,6 +143,8 @@ def verdict_table(v) -> Table:
         table.add_row("flags", ", ".join(v.flags))
     if v.timing_check:
         table.add_row("timing check", timing_check_line(v.timing_check))
+    if v.roofline is not None:
+        table.add_row("roofline", roofline_line(v.roofline))
     for d in v.diagnostics[:10]:
         table.add_row("error", f"{d.file}:{d.line}:{d.column}: {d.message}")
     if v.phases:
