@@ -293,3 +293,27 @@ def test_eval_json_reports_a_credited_kernels_fraction_of_the_roofline(mnn, tmp_
     assert 0 < roof["fraction"] < 1 / rl.SAFETY and 0 < roof["native_fraction"] < 1 / rl.SAFETY
     assert roof["floor_ns"] == pytest.approx(rl.SAFETY * roof["roofline_ns"], rel=1e-3)
     assert 0.5 < roof["bandwidth_gbs"] < 5000 and roof["peak_gflops"] > 1 and IMPOSSIBLE not in data["flags"]
+
+
+@pytest.mark.aarch64
+def test_caps_under_qemu_are_recorded_as_emulated_and_judge_nothing(tmp_path, monkeypatch):
+    from mkb_tui.engine.toolchain import aarch64_target
+
+    if aarch64_target().missing_tools():
+        pytest.skip("aarch64 cross compiler or qemu missing: apt-get install g++-aarch64-linux-gnu qemu-user")
+    from mkb_tui.device.qemu import QemuDevice
+
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path / "cache"))
+    device = QemuDevice(tmp_path / "work")
+
+    async def go():
+        try:
+            return await rl.measure_caps(device)
+        finally:
+            await device.close()
+
+    caps = asyncio.run(go())
+    assert caps.emulated and caps.device == "qemu" and caps.vector_bytes == 16 and caps.peak_gflops > 0
+    assert list((tmp_path / "cache" / "roofline").glob("caps-qemu-*.json"))
+    judged = judge_time(work("abs"), caps, 1e-9)  # a nanosecond: impossible anywhere real, not judged here
+    assert not judged.applies and not judged.impossible
