@@ -317,3 +317,15 @@ def test_caps_under_qemu_are_recorded_as_emulated_and_judge_nothing(tmp_path, mo
     assert list((tmp_path / "cache" / "roofline").glob("caps-qemu-*.json"))
     judged = judge_time(work("abs"), caps, 1e-9)  # a nanosecond: impossible anywhere real, not judged here
     assert not judged.applies and not judged.impossible
+
+
+def test_every_task_has_a_counting_rule():
+    from mkb_tui.bench.tasks import load_tasks
+
+    rules = {}
+    for task in load_tasks():
+        w = work(task.id)
+        rules[task.id] = w.rule
+        assert w.rule != "unknown", task.id
+        assert w.bounded == (w.rule != "view") and (w.bytes > 0) == w.bounded, task.id
+    assert sorted(t for t, r in rules.items() if r == "view") == ["flatten_features", "reshape_flatten_tokens", "reshape_heads", "squeeze_axis1"]
