@@ -1,4 +1,4 @@
-"""`mkb-tui setup mnn`, `eval`, `oracle`, `doctor`."""
+"""`mkb-tui setup mnn`, `eval`, `oracle`, `doctor`, `caps`."""
 
 from __future__ import annotations
 
@@ -46,6 +46,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-oracle", action="store_true", help="skip the one-task oracle run")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("caps", help="a device's measured bandwidth and arithmetic peak (the roofline's figures; cached)")
+    p.add_argument("--device", default="local")
+    p.add_argument("--again", action="store_true", help="measure again instead of reading the cache")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_caps)
 
 
 def cmd_setup(args) -> int:
@@ -107,6 +113,18 @@ def timing_check_line(check: dict) -> str:
     return "; ".join(parts)
 
 
+def roofline_line(r) -> str:
+    """The candidate's time against the device's limit, in one line (pure)."""
+    if r.bound == "none":
+        return "no floor (the op may alias its input)"
+    reached = "-" if r.fraction is None else f"{r.fraction:.0%} of the roofline"
+    mnn = "" if r.native_fraction is None else f", MNN's kernel {r.native_fraction:.0%}"
+    verdict = " (below the floor: impossible)" if r.impossible else (" (near the roofline)" if r.near else "")
+    emulated = "" if r.applies else " (not judged: emulated device)"
+    return (f"{reached}{mnn}{verdict}{emulated}; {r.bound}-bound: {r.bytes} bytes at {r.bandwidth_gbs:.0f} GB/s, {r.ops} ops at "
+            f"{r.peak_gflops:.0f} GFLOP/s -> {r.roofline_ns / 1000:.2f} us, floor {r.floor_ns / 1000:.2f} us")
+
+
 def verdict_table(v) -> Table:
     table = Table(title=f"{v.task_id}: {v.kind.value}", show_header=False)
     table.add_row("verdict", v.kind.value)
@@ -125,6 +143,8 @@ def verdict_table(v) -> Table:
         table.add_row("flags", ", ".join(v.flags))
     if v.timing_check:
         table.add_row("timing check", timing_check_line(v.timing_check))
+    if v.roofline is not None:
+        table.add_row("roofline", roofline_line(v.roofline))
     for d in v.diagnostics[:10]:
         table.add_row("error", f"{d.file}:{d.line}:{d.column}: {d.message}")
     if v.phases:
@@ -201,3 +221,32 @@ def cmd_doctor(args) -> int:
     else:
         print_table(table, keep=("check",))
     return 0 if all(c.ok for c in checks) else 1
+
+
+def caps_lines(caps) -> list[str]:
+    """A device's caps in a few lines (pure)."""
+    lines = [f"{caps.device}: peak {caps.peak_gflops:.1f} GFLOP/s (vector FMA, {caps.vector_bytes * 8}-bit), "
+             f"bandwidth {caps.peak_bandwidth_gbs:.1f} GB/s in cache, {caps.dram_bandwidth_gbs:.1f} GB/s at "
+             f"{caps.bandwidth[-1][0] >> 20} MiB" + (" (emulated: no floor applies)" if caps.emulated else "")]
+    for size, gbs in caps.bandwidth:
+        lines.append(f"  {size >> 10:>6d} KiB  {gbs:8.1f} GB/s")
+    return lines
+
+
+def cmd_caps(args) -> int:
+    from mkb_tui.device import open_device
+    from mkb_tui.engine.roofline import measure_caps
+
+    async def measure():
+        device = open_device(args.device)
+        try:
+            return await measure_caps(device, again=args.again)
+        finally:
+            await device.close()
+
+    caps = asyncio.run(measure())
+    if args.json:
+        print(json.dumps(caps.to_dict()))
+    else:
+        print("\n".join(caps_lines(caps)))
+    return 0

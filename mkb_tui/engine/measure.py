@@ -45,7 +45,8 @@ from mkb_tui.engine.timing import (
     timing_doubt,
     timing_flags,
 )
-from mkb_tui.vocabulary.verdicts import REVERIFIED, Verdict, VerdictKind, doubts
+from mkb_tui.engine.roofline import RooflineBound
+from mkb_tui.vocabulary.verdicts import IMPOSSIBLE, REVERIFIED, Verdict, VerdictKind, doubts
 
 TIMING_ATTEMPTS = 3
 # The device-time budget of one evaluation (class 23: a correct, slow candidate held the device for minutes): this many
@@ -187,12 +188,13 @@ class Judge:
     def __init__(self, *, task_id: str, tolerance: float, sets: list[InputSet], models: TimedModels, run: RunProcess, pull: Pull,
                  timing: TimingPlan, threads: int, precision: str, emulated: bool, lenient: bool, plausible: float,
                  scratch: Path, rng: random.Random | None = None, remove: Remove | None = None,
-                 channel: ChannelRun | None = None) -> None:  # fmt: skip
+                 channel: ChannelRun | None = None, roofline: RooflineBound | None = None) -> None:  # fmt: skip
         self.task_id, self.tolerance, self.sets, self.models = task_id, tolerance, sets, models
         self.run, self.pull, self.timing = run, pull, timing
         self.threads, self.precision, self.emulated = threads, precision, emulated
         self.lenient = lenient  # native_incorrect: wrong outputs do not stop the timing
         self.plausible = plausible
+        self.roofline = roofline  # the task's least possible time on this device (None: not known)
         self.scratch = scratch
         self.remove = remove
         self.rng = rng or random.Random()
@@ -620,7 +622,7 @@ class Judge:
             verdict.flags.append("timing_mismatch")
         elif self.channel is None and ratio is not None and ratio > UNWITNESSED_SPEEDUP and not any(c.resolved for c in checks):
             verdict.flags.append("timing_unverified")
-        if ratio is not None and verdict.kind is VerdictKind.CORRECT and doubts(verdict.flags):
+        if ratio is not None and verdict.kind is VerdictKind.CORRECT and doubts(verdict.flags) and IMPOSSIBLE not in verdict.flags:
             await self._reverify(verdict, ratio, timeout, first_doubt=self._doubt(attempt))
         if "timing_mismatch" in verdict.flags and REVERIFIED not in verdict.flags:
             verdict.speedup = None  # the runner's clock was contradicted: no speedup is credited
@@ -638,6 +640,10 @@ class Judge:
         verdict.flags += timing_flags(verdict.baseline, verdict.candidate, ratio, self.plausible)
         if self.channel is not None and "high_dispersion" in verdict.flags and self._cost_dispersion(attempt) <= HIGH_DISPERSION:
             verdict.flags.remove("high_dispersion")
+        # ---- physics (mkb_tui.engine.roofline): below the device's floor is timing_impossible, never credited ----
+        if self.roofline is not None:
+            self.roofline.apply(verdict, ratio)
+        # ----
         if halves_disagreement(samples) > UNSTABLE_HALVES:
             verdict.flags.append("unstable_timing")
         return ratio
@@ -667,5 +673,9 @@ class Judge:
             verdict.timing_rounds = len(samples)
             verdict.flags[:] = [f for f in verdict.flags if f not in ("high_dispersion", "unstable_timing")]
             verdict.flags += [f for f in timing_flags(base, cand, again, self.plausible) if f not in verdict.flags]
+            if self.roofline is not None:
+                self.roofline.apply(verdict, again)
+            if IMPOSSIBLE in verdict.flags:
+                return
             verdict.flags.append(REVERIFIED)
             verdict.timing_check.update(self._outside(attempt)[1])

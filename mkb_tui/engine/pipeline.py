@@ -69,6 +69,7 @@ class Pipeline:
         # one-core host wait for the runs like another run would
         self.runs = DeviceRuns(device.name)
         self._builds_wait_for_runs = builds_share_timing_core() and device.target == "host" and not device.emulated
+        self._caps = None  # the device's measured bandwidth and peak (mkb_tui.engine.roofline), False: not measurable
         self.in_flight = 0  # evaluations under way (PipelinePool sends the next to the least busy device)
 
     async def baseline(self) -> Baseline:
@@ -384,7 +385,8 @@ class Pipeline:
         judge = Judge(task_id=task.id, tolerance=task.tolerance, sets=sets, models=models, run=run, pull=self.device.pull,
                       timing=self.timing, threads=self.threads, precision=self.precision, emulated=self.device.emulated,
                       lenient=bool(task.native_incorrect_for(self.target.name)), plausible=task.plausible_speedup, scratch=scratch,
-                      remove=self.device.remove, channel=run_channel if self.device.channel else None)  # fmt: skip
+                      remove=self.device.remove, channel=run_channel if self.device.channel else None,
+                      roofline=await self._roofline(task))  # fmt: skip
         if not judge.lenient:
             fair = await self._sets_native_passes(task, judge)
             if len(fair) < len(judge.sets):
@@ -400,6 +402,24 @@ class Pipeline:
         with verdict.phase("time"):
             await judge.time(verdict, self.run_timeout)
 
+
+    async def _roofline(self, task: Task):
+        """The task's least possible time on this device (mkb_tui.engine.roofline), or None: an emulated device, or
+        caps that cannot be measured. The device's caps are measured once (in the device turn) and cached."""
+        from mkb_tui.engine import roofline
+
+        if self.device.emulated:
+            return None
+        if self._caps is None:
+            restored = getattr(self.device, "restored", None)
+            before = len(restored) if restored is not None else 0
+            try:
+                self._caps = await roofline.measure_caps(self.device, self.target)
+            except (MkbError, OSError, ValueError):
+                self._caps = False  # asked once: an evaluation never fails for it
+            if restored is not None:
+                del restored[before:]  # what its run swept is the harness's doing, not the candidate's (pushed again)
+        return await asyncio.to_thread(roofline.bound_for, task, self._caps or None, threads=self.threads, precision=self.precision)
 
     async def _sets_native_passes(self, task: Task, judge: Judge) -> list[InputSet]:
         """The input sets that judge candidates: every fixed seed, and the secret sets on which MNN's own kernel is

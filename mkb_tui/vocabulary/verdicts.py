@@ -20,14 +20,21 @@ MAX_DIAGNOSTICS = 100
 
 # flags that say a measured speedup is not yet trustworthy: it earns no reward or preference, and counts towards no
 # metric, until a second, fully checked timing confirms it (flag REVERIFIED)
-UNTRUSTED_FLAGS = frozenset({"suspicious_speedup", "unstable_timing", "high_dispersion", "timing_mismatch", "timing_unverified"})
+UNTRUSTED_FLAGS = frozenset({"suspicious_speedup", "unstable_timing", "high_dispersion", "timing_mismatch", "timing_unverified",
+                             "timing_impossible"})
 REVERIFIED = "reverified"
+# the candidate's time is below the least any kernel can take on the device (mkb_tui.engine.roofline): never credited,
+# whatever a second timing says
+IMPOSSIBLE = "timing_impossible"
+NEAR_ROOFLINE = "near_roofline"  # at half the device's roofline or more: said, not doubted
 
 
 def doubts(flags) -> tuple[str, ...]:
-    """The flags that keep a speedup from counting: the untrusted ones, unless a second timing re-verified it."""
+    """The flags that keep a speedup from counting: the untrusted ones, unless a second timing re-verified it;
+    timing_impossible always."""
     flags = tuple(flags)
-    return () if REVERIFIED in flags else tuple(f for f in flags if f in UNTRUSTED_FLAGS)
+    impossible = (IMPOSSIBLE,) if IMPOSSIBLE in flags else ()
+    return impossible if REVERIFIED in flags else impossible + tuple(f for f in flags if f in UNTRUSTED_FLAGS)
 
 
 class VerdictKind(str, Enum):
@@ -79,6 +86,26 @@ class TimingStats:
 
 
 @dataclass
+class Roofline:
+    """The candidate's time against the device's physical limit (mkb_tui.engine.roofline): the roofline time from
+    the task's bytes and operations and the device's measured bandwidth and peak, the floor below which a time is
+    impossible, and the fraction of the roofline reached (roofline / measured; MNN's own in native_fraction)."""
+
+    floor_ns: float
+    roofline_ns: float
+    fraction: float | None
+    bandwidth_gbs: float
+    peak_gflops: float
+    bytes: int = 0
+    ops: int = 0
+    bound: str = "memory"  # memory | compute | none (a view: no floor)
+    applies: bool = True  # False on an emulated device or without a floor: recorded, never judged
+    impossible: bool = False
+    near: bool = False
+    native_fraction: float | None = None
+
+
+@dataclass
 class Verdict:
     task_id: str
     kind: VerdictKind
@@ -103,6 +130,7 @@ class Verdict:
     # wall seconds per pipeline phase, in the order first entered: e.g. static, place, build, object, verify, time,
     # restore (a phase entered twice adds up)
     phases: dict[str, float] = field(default_factory=dict)
+    roofline: Roofline | None = None  # the candidate's time against the device's limit (None: not known)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
@@ -153,4 +181,7 @@ class Verdict:
         for side in ("candidate", "baseline"):
             if data.get(side) is not None:
                 values[side] = TimingStats(**data[side])
+        if isinstance(data.get("roofline"), dict):
+            known_roof = Roofline.__dataclass_fields__
+            values["roofline"] = Roofline(**{k: v for k, v in data["roofline"].items() if k in known_roof})
         return cls(**values)

@@ -27,6 +27,9 @@ def test_oracle_sample(pipeline, task_id):
     assert verdict.kind.value == "correct", (verdict.message, verdict.log[-2000:])
     assert verdict.max_abs_error <= task.tolerance * 10
     assert verdict.speedup is not None and 0.5 < verdict.speedup < 2.0  # 1.00 +/- 0.05 is judged by `mkb-tui oracle`
+    # MNN's own kernel is an honest one: never below the device's floor, and the verdict says how near it comes
+    assert "timing_impossible" not in verdict.flags and verdict.roofline is not None and not verdict.roofline.impossible
+    assert 0 < verdict.roofline.fraction and 0 < verdict.roofline.native_fraction < 1 / 0.5
     # every round's counted runs on both sides (the plan's rounds x runs per process, at least)
     least = pipeline.timing.rounds * pipeline.timing.runs
     assert len(verdict.candidate.samples_ms) >= least and len(verdict.baseline.samples_ms) >= least
