@@ -67,7 +67,7 @@ class Bound:
         if not self.tightened:
             return f"the task's tolerance {self.tolerance:g} (MNN's own error {self.native_error:.2g})"
         source = (f"{NATIVE_MULTIPLE:g}x MNN's own error {self.native_error:.2g}" if self.bound > FLOAT32_FLOOR
-                  else f"the float32 floor {FLOAT32_FLOOR:g}; MNN's own error {self.native_error:.2g}")  # fmt: skip
+                  else f"the float32 floor; MNN's own error {self.native_error:.2g}")  # fmt: skip
         return f"{self.bound:.2g} ({source}; the task allows {self.tolerance:g})"
 
     def as_dict(self) -> dict:

@@ -384,9 +384,8 @@ class Judge:
         fixed = sum(1 for i in used if self.sets[i].fixed)
         if await self._compare(p, verdict, "verification"):
             verdict.kind = VerdictKind.CORRECT
-            verdict.message = f"all {fixed} seeds and {len(used) - fixed} secret inputs within {self.limit:.2g}"
-            if self.bound is not None and self.bound.tightened:
-                verdict.message += f" (the precision bound: {self.bound.describe()})"
+            within = f"the precision bound {self.bound.describe()}" if self.bound is not None and self.bound.tightened else f"{self.limit:g}"
+            verdict.message = f"all {fixed} seeds and {len(used) - fixed} secret inputs within {within}"
             return True
         return self.lenient and verdict.kind is VerdictKind.WRONG_OUTPUT
 
