@@ -72,3 +72,31 @@ def test_an_honest_softmax_passes_every_domain_draw(strict_pipeline):
     assert verdict.kind.value == "correct", verdict.message
     assert verdict.accuracy["error"] <= verdict.accuracy["bound"] < 1e-3
     assert "domain_draws_native_misses" not in verdict.timing_check
+
+# exp by range reduction and a cubic (relative error ~6e-4): inside exp's stated 1e-3, far beyond MNN's 5e-7
+EXP_CUBIC = r"""        for (int i = 0; i < n; ++i) {
+            const float x = src[i];
+            const float k = std::nearbyint(x * 1.44269504f);
+            const float r = x - k * 0.69314718f;
+            const float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6.0f)));
+            dst[i] = std::ldexp(p, (int)k);
+        }
+"""
+# tanh as (e^2x - 1) / (e^2x + 1): right on [-5, 5], inf / inf = NaN once 2x passes 88.7
+NAIVE_TANH = r"""        for (int i = 0; i < n; ++i) {
+            const float e = std::exp(2.0f * src[i]);
+            dst[i] = (e - 1.0f) / (e + 1.0f);
+        }
+"""
+
+
+def test_a_cubic_exp_within_the_old_tolerance_is_wrong_output(strict_pipeline):
+    verdict = evaluate(strict_pipeline, "exp", {CPP: unary(EXP_CUBIC)})
+    assert verdict.kind.value == "wrong_output", verdict.message
+    assert verdict.accuracy.get("beyond_bound") is True and verdict.accuracy["error"] < 1e-3, verdict.accuracy
+
+
+def test_a_tanh_that_overflows_is_wrong_output(strict_pipeline):
+    verdict = evaluate(strict_pipeline, "tanh", {CPP: unary(NAIVE_TANH)})
+    assert verdict.kind.value == "wrong_output", verdict.message
+    assert "domain" in verdict.message, verdict.message
