@@ -25,7 +25,11 @@ def test_oracle_sample(pipeline, task_id):
         assert verdict.speedup is None and verdict.candidate is not None  # still timed, shown apart
         return
     assert verdict.kind.value == "correct", (verdict.message, verdict.log[-2000:])
-    assert verdict.max_abs_error <= task.tolerance * 10
+    # MNN's own kernel through the slot is as accurate as MNN: within the bound, which is at most the tolerance (the
+    # absolute error alone says little once domain draws of magnitude 1e30 are among the inputs)
+    a = verdict.accuracy
+    assert a["error"] is not None and a["error"] <= a["bound"] <= task.tolerance, a
+    assert a["native_error"] is not None and a["error"] <= max(2 * a["native_error"], 1e-6), a
     assert verdict.speedup is not None and 0.5 < verdict.speedup < 2.0  # 1.00 +/- 0.05 is judged by `mkb-tui oracle`
     # every round's counted runs on both sides (the plan's rounds x runs per process, at least)
     least = pipeline.timing.rounds * pipeline.timing.runs
