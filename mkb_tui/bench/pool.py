@@ -59,3 +59,11 @@ def pool_seeds(task: Task, count: int = POOL_EXTRAS, key: bytes | None = None) -
             seeds.append(seed)
         i += 1
     return tuple(seeds)
+
+
+def domain_seeds(task: Task, key: bytes | None = None) -> tuple[tuple[str, int], ...]:
+    """(kind, seed) of each of the task's domain draws (mkb_tui.bench.domain): secret seeds after the pool's own."""
+    from mkb_tui.bench.domain import domain_kinds
+
+    kinds = domain_kinds(task)
+    return tuple(zip(kinds, pool_seeds(task, POOL_EXTRAS + len(kinds), key)[POOL_EXTRAS:]))

@@ -91,16 +91,34 @@ def run_model(model, arrays: list[np.ndarray]) -> list[np.ndarray]:
     return [r.detach().cpu().numpy() for r in result]
 
 
-def reference_case(task: Task, seed: int, *, model=None, module=None) -> ReferenceCase:
-    """Inputs and PyTorch outputs for one seed, cached by the task file's content hash."""
+def case_stem(seed: int, domain: str = "") -> str:
+    """The cached files' name part for a seed: `inputs_<stem>.mkbt` (a domain draw names its kind and version)."""
+    from mkb_tui.bench.domain import DOMAIN_VERSION
+
+    return f"d{DOMAIN_VERSION}{domain}-{seed}" if domain else f"{seed}"
+
+
+def domain_case_inputs(task: Task, seed: int, domain: str, module=None) -> list[np.ndarray]:
+    """The inputs of a domain draw (mkb_tui.bench.domain) of `kind` for a seed: the task's own draw, transformed."""
+    from mkb_tui.bench.domain import domain_inputs
+
+    base = sample_inputs(task, seed, module)
+    rng = np.random.default_rng([seed, int.from_bytes(domain.encode(), "little")])
+    return [a.astype(NP_DTYPES[s.dtype]) for a, s in zip(domain_inputs(task, domain, base, rng), task.inputs)]
+
+
+def reference_case(task: Task, seed: int, *, model=None, module=None, domain: str = "") -> ReferenceCase:
+    """Inputs and PyTorch outputs for one seed (a domain draw of that kind when `domain`), cached by the task file's
+    content hash."""
     folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"
-    inputs_path, outputs_path = folder / f"inputs_{seed}.mkbt", folder / f"outputs_{seed}.mkbt"
+    stem = case_stem(seed, domain)
+    inputs_path, outputs_path = folder / f"inputs_{stem}.mkbt", folder / f"outputs_{stem}.mkbt"
     names = tuple(s.name for s in task.inputs)
     if inputs_path.exists() and outputs_path.exists():
         outs = read_tensors(outputs_path)
         return ReferenceCase(task.id, seed, inputs_path, outputs_path, names, tuple(n for n, _ in outs))
     module = module or task.load_module()
-    arrays = sample_inputs(task, seed, module)
+    arrays = domain_case_inputs(task, seed, domain, module) if domain else sample_inputs(task, seed, module)
     outputs = run_model(model or build_model(task, module), arrays)
     folder.mkdir(parents=True, exist_ok=True)
     out_names = output_names(len(outputs))

@@ -125,12 +125,26 @@ def roofline_line(r) -> str:
             f"{r.peak_gflops:.0f} GFLOP/s -> {r.roofline_ns / 1000:.2f} us, floor {r.floor_ns / 1000:.2f} us")
 
 
+def precision_line(p: dict) -> str:
+    """The candidate's error next to MNN's own and the bound it was held to (mkb_tui.bench.precision), in one line."""
+    def g(x) -> str:
+        return "-" if x is None else f"{x:.2g}"
+
+    line = f"error {g(p.get('error'))}, MNN's own {g(p.get('native_error'))}"
+    if p.get("times_native") is not None:
+        line += f" ({p['times_native']:.3g}x)"
+    line += f"; bound {g(p.get('bound'))} (task tolerance {g(p.get('tolerance'))})"
+    return line + ("; beyond the bound" if p.get("beyond_bound") else "")
+
+
 def verdict_table(v) -> Table:
     table = Table(title=f"{v.task_id}: {v.kind.value}", show_header=False)
     table.add_row("verdict", v.kind.value)
     table.add_row("message", v.message)
     if v.max_abs_error is not None:
         table.add_row("max abs / rel error", f"{v.max_abs_error:.3g} / {v.max_rel_error:.3g}")
+    if v.accuracy.get("bound") is not None:
+        table.add_row("error vs MNN's own", precision_line(v.accuracy))
     if v.first_mismatch:
         table.add_row("first mismatch", v.first_mismatch)
     if v.baseline and v.candidate:

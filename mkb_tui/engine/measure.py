@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mkb_tui.bench.compare import compare_outputs
+from mkb_tui.bench.precision import Bound, outputs_error
 from mkb_tui.bench.tensorfile import read_tensors
 from mkb_tui.device.base import ProcResult
 from mkb_tui.engine.channel import ChannelError, ChannelRecord, channel_plan_text, input_layout, overhead_ms, parse_channel, setup_charge_ms
@@ -182,6 +183,31 @@ class _Attempt:
     early_stop: bool = False  # the candidate was clearly slower: the rounds stopped early
 
 
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def record_precision(verdict: Verdict, bound: Bound | None, tolerance: float, error: float) -> None:
+    """The candidate's error next to MNN's own and the bound, in `verdict.accuracy` (worst over the runs compared)."""
+    p = verdict.accuracy
+    if p.get("error", 0.0) is None or not np.isfinite(error):
+        p["error"] = None  # a NaN or inf out of place: the output fails whatever the bound
+    else:
+        p["error"] = max(p.get("error") or 0.0, error)
+    p["tolerance"] = tolerance
+    p["bound"] = bound.bound if bound is not None else tolerance
+    p["native_error"] = bound.native_error if bound is not None else None
+    if bound is not None and bound.native_error and p["error"] is not None:
+        p["times_native"] = round(p["error"] / bound.native_error, 2)
+
+
+def imprecise_message(error: float, bound: Bound) -> str:
+    """Why an output within the task's tolerance is still wrong: no output value in it, only error magnitudes."""
+    times = f", {error / bound.native_error:.0f}x MNN's own error" if bound.native_error else ""
+    return (f"error {error:.2g}{times}: beyond the precision bound {bound.describe()}; a kernel must be about as "
+            "accurate as MNN's own (float32 to a few ulps), not only within the task's stated tolerance")
+
+
 class Judge:
     """One evaluation's verification and timing over a device (through `run` and `pull`)."""
 
@@ -209,6 +235,13 @@ class Judge:
         self._layout = None
         self.device_s = 0.0  # the device time this evaluation has used (every process's wall time)
         self.budget_s: float | None = None  # set from the native kernel's first timing process
+        self.bound: Bound | None = None  # the precision bound from MNN's own error (set by the pipeline); else the tolerance
+        self.set_bounds: dict[str, Bound] = {}  # a domain draw's own bound (device path -> Bound), where MNN's error there is larger
+
+    @property
+    def limit(self) -> float:
+        """The tolerance outputs are compared with: the precision bound when known (mkb_tui.bench.precision)."""
+        return self.bound.bound if self.bound is not None else self.tolerance
 
     # ---- processes ----------------------------------------------------------------------------------------------
 
@@ -288,16 +321,27 @@ class Judge:
             chosen = self.sets[index]
             got = kept[run]
             want = [a for _, a in read_tensors(chosen.reference)]
-            cmp = compare_outputs(got, want, self.tolerance)
+            # ---- the tolerance decision (mkb_tui.bench.precision): the bound from MNN's own error, the task's as ceiling
+            bound = self.set_bounds.get(chosen.remote, self.bound)
+            cmp = compare_outputs(got, want, bound.bound if bound is not None else self.tolerance)
             self.checked += 1
             verdict.max_abs_error = max(verdict.max_abs_error or 0.0, cmp.max_abs_error)
             verdict.max_rel_error = max(verdict.max_rel_error or 0.0, cmp.max_rel_error)
+            error = outputs_error(got, want)
+            if bound is self.bound:  # the figures reported are those of the task's own distribution
+                record_precision(verdict, self.bound, self.tolerance, error)
             if not cmp.ok:
                 verdict.kind = VerdictKind.WRONG_OUTPUT
                 verdict.first_mismatch = f"{chosen.label}, {cmp.first_mismatch}"
-                verdict.message = f"{chosen.label}: {cmp.message}" if where == "verification" else (
-                    f"the timed runs' outputs differed from the reference ({where}, run {run}, {chosen.label}): {cmp.message}")  # fmt: skip
+                why = cmp.message
+                if bound is not None and bound.tightened and compare_outputs(got, want, self.tolerance).ok:
+                    record_precision(verdict, bound, self.tolerance, error)
+                    verdict.accuracy["beyond_bound"] = True
+                    why = imprecise_message(error, bound)
+                verdict.message = f"{chosen.label}: {why}" if where == "verification" else (
+                    f"the timed runs' outputs differed from the reference ({where}, run {run}, {chosen.label}): {why}")  # fmt: skip
                 return False
+            # ---- end of the tolerance decision
             if p.channel is not None:  # the supervisor hashed the outputs it took from the run itself
                 reported = p.channel.runs[run].digest
             else:
@@ -353,14 +397,15 @@ class Judge:
             return True
         return False
 
-    # ---- the secret sets MNN's own kernel passes --------------------------------------------------------------------
+    # ---- MNN's own error on the input sets ------------------------------------------------------------------------
 
-    async def native_passes(self, remotes: set[str]) -> dict[str, bool]:
-        """MNN's own kernel on the secret sets named: whether its outputs are within the task's tolerance of the
-        references, per set; {} when the baseline could not run. A secret input is drawn like the fixed seeds, but
-        nobody checked the task on it: where MNN's kernel itself misses (Det eliminates without pivoting, so a rare
-        small pivot costs it 1%), the input judges no candidate. Its outputs are pulled and deleted at once."""
-        todo = [i for i, s in enumerate(self.sets) if not s.fixed and s.remote in remotes]
+    async def native_errors(self, remotes: set[str]) -> dict[str, dict]:
+        """MNN's own kernel on the input sets named (fixed or secret): per set its error in the tolerance's measure
+        (mkb_tui.bench.precision.scaled_error), its max abs and rel error and whether it is within the task's
+        tolerance; {} when the baseline could not run. A secret input is drawn like the fixed seeds (or over the op's
+        domain), but nobody checked the task on it: where MNN's kernel itself misses (Det eliminates without pivoting,
+        so a rare small pivot costs it 1%), the input judges no candidate. Its outputs are pulled and deleted at once."""
+        todo = [i for i, s in enumerate(self.sets) if s.remote in remotes]
         if not todo:
             return {}
         plan = ProcessPlan(tuple(todo), tuple(range(len(todo))))
@@ -368,9 +413,7 @@ class Judge:
             p = await self._channel_process("baseline", plan, self.models.baseline, self.models.baseline_api, keep_all=True)
             if p.proc.timed_out or not (p.report or {}).get("ok") or p.channel is None:
                 return {}
-            return {self.sets[index].remote: run in p.channel.kept and compare_outputs(
-                        p.channel.kept[run], [a for _, a in read_tensors(self.sets[index].reference)], self.tolerance).ok
-                    for run, index in enumerate(todo)}  # fmt: skip
+            return self._native_found(todo, p.channel.kept)
         record = "out/native.mkbt"
         text = plan_text(plan, self.sets, model=self.models.baseline, api=self.models.baseline_api, threads=self.threads,
                          precision=self.precision, record=record)  # fmt: skip
@@ -390,11 +433,20 @@ class Judge:
             local.unlink(missing_ok=True)
             if self.remove is not None:
                 await self.remove([record])
-        passes = {}
+        return self._native_found(todo, kept)
+
+    def _native_found(self, todo: list[int], kept: dict[int, list]) -> dict[str, dict]:
+        found = {}
         for run, index in enumerate(todo):
             want = [a for _, a in read_tensors(self.sets[index].reference)]
-            passes[self.sets[index].remote] = run in kept and compare_outputs(kept[run], want, self.tolerance).ok
-        return passes
+            if run not in kept:
+                found[self.sets[index].remote] = {"ok": False, "error": None, "abs": None, "rel": None}
+                continue
+            cmp = compare_outputs(kept[run], want, self.tolerance)
+            error = outputs_error(kept[run], want)
+            found[self.sets[index].remote] = {"ok": cmp.ok, "error": _finite(error), "abs": _finite(cmp.max_abs_error),
+                                              "rel": _finite(cmp.max_rel_error)}  # fmt: skip
+        return found
 
     # ---- verification -------------------------------------------------------------------------------------------
 
@@ -423,7 +475,8 @@ class Judge:
         fixed = sum(1 for i in used if self.sets[i].fixed)
         if await self._compare(p, verdict, "verification"):
             verdict.kind = VerdictKind.CORRECT
-            verdict.message = f"all {fixed} seeds and {len(used) - fixed} secret inputs within {self.tolerance:g}"
+            within = f"the precision bound {self.bound.describe()}" if self.bound is not None and self.bound.tightened else f"{self.limit:g}"
+            verdict.message = f"all {fixed} seeds and {len(used) - fixed} secret inputs within {within}"
             return True
         return self.lenient and verdict.kind is VerdictKind.WRONG_OUTPUT
 

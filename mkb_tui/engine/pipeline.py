@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from mkb_tui.bench.precision import Bound, error_bound
 from mkb_tui.bench.tasks import Task
 from mkb_tui.device.base import Device, ProcResult
 from mkb_tui.engine import slots as slotlib
@@ -299,8 +300,8 @@ class Pipeline:
         the input sets (their references stay on the host)."""
         import hashlib
 
-        from mkb_tui.bench.pool import pool_seeds
-        from mkb_tui.bench.references import build_model, reference_case
+        from mkb_tui.bench.pool import domain_seeds, pool_seeds
+        from mkb_tui.bench.references import build_model, case_stem, reference_case
         from mkb_tui.engine.convert import convert_to_mnn
 
         model = convert_to_mnn(task)
@@ -316,22 +317,27 @@ class Pipeline:
         module = torch_model = None
         sets = []
         sealed = self.device.sealed_root() if self.device.channel else None
-        for seed, fixed in [*((s, True) for s in task.seeds), *((s, False) for s in pool_seeds(task))]:
-            case = _cached_case(task, seed)
+        draws = [*((s, True, "") for s in task.seeds), *((s, False, "") for s in pool_seeds(task)),
+                 *((s, False, kind) for kind, s in domain_seeds(task))]  # fmt: skip
+        for seed, fixed, domain in draws:
+            case = _cached_case(task, seed, domain)
             if case is None:  # computed once per task and seed, then cached
                 module = module or task.load_module()
                 torch_model = torch_model or build_model(task, module)
-                case = reference_case(task, seed, model=torch_model, module=module)
-            # device names say nothing of the seed; the references are never pushed
-            name = f"seed{seed}" if fixed else hashlib.sha256(f"{seed}".encode()).hexdigest()[:16]
+                case = reference_case(task, seed, model=torch_model, module=module, domain=domain)
+            # device names say nothing of the seed (nor of a domain draw's kind); the references are never pushed
+            secret = f"{seed}" if not domain else f"{seed}:{case_stem(seed, domain)}"  # a new draw table, new names
+            name = f"seed{seed}" if fixed else hashlib.sha256(secret.encode()).hexdigest()[:16]
             remote = f"inputs/{task.id}-{task.content_hash}/{name}.mkbt"
             label = f"seed {seed}" if fixed else f"secret input {len(sets) - len(task.seeds) + 1}"
+            if domain:
+                label += f" (a draw over the op's domain: {domain})"
             if sealed is not None:  # never pushed: the supervisor hands each run its input when the run starts
                 inside = str(Path(case.inputs_path).resolve().relative_to(Path(sealed).resolve()))
-                sets.append(InputSet(label, remote, case.outputs_path, fixed, inputs=case.inputs_path, sealed=inside))
+                sets.append(InputSet(label, remote, case.outputs_path, fixed, domain, inputs=case.inputs_path, sealed=inside))
                 continue
             files[remote] = case.inputs_path
-            sets.append(InputSet(label, remote, case.outputs_path, fixed))
+            sets.append(InputSet(label, remote, case.outputs_path, fixed, domain))
         await self.device.push(files)
         return models, sets
 
@@ -387,11 +393,14 @@ class Pipeline:
                       lenient=bool(task.native_incorrect_for(self.target.name)), plausible=task.plausible_speedup, scratch=scratch,
                       remove=self.device.remove, channel=run_channel if self.device.channel else None,
                       roofline=await self._roofline(task))  # fmt: skip
-        if not judge.lenient:
-            fair = await self._sets_native_passes(task, judge)
+        if not judge.lenient:  # ---- the precision bound (mkb_tui.bench.precision) from MNN's own error
+            fair, judge.bound, judge.set_bounds, dropped = await self._native_precision(task, judge)
             if len(fair) < len(judge.sets):
                 verdict.timing_check["secret_sets_native_misses"] = len(judge.sets) - len(fair)
+            if dropped:
+                verdict.timing_check["domain_draws_native_misses"] = dropped
             judge.sets = fair
+            verdict.accuracy.update(tolerance=task.tolerance, bound=judge.limit, native_error=judge.bound.native_error)
         with verdict.phase("verify"):
             timed = await judge.verify(verdict, require_proof=slot.mechanism in ("cpu", "geometry"), timeout=self.run_timeout,
                                        geometry_op=slot.op_type if slot.mechanism == "geometry" else None)  # fmt: skip
@@ -421,29 +430,46 @@ class Pipeline:
                 del restored[before:]  # what its run swept is the harness's doing, not the candidate's (pushed again)
         return await asyncio.to_thread(roofline.bound_for, task, self._caps or None, threads=self.threads, precision=self.precision)
 
-    async def _sets_native_passes(self, task: Task, judge: Judge) -> list[InputSet]:
-        """The input sets that judge candidates: every fixed seed, and the secret sets on which MNN's own kernel is
-        within the task's tolerance (asked once per task, MNN release and target, and kept on the host). If too few
-        secret sets remain for a long runner process, all are kept: the task's tolerance is then wrong, and the oracle
-        says so."""
+    async def _native_precision(self, task: Task, judge: Judge) -> tuple[list[InputSet], Bound, dict[str, Bound], list[str]]:
+        """The input sets that judge candidates, the precision bound, the bounds of domain draws on which MNN's error
+        is larger than on the task's own distribution, and the domain draws dropped. MNN's own kernel is
+        run once per task, MNN release and target on every input set (kept on the host, native-{ref}-{target}.json:
+        per set its error, max abs and rel error and whether it is within the task's tolerance). Every fixed seed
+        judges; a secret set (a domain draw too) only where MNN's kernel is within the tolerance. If too few secret
+        sets remain for a long runner process, all are kept: the task's tolerance is then wrong, and the oracle says
+        so. The bound is error_bound(tolerance, MNN's worst error over the fixed seeds and the pool's own draws); a
+        domain draw's is error_bound(tolerance, the larger of that and MNN's error on the draw)."""
         record = cache_dir() / "refs" / f"{task.id}-{task.content_hash}" / f"native-{self.mnn.ref}-{self.target.name}.json"
         try:
-            known = json.loads(record.read_text())
-        except (OSError, ValueError):
+            known = {k: v for k, v in json.loads(record.read_text()).items() if isinstance(v, dict)}  # booleans: measured before errors were
+        except (OSError, ValueError, AttributeError):
             known = {}
-        secret = {s.remote for s in judge.sets if not s.fixed}
-        missing = secret - set(known)
+        missing = {s.remote for s in judge.sets} - set(known)
         if missing:
-            found = await judge.native_passes(missing)
+            found = await judge.native_errors(missing)
             if found:
                 known.update(found)
                 record.parent.mkdir(parents=True, exist_ok=True)
                 tmp = record.with_suffix(f".{os.getpid()}.tmp")
                 tmp.write_text(json.dumps(known, sort_keys=True))
                 os.replace(tmp, record)
-        kept = [s for s in judge.sets if s.fixed or known.get(s.remote, True)]
+        kept = [s for s in judge.sets if s.fixed or (known.get(s.remote) or {}).get("ok", True)]
+        dropped = sorted({s.domain for s in judge.sets if s.domain and s not in kept})
         need = judge.shape.distinct(judge.shape.long)
-        return kept if len(kept) >= need else judge.sets
+        if len(kept) < need:
+            kept = judge.sets
+        errors = [(known.get(s.remote) or {}).get("error") for s in kept if not s.domain]
+        measured = [e for e in errors if e is not None]
+        native = max(measured) if measured and len(measured) == len(errors) else None
+        bound = error_bound(task.tolerance, native)
+        own: dict[str, Bound] = {}
+        for s in kept:
+            there = (known.get(s.remote) or {}).get("error")
+            if s.domain and native is not None and there is not None and there > native:
+                own[s.remote] = error_bound(task.tolerance, there)
+            elif s.domain and native is not None and there is None:
+                own[s.remote] = error_bound(task.tolerance, None)
+        return kept, bound, own, dropped
 
 
 def reject(verdict: Verdict, findings: list[Finding]) -> None:
@@ -480,13 +506,14 @@ def _scratch_dir() -> Path:
     return folder
 
 
-def _cached_case(task: Task, seed: int):
+def _cached_case(task: Task, seed: int, domain: str = ""):
     """A seed's reference case when its files are cached (no PyTorch needed), else None."""
-    from mkb_tui.bench.references import reference_case
+    from mkb_tui.bench.references import case_stem, reference_case
 
     folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"
-    if (folder / f"inputs_{seed}.mkbt").exists() and (folder / f"outputs_{seed}.mkbt").exists():
-        return reference_case(task, seed)
+    stem = case_stem(seed, domain)
+    if (folder / f"inputs_{stem}.mkbt").exists() and (folder / f"outputs_{stem}.mkbt").exists():
+        return reference_case(task, seed, domain=domain)
     return None
 
 

@@ -23,6 +23,7 @@ class InputSet:
     remote: str  # device path of its MKBT inputs
     reference: Path  # host path of its reference outputs: never pushed
     fixed: bool = True
+    domain: str = ""  # a secret draw over the op's domain (mkb_tui.bench.domain): its kind
     # a channel device (plan 2): the host file of its inputs and its path under the supervisor's sealed folder; the
     # inputs are then never pushed, the supervisor hands them to the run that consumes them
     inputs: Path | None = None
@@ -76,13 +77,16 @@ def _layout(shape: Shape, chosen: list[int]) -> tuple[int, ...]:
 
 
 def verification_plan(sets: list[InputSet], shape: Shape, rng: random.Random) -> ProcessPlan:
-    """A long process whose sets hold every fixed seed and random pool sets, in random order; the outputs of every
-    counted run and of the first and last warm-up run are kept."""
+    """A long process whose sets hold every fixed seed, the domain draws (as many as fit beside one pool set) and
+    random pool sets, in random order; the outputs of every counted run and of the first and last warm-up run are
+    kept."""
     fixed = [i for i, s in enumerate(sets) if s.fixed]
-    pool = [i for i, s in enumerate(sets) if not s.fixed]
     distinct = max(shape.distinct(shape.long), len(fixed))
     if distinct > len(sets):
         raise ValueError(f"a process on {distinct} input sets needs that many, the task has {len(sets)}")
+    domain = [i for i, s in enumerate(sets) if not s.fixed and s.domain]
+    fixed += rng.sample(domain, min(len(domain), max(distinct - len(fixed) - 1, 0)))
+    pool = [i for i, s in enumerate(sets) if i not in fixed]
     chosen = fixed + rng.sample(pool, distinct - len(fixed))
     rng.shuffle(chosen)
     layout = _layout(shape, chosen)

@@ -114,6 +114,9 @@ class Verdict:
     max_abs_error: float | None = None
     max_rel_error: float | None = None
     first_mismatch: str | None = None  # e.g. "seed 3, output 0, index (0, 5, 17)"
+    # the candidate's error next to MNN's own (mkb_tui.bench.precision, in the tolerance's measure |d| / (1 + |want|)):
+    # error, native_error, bound (what it was held to), tolerance (the task's ceiling), times_native, beyond_bound
+    accuracy: dict[str, Any] = field(default_factory=dict)
     candidate: TimingStats | None = None
     baseline: TimingStats | None = None
     speedup: float | None = None  # median(baseline) / median(candidate); None when emulated or not correct
