@@ -19,6 +19,7 @@ from mkb_tui.agents.loop import ApprovalDecision, HumanKernels, Plan
 from mkb_tui.agents.service import SessionSettings
 from mkb_tui.errors import MkbError
 from mkb_tui.paths import DEFAULT_DB
+from mkb_tui.tui.safe import TextTable, markup, shown
 from mkb_tui.tui.screens import HelpScreen, NewSessionScreen, PlanApprovalScreen, SetupScreen
 from mkb_tui.tui.services import AppServices
 from mkb_tui.tui.state import Replay, SessionState
@@ -45,6 +46,13 @@ class MkbApp(App):
     TITLE = "mkb-tui"
     SUB_TITLE = "MobileKernelBench + MoKA"
     CSS_PATH = "app.tcss"
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None, markup: bool = False) -> None:
+        """A toast: its message quotes ids, model names and errors from outside, so it is text, never markup."""
+        super().notify(shown(message), title=shown(title), severity=severity, timeout=timeout, markup=markup)
+
+    def format_title(self, title: str, sub_title: str):
+        return super().format_title(shown(title), shown(sub_title))
     PANES = ("conversation", "kernel", "errors", "timing", "sessions", "task", "results", "compare")
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
@@ -126,7 +134,7 @@ class MkbApp(App):
                 with TabPane("Timing", id="tab-timing"):
                     yield TimingPane(id="timing")
                 with TabPane("Sessions", id="tab-sessions"):
-                    yield DataTable(id="sessions", cursor_type="row")
+                    yield TextTable(id="sessions", cursor_type="row")
                 with TabPane("Task", id="tab-task"):
                     yield TaskInfoPane(id="task-info")
                 with TabPane("Results", id="tab-results"):
@@ -365,7 +373,7 @@ class MkbApp(App):
             self.show_results()
         self._q("#status-bar", Static).update(self.status_line())
 
-    def status_line(self) -> str:
+    def status_line(self):
         budget = f" / ${self.state.budget_usd:.2f}" if self.state.budget_usd else ""
         parts = [self.state.status, f"tokens {self.state.tokens}  cost ${self.state.cost_usd:.4f}{budget}"]
         if self.replay is not None:
@@ -378,9 +386,12 @@ class MkbApp(App):
         if self.auto_approve:
             parts.append("auto-approve on")
         waiting = self.state.awaiting or list(self.pending)
-        if waiting:
-            parts.append(f"[b black on yellow] plan awaiting approval: {', '.join(waiting)}{' (p)' if self.pending else ''} [/]")
-        return "  │ ".join(parts)
+        template = "  │ ".join(f"$p{i}" for i in range(len(parts)))
+        values = {f"p{i}": p for i, p in enumerate(parts)}
+        if waiting:  # ids are values, never markup
+            template += "  │ [b black on yellow] plan awaiting approval: $waiting [/]"
+            values["waiting"] = f"{', '.join(waiting)}{' (p)' if self.pending else ''}"
+        return markup(template, **values)
 
     def current_ref(self) -> str | None:
         """SESSION#SEQ of what is shown: the search match's message, else the replay's current event, else the last event."""
