@@ -90,6 +90,7 @@ class MkbApp(App):
         self.db = Path(db)
         self.services = services or AppServices()
         self.replay_id, self.new_session, self.resume_id = replay, new_session, resume
+        self.fatal: str | None = None  # why the app could not open (a damaged database, an unknown session): run_app prints it
         self.pending: dict[str, PendingPlan] = {}  # task id -> the Accelerator plan waiting for a decision
         self.human = HumanKernels()  # kernels edited in $EDITOR while the session runs: each task's loop takes them
         self.live = False  # a session is running in this app
@@ -146,10 +147,17 @@ class MkbApp(App):
 
     async def on_mount(self) -> None:
         self._q("#sessions", DataTable).add_columns("", "session", "status", "model", "method", "tasks", "cost")
-        await self.load_sessions()
+        try:  # a damaged or hostile database: one error line and exit 1 (run_app prints it), not a traceback
+            await self.load_sessions()
+            if self.replay_id:
+                await self.open_replay(self.replay_id, fatal=True)
+        except MkbError as exc:
+            self.fatal = str(exc)
+            self.exit(return_code=1)
+            return
         self.set_interval(0.05, self._refresh_if_dirty)
         if self.replay_id:
-            await self.open_replay(self.replay_id)
+            pass  # opened above
         elif self.resume_id or self.new_session:
             self.prepare_live()
             if self.resume_id:
@@ -186,7 +194,7 @@ class MkbApp(App):
                 mark = "✓" if s.id in self.marked_sessions else ""
                 table.add_row(mark, s.id, s.status, s.model, s.method, f"{s.done}/{s.tasks}", f"${s.cost_usd:.4f}", key=s.id)
 
-    async def open_replay(self, ref: str) -> None:
+    async def open_replay(self, ref: str, fatal: bool = False) -> None:
         from mkb_tui.store import Store
         from mkb_tui.store.refs import parse_ref
 
@@ -195,6 +203,8 @@ class MkbApp(App):
             try:
                 session_id = await store.resolve(session_id)  # an id, a unique prefix, or "latest"
             except MkbError as exc:
+                if fatal:  # the session the app was opened for: one error line and exit 1
+                    raise
                 self.notify(str(exc), severity="warning")
                 return
             events = await store.events(session_id)
@@ -766,8 +776,14 @@ def run_app(*, db: Path = DEFAULT_DB, replay: str | None = None, new_session: Se
     if show_setup is None:
         show_setup = not marker.exists() and not replay
     marker.touch()
-    MkbApp(db=db, replay=replay, new_session=new_session, resume=resume, show_setup=show_setup, services=services).run()
-    return 0
+    import sys
+
+    app = MkbApp(db=db, replay=replay, new_session=new_session, resume=resume, show_setup=show_setup, services=services)
+    app.run()
+    if app.fatal:
+        sys.stderr.write(f"mkb-tui: error: {shown(app.fatal)}\n")
+        return 1
+    return app.return_code or 0
 
 
 def edit_in_editor(app: App, files: dict[str, str]) -> dict[str, str] | None:

@@ -159,3 +159,26 @@ async def test_fuzz_the_renderers(tmp_path, monkeypatch):
             await pilot.click("#approve")
             await decision
             assert app.is_running, text
+
+
+def test_a_damaged_database_in_the_app_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
+    """Issue 18: a corrupt database gave a 131-line traceback with exit code 0; an unknown replay id an empty app."""
+    import sqlite3
+
+    from mkb_tui.tui.app import run_app
+
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path / "cache"))
+    db = tmp_path / "d.sqlite"
+    sid = asyncio.run(store_hostile(db))
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE sessions SET settings = '{broken'")
+        con.execute("UPDATE events SET payload = '{broken' WHERE kind = 'kernel'")
+    for replay in (None, sid, "nope"):
+        assert run_app(db=db, replay=replay, show_setup=False) == 1, replay
+        err = capsys.readouterr().err
+        assert err.startswith("mkb-tui: error:") and err.count("\n") == 1 and "Traceback" not in err, err
+    good = tmp_path / "g.sqlite"
+    asyncio.run(store_hostile(good))
+    assert run_app(db=good, replay="nope", show_setup=False) == 1
+    err = capsys.readouterr().err
+    assert "nope" in err and err.count("\n") == 1
