@@ -142,3 +142,12 @@ def test_fuzz_the_cli_listings(tmp_path, seed):
         r = mkb(*args, "--db", str(db), cwd=tmp_path)
         assert r.returncode == 0 and "Traceback" not in r.stderr, (args, r.stderr)
         assert "\x1b" not in r.stdout + r.stderr and "\x9b" not in r.stdout, args
+
+
+def test_the_html_report_has_no_control_characters(tmp_path):
+    db = tmp_path / "h.sqlite"
+    sid = store_session(db, task="abs\x1b]52;c;aGk=\x07<script>", sid="html\x1b[2J")
+    r = mkb("report", sid, "--db", str(db), "--html", str(tmp_path / "r.html"), "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert "\x1b" not in page and "\x07" not in page and "<script>abs" not in page
