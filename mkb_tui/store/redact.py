@@ -70,6 +70,7 @@ SECRET_FORMATS = [
     re.compile(r"(?i)\bbasic\s+[A-Za-z0-9+/=]{12,}"),  # basic auth header
 ]
 URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@:]+:[^\s/@]+@")  # scheme://user:pass@host
+NODE_NAME = re.compile(r"\bnode=[^\s,;\"']+")
 EMAIL = re.compile(r"(?<![\w.+\-])[\w.+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+")
 IPV6 = re.compile(r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?(?![\w:])")
 HOME_PATHS = re.compile(r"(?<![\w])~[\\/][^\s\"'`]*|(?i:\b[A-Z]:\\(?:Users|Documents and Settings)\\)[^\s\"'`]*|/(?:home|Users|root)/[^\s\"'`/]+")
@@ -103,6 +104,7 @@ def redact_text(text: str, *, secrets: list[str] | None = None) -> str:
     for shape in SECRET_FORMATS:
         text = shape.sub(lambda m: (m.group(1) + m.group(2) + "***") if m.re.groups >= 2 else "***", text)
     text = URL_CREDENTIALS.sub(r"\1***@", text)
+    text = NODE_NAME.sub("node=<node>", text)  # a cluster node's name (node=HOST/ID in a verdict's flags)
     text = EMAIL.sub("<email>", text)
     text = HOME_PATHS.sub("<home>", text)
     text = ABSOLUTE_PATH.sub(_path, text)

@@ -62,7 +62,7 @@ def flagged_db(tmp_path):
                 ("void fast_unverified();", "correct", 3.2, ["timing_unverified"]),
                 ("void fast_dispersed();", "correct", 2.5, ["high_dispersion"]),
                 ("void fast_reverified();", "correct", 2.0, ["suspicious_speedup", "reverified"]),
-                ("void honest_fast();\n" + corpus, "correct", 1.5, ["node: worker-7.cluster alice@example.com 10.9.8.7"]),
+                ("void honest_fast();\n" + corpus, "correct", 1.5, ["node=worker-7.cluster/ab12cd34", "alice@example.com 10.9.8.7"]),
                 ("void slow();", "correct", 0.9, []),
             ])  # fmt: skip
 
@@ -88,7 +88,7 @@ def test_every_field_of_an_export_is_scrubbed(flagged_db, tmp_path):
         for kind, (_, leak) in PLANTED.items():
             assert leak not in json.loads(json.dumps(text)), (fmt, kind)
         if fmt == "sft":
-            assert "alice@example.com" not in text and "10.9.8.7" not in text  # flags are scrubbed too
+            assert "alice@example.com" not in text and "10.9.8.7" not in text and "worker-7" not in text  # flags too
         # a flagged kernel is never the fast side of a pair
         for r in map(json.loads, text.splitlines()):
             if fmt == "preference" and r["chosen_verdict"] == r["rejected_verdict"] == "correct":
