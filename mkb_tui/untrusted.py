@@ -81,3 +81,39 @@ def clean_text(text: str, limit: int, *, keep: str = "tail", secrets: list[str] 
         note = "[... cut ...]\n" if keep == "tail" else "\n[... cut ...]"
         text = note + text[-(limit - len(note)):] if keep == "tail" else text[: limit - len(note)] + note
     return text
+
+
+# --- showing untrusted text ------------------------------------------------------------------------------------------
+# One rule wherever text from outside (model answers, plans, kernels, diagnostics, runner messages, stored ids and model
+# names) meets a renderer: it is shown as text, never parsed as markup, and no control character or escape sequence
+# reaches a terminal, a pipe or a report. Controls are made visible (U+2400 control pictures, <U+XXXX> for invisible
+# format characters), so what is shown is what is stored, minus the power to drive a terminal.
+_SHOWN_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    ch = match.group()
+    code = ord(ch)
+    if code < 0x20:
+        return chr(0x2400 + code)  # ␛ for ESC, ␍ for a lone CR, ...
+    if code == 0x7F:
+        return "\u2421"
+    return f"<U+{code:04X}>"
+
+
+def shown(text: object) -> str:
+    """`text` safe to hand to a terminal: CRLF/CR line ends as LF, every other control or invisible format character
+    made visible (an ESC becomes ␛, so no escape sequence survives). Tabs and newlines are kept."""
+    if text is None:
+        return ""
+    s = text if isinstance(text, str) else str(text)
+    if "\r" in s:
+        s = s.replace("\r\n", "\n")
+    return _SHOWN_CONTROL.sub(_picture, s)
+
+
+def as_text(text: object, style: str = ""):
+    """`shown(text)` as a rich Text: a renderable that no markup parser touches (DataTable cells, Static, Label)."""
+    from rich.text import Text
+
+    return Text(shown(text), style=style)

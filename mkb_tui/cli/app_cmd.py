@@ -16,4 +16,12 @@ def main(args) -> int:
         session = SessionSettings.new(args.tasks or "", args.model, method=args.method, k=args.k, device=args.device, cluster=args.cluster, base_url=args.base_url,
                                       iterations=args.iterations, jobs=args.jobs, threads=args.threads, workspaces=args.workspaces,
                                       budget_usd=args.budget_usd, budget_tokens=args.budget_tokens)  # fmt: skip
-    return run_app(db=Path(args.db or DEFAULT_DB), new_session=session, resume=args.resume)
+    db = Path(args.db or DEFAULT_DB)
+    if args.resume:  # an unknown id is one error line and exit 1, before the app opens
+        from mkb_tui.cli.sessions_cmd import check_session
+        from mkb_tui.errors import ConfigError
+
+        if not db.is_file():
+            raise ConfigError(f"{db}: no session database yet (nothing to resume)")
+        check_session(db, args.resume)
+    return run_app(db=db, new_session=session, resume=args.resume)

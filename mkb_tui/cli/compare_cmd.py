@@ -10,6 +10,7 @@ from pathlib import Path
 from rich.table import Table
 
 from mkb_tui.cli.output import print_json, print_table, stdout_is_terminal
+from mkb_tui.untrusted import shown
 from mkb_tui.paths import DEFAULT_DB
 
 
@@ -123,17 +124,17 @@ def cmd_compare(args) -> int:
         print_json(data)
         return 0
     labels = ", ".join(f"{r['name']} = {r['label']}" for r in data["runs"])
-    print(f"comparing {labels}")
+    print(shown(f"comparing {labels}"))
     for table in (task_table(data), category_table(data), paired_table(data)):
         print()
         print_table(table, keep=("task", "session", "vs"))
     if args.task:
-        print(f"\nbest kernels for {args.task}:")
+        print(shown(f"\nbest kernels for {args.task}:"))
         if stdout_is_terminal():
             from rich.console import Console
             from rich.syntax import Syntax
 
-            Console().print(Syntax("\n".join(data["diff"]["lines"]), "diff", word_wrap=True))
+            Console().print(Syntax(shown("\n".join(data["diff"]["lines"])), "diff", word_wrap=True))
         else:
-            print("\n".join(data["diff"]["lines"]))
+            print(shown("\n".join(data["diff"]["lines"])))  # a kernel's escapes never reach the terminal
     return 0

@@ -11,8 +11,10 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mkb_tui.cli.output import print_json, print_table
+from mkb_tui.untrusted import shown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -206,9 +208,9 @@ def cmd_oracle(args) -> int:
         def show(task, r):
             bars.update(step, advance=1)
             if not args.json:
-                mark = "[green]ok[/green]" if r.passed else "[red]FAIL[/red]"
+                mark = Text.from_markup("[green]ok[/green]" if r.passed else "[red]FAIL[/red]")
                 speed = "-" if r.speedup is None else f"{r.speedup:.3f}"
-                console.print(f"{mark} {task.id:32s} {r.verdict:14s} {speed:>7s}  {r.message}", soft_wrap=True)
+                console.print(mark.append(shown(f" {task.id:32s} {r.verdict:14s} {speed:>7s}  {r.message}")), soft_wrap=True)
 
         results = asyncio.run(run_oracle(tasks, pipeline, progress=show))
         bars.finish(step)
@@ -229,7 +231,7 @@ def cmd_doctor(args) -> int:
     for col in ("check", "status", "what to do"):
         table.add_column(col)
     for c in checks:
-        table.add_row(c.name, ("[green]ok[/green] " if c.ok else "[red]missing[/red] ") + c.detail, "" if c.ok else c.fix)
+        table.add_row(c.name, Text.from_markup("[green]ok[/green] " if c.ok else "[red]missing[/red] ").append(c.detail), "" if c.ok else c.fix)
     if args.json:
         print_json([{"check": c.name, "ok": c.ok, "detail": c.detail, "fix": "" if c.ok else c.fix} for c in checks])
     else:

@@ -11,6 +11,7 @@ import time
 
 from mkb_tui.bench.charts import best_speedups, iteration_series
 from mkb_tui.bench.metrics import FAST_PS, Attempt
+from mkb_tui.untrusted import shown
 
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
@@ -20,6 +21,11 @@ th:first-child, td:first-child { text-align: left; }
 tr.all td { font-weight: bold; }
 .note { color: #666; font-size: 0.9em; }
 """
+
+
+def esc(value: object) -> str:
+    """Stored text for the HTML report: controls made visible (mkb_tui.untrusted.shown), then HTML-escaped."""
+    return html.escape(shown(value))
 
 
 def metrics_rows(report: dict) -> tuple[list[str], list[list[str]]]:
@@ -34,11 +40,11 @@ def metrics_rows(report: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def table_html(headers: list[str], rows: list[list[str]], last_is_total: bool = True) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     body = []
     for i, row in enumerate(rows):
         cls = ' class="all"' if last_is_total and i == len(rows) - 1 else ""
-        body.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
+        body.append(f"<tr{cls}>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
@@ -82,14 +88,14 @@ def render_html(report: dict, title: str) -> str:
     attempts = [a for a in (attempt_from_row(row) for row in report.get("attempts", [])) if a is not None]
     headers, rows = metrics_rows(report)
     facts = report.get("session") or {}
-    facts_line = ", ".join(f"{k} {html.escape(str(v))}" for k, v in facts.items() if v not in (None, ""))
+    facts_line = ", ".join(f"{k} {esc(str(v))}" for k, v in facts.items() if v not in (None, ""))
     charts = [distribution_figure(attempts).to_html(full_html=False, include_plotlyjs=True),
               sawtooth_figure(attempts).to_html(full_html=False, include_plotlyjs=False)]  # fmt: skip
     incorrect = report.get("native_incorrect") or []
-    notes = f"<p class=note>native MNN kernel incorrect (not comparable): {html.escape(', '.join(incorrect))}</p>" if incorrect else ""
+    notes = f"<p class=note>native MNN kernel incorrect (not comparable): {esc(', '.join(incorrect))}</p>" if incorrect else ""
     return (
-        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p class=note>{facts_line}</p><p class=note>written {time.strftime('%Y-%m-%d %H:%M')} by mkb-tui</p>"
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{esc(title)}</h1><p class=note>{facts_line}</p><p class=note>written {time.strftime('%Y-%m-%d %H:%M')} by mkb-tui</p>"
         f"<h2>Per category</h2>{table_html(headers, rows)}"
         "<p class=note>rates in % of tasks; fast_p: correct and speedup &gt; p; geomean over correct kernels; emulated timings never count</p>"
         f"{notes}<h2>Speedups</h2>{charts[0]}<h2>Iterations</h2>{charts[1]}</body></html>"

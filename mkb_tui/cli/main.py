@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+from pathlib import Path
 
 from mkb_tui import __version__
 from mkb_tui.errors import MkbError
@@ -53,7 +55,8 @@ def build_parser() -> Parser:
         "With no command, opens the terminal app.",
     )
     parser.add_argument("--version", action="version", version=f"mkb-tui {__version__}")
-    parser.add_argument("--db", default=None, help="session database (default sessions/mkb.sqlite)")
+    # the one --db: a Path here; subcommands' own --db (after the command) default to SUPPRESS and land in the same place
+    parser.add_argument("--db", type=Path, default=None, help="session database (default sessions/mkb.sqlite)")
     parser.add_argument("--batch", action="store_true", help="run a headless benchmark sweep (see `mkb-tui --batch --help`)")
     parser.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session in the app")
     parser.add_argument("--tasks", default=None, help="with --model: queue these tasks in the app (press s to start)")
@@ -74,6 +77,15 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = _main(argv)
+    try:
+        sys.stdout.flush()  # here, not at exit: a reader gone away (`| head`) is a quiet exit 0, not a traceback
+    except BrokenPipeError:
+        return _closed_pipe()
+    return code
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if "--batch" in argv:
@@ -88,11 +100,25 @@ def main(argv: list[str] | None = None) -> int:
             return app_cmd.main(args)
         return int(args.func(args) or 0)
     except MkbError as exc:
-        sys.stderr.write(f"mkb-tui: error: {exc}\n")
+        from mkb_tui.untrusted import shown
+
+        sys.stderr.write(f"mkb-tui: error: {shown(exc)}\n")  # may quote a stored id: no escape reaches the terminal
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("mkb-tui: interrupted\n")
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`| head`): end quietly, exit 0, and keep Python from complaining at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,18 +16,38 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mkb_tui.untrusted import shown
+
 
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 
 
 def plain(cell: Any) -> str:
-    """A cell's text without markup."""
+    """A cell's text: a str cell is text (ids, model names and messages from a stored session are never parsed as
+    markup; issue 18), with control characters made visible; our own styling comes as rich Text."""
     if isinstance(cell, Text):
-        return cell.plain
-    if isinstance(cell, str):
-        return Text.from_markup(cell).plain if "[" in cell else cell
-    return str(cell)
+        return shown(cell.plain)
+    return shown(cell)
+
+
+def as_cell(cell: Any) -> Any:
+    """A cell for a rich Table on a terminal: str as Text (never markup), controls made visible."""
+    if isinstance(cell, Text):
+        safe = cell.copy()
+        safe.plain = shown(cell.plain)
+        return safe if len(safe.plain) == len(cell.plain) else Text(safe.plain)
+    return Text(shown(cell)) if isinstance(cell, str) else cell
+
+
+def safe_table(table: Table) -> Table:
+    """The table with every str cell, header, title and caption turned into text."""
+    for column in table.columns:
+        column._cells = [as_cell(c) for c in column._cells]
+        column.header = as_cell(column.header)
+    table.title = as_cell(table.title) if table.title else table.title
+    table.caption = as_cell(table.caption) if table.caption else table.caption
+    return table
 
 
 def table_rows(table: Table) -> tuple[list[str], list[list[str]]]:
@@ -73,7 +93,7 @@ def keep_whole(table: Table, keep: Iterable[str]) -> Table:
 
 def print_table(table: Table, *, keep: Iterable[str] = ("id", "task")) -> None:
     if stdout_is_terminal():
-        Console().print(keep_whole(table, keep))
+        Console().print(safe_table(keep_whole(table, keep)))
     else:
         print(plain_table(table))
 
@@ -83,8 +103,8 @@ def print_json(data: Any) -> None:
 
 
 def print_text(text: str) -> None:
-    """Markup on a terminal, plain text through a pipe (never wrapped)."""
+    """Our text (no markup in it: values from outside are shown as they are), controls made visible."""
     if stdout_is_terminal():
-        Console().print(text)
+        Console().print(as_cell(text))
     else:
         print(plain(text))

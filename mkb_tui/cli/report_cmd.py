@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from mkb_tui.cli.output import print_json, print_table
-from mkb_tui.paths import DEFAULT_DB
+from mkb_tui.paths import DEFAULT_DB, id_file_name
 
 RESULTS_HELP = """\
 RESULTS is one of:
@@ -68,14 +68,14 @@ def cmd_report(args) -> int:
     path = Path(args.results)
     if path.suffix in DB_SUFFIXES:  # a session database
         report, session_id = asyncio.run(_session_report(path, args.session, ks))
-        title, out = f"session {session_id}", args.out or Path("out") / session_id
+        title, out = f"session {session_id}", args.out or Path("out") / id_file_name(session_id)
     elif path.suffix in (".json", ".jsonl") or path.exists():
         attempts, tasks = load_attempts(path)
         report = build_report(attempts, ks=ks or default_ks(attempts), tasks=tasks)
         title, out = f"MobileKernelBench: {path.name}", args.out or path.parent
     else:  # a session id in --db
         report, session_id = asyncio.run(_session_report(getattr(args, "db", None) or DEFAULT_DB, args.results, ks))
-        title, out = f"session {session_id}", args.out or Path("out") / session_id
+        title, out = f"session {session_id}", args.out or Path("out") / id_file_name(session_id)
     json_path, csv_path = write_report(report, out)
     written = [json_path, csv_path]
     if args.html is not None:

@@ -11,7 +11,8 @@ from pathlib import Path, PurePosixPath
 from rich.table import Table
 
 from mkb_tui.cli.output import print_json, print_table
-from mkb_tui.paths import DEFAULT_DB
+from mkb_tui.paths import DEFAULT_DB, id_file_name, inside
+from mkb_tui.untrusted import shown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -87,7 +88,7 @@ def cmd_sessions(args) -> int:
     if sessions:
         print_table(table)
     else:
-        print(f"no sessions in {db_path(args)}")
+        print(shown(f"no sessions in {db_path(args)}"))
     return 0
 
 
@@ -97,7 +98,7 @@ def kernel_paths(files: dict[str, str]) -> dict[str, str]:
     out = {}
     for rel, name in zip(files, names, strict=True):
         parts = [p for p in PurePosixPath(rel).parts if p not in ("", ".", "..", "/")]
-        out[rel] = name if names.count(name) == 1 and name not in ("", ".", "..") else "/".join(parts)
+        out[rel] = id_file_name(name) if names.count(name) == 1 and name not in ("", ".", "..") else "/".join(map(id_file_name, parts))
     return out
 
 
@@ -110,14 +111,14 @@ async def export_session(db: Path, ref: str, out: Path | None) -> tuple[Path, in
         session_id = await store.resolve(ref)
         states = await store.task_states(session_id)
         report = await session_report(store, session_id)
-    out = out or Path("out") / session_id
+    out = out or Path("out") / id_file_name(session_id)
     best = {}
     for task_id, state in states.items():
         written = []
         for rel, name in kernel_paths(state.best_files or {}).items():
-            path = out / "kernels" / task_id / name
+            path = inside(out, out / "kernels" / id_file_name(task_id) / name)  # ids are data, never paths
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(state.best_files[rel])
+            path.write_text(str(state.best_files[rel]))
             written.append(str(path.relative_to(out)))
         best[task_id] = {"status": state.status, "iteration": state.best_iteration, "speedup": state.best_speedup, "files": written}
     report["best"] = best
@@ -134,7 +135,7 @@ def cmd_export(args) -> int:
     if len(args.session) > 1:
         raise ConfigError("--format kernels exports one session at a time")
     out, count = asyncio.run(export_session(existing_db(args), (args.session or ["latest"])[0], args.out))
-    print(f"exported {count} best kernels and report.json to {out}")
+    print(shown(f"exported {count} best kernels and report.json to {out}"))
     return 0
 
 
@@ -172,5 +173,18 @@ def cmd_replay(args) -> int:
     from mkb_tui.store.refs import parse_ref
     from mkb_tui.tui.app import run_app
 
-    parse_ref(args.session or "latest")  # a malformed SESSION#SEQ is one error line before the app opens
-    return run_app(db=existing_db(args), replay=args.session or "latest")
+    session, _ = parse_ref(args.session or "latest")  # a malformed SESSION#SEQ is one error line before the app opens
+    db = existing_db(args)
+    check_session(db, session)  # an unknown id is one error line and exit 1, not an empty app
+    return run_app(db=db, replay=args.session or "latest")
+
+
+def check_session(db: Path, ref: str) -> str:
+    """The session id `ref` names in `db` (ConfigError, one line, when there is none)."""
+    from mkb_tui.store import Store
+
+    async def resolve() -> str:
+        async with Store(db) as store:
+            return await store.resolve(ref)
+
+    return asyncio.run(resolve())

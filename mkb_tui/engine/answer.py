@@ -48,6 +48,7 @@ def _match(name: str, slot: Slot) -> str | None:
 def parse_answer(text: str, slot: Slot) -> KernelCandidate:
     if not text or not text.strip():
         raise AnswerFormatError("the answer is empty")
+    raw, text = text, text.replace("\r\n", "\n").replace("\r", "\n")  # any line ending: CRLF answers parse as LF ones (issue 18)
     files: dict[str, str] = {}
     unknown: list[str] = []
     for info, body in _blocks(text):
@@ -73,4 +74,4 @@ def parse_answer(text: str, slot: Slot) -> KernelCandidate:
         raise AnswerFormatError(
             f"the answer does not provide {', '.join(missing)}{extra}: put each file in a fenced block whose first line is its name"
         )
-    return KernelCandidate(files, answer=text)
+    return KernelCandidate(files, answer=raw)

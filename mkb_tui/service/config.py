@@ -22,6 +22,8 @@ class Limits:
     token_concurrency: int = 32  # evaluations one token may have queued or running at once: past it, 429
     token_rate_per_min: float = 600.0  # evaluation requests (cache hits too) per token and minute: past it, 429
     max_threads: int = 4  # largest `threads` a request may ask for
+    read_timeout_s: float = 10.0  # a request's headers and body must arrive within this: a slow client is dropped
+    max_connections: int = 256  # open connections at once: past it, 503 (uvicorn's limit_concurrency)
 
     def __post_init__(self) -> None:
         for name, value in self.__dict__.items():

@@ -42,6 +42,7 @@ class RewardService:
         self.started = time.time()
         self.restored: dict[str, int] = {}
         self._memory: OrderedDict[str, tuple[dict[str, Any], str | None]] = OrderedDict()  # checked verdicts, by key
+        self._joined: dict[str, set[str]] = {}  # job id -> the tokens (owners) that submitted it or joined it in flight
 
     async def start(self) -> None:
         self.evaluators.open_all()  # a missing MNN or device stops the service here, with one line
@@ -126,6 +127,9 @@ class RewardService:
             self.limits.release(owner)
             raise
         job.future.add_done_callback(lambda _: self.limits.release(owner))  # in flight until its verdict, waited for or not
+        self._joined.setdefault(job.row.id, set()).add(owner)  # every token that joined the job may read it
+        while len(self._joined) > 65536:
+            self._joined.pop(next(iter(self._joined)))
         if not wait:
             return {"job_id": job.row.id, "status": job.state, "key": key}
         record, signature = await self.scheduler.wait(job, gone)
@@ -157,13 +161,15 @@ class RewardService:
         reward = self.config.reward(verdict["kind"], speedup if isinstance(speedup, (int, float)) else None, verdict.get("flags") or [])
         body = {k: record[k] for k in ("key", "task", "device", "threads", "verdict", "evaluated_at")}
         body |= {"reward": round(reward, 6), "cached": cached, "job_id": job_id, "signature": signature}
-        if include_log:
-            body["log"] = record.get("log", "")
+        if include_log:  # paths made relative (MNN-tree paths) or cut to their name, as export does: no home or cache path
+            from mkb_tui.store.redact import redact_text
+
+            body["log"] = redact_text(record.get("log", "") or "")
         return body
 
     async def job(self, job_id: str, owner: str) -> dict[str, Any]:
         row = await self.db.job(job_id)
-        if row is None or (row.owner != owner and self.config.auth):
+        if row is None or (row.owner != owner and owner not in self._joined.get(job_id, ()) and self.config.auth):
             raise ApiError(404, "unknown_job", f"no job {job_id!r} of this token")
         body = row.public()
         if row.status == "done":

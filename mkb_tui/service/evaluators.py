@@ -58,17 +58,21 @@ def plugin_factory(spec: str) -> EvaluatorFactory:
     return factory
 
 
+JUDGE_PARTS = ("engine", "device", "bench", "vocabulary", "untrusted.py")
+
+
 @lru_cache(maxsize=1)
 def judge_fingerprint() -> str:
-    """A digest of the judge's code (engine and devices): a changed judge never answers from an old verdict."""
+    """A digest of every module that can change a verdict: the engine and its runner, the devices, the comparator and
+    task loading (bench/), the vocabulary, the untrusted-text rules. A changed judge never answers from an old verdict
+    (the task itself is in each submission's key by its content hash)."""
     import mkb_tui
 
     root = Path(mkb_tui.__file__).parent
     digest = hashlib.sha256(mkb_tui.__version__.encode())
-    for part in ("engine", "device"):
-        for path in sorted((root / part).rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".cpp", ".hpp", ".h", ".sh"):
-                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    for path in sorted(p for part in JUDGE_PARTS for p in ((root / part).rglob("*") if (root / part).is_dir() else [root / part])):
+        if path.is_file() and (path.suffix in (".py", ".cpp", ".hpp", ".h", ".sh", ".cmake") or path.name == "CMakeLists.txt"):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 import time
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from mkb_tui.service.app import create_app
 from mkb_tui.service.config import ServiceConfig
@@ -15,10 +17,47 @@ from mkb_tui.service.evaluators import EvaluatorFactory
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
+class TimedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a read deadline: a request whose headers and body have not all arrived within
+    `read_timeout_s` of the connection (or of the previous response) is dropped, so half-sent requests cannot hold
+    the service's connections (uvicorn itself times out only idle keep-alive connections)."""
+
+    read_timeout_s = 10.0
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_read_deadline()
+
+    def _arm_read_deadline(self) -> None:
+        self._read_deadline = self.loop.call_later(self.read_timeout_s, self._read_timed_out)
+
+    def _read_timed_out(self) -> None:
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
+            self.transport.close()  # still sending its request: dropped
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
+            self._read_deadline.cancel()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._read_deadline.cancel()
+        if not self.transport.is_closing():
+            self._arm_read_deadline()
+
+    def connection_lost(self, exc) -> None:
+        self._read_deadline.cancel()
+        super().connection_lost(exc)
+
+
 def uvicorn_config(config: ServiceConfig, factory: EvaluatorFactory, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
-    # h11 and asyncio: pure Python, no optional speedups needed; the service's own timeouts bound every request
+    # h11 and asyncio: pure Python, no optional speedups needed; the service's own timeouts bound every request, the
+    # protocol's read deadline bounds a slow client, and limit_concurrency the connections held at once
+    protocol = type("ServiceH11Protocol", (TimedH11Protocol,), {"read_timeout_s": config.limits.read_timeout_s})
     return uvicorn.Config(create_app(config, factory), host=host, port=port, log_level=log_level, lifespan="on",
-                          http="h11", loop="asyncio", timeout_graceful_shutdown=5, access_log=False)  # fmt: skip
+                          http=protocol, loop="asyncio", timeout_graceful_shutdown=5, access_log=False, timeout_keep_alive=5,
+                          limit_concurrency=config.limits.max_connections)  # fmt: skip
 
 
 def preflight(config: ServiceConfig, factory: EvaluatorFactory) -> None:

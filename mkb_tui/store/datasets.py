@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mkb_tui.store.redact import redact_text
+from mkb_tui.store.redact import redact_record, redact_text
 from mkb_tui.store.store import Store
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.verdicts import doubts
@@ -36,7 +36,8 @@ class ExportFilter:
         """Whether a candidate qualifies as an SFT record or the chosen side of a pair."""
         if self.verdicts and c.verdict not in self.verdicts:
             return False
-        return self.min_speedup is None or (c.speedup is not None and c.speedup >= self.min_speedup)
+        # the trusted speedup only: a flagged timing (suspicious, unverified, dispersed...) is never "fast" (issue 18)
+        return self.min_speedup is None or (c.trusted_speedup is not None and c.trusted_speedup >= self.min_speedup)
 
 
 @dataclass
@@ -112,7 +113,8 @@ def sft_records(candidates: Iterable[Candidate], selection: ExportFilter) -> Ite
         if digest in seen:
             continue
         seen.add(digest)
-        yield {"prompt": c.prompt, "completion": c.answer, "verdict": c.verdict, "speedup": c.speedup, "flags": c.flags, **c.meta()}
+        yield redact_record({"prompt": c.prompt, "completion": c.answer, "verdict": c.verdict, "speedup": c.trusted_speedup,
+                             "measured_speedup": c.speedup, "flags": c.flags, **c.meta()})  # fmt: skip
 
 
 def preference_records(candidates: Iterable[Candidate], selection: ExportFilter, *, max_pairs: int = 16,
@@ -135,10 +137,10 @@ def preference_records(candidates: Iterable[Candidate], selection: ExportFilter,
                 if chosen.answer == rejected.answer or not _better(chosen, rejected, min_ratio):
                     continue
                 pairs += 1
-                yield {"prompt": chosen.prompt, "chosen": chosen.answer, "rejected": rejected.answer,
-                       "chosen_verdict": chosen.verdict, "chosen_speedup": chosen.speedup, "chosen_model": chosen.model,
-                       "rejected_verdict": rejected.verdict, "rejected_speedup": rejected.speedup, "rejected_model": rejected.model,
-                       "task": chosen.task_id, "op": chosen.op, "category": chosen.category, "mnn_version": chosen.mnn_version}  # fmt: skip
+                yield redact_record({"prompt": chosen.prompt, "chosen": chosen.answer, "rejected": rejected.answer,
+                       "chosen_verdict": chosen.verdict, "chosen_speedup": chosen.trusted_speedup, "chosen_model": chosen.model,
+                       "rejected_verdict": rejected.verdict, "rejected_speedup": rejected.trusted_speedup, "rejected_model": rejected.model,
+                       "task": chosen.task_id, "op": chosen.op, "category": chosen.category, "mnn_version": chosen.mnn_version})  # fmt: skip
 
 
 def _better(a: Candidate, b: Candidate, min_ratio: float) -> bool:

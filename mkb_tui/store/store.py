@@ -100,8 +100,12 @@ class Store:
         await self.open()
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, kind, exc, tb) -> None:
         await self.close()
+        # a damaged or hostile database (a payload that is not JSON, a table that is not one, a query past its time):
+        # one clear error line, never a traceback (issue 18)
+        if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError, sqlite3.DatabaseError)):
+            raise ConfigError(f"{self.path}: damaged or unreadable session database ({type(exc).__name__}: {exc})") from exc
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +113,7 @@ class Store:
             # autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT) so each append is exactly one
             self.db = await aiosqlite.connect(self.path, isolation_level=None)
             await self.db.execute("PRAGMA busy_timeout=10000")  # the app and a batch run may share the database
+            await self._bound_queries()
             await self.db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL: a committed transaction survives the process being killed (not a power cut)
             await self.db.execute("PRAGMA synchronous=NORMAL")
@@ -117,6 +122,25 @@ class Store:
         except (sqlite3.DatabaseError, ValueError, OSError) as exc:
             await self.close()
             raise ConfigError(f"{self.path}: not a usable session database ({exc})") from exc
+
+    QUERY_SECONDS = 60.0  # no statement runs longer (a recursive view in a database someone sent would never end)
+
+    async def _bound_queries(self) -> None:
+        """Interrupt any statement that runs past QUERY_SECONDS: sqlite's trace callback marks each statement's start,
+        its progress handler (every 10k VM steps) ends one that ran too long."""
+        import time
+
+        started = [time.monotonic()]
+        limit = self.QUERY_SECONDS
+
+        def trace(_sql: str) -> None:
+            started[0] = time.monotonic()
+
+        def progress() -> int:
+            return 1 if time.monotonic() - started[0] > limit else 0
+
+        await self.db.set_trace_callback(trace)
+        await self.db.set_progress_handler(progress, 10_000)
 
     async def close(self) -> None:
         if self.db is not None:

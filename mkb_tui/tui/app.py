@@ -19,6 +19,7 @@ from mkb_tui.agents.loop import ApprovalDecision, HumanKernels, Plan
 from mkb_tui.agents.service import SessionSettings
 from mkb_tui.errors import MkbError
 from mkb_tui.paths import DEFAULT_DB
+from mkb_tui.tui.safe import TextTable, markup, shown
 from mkb_tui.tui.screens import HelpScreen, NewSessionScreen, PlanApprovalScreen, SetupScreen
 from mkb_tui.tui.services import AppServices
 from mkb_tui.tui.state import Replay, SessionState
@@ -45,6 +46,13 @@ class MkbApp(App):
     TITLE = "mkb-tui"
     SUB_TITLE = "MobileKernelBench + MoKA"
     CSS_PATH = "app.tcss"
+
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None, markup: bool = False) -> None:
+        """A toast: its message quotes ids, model names and errors from outside, so it is text, never markup."""
+        super().notify(shown(message), title=shown(title), severity=severity, timeout=timeout, markup=markup)
+
+    def format_title(self, title: str, sub_title: str):
+        return super().format_title(shown(title), shown(sub_title))
     PANES = ("conversation", "kernel", "errors", "timing", "sessions", "task", "results", "compare")
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
@@ -82,6 +90,7 @@ class MkbApp(App):
         self.db = Path(db)
         self.services = services or AppServices()
         self.replay_id, self.new_session, self.resume_id = replay, new_session, resume
+        self.fatal: str | None = None  # why the app could not open (a damaged database, an unknown session): run_app prints it
         self.pending: dict[str, PendingPlan] = {}  # task id -> the Accelerator plan waiting for a decision
         self.human = HumanKernels()  # kernels edited in $EDITOR while the session runs: each task's loop takes them
         self.live = False  # a session is running in this app
@@ -126,7 +135,7 @@ class MkbApp(App):
                 with TabPane("Timing", id="tab-timing"):
                     yield TimingPane(id="timing")
                 with TabPane("Sessions", id="tab-sessions"):
-                    yield DataTable(id="sessions", cursor_type="row")
+                    yield TextTable(id="sessions", cursor_type="row")
                 with TabPane("Task", id="tab-task"):
                     yield TaskInfoPane(id="task-info")
                 with TabPane("Results", id="tab-results"):
@@ -138,10 +147,17 @@ class MkbApp(App):
 
     async def on_mount(self) -> None:
         self._q("#sessions", DataTable).add_columns("", "session", "status", "model", "method", "tasks", "cost")
-        await self.load_sessions()
+        try:  # a damaged or hostile database: one error line and exit 1 (run_app prints it), not a traceback
+            await self.load_sessions()
+            if self.replay_id:
+                await self.open_replay(self.replay_id, fatal=True)
+        except MkbError as exc:
+            self.fatal = str(exc)
+            self.exit(return_code=1)
+            return
         self.set_interval(0.05, self._refresh_if_dirty)
         if self.replay_id:
-            await self.open_replay(self.replay_id)
+            pass  # opened above
         elif self.resume_id or self.new_session:
             self.prepare_live()
             if self.resume_id:
@@ -178,7 +194,7 @@ class MkbApp(App):
                 mark = "✓" if s.id in self.marked_sessions else ""
                 table.add_row(mark, s.id, s.status, s.model, s.method, f"{s.done}/{s.tasks}", f"${s.cost_usd:.4f}", key=s.id)
 
-    async def open_replay(self, ref: str) -> None:
+    async def open_replay(self, ref: str, fatal: bool = False) -> None:
         from mkb_tui.store import Store
         from mkb_tui.store.refs import parse_ref
 
@@ -187,6 +203,8 @@ class MkbApp(App):
             try:
                 session_id = await store.resolve(session_id)  # an id, a unique prefix, or "latest"
             except MkbError as exc:
+                if fatal:  # the session the app was opened for: one error line and exit 1
+                    raise
                 self.notify(str(exc), severity="warning")
                 return
             events = await store.events(session_id)
@@ -365,7 +383,7 @@ class MkbApp(App):
             self.show_results()
         self._q("#status-bar", Static).update(self.status_line())
 
-    def status_line(self) -> str:
+    def status_line(self):
         budget = f" / ${self.state.budget_usd:.2f}" if self.state.budget_usd else ""
         parts = [self.state.status, f"tokens {self.state.tokens}  cost ${self.state.cost_usd:.4f}{budget}"]
         if self.replay is not None:
@@ -378,9 +396,12 @@ class MkbApp(App):
         if self.auto_approve:
             parts.append("auto-approve on")
         waiting = self.state.awaiting or list(self.pending)
-        if waiting:
-            parts.append(f"[b black on yellow] plan awaiting approval: {', '.join(waiting)}{' (p)' if self.pending else ''} [/]")
-        return "  │ ".join(parts)
+        template = "  │ ".join(f"$p{i}" for i in range(len(parts)))
+        values = {f"p{i}": p for i, p in enumerate(parts)}
+        if waiting:  # ids are values, never markup
+            template += "  │ [b black on yellow] plan awaiting approval: $waiting [/]"
+            values["waiting"] = f"{', '.join(waiting)}{' (p)' if self.pending else ''}"
+        return markup(template, **values)
 
     def current_ref(self) -> str | None:
         """SESSION#SEQ of what is shown: the search match's message, else the replay's current event, else the last event."""
@@ -755,8 +776,14 @@ def run_app(*, db: Path = DEFAULT_DB, replay: str | None = None, new_session: Se
     if show_setup is None:
         show_setup = not marker.exists() and not replay
     marker.touch()
-    MkbApp(db=db, replay=replay, new_session=new_session, resume=resume, show_setup=show_setup, services=services).run()
-    return 0
+    import sys
+
+    app = MkbApp(db=db, replay=replay, new_session=new_session, resume=resume, show_setup=show_setup, services=services)
+    app.run()
+    if app.fatal:
+        sys.stderr.write(f"mkb-tui: error: {shown(app.fatal)}\n")
+        return 1
+    return app.return_code or 0
 
 
 def edit_in_editor(app: App, files: dict[str, str]) -> dict[str, str] | None:

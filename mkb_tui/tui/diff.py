@@ -7,9 +7,12 @@ import difflib
 from rich.table import Table
 from rich.text import Text
 
+from mkb_tui.untrusted import shown
+
 
 def unified(old: str, new: str, old_name: str = "before", new_name: str = "after") -> Text:
-    text = Text()
+    text = Text()  # kernels and names come from a model or a stored session: shown as text, controls made visible
+    old, new, old_name, new_name = shown(old), shown(new), shown(old_name), shown(new_name)
     for line in difflib.unified_diff(old.splitlines(), new.splitlines(), old_name, new_name, lineterm="", n=3):
         style = "green" if line.startswith("+") and not line.startswith("+++") else "red" if line.startswith("-") and not line.startswith("---") else "cyan" if line.startswith("@@") else ""
         text.append(line + "\n", style=style)
@@ -18,10 +21,11 @@ def unified(old: str, new: str, old_name: str = "before", new_name: str = "after
 
 def side_by_side(old: str, new: str, old_name: str = "before", new_name: str = "after") -> Table:
     table = Table(expand=True, show_lines=False, box=None, padding=(0, 1))
+    old, new = shown(old), shown(new)
     table.add_column("#", justify="right", style="dim", no_wrap=True)
-    table.add_column(old_name, ratio=1, overflow="ellipsis", no_wrap=True)
+    table.add_column(Text(shown(old_name)), ratio=1, overflow="ellipsis", no_wrap=True)
     table.add_column("#", justify="right", style="dim", no_wrap=True)
-    table.add_column(new_name, ratio=1, overflow="ellipsis", no_wrap=True)
+    table.add_column(Text(shown(new_name)), ratio=1, overflow="ellipsis", no_wrap=True)
     a, b = old.splitlines(), new.splitlines()
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         span = max(i2 - i1, j2 - j1)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 
-from rich.markup import escape
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Markdown, ProgressBar, Static, TextArea
 
+from mkb_tui.tui.safe import TextTable, as_text, markup, shown
 from mkb_tui.agents.environment import SetupStep
 from mkb_tui.agents.loop import ApprovalDecision, Plan
 from mkb_tui.agents.service import SessionSettings
@@ -35,7 +35,7 @@ class SetupScreen(Screen):
         yield Header()
         with Vertical(id="setup"):
             yield Label("mkb-tui set-up", id="setup-title")
-            yield DataTable(id="setup-checks", cursor_type="row")
+            yield TextTable(id="setup-checks", cursor_type="row")
             yield Static("Nothing here is required to browse the benchmark or replay saved sessions.", id="setup-note")
             if self.setup is not None:
                 yield Label("Set MNN up now (a session needs it): the pinned release 3.6.1, or a local MNN checkout / git dir", classes="section")
@@ -81,7 +81,7 @@ class SetupScreen(Screen):
         left = elapsed / step.done * (step.total - step.done) if step.total and step.done else None
         counts = f" {step.done}/{step.total}" if step.total else ""
         state = "done" if step.finished else f"elapsed {_clock(elapsed)}" + (f", about {_clock(left)} left" if left is not None else "")
-        self.query_one("#setup-step", Label).update(f"{step.step}:{counts} {state}")
+        self.query_one("#setup-step", Label).update(as_text(f"{step.step}:{counts} {state}"))
 
     @work(exclusive=True, group="setup")
     async def run_setup(self) -> None:
@@ -94,10 +94,10 @@ class SetupScreen(Screen):
         self.query_one("#setup-result", Static).update("setting MNN up ...")
         try:
             self.result = await self.setup(MnnSource(path=path, builds=builds), self.on_step)
-            self.query_one("#setup-result", Static).update(f"[green]✔[/] {escape(self.result)}")
+            self.query_one("#setup-result", Static).update(markup("[green]✔[/] $result", result=self.result))
         except MkbError as exc:
             self.result = None
-            self.query_one("#setup-result", Static).update(f"[red]✖ set-up failed:[/] {escape(str(exc))}")
+            self.query_one("#setup-result", Static).update(markup("[red]✖ set-up failed:[/] $error", error=str(exc)))
         finally:
             self.query_one("#setup-run", Button).disabled = False
         self.show_checks()
@@ -129,9 +129,10 @@ class PlanApprovalScreen(ModalScreen[ApprovalDecision | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="approval"):
-            yield Label(f"Accelerator plan for {self.task_id}, iteration {self.iteration}", id="approval-title")
-            yield Static(f"[b]Bottleneck[/b]: {self.plan.bottleneck}\n[b]Method[/b]: {self.plan.method}", id="approval-summary")
-            yield TextArea(self.plan.plan, id="approval-plan")
+            yield Label(as_text(f"Accelerator plan for {self.task_id}, iteration {self.iteration}"), id="approval-title")
+            yield Static(markup("[b]Bottleneck[/b]: $bottleneck\n[b]Method[/b]: $method", bottleneck=self.plan.bottleneck, method=self.plan.method),
+                         id="approval-summary")  # fmt: skip
+            yield TextArea(shown(self.plan.plan), id="approval-plan")
             yield Input(placeholder="reason (for a rejection; Enter rejects)", id="approval-reason")
             with Horizontal(id="approval-buttons"):
                 yield Button("Approve (y)", id="approve", variant="success")
@@ -146,8 +147,8 @@ class PlanApprovalScreen(ModalScreen[ApprovalDecision | None]):
 
     def _decision(self, kind: str) -> ApprovalDecision:
         text = self.query_one("#approval-plan", TextArea).text.strip()
-        edited = text != self.plan.plan.strip()
-        plan = Plan(self.plan.bottleneck, self.plan.method, text)
+        edited = text != shown(self.plan.plan).strip()  # the dialog shows the plan with its controls made visible
+        plan = Plan(self.plan.bottleneck, self.plan.method, text) if edited else self.plan
         if kind == "approve":
             return ApprovalDecision("edit" if edited else "approve", plan)
         if kind == "reject":

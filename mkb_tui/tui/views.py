@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 
-from rich.markup import escape
 from rich.syntax import Syntax
 from rich.text import Text
+from textual.content import Content
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.widgets import DataTable, Label, Static
 from textual_plotext import PlotextPlot
 
+from mkb_tui.tui.safe import TextTable, as_text, markup, shown
 from mkb_tui.bench.charts import best_speedups, histogram, iteration_series, task_steps
 from mkb_tui.bench.metrics import FAST_PS, Attempt
 from mkb_tui.tui.cpp import cpp_text_area
@@ -34,7 +35,7 @@ class TaskInfoPane(VerticalScroll):
         yield Static("", id="task-meta")
         yield Static("", id="task-source")
         yield Label("Results in stored sessions", classes="section")
-        yield DataTable(id="task-history", cursor_type="row")
+        yield TextTable(id="task-history", cursor_type="row")
         yield Label("MNN's native kernel", classes="section", id="native-title")
         yield cpp_text_area("native-source")
 
@@ -51,9 +52,9 @@ class TaskInfoPane(VerticalScroll):
         else:
             nodes = "\n".join(f"  {n['op_type']}({', '.join(n['inputs'])}) -> {', '.join(n['outputs'])}  {json.dumps(n['attributes'], default=str)}"
                               for n in node)  # fmt: skip
-        meta = (f"[b]tolerance[/b] {task.tolerance:g}" + (f" ({escape(task.tolerance_reason)})" if task.tolerance_reason else "")
-                + f"\n[b]mechanism[/b] {task.mechanism}   [b]MNN ops[/b] {', '.join(task.mnn_ops)}"
-                + f"\n[b]ONNX node[/b]\n{escape(nodes)}")  # fmt: skip
+        meta = markup("[b]tolerance[/b] $tolerance$reason\n[b]mechanism[/b] $mechanism   [b]MNN ops[/b] $ops\n[b]ONNX node[/b]\n$nodes",
+                      tolerance=f"{task.tolerance:g}", reason=f" ({task.tolerance_reason})" if task.tolerance_reason else "",
+                      mechanism=task.mechanism, ops=", ".join(task.mnn_ops), nodes=nodes)  # fmt: skip
         try:
             shown = self.query_one("#task-meta", Static)
         except NoMatches:  # removed while the node was exported (the app closing): nothing to show it in
@@ -64,7 +65,7 @@ class TaskInfoPane(VerticalScroll):
         """task: a bench Task; node: its ONNX node summary (None: still exporting); native: {path: text} from the user's
         MNN tree; history: TaskHistory rows."""
         self.task = task
-        self.query_one("#task-title", Label).update(f"{task.id}  ·  {task.category}  ·  ONNX {task.op}")
+        self.query_one("#task-title", Label).update(as_text(f"{task.id}  ·  {task.category}  ·  ONNX {task.op}"))
         self.show_node(node)
         self.query_one("#task-source", Static).update(Syntax(task.source, "python", line_numbers=True, word_wrap=True))
         table = self.query_one("#task-history", DataTable)
@@ -76,8 +77,8 @@ class TaskInfoPane(VerticalScroll):
         source = self.query_one("#native-source")
         if native:
             path, text = next(iter(native.items()))
-            self.query_one("#native-title", Label).update(f"MNN's native kernel: {path} (from your MNN tree)")
-            source.load_text(text)
+            self.query_one("#native-title", Label).update(as_text(f"MNN's native kernel: {path} (from your MNN tree)"))
+            source.load_text(shown(text))
         else:
             self.query_one("#native-title", Label).update("MNN's native kernel: MNN is not set up (mkb-tui setup mnn)")
             source.load_text("")
@@ -95,7 +96,7 @@ class ResultsView(Vertical):
     """The open session at a glance: per-category metrics, the speedup distribution, speedup per iteration (sawtooth)."""
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="results-table", cursor_type="row")
+        yield TextTable(id="results-table", cursor_type="row")
         with Horizontal(id="results-charts"):
             yield PlotextPlot(id="results-distribution")
             yield PlotextPlot(id="results-sawtooth")
@@ -146,11 +147,11 @@ class CompareView(Vertical):
     def compose(self) -> ComposeResult:
         yield Label("Compare: mark sessions with m in the Sessions pane (default: the two latest)", id="compare-title")
         with Horizontal(id="compare-top"):
-            yield DataTable(id="compare-tasks", cursor_type="row")
+            yield TextTable(id="compare-tasks", cursor_type="row")
             with VerticalScroll(id="compare-diff-scroll"):
                 yield Static("", id="compare-diff")
         with Horizontal(id="compare-bottom"):
-            yield DataTable(id="compare-categories", cursor_type="row")
+            yield TextTable(id="compare-categories", cursor_type="row")
             yield Static("", id="compare-paired")
 
     def show(self, data: dict | None) -> None:
@@ -162,12 +163,12 @@ class CompareView(Vertical):
             self.query_one("#compare-paired", Static).update("fewer than two stored sessions")
             return
         names = [r["name"] for r in data["runs"]]
-        self.query_one("#compare-title", Label).update("Compare: " + "  vs  ".join(f"{r['name']} ({r['label']})" for r in data["runs"]))
+        self.query_one("#compare-title", Label).update(as_text("Compare: " + "  vs  ".join(f"{r['name']} ({r['label']})" for r in data["runs"])))
         tasks.add_column("task", key="task")
         for i in range(len(names)):
             tasks.add_column(f"S{i + 1}")
         for t in data["tasks"]:
-            cells: list = [t["task_id"]]
+            cells: list = [as_text(t["task_id"])]
             for name in names:
                 x = t["runs"][name]
                 better = name in t["best"]
@@ -181,14 +182,14 @@ class CompareView(Vertical):
             for name, m in by_run.items():
                 cats.add_row(category, f"S{names.index(name) + 1}", f"{m['csr']:.1f}", f"{m['fcr']:.1f}", *(f"{m[f'fast_{p:.1f}']:.1f}" for p in FAST_PS),
                              _geo(m["geomean_speedup"]))  # fmt: skip
-        lines = [f"S{i + 1} = {n}" for i, n in enumerate(names)]
+        lines = [markup("$line", line=f"S{i + 1} = {n}") for i, n in enumerate(names)]
         for p in data["paired"]:
             ratio = "-" if p["geomean_ratio"] is None else f"{p['geomean_ratio']:.3f}"
             pval = "-" if p["sign_p"] is None else f"{p['sign_p']:.3g}"
-            lines.append(f"[b]S{names.index(p['a']) + 1} vs S{names.index(p['b']) + 1}[/b]: over {p['tasks']} tasks both attempted: "
+            lines.append(markup("[b]$pair[/b]: $rest", pair=f"S{names.index(p['a']) + 1} vs S{names.index(p['b']) + 1}", rest=f"over {p['tasks']} tasks both attempted: "
                          f"{p['wins']} wins, {p['losses']} losses, {p['ties']} ties; geomean speedup ratio {ratio} "
-                         f"(over {p['ratio_tasks']}); sign test p {pval}")  # fmt: skip
-        self.query_one("#compare-paired", Static).update("\n".join(lines))
+                         f"(over {p['ratio_tasks']}); sign test p {pval}"))  # fmt: skip
+        self.query_one("#compare-paired", Static).update(Content("\n").join(lines))
 
     @property
     def selected_task(self) -> str | None:
@@ -200,11 +201,11 @@ class CompareView(Vertical):
     def show_diff(self, task_id: str, kernels: dict[str, dict[str, str] | None]) -> None:
         names = list(kernels)
         base = kernels[names[0]] or {}
-        parts = [Text(f"{task_id}: best kernels, S1 against the others\n", style="bold")]
+        parts = [as_text(f"{task_id}: best kernels, S1 against the others\n", style="bold")]
         for i, name in enumerate(names[1:], 2):
             other = kernels[name] or {}
             if not base or not other:
-                parts.append(Text(f"S{1 if not base else i} has no correct kernel for {task_id}\n", style="dim"))
+                parts.append(as_text(f"S{1 if not base else i} has no correct kernel for {task_id}\n", style="dim"))
                 continue
             for path in dict.fromkeys([*base, *other]):
                 parts.append(unified(base.get(path, ""), other.get(path, ""), f"S1 {path}", f"S{i} {path}"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,6 +9,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Input, Label, Markdown, Select, Static
 
+from mkb_tui.tui.safe import TextTable, as_text, markup, shown
 from mkb_tui.tui.cpp import cpp_text_area
 from mkb_tui.tui.diff import side_by_side, unified
 from mkb_tui.tui.state import AWAITING_APPROVAL, VERDICT_ICONS, SessionState, TaskView
@@ -17,7 +17,7 @@ from mkb_tui.tui.state import AWAITING_APPROVAL, VERDICT_ICONS, SessionState, Ta
 ROLE_COLOURS = {"coder": "cyan", "debugger": "yellow", "accelerator": "magenta", "pipeline": "green", "user": "grey50", "human": "bold white"}
 
 
-class TaskQueue(DataTable):
+class TaskQueue(TextTable):
     """Tasks with status, verdict icon, best speedup and iteration count."""
 
     def on_mount(self) -> None:
@@ -35,7 +35,7 @@ class TaskQueue(DataTable):
             iterations = str(len([i for i in t.iterations.values() if i.verdict]))
             if t.status == AWAITING_APPROVAL:  # a plan waits for the person: the row stands out, dialog open or not
                 style = "bold black on yellow"
-                cells = [Text(task_id, style=style), Text("⏳ " + t.status, style=style), Text(t.icon, style=style), Text(best, style=style),
+                cells = [as_text(task_id, style=style), as_text("⏳ " + t.status, style=style), Text(t.icon, style=style), Text(best, style=style),
                          Text(iterations, style=style)]  # fmt: skip
                 self.add_row(*cells, key=task_id)
             else:
@@ -163,22 +163,26 @@ class Conversation(VerticalScroll):
 
     def _message_widgets(self, m: dict, index: int, current: bool = False) -> list:
         role = m.get("role", "?")
-        header = f"[b {ROLE_COLOURS.get(role, 'white')}]{role}[/]" + (f" → {m['to']}" if m.get("to") else "")
+        template, values = f"[b {ROLE_COLOURS.get(role, 'white')}]$role[/]$to", {"role": role, "to": f" → {m['to']}" if m.get("to") else ""}
         if m.get("output_tokens"):
-            header += f"  [dim]{m.get('input_tokens', 0)}+{m['output_tokens']} tokens, ${m.get('cost_usd') or 0:.4f}{' (scripted)' if m.get('scripted') else ''}[/]"
+            template += "  [dim]$tokens[/]"
+            values["tokens"] = f"{m.get('input_tokens', 0)}+{m['output_tokens']} tokens, ${m.get('cost_usd') or 0:.4f}{' (scripted)' if m.get('scripted') else ''}"
         if m.get("seq") is not None:
-            header += f"  [dim]#{m['seq']}[/]"
+            template += "  [dim]#$seq[/]"
+            values["seq"] = m["seq"]
         if current:
-            header = f"[b black on yellow] ▶ match {self._count_text()} [/] " + header
+            template = "[b black on yellow] ▶ match $count [/] " + template
+            values["count"] = self._count_text()
+        header = markup(template, **values)
         classes = "msg-header current-match" if current else "msg-header"
         head = Static(header, classes=classes)
         head.msg_index = index  # type: ignore[attr-defined]  # which message: search scrolls to it
         widgets = [head]
-        body = m.get("text", "")
+        body = shown(m.get("text", ""))
         if role in ("coder", "debugger", "accelerator"):
             widgets.append(Markdown(body, classes=f"msg msg-{role}"))
         else:
-            widgets.append(Static(escape(body[:1500] + ("\n…" if len(body) > 1500 else "")), classes=f"msg msg-{role}"))
+            widgets.append(Static(as_text(body[:1500] + ("\n…" if len(body) > 1500 else "")), classes=f"msg msg-{role}"))
         return widgets
 
     def _show_filtered(self, task: TaskView | None) -> None:
@@ -236,7 +240,9 @@ class Conversation(VerticalScroll):
             self.mount_all(widgets, before=self.query("#streaming").first() if self.query("#streaming") else None)
         self.shown = (key, total)
         streaming = self.query("#streaming")
-        live = "".join(f"[b {ROLE_COLOURS.get(r, 'white')}]{r}[/] (streaming)\n{escape(t[-3000:])}" for r, t in task.streaming.items())
+        template = "".join(f"[b {ROLE_COLOURS.get(r, 'white')}]$r{i}[/] (streaming)\n$t{i}" for i, r in enumerate(task.streaming))
+        values = {k: v for i, (r, t) in enumerate(task.streaming.items()) for k, v in ((f"r{i}", r), (f"t{i}", t[-3000:]))}
+        live = markup(template, **values) if template else None
         if live:
             if streaming:
                 streaming.first(Static).update(live)
@@ -267,6 +273,7 @@ class KernelPane(Vertical):
             return
         files = task.iterations[iteration].files
         path, text = next(iter(files.items()))
+        text = shown(text)  # a kernel is model-written: no control character reaches the terminal
         if source.text != text:
             source.load_text(text)
         if compare == "native" and native:
@@ -276,7 +283,7 @@ class KernelPane(Vertical):
             old, old_name = (next(iter(task.iterations[earlier[-1]].files.values())), f"iteration {earlier[-1]}") if earlier else ("", "(none)")
         mode = task.iterations[iteration].mode
         by = f" ({mode})" if mode else ""  # draft, repair, accelerate, or human: a person's edited kernel
-        self.query_one("#kernel-title", Label).update(f"{task.task_id}: iteration {iteration}{by} — {path}   diff vs {old_name} ({'split' if split else 'unified'})")
+        self.query_one("#kernel-title", Label).update(as_text(f"{task.task_id}: iteration {iteration}{by} — {path}   diff vs {old_name} ({'split' if split else 'unified'})"))
         self.query_one("#kernel-diff", Static).update(side_by_side(old, text, old_name, f"iteration {iteration}") if split else unified(old, text, old_name, f"iteration {iteration}"))
 
     def highlight(self, start: tuple[int, int] | None, end: tuple[int, int] | None, line: int) -> None:
@@ -290,7 +297,7 @@ class KernelPane(Vertical):
 
 class ErrorsPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield DataTable(id="errors-table", cursor_type="row")
+        yield TextTable(id="errors-table", cursor_type="row")
         yield Static("", id="errors-suggestion")
 
     def on_mount(self) -> None:
@@ -309,12 +316,12 @@ class ErrorsPane(Vertical):
 
     def suggestion(self, error: dict, advice: str) -> None:
         extra = "\n".join(f"  did you mean {s}" for s in error.get("did_you_mean", []))
-        self.query_one("#errors-suggestion", Static).update(f"[b]Debugger[/b]: {escape(advice)}\n{escape(extra)}")
+        self.query_one("#errors-suggestion", Static).update(markup("[b]Debugger[/b]: $advice\n$extra", advice=advice, extra=extra))
 
 
 class TimingPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield DataTable(id="timing-table", cursor_type="row")
+        yield TextTable(id="timing-table", cursor_type="row")
         yield Static("", id="timing-chart")
 
     def on_mount(self) -> None:

@@ -44,3 +44,13 @@ def test_header_and_unnamed_blocks():
 def test_classified_failures(answer, message):
     with pytest.raises(AnswerFormatError, match=message):
         parse_answer(answer, SLOT)
+
+
+@pytest.mark.parametrize("ending", ["\r\n", "\r"])
+def test_any_line_ending_parses_like_lf(ending):
+    """Issue 18: an honest answer with CRLF line endings was a format_error; it parses as the LF one does."""
+    answer = f"Here is the kernel.\n\n```cpp\n// source/backend/cpu/MKBCandidate.cpp\n{BODY}```\nIt uses SSE."
+    crlf = answer.replace("\n", ending)
+    candidate = parse_answer(crlf, SLOT)
+    assert candidate.files == parse_answer(answer, SLOT).files == {CANDIDATE_CPP: BODY}
+    assert candidate.answer == crlf

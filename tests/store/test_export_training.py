@@ -81,19 +81,21 @@ def export(db: Path, out: Path, *args: str) -> list[dict]:
 
 def test_sft_exports_correct_kernels_with_their_prompts(sessions_db, tmp_path):
     records = export(sessions_db, tmp_path / "sft.jsonl", "--format", "sft")
-    assert sorted((r["task"], r["speedup"]) for r in records) == [("abs", 1.0), ("abs", 1.3), ("abs", 2.0), ("abs", 40.0), ("softmax_lastdim", 1.1)]
+    # "speedup" is the trusted one (issue 18): the flagged 40x is measured, never exported as a speedup
+    assert sorted((r["task"], r["measured_speedup"]) for r in records) == [("abs", 1.0), ("abs", 1.3), ("abs", 2.0), ("abs", 40.0), ("softmax_lastdim", 1.1)]
     first = next(r for r in records if r["speedup"] == 2.0)
     assert first["prompt"].startswith(PROMPT) and "source/backend/cpu/MKBCandidate.cpp: error: ***" in first["prompt"]
     assert "void abs_fast();" in first["completion"] and "<path>/notes.txt" in first["completion"] and "<host>" in first["completion"]
     assert (first["verdict"], first["category"], first["model"], first["mnn_version"]) == ("correct", "Unary", "anthropic:claude-sonnet-4-6", "3.6.1")
-    assert next(r for r in records if r["speedup"] == 40.0)["flags"] == ["suspicious_speedup"]
+    cheat = next(r for r in records if r["measured_speedup"] == 40.0)
+    assert cheat["flags"] == ["suspicious_speedup"] and cheat["speedup"] is None
 
 
 def test_sft_filters(sessions_db, tmp_path):
     out = tmp_path / "f.jsonl"
     assert {r["model"] for r in export(sessions_db, out, "--format", "sft", "--model", "openai:*")} == {"openai:gpt-5"}
     assert {r["task"] for r in export(sessions_db, out, "--format", "sft", "--category", "activation")} == {"softmax_lastdim"}
-    assert sorted(r["speedup"] for r in export(sessions_db, out, "--format", "sft", "--min-speedup", "1.25")) == [1.3, 2.0, 40.0]
+    assert sorted(r["speedup"] for r in export(sessions_db, out, "--format", "sft", "--min-speedup", "1.25")) == [1.3, 2.0]  # the flagged 40x is not fast
     failed = export(sessions_db, out, "--format", "sft", "--verdict", "compile_error", "--verdict", "wrong_output")
     assert sorted(r["verdict"] for r in failed) == ["compile_error", "wrong_output"]
 
@@ -107,7 +109,7 @@ def test_preference_pairs_share_a_prompt(sessions_db, tmp_path):
     assert names == {("abs_fast", "abs_slow"), ("abs_fast", "abs_broken"), ("abs_slow", "abs_broken"), ("abs_cheat", "abs_broken"),
                      ("abs_gpt", "abs_wrong")}  # fmt: skip
     best_only = export(sessions_db, tmp_path / "pref2.jsonl", "--format", "preference", "--min-speedup", "1.5", "--model", "anthropic:*")
-    assert {p["chosen_speedup"] for p in best_only} == {2.0, 40.0}
+    assert {p["chosen_speedup"] for p in best_only} == {2.0}  # trusted speedups only: the flagged 40x is not chosen as fast
 
 
 def test_export_refuses_bad_arguments(sessions_db, tmp_path, capsys):

@@ -252,7 +252,7 @@ def test_a_session_on_a_cluster_shows_the_cluster_in_the_status_line(tmp_path, m
             seen = ""
             for _ in range(100):
                 await pilot.pause(0.05)
-                seen = app.status_line()
+                seen = str(app.status_line())
                 if "ray: 2 nodes" in seen:
                     break
             return seen

@@ -205,7 +205,7 @@ async def test_task_pane_in_browse_mode_shows_source_node_native_kernel_and_hist
         assert "tolerance" in str(app.query_one("#task-meta").render()) and "Abs(" in str(app.query_one("#task-meta").render())
         assert FAKE_NATIVE_MARK in app.query_one("#native-source").text
         history = app.query_one("#task-history", DataTable)
-        assert history.get_row_at(0)[0] == sid
+        assert str(history.get_row_at(0)[0]) == sid  # cells are text (issue 18): stored values never parsed as markup
 
 
 async def test_results_view_scores_the_open_session(stored_session):
@@ -216,7 +216,7 @@ async def test_results_view_scores_the_open_session(stored_session):
         await pilot.press("7")
         await pilot.pause()
         table = app.query_one("#results-table", DataTable)
-        rows = [table.get_row_at(i) for i in range(table.row_count)]
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         assert [r[0] for r in rows] == ["Unary", "all"]
         assert rows[-1][3] == "100.0" and rows[-1][-1] == "1.01x"  # abs correct, best speedup 1.01
         assert app.query_one("#results-sawtooth").plt is not None
