@@ -91,8 +91,35 @@ def run_model(model, arrays: list[np.ndarray]) -> list[np.ndarray]:
     return [r.detach().cpu().numpy() for r in result]
 
 
+def reference_cases(task: Task, seeds) -> list[ReferenceCase]:
+    """The cases of several seeds; the model is built (a foreign suite's: its child process run) at most once."""
+    seeds = list(seeds)
+    if task.foreign:
+        from mkb_tui.bench import foreign
+
+        foreign.ensure(task, seeds)
+        return [reference_case(task, s) for s in seeds]
+    module = model = None
+    cases = []
+    for seed in seeds:
+        folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"
+        if not ((folder / f"inputs_{seed}.mkbt").exists() and (folder / f"outputs_{seed}.mkbt").exists()):
+            module = module or task.load_module()
+            model = model or build_model(task, module)
+        cases.append(reference_case(task, seed, model=model, module=module))
+    return cases
+
+
 def reference_case(task: Task, seed: int, *, model=None, module=None) -> ReferenceCase:
     """Inputs and PyTorch outputs for one seed, cached by the task file's content hash."""
+    if task.foreign:
+        from mkb_tui.bench import foreign
+
+        foreign.ensure(task, [seed])
+        folder = foreign.refs_folder(task)
+        inputs_path, outputs_path = folder / f"inputs_{seed}.mkbt", folder / f"outputs_{seed}.mkbt"
+        ins, outs = read_tensors(inputs_path), read_tensors(outputs_path)
+        return ReferenceCase(task.id, seed, inputs_path, outputs_path, tuple(n for n, _ in ins), tuple(n for n, _ in outs))
     folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"
     inputs_path, outputs_path = folder / f"inputs_{seed}.mkbt", folder / f"outputs_{seed}.mkbt"
     names = tuple(s.name for s in task.inputs)

@@ -254,7 +254,7 @@ class Pipeline:
         from mkb_tui.engine.convert import DEFAULT_FLAGS
 
         exe = converter.converter_exe(ws.converter_dir)
-        out = ws.root / "models" / f"{task.id}-candidate.mnn"
+        out = ws.root / "models" / f"{task.slug}-candidate.mnn"
         flags = tuple(task.export_options.get("mnn_flags", DEFAULT_FLAGS))
         proc = await converter.run_converter(exe, onnx_path(task), out, flags, timeout=self.run_timeout)
         log = (proc.stdout[-4000:] + proc.stderr[-4000:]).strip()
@@ -299,7 +299,7 @@ class Pipeline:
         import hashlib
 
         from mkb_tui.bench.pool import pool_seeds
-        from mkb_tui.bench.references import build_model, reference_case
+        from mkb_tui.bench.references import reference_cases
         from mkb_tui.engine.convert import convert_to_mnn
 
         model = convert_to_mnn(task)
@@ -310,19 +310,15 @@ class Pipeline:
         models = TimedModels(f"models/{model.name}", f"models/{model.name}", _runner_api(model), _runner_api(model))
         if candidate_model is not None:
             digest = hashlib.sha256(candidate_model.read_bytes()).hexdigest()[:12]
-            models.candidate, models.candidate_api = f"models/{task.id}-candidate-{digest}.mnn", _runner_api(candidate_model)
+            models.candidate, models.candidate_api = f"models/{task.slug}-candidate-{digest}.mnn", _runner_api(candidate_model)
             files[models.candidate] = candidate_model
-        module = torch_model = None
         sets = []
-        for seed, fixed in [*((s, True) for s in task.seeds), *((s, False) for s in pool_seeds(task))]:
-            case = _cached_case(task, seed)
-            if case is None:  # computed once per task and seed, then cached
-                module = module or task.load_module()
-                torch_model = torch_model or build_model(task, module)
-                case = reference_case(task, seed, model=torch_model, module=module)
+        chosen = [*((s, True) for s in task.seeds), *((s, False) for s in pool_seeds(task))]
+        cases = reference_cases(task, [s for s, _ in chosen])  # computed once per task and seed, then cached
+        for (seed, fixed), case in zip(chosen, cases):
             # device names say nothing of the seed; the references are never pushed
             name = f"seed{seed}" if fixed else hashlib.sha256(f"{seed}".encode()).hexdigest()[:16]
-            remote = f"inputs/{task.id}-{task.content_hash}/{name}.mkbt"
+            remote = f"inputs/{task.slug}-{task.content_hash}/{name}.mkbt"
             files[remote] = case.inputs_path
             label = f"seed {seed}" if fixed else f"secret input {len(sets) - len(task.seeds) + 1}"
             sets.append(InputSet(label, remote, case.outputs_path, fixed))
@@ -363,7 +359,7 @@ class Pipeline:
             return await self._runner(base, base.build_dir if side == "baseline" else lib_dir, self.run_timeout, plan)
 
         scratch = _scratch_dir()
-        judge = Judge(task_id=task.id, tolerance=task.tolerance, sets=sets, models=models, run=run, pull=self.device.pull,
+        judge = Judge(task_id=task.slug, tolerance=task.tolerance, sets=sets, models=models, run=run, pull=self.device.pull,
                       timing=self.timing, threads=self.threads, precision=self.precision, emulated=self.device.emulated,
                       lenient=bool(task.native_incorrect_for(self.target.name)), plausible=task.plausible_speedup, scratch=scratch,
                       remove=self.device.remove)  # fmt: skip
@@ -388,7 +384,7 @@ class Pipeline:
         within the task's tolerance (asked once per task, MNN release and target, and kept on the host). If too few
         secret sets remain for a long runner process, all are kept: the task's tolerance is then wrong, and the oracle
         says so."""
-        record = cache_dir() / "refs" / f"{task.id}-{task.content_hash}" / f"native-{self.mnn.ref}-{self.target.name}.json"
+        record = cache_dir() / "refs" / f"{task.slug}-{task.content_hash}" / f"native-{self.mnn.ref}-{self.target.name}.json"
         try:
             known = json.loads(record.read_text())
         except (OSError, ValueError):
@@ -440,16 +436,6 @@ def _scratch_dir() -> Path:
     folder = base / f"mkb-runs-{os.getuid()}-{os.environ.get('MKB_SCRATCH_TAG', '')}"
     folder.mkdir(mode=0o700, exist_ok=True)
     return folder
-
-
-def _cached_case(task: Task, seed: int):
-    """A seed's reference case when its files are cached (no PyTorch needed), else None."""
-    from mkb_tui.bench.references import reference_case
-
-    folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"
-    if (folder / f"inputs_{seed}.mkbt").exists() and (folder / f"outputs_{seed}.mkbt").exists():
-        return reference_case(task, seed)
-    return None
 
 
 def _first_error(built) -> str:
