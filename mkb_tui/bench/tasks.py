@@ -240,7 +240,9 @@ def load_tasks(
         pats = [p.strip() for p in pattern.split(",") if p.strip()]
         tasks = [
             t for t in tasks
-            if any(fnmatch.fnmatch(t.id, p) or fnmatch.fnmatch(f"{t.category.lower()}/{t.id}", p.lower()) for p in pats)
+            if any(fnmatch.fnmatch(t.id, p) or fnmatch.fnmatch(f"{t.category.lower()}/{t.id}", p.lower())
+                   or (t.foreign and fnmatch.fnmatch(f"{t.suite}/{t.category}/{t.id.split('/', 1)[1]}".lower(), p.lower()))
+                   for p in pats)
         ]  # fmt: skip
     return tasks
 

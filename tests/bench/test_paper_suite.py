@@ -216,3 +216,17 @@ def test_oracle_on_paper_tasks(paper_root, pipeline):
     results = asyncio.run(run_oracle(tasks, pipeline))
     for task, r in zip(tasks, results):
         assert r.verdict == "correct" and r.speedup is not None and abs(r.speedup - 1.0) <= 0.05, (task.id, r)
+
+
+@pytest.mark.paper
+def test_patterns_name_paper_tasks_by_category_and_batch_skips_unsupported(paper_root):
+    from mkb_tui.agents.service import resolve_tasks
+    from mkb_tui.store.results import task_categories
+
+    unary = load_tasks("paper/unary/*")
+    assert len(unary) == 11 and all(t.category == "Unary" and t.suite == "paper" for t in unary)
+    assert [t.id for t in load_tasks("unary/*", suite="paper")] == [t.id for t in unary]
+    assert len(load_tasks("unary/*")) == 11 and all(t.suite == "mkb" for t in load_tasks("unary/*"))
+    logic = resolve_tasks("paper/logic/*")
+    assert len(logic) == 10 and "paper/BitwiseAnd" not in logic  # the 3 unsupported are never queued
+    assert task_categories(["paper/Abs", "abs", "nope"]) == {"paper/Abs": "Unary", "abs": "Unary", "nope": "?"}
