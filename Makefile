@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 MKB_BUILD_TARGETS ?= host,aarch64,converter
 
-.PHONY: app test check venv mnn
+.PHONY: app test check venv mnn suite
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,16 @@ venv: $(BIN)/.installed
 mnn: venv
 	-$(BIN)/mkb-tui setup mnn --if-missing --build $(MKB_BUILD_TARGETS) $(if $(MKB_MNN_FROM),--from $(MKB_MNN_FROM),)
 
+# The paper's published task suite (fetched into the user cache, never vendored; from MKB_PAPER_FROM when set);
+# tests that need it skip with a reason when it could not be had.
+suite: venv
+	-$(BIN)/mkb-tui setup suite paper $(if $(MKB_PAPER_FROM),--from $(MKB_PAPER_FROM),)
+
 # What a session needs first (as `make test` does), then the app; its set-up screen can also set MNN up later.
-app: mnn
+app: mnn suite
 	$(BIN)/mkb-tui
 
-test: mnn
+test: mnn suite
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 # The fast unit subset, run before every commit: nothing that needs MNN, qemu or a long run (no set-up needed).

@@ -13,6 +13,11 @@ from mkb_tui.paths import cache_dir
 
 
 def onnx_path(task: Task) -> Path:
+    if task.foreign:  # exported in a child process (its code is never imported here)
+        from mkb_tui.bench import foreign
+
+        foreign.ensure(task, onnx=True)
+        return foreign.onnx_file(task)
     path = cache_dir() / "onnx" / f"{task.id}-{task.content_hash}.onnx"
     if path.exists():
         return path

@@ -107,9 +107,39 @@ def domain_case_inputs(task: Task, seed: int, domain: str, module=None) -> list[
     return [a.astype(NP_DTYPES[s.dtype]) for a, s in zip(domain_inputs(task, domain, base, rng), task.inputs)]
 
 
+def reference_cases(task: Task, seeds, domains=None) -> list[ReferenceCase]:
+    """The cases of several seeds (a domain draw of that kind where `domains` names one); the model is built (a
+    foreign suite's: its child process run) at most once."""
+    seeds = list(seeds)
+    domains = list(domains) if domains is not None else [""] * len(seeds)
+    if task.foreign:
+        from mkb_tui.bench import foreign
+
+        foreign.ensure(task, seeds)
+        return [reference_case(task, s) for s in seeds]
+    module = model = None
+    cases = []
+    for seed, domain in zip(seeds, domains):
+        folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"
+        stem = case_stem(seed, domain)
+        if not ((folder / f"inputs_{stem}.mkbt").exists() and (folder / f"outputs_{stem}.mkbt").exists()):
+            module = module or task.load_module()
+            model = model or build_model(task, module)
+        cases.append(reference_case(task, seed, model=model, module=module, domain=domain))
+    return cases
+
+
 def reference_case(task: Task, seed: int, *, model=None, module=None, domain: str = "") -> ReferenceCase:
     """Inputs and PyTorch outputs for one seed (a domain draw of that kind when `domain`), cached by the task file's
     content hash."""
+    if task.foreign:
+        from mkb_tui.bench import foreign
+
+        foreign.ensure(task, [seed])
+        folder = foreign.refs_folder(task)
+        inputs_path, outputs_path = folder / f"inputs_{seed}.mkbt", folder / f"outputs_{seed}.mkbt"
+        ins, outs = read_tensors(inputs_path), read_tensors(outputs_path)
+        return ReferenceCase(task.id, seed, inputs_path, outputs_path, tuple(n for n, _ in ins), tuple(n for n, _ in outs))
     folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"
     stem = case_stem(seed, domain)
     inputs_path, outputs_path = folder / f"inputs_{stem}.mkbt", folder / f"outputs_{stem}.mkbt"

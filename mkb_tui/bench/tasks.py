@@ -63,6 +63,22 @@ class Task:
     # a speedup above this over MNN's kernel is flagged suspicious_speedup and counts only once re-verified;
     # a task whose native kernel is known to be far from the hardware's limit may declare PLAUSIBLE_SPEEDUP higher
     plausible_speedup: float = 10.0
+    # suites (mkb_tui.bench.suites): a foreign suite's file is never imported here; its facts come from its lock
+    suite: str = "mkb"
+    state: str = "supported"  # or "unsupported" (unsupported_reason says why), "unlocked" (no lock entry yet)
+    unsupported_reason: str | None = None
+    mnn_primary: str | None = None  # the MNN runtime op that is the task's kernel, where the lock names it
+    helper_nodes: tuple[str, ...] = ()  # ONNX nodes of the export besides the target op (timed on both sides)
+    provenance: dict[str, Any] | None = field(default=None, compare=False)  # repository, commit, file, sha256
+
+    @property
+    def foreign(self) -> bool:
+        return self.suite != "mkb"
+
+    @property
+    def slug(self) -> str:
+        """The id as one path component (foreign ids hold a `/`)."""
+        return self.id.replace("/", "--")
 
     def native_incorrect_for(self, target: str) -> str | None:
         return self.native_incorrect if target in self.native_incorrect_on else None
@@ -76,7 +92,9 @@ class Task:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
 
     def load_module(self) -> ModuleType:
-        """Import the task file (imports torch)."""
+        """Import the task file (imports torch). Never for a foreign suite's file: that runs in a child process."""
+        if self.foreign:
+            raise TaskError(f"task {self.id}: a {self.suite} suite file is not imported by the harness (mkb_tui.bench.foreign)")
         name = f"mkb_task_{self.id}"
         spec = importlib.util.spec_from_file_location(name, self.path)
         if spec is None or spec.loader is None:
@@ -101,6 +119,11 @@ class Task:
             "tolerance": self.tolerance,
             "native_incorrect": self.native_incorrect,
             "path": str(self.path),
+            "suite": self.suite,
+            "state": self.state,
+            "unsupported_reason": self.unsupported_reason,
+            "mnn_primary": self.mnn_primary,
+            "helper_nodes": list(self.helper_nodes),
         }
 
 
@@ -178,11 +201,37 @@ def _all_tasks(root: Path) -> tuple[Task, ...]:
     return tuple(sorted(tasks, key=lambda t: (CATEGORIES.index(t.category), t.id)))
 
 
+def suite_tasks(suite: str | None = None) -> tuple[Task, ...]:
+    """Every task of a suite (mkb_tui.bench.suites): `mkb` (default), `paper`, or a folder."""
+    from mkb_tui.bench.suites import get_suite
+
+    found = get_suite(suite)
+    if not found.foreign:
+        return _all_tasks(TASKS_DIR)
+    from mkb_tui.bench.suites import require_root
+
+    return _foreign_tasks(found.name, str(require_root(found)), str(found.lock), found.kind)
+
+
 def load_tasks(
-    pattern: str | None = None, *, category: str | None = None, op: str | None = None, root: Path = TASKS_DIR
+    pattern: str | None = None, *, category: str | None = None, op: str | None = None, root: Path = TASKS_DIR,
+    suite: str | None = None,
 ) -> list[Task]:
-    """Tasks matching a glob over ids or `category/id` (e.g. 'unary/*', 'softmax*'), a category and an op."""
-    tasks = list(_all_tasks(root))
+    """Tasks matching a glob over ids or `category/id` (e.g. 'unary/*', 'softmax*', 'paper/Layer*'), a category
+    and an op, in one suite (default: ours; a pattern `paper/...` picks the paper's)."""
+    if suite is None and pattern and root == TASKS_DIR:
+        from mkb_tui.bench.suites import suite_of_id
+
+        heads = {suite_of_id(p.strip())[0] for p in pattern.split(",") if p.strip()}
+        if heads == {"paper"}:
+            suite = "paper"
+    if suite is not None and root == TASKS_DIR:
+        tasks = list(suite_tasks(suite))
+        if tasks and tasks[0].foreign and pattern:
+            prefix = tasks[0].suite + "/"
+            pattern = ",".join(p if p.strip().startswith(prefix) else prefix + p.strip() for p in pattern.split(",") if p.strip())
+    else:
+        tasks = list(_all_tasks(root))
     if category:
         tasks = [t for t in tasks if t.category.lower() == category.lower()]
     if op:
@@ -191,13 +240,80 @@ def load_tasks(
         pats = [p.strip() for p in pattern.split(",") if p.strip()]
         tasks = [
             t for t in tasks
-            if any(fnmatch.fnmatch(t.id, p) or fnmatch.fnmatch(f"{t.category.lower()}/{t.id}", p.lower()) for p in pats)
+            if any(fnmatch.fnmatch(t.id, p) or fnmatch.fnmatch(f"{t.category.lower()}/{t.id}", p.lower())
+                   or (t.foreign and fnmatch.fnmatch(f"{t.suite}/{t.category}/{t.id.split('/', 1)[1]}".lower(), p.lower()))
+                   for p in pats)
         ]  # fmt: skip
     return tasks
 
 
 def get_task(task_id: str, root: Path = TASKS_DIR) -> Task:
-    for task in _all_tasks(root):
+    from mkb_tui.bench.suites import suite_of_id
+
+    suite, _name = suite_of_id(task_id)
+    for task in (_all_tasks(root) if suite == "mkb" or root != TASKS_DIR else suite_tasks(suite)):
         if task.id == task_id:
             return task
     raise TaskError(f"unknown task {task_id!r} (see `mkb-tui tasks list`)")
+
+
+@lru_cache(maxsize=8)
+def _foreign_tasks(suite: str, root: str, lock: str, kind: str) -> tuple[Task, ...]:
+    """A foreign suite's tasks: their files are read as text (the docstring) and never imported; the facts come from
+    the suite's lock file. A file whose hash differs from its lock entry, or has none, is `unlocked`."""
+    import json
+
+    base = Path(root)
+    try:
+        entries = {e["name"]: e for e in json.loads(Path(lock).read_text())["tasks"]}
+    except (OSError, ValueError, KeyError):
+        entries = {}
+    source = {}
+    try:
+        source = json.loads((base / "source.json").read_text())
+    except (OSError, ValueError):
+        pass
+    tasks = []
+    for path in sorted(base.glob("*/*.py")):
+        if path.name.startswith("_") or path.parent.name.startswith("_"):
+            continue
+        name = f"{path.parent.name}/{path.stem}"
+        category = next((c for c in CATEGORIES if c.lower() == path.parent.name.lower()), path.parent.name)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        entry = entries.get(name)
+        if entry is not None and entry.get("sha256") != digest:
+            entry = None
+        description = _docstring(path)
+        entry = entry or {"state": "unlocked", "reason": f"no lock entry for this file version (mkb-tui tasks lock --suite {suite})"}
+        export = entry.get("export") or {}
+        inputs = tuple(InputSpec(i["name"], tuple(i["shape"]), i["dtype"]) for i in entry.get("inputs", ()))
+        tasks.append(Task(
+            id=f"{suite}/{path.stem}", op=entry.get("op") or "?", category=category, path=path,
+            opset=int(export.get("opset", 18)), tolerance=float(entry.get("tolerance", 1e-4)),
+            tolerance_reason=entry.get("tolerance_reason"), native_incorrect=entry.get("native_incorrect"),
+            seeds=tuple(entry.get("seeds", (0, 1, 2, 3, 4))), mnn_ops=tuple(entry.get("mnn_ops", ())),
+            mnn_subtype=entry.get("mnn_subtype"), mechanism=entry.get("mechanism", "cpu"), description=description,
+            inputs=inputs, export_options={"prefer": [export["exporter"], export["opset"]]} if export else {},
+            suite=suite, state=entry.get("state", "supported"), unsupported_reason=entry.get("reason"),
+            mnn_primary=entry.get("mnn_primary"), helper_nodes=tuple(entry.get("helper_nodes", ())),
+            provenance={"repository": source.get("repository"), "commit": source.get("commit"),
+                        "file": f"{source.get('path', '')}/{name}.py".lstrip("/"), "sha256": digest, "kind": kind},
+        ))  # fmt: skip
+    ids = [t.id for t in tasks]
+    dupes = {i for i in ids if ids.count(i) > 1}
+    if dupes:
+        raise TaskError(f"duplicate task ids in the {suite} suite: {', '.join(sorted(dupes))}")
+    return tuple(sorted(tasks, key=lambda t: (CATEGORIES.index(t.category) if t.category in CATEGORIES else 99, t.id)))
+
+
+def _docstring(path: Path) -> str:
+    """The module's docstring, else its Model class's (read with ast, never run)."""
+    try:
+        tree = ast.parse(path.read_text(errors="replace"))
+    except SyntaxError:
+        return ""
+    text = ast.get_docstring(tree)
+    if not text:
+        model = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Model"), None)
+        text = ast.get_docstring(model) if model else ""
+    return (text or "").strip()

@@ -44,6 +44,7 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--tasks", default=None, help="task ids or globs, comma-separated (e.g. 'unary/*,softmax*'); required unless --resume")
+    p.add_argument("--suite", default=None, help="paper: --tasks name the paper's tasks ('unary/*' is paper/unary/*)")
     p.add_argument("--model", default=None, help="anthropic:NAME | openai:NAME | openai-compatible:NAME | scripted:FILE.jsonl")
     add_session_arguments(p)
     p.add_argument("--out", type=Path, default=Path("out"), help="where report.json and report.csv go (default out/)")
@@ -123,6 +124,12 @@ async def _run(args) -> int:
         if args.resume:
             settings = None
         else:
+            if args.tasks and getattr(args, "suite", None):
+                from mkb_tui.bench.suites import get_suite
+
+                name = get_suite(args.suite).name
+                if name != "mkb":
+                    args.tasks = ",".join(t if t.strip().startswith(name + "/") else f"{name}/{t.strip()}" for t in args.tasks.split(","))
             if not args.tasks or not args.model:
                 raise ConfigError("--batch needs --tasks and --model (or --resume SESSION)")
             settings = SessionSettings.new(args.tasks, args.model, method=args.method, k=args.k, device=args.device, cluster=args.cluster, base_url=args.base_url,

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--build", default="host",
                    help="what to build now, comma-separated: host, aarch64 (libraries), converter (for combiner tasks), or none")
     p.set_defaults(func=cmd_setup)
+    from mkb_tui.cli.suite_cmd import register_setup
+
+    register_setup(ssub)
 
     p = sub.add_parser("eval", help="one candidate kernel through the whole pipeline")
     p.add_argument("--task", required=True)
@@ -39,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("oracle", help="MNN's own kernel through each task's slot: must time at 1.00 +/- 0.05")
     p.add_argument("tasks", nargs="*", help="task ids or globs (default: all)")
+    p.add_argument("--suite", default=None, help="mkb (default), paper, or a folder of KernelBench-format files")
     p.add_argument("--device", default="local")
     p.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
     p.add_argument("--json", action="store_true")
@@ -193,7 +197,7 @@ def cmd_oracle(args) -> int:
 
     tasks = []
     for pattern in args.tasks or ["*"]:
-        tasks += load_tasks(pattern)
+        tasks += [t for t in load_tasks(pattern, suite=args.suite) if t.state == "supported"]
     if not tasks:
         from mkb_tui.errors import TaskError
 

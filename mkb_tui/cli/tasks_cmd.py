@@ -24,47 +24,68 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--op", help="only this ONNX operator (e.g. Softmax)")
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.add_argument("pattern", nargs="?", help="glob over ids or category/id, e.g. 'unary/*'")
+    p.add_argument("--suite", default=None, help="mkb (default), paper (alias mobilekernelbench), or a folder of KernelBench-format files")
     p.set_defaults(func=cmd_list)
 
     p = tsub.add_parser("show", help="a task's source, metadata and ONNX node")
     p.add_argument("task_id")
     p.add_argument("--json", action="store_true", help="metadata, source and ONNX node as one JSON object")
+    p.add_argument("--suite", default=None, help="mkb (default), paper (alias mobilekernelbench), or a folder of KernelBench-format files")
     p.set_defaults(func=cmd_show)
 
     p = tsub.add_parser("export", help="write model.onnx, inputs and reference outputs (MKBT) per seed")
     p.add_argument("task_id")
     p.add_argument("dir", type=Path)
+    p.add_argument("--suite", default=None, help="mkb (default), paper (alias mobilekernelbench), or a folder of KernelBench-format files")
     p.set_defaults(func=cmd_export)
 
     p = tsub.add_parser("validate", help="check single-node ONNX export and onnxruntime == PyTorch")
     p.add_argument("task_ids", nargs="*", metavar="ID", help="task ids or globs (default: all)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--suite", default=None, help="mkb (default), paper (alias mobilekernelbench), or a folder of KernelBench-format files")
     p.set_defaults(func=cmd_validate)
+    from mkb_tui.cli.suite_cmd import register_lock
+
+    register_lock(tsub)
 
 
-def _select(ids: list[str]):
-    from mkb_tui.bench.tasks import get_task, load_tasks
+def _get(task_id: str, suite: str | None):
+    """A task by id; within a foreign suite its plain name also works (`--suite paper LayerNorm_3d`)."""
+    from mkb_tui.bench.suites import get_suite
+    from mkb_tui.bench.tasks import get_task
+
+    if suite and get_suite(suite).foreign and not task_id.startswith(get_suite(suite).name + "/"):
+        task_id = f"{get_suite(suite).name}/{task_id}"
+    return get_task(task_id)
+
+
+def _select(ids: list[str], suite: str | None = None):
+    from mkb_tui.bench.tasks import load_tasks
 
     if not ids:
-        return load_tasks()
+        return load_tasks(suite=suite) if suite else load_tasks()
     chosen = []
     for item in ids:
-        chosen += load_tasks(item) if any(c in item for c in "*?[/") else [get_task(item)]
+        chosen += load_tasks(item, suite=suite) if any(c in item for c in "*?[") or ("/" in item and not suite) else [_get(item, suite)]
     return chosen
 
 
 def cmd_list(args) -> int:
     from mkb_tui.bench.tasks import load_tasks
 
-    tasks = load_tasks(args.pattern, category=args.category, op=args.op)
+    tasks = load_tasks(args.pattern, category=args.category, op=args.op, suite=args.suite)
     if args.json:
         print(json.dumps([t.summary() for t in tasks], indent=1))
         return 0
-    table = Table(title=f"MobileKernelBench: {len(tasks)} tasks")
+    from mkb_tui.bench.suites import get_suite
+
+    table = Table(title=f"{get_suite(args.suite).description}: {len(tasks)} tasks")
     for col in ("id", "category", "op", "MNN ops", "mechanism", "tol", "note"):
         table.add_column(col)
     for t in tasks:
         note = "native incorrect" if t.native_incorrect else ""
+        if t.state != "supported":
+            note = f"{t.state}: {t.unsupported_reason}"
         table.add_row(t.id, t.category, t.op, ", ".join(t.mnn_ops), t.mechanism, f"{t.tolerance:g}", note)
     print_table(table)
     return 0
@@ -74,10 +95,16 @@ def cmd_show(args) -> int:
     from mkb_tui.bench.export import onnx_path
     from mkb_tui.bench.tasks import get_task
     from mkb_tui.bench.validate import onnx_node_summary
+    from mkb_tui.errors import TaskError
 
-    task = get_task(args.task_id)
+    task = _get(args.task_id, args.suite)
     meta = task.summary() | {"seeds": list(task.seeds), "tolerance_reason": task.tolerance_reason}
-    node = onnx_node_summary(onnx_path(task))
+    if task.provenance:
+        meta["provenance"] = task.provenance
+    try:
+        node = onnx_node_summary(onnx_path(task))
+    except TaskError as exc:  # an unsupported foreign task is still shown
+        node = {"error": str(exc)}
     if args.json:
         print_json(meta | {"source": task.source, "onnx_node": node})
         return 0
@@ -99,15 +126,12 @@ def cmd_show(args) -> int:
 
 def cmd_export(args) -> int:
     from mkb_tui.bench.export import onnx_path
-    from mkb_tui.bench.references import reference_case
-    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.bench.references import reference_cases
 
-    task = get_task(args.task_id)
+    task = _get(args.task_id, args.suite)
     args.dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(onnx_path(task), args.dir / "model.onnx")
-    module = task.load_module()
-    for seed in task.seeds:
-        case = reference_case(task, seed, module=module)
+    for seed, case in zip(task.seeds, reference_cases(task, task.seeds)):
         shutil.copy(case.inputs_path, args.dir / f"inputs_{seed}.mkbt")
         shutil.copy(case.outputs_path, args.dir / f"outputs_{seed}.mkbt")
     (args.dir / "task.json").write_text(json.dumps(task.summary() | {"seeds": list(task.seeds)}, indent=1))
@@ -119,9 +143,13 @@ def cmd_validate(args) -> int:
     from mkb_tui.bench.validate import validate_task
     from mkb_tui.cli.progress import StepProgress
 
-    tasks = _select(args.task_ids)
+    tasks = _select(args.task_ids, args.suite)
     results = []
     started = time.monotonic()
+    if any(t.foreign for t in tasks):  # their files run in a few child processes, not one per task
+        from mkb_tui.bench import foreign
+
+        foreign.ensure_many([t for t in tasks if t.foreign], say=lambda m: Console(stderr=True).print(m, highlight=False))
     with StepProgress(Console(stderr=True), transient=True) as bars:
         bar = bars.add("validating", len(tasks))
         for task in tasks:
@@ -129,11 +157,16 @@ def cmd_validate(args) -> int:
             results.append(validate_task(task))
             bars.update(bar, advance=1)
         bars.finish(bar)
-    failed = [r for r in results if not r.ok]
+    states = {t.id: t.state for t in tasks}
+    unsupported = [r for r in results if states.get(r.task_id, "supported") != "supported"]
+    failed = [r for r in results if not r.ok and r not in unsupported]
     if args.json:
-        print(json.dumps([r.__dict__ for r in results], indent=1, default=str))
+        print(json.dumps([r.__dict__ | {"state": states.get(r.task_id, "supported")} for r in results], indent=1, default=str))
     else:
+        for r in unsupported:
+            print(f"UNSUPPORTED {r.task_id}: {r.message}")
         for r in failed:
             print(f"FAIL {r.task_id}: {r.message}")
-        print(f"{len(results) - len(failed)} passed, {len(failed)} failed ({time.monotonic() - started:.1f} s)")
+        tail = f", {len(unsupported)} unsupported" if unsupported else ""
+        print(f"{len(results) - len(failed) - len(unsupported)} passed, {len(failed)} failed{tail} ({time.monotonic() - started:.1f} s)")
     return 0 if not failed else 1

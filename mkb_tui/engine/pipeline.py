@@ -256,7 +256,7 @@ class Pipeline:
         from mkb_tui.engine.convert import DEFAULT_FLAGS
 
         exe = converter.converter_exe(ws.converter_dir)
-        out = ws.root / "models" / f"{task.id}-candidate.mnn"
+        out = ws.root / "models" / f"{task.slug}-candidate.mnn"
         flags = tuple(task.export_options.get("mnn_flags", DEFAULT_FLAGS))
         proc = await converter.run_converter(exe, onnx_path(task), out, flags, timeout=self.run_timeout)
         log = (proc.stdout[-4000:] + proc.stderr[-4000:]).strip()
@@ -301,7 +301,7 @@ class Pipeline:
         import hashlib
 
         from mkb_tui.bench.pool import domain_seeds, pool_seeds
-        from mkb_tui.bench.references import build_model, case_stem, reference_case
+        from mkb_tui.bench.references import case_stem, reference_cases
         from mkb_tui.engine.convert import convert_to_mnn
 
         model = convert_to_mnn(task)
@@ -312,23 +312,18 @@ class Pipeline:
         models = TimedModels(f"models/{model.name}", f"models/{model.name}", _runner_api(model), _runner_api(model))
         if candidate_model is not None:
             digest = hashlib.sha256(candidate_model.read_bytes()).hexdigest()[:12]
-            models.candidate, models.candidate_api = f"models/{task.id}-candidate-{digest}.mnn", _runner_api(candidate_model)
+            models.candidate, models.candidate_api = f"models/{task.slug}-candidate-{digest}.mnn", _runner_api(candidate_model)
             files[models.candidate] = candidate_model
-        module = torch_model = None
         sets = []
         sealed = self.device.sealed_root() if self.device.channel else None
         draws = [*((s, True, "") for s in task.seeds), *((s, False, "") for s in pool_seeds(task)),
-                 *((s, False, kind) for kind, s in domain_seeds(task))]  # fmt: skip
-        for seed, fixed, domain in draws:
-            case = _cached_case(task, seed, domain)
-            if case is None:  # computed once per task and seed, then cached
-                module = module or task.load_module()
-                torch_model = torch_model or build_model(task, module)
-                case = reference_case(task, seed, model=torch_model, module=module, domain=domain)
+                 *((s, False, kind) for kind, s in (() if task.foreign else domain_seeds(task)))]  # fmt: skip
+        cases = reference_cases(task, [s for s, _, _ in draws], [d for _, _, d in draws])  # computed once, then cached
+        for (seed, fixed, domain), case in zip(draws, cases):
             # device names say nothing of the seed (nor of a domain draw's kind); the references are never pushed
             secret = f"{seed}" if not domain else f"{seed}:{case_stem(seed, domain)}"  # a new draw table, new names
             name = f"seed{seed}" if fixed else hashlib.sha256(secret.encode()).hexdigest()[:16]
-            remote = f"inputs/{task.id}-{task.content_hash}/{name}.mkbt"
+            remote = f"inputs/{task.slug}-{task.content_hash}/{name}.mkbt"
             label = f"seed {seed}" if fixed else f"secret input {len(sets) - len(task.seeds) + 1}"
             if domain:
                 label += f" (a draw over the op's domain: {domain})"
@@ -388,7 +383,7 @@ class Pipeline:
                                       (sealed, keep, max_out))  # fmt: skip
 
         scratch = _scratch_dir()
-        judge = Judge(task_id=task.id, tolerance=task.tolerance, sets=sets, models=models, run=run, pull=self.device.pull,
+        judge = Judge(task_id=task.slug, tolerance=task.tolerance, sets=sets, models=models, run=run, pull=self.device.pull,
                       timing=self.timing, threads=self.threads, precision=self.precision, emulated=self.device.emulated,
                       lenient=bool(task.native_incorrect_for(self.target.name)), plausible=task.plausible_speedup, scratch=scratch,
                       remove=self.device.remove, channel=run_channel if self.device.channel else None,
@@ -439,7 +434,7 @@ class Pipeline:
         sets remain for a long runner process, all are kept: the task's tolerance is then wrong, and the oracle says
         so. The bound is error_bound(tolerance, MNN's worst error over the fixed seeds and the pool's own draws); a
         domain draw's is error_bound(tolerance, the larger of that and MNN's error on the draw)."""
-        record = cache_dir() / "refs" / f"{task.id}-{task.content_hash}" / f"native-{self.mnn.ref}-{self.target.name}.json"
+        record = cache_dir() / "refs" / f"{task.slug}-{task.content_hash}" / f"native-{self.mnn.ref}-{self.target.name}.json"
         try:
             known = {k: v for k, v in json.loads(record.read_text()).items() if isinstance(v, dict)}  # booleans: measured before errors were
         except (OSError, ValueError, AttributeError):
@@ -504,17 +499,6 @@ def _scratch_dir() -> Path:
     folder = base / f"mkb-runs-{os.getuid()}-{os.environ.get('MKB_SCRATCH_TAG', '')}"
     folder.mkdir(mode=0o700, exist_ok=True)
     return folder
-
-
-def _cached_case(task: Task, seed: int, domain: str = ""):
-    """A seed's reference case when its files are cached (no PyTorch needed), else None."""
-    from mkb_tui.bench.references import case_stem, reference_case
-
-    folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"
-    stem = case_stem(seed, domain)
-    if (folder / f"inputs_{stem}.mkbt").exists() and (folder / f"outputs_{stem}.mkbt").exists():
-        return reference_case(task, seed, domain=domain)
-    return None
 
 
 def _first_error(built) -> str:

@@ -136,6 +136,8 @@ def combiner_slot(task: Task, mnn_root: Path) -> Slot:
 
 
 def primary_op(task: Task) -> str:
+    if task.mnn_primary:  # named by the suite's lock (the paper's tasks)
+        return task.mnn_primary
     compute = [op for op in task.mnn_ops if op not in HELPER_OPS]
     if len(compute) == 1:
         return compute[0]

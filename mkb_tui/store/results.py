@@ -31,6 +31,11 @@ def task_categories(task_ids: list[str]) -> dict[str, str]:
     from mkb_tui.bench.tasks import load_tasks
 
     known = {t.id: t.category for t in load_tasks()}
+    if any(t.startswith("paper/") for t in task_ids):  # the paper's suite, when set up
+        from mkb_tui.bench.suites import paper_ready
+
+        if paper_ready():
+            known |= {t.id: t.category for t in load_tasks(suite="paper")}
     return {t: known.get(t, "?") for t in task_ids}
 
 
