@@ -229,7 +229,7 @@ def work_from_onnx(path: Path) -> Work:
 
 def task_work(task) -> Work:
     """A task's Work, counted once per task file version and cached (onnx takes 0.7 s to import)."""
-    record = cache_dir() / "roofline" / f"work-{task.id}-{task.content_hash}-v{WORK_VERSION}.json"
+    record = cache_dir() / "roofline" / f"work-{task.slug}-{task.content_hash}-v{WORK_VERSION}.json"
     try:
         return Work(**json.loads(record.read_text()))
     except (OSError, ValueError, TypeError):
