@@ -208,6 +208,13 @@ def imprecise_message(error: float, bound: Bound) -> str:
             "accurate as MNN's own (float32 to a few ulps), not only within the task's stated tolerance")
 
 
+def _charged(runs, inside: list, overhead_ms: float, extra_ms: float) -> list[float]:
+    """Each counted run's charge (ms): its outside cost less the runner's own overhead, never less than what the
+    process's own clock says (a claim that is not a number of the right count is no claim)."""
+    claims = [t if isinstance(t, (int, float)) and t == t else 0.0 for t in inside] if len(inside) == len(runs) else [0.0] * len(runs)
+    return [max(r.cost_ms - overhead_ms, min(float(claim), r.cost_ms), 1e-6) + extra_ms for r, claim in zip(runs, claims)]
+
+
 class Judge:
     """One evaluation's verification and timing over a device (through `run` and `pull`)."""
 
@@ -613,22 +620,30 @@ class Judge:
         return (rec.untimed_ms() or 0.0) + extra_warm
 
     def _outside(self, attempt: _Attempt) -> tuple[list[Round], dict]:
-        """Both sides by the supervisor's clock alone (the kernel's accounting of the runner's CPU from its input to
-        the next): the runner's own cost per run, seen on the baseline (no candidate code in it), is taken out of
-        both; what a candidate process spent outside its runs beyond the baseline's is charged to its runs."""
+        """Both sides by the supervisor's clock (the kernel's accounting of the runner's CPU from its input to the
+        next). The runner's own cost per run (feeding, copying out, the handshake) is seen on each round's baseline
+        process, which holds no candidate code: its outside cost minus its in-process time. It moves with the
+        machine's load (the copies share the caches), so each round's figure is taken out of that round's two
+        processes. A run is charged max(outside cost - that overhead, its own in-process time): a process's own clock
+        can only make it slower (claiming more than the outside clock saw costs it; claiming less changes nothing),
+        and it keeps a tiny op's figure from dropping to the noise of the subtraction. The same rule on both sides;
+        what a candidate process spent outside its runs beyond the baseline's is charged to its runs."""
         w = self.shape.warmup
-        over = overhead_ms([([r.cost_ms for r in b.channel.runs[w:]], b.times.times_ms[w:]) for b, _ in attempt.rounds])
         counted = statistics.median(len(c.channel.runs) - w for _, c in attempt.rounds)
         base_untimed = [self._untimed_ms(b) for b, _ in attempt.rounds]
         cand_untimed = [self._untimed_ms(c) for _, c in attempt.rounds]
         charge = setup_charge_ms(base_untimed, cand_untimed, int(counted))
-        floor = 1e-6
-        rounds = [([max(r.cost_ms - over, floor) for r in b.channel.runs[w:]],
-                   [max(r.cost_ms - over + charge, floor) for r in c.channel.runs[w:]]) for b, c in attempt.rounds]  # fmt: skip
+        rounds, overheads = [], []
+        for b, c in attempt.rounds:
+            over = overhead_ms([([r.cost_ms for r in b.channel.runs[w:]], b.times.times_ms[w:])])
+            overheads.append(over)
+            rounds.append((_charged(b.channel.runs[w:], b.times.times_ms[w:], over, 0.0),
+                           _charged(c.channel.runs[w:], c.times.times_ms[w:], over, charge)))  # fmt: skip
         claimed = [t for _, c in attempt.rounds for t in c.times.times_ms[w:]]
         base_inside = [t for b, _ in attempt.rounds for t in b.times.times_ms[w:]]
-        info = {"baseline_inside_ms": round(statistics.median(base_inside), 6) if base_inside else None,"clock": "outside", "overhead_ms": round(over, 6), "setup_charge_ms": round(charge, 6),
+        info = {"clock": "outside", "overhead_ms": round(statistics.median(overheads), 6), "setup_charge_ms": round(charge, 6),
                 "untimed_ms": {"baseline": round(statistics.median(base_untimed), 3), "candidate": round(statistics.median(cand_untimed), 3)},
+                "baseline_inside_ms": round(statistics.median(base_inside), 6) if base_inside else None,
                 # what the candidate's own process claimed (its clock is in its reach: shown, never deciding)
                 "inside_claim_ms": round(statistics.median(claimed), 6) if claimed else None}  # fmt: skip
         return rounds, info
