@@ -3,8 +3,8 @@
 A runner process reads input sets, fixed and secret, and the candidate's code runs inside it: whatever it prints may
 be those inputs' values (a kernel that fails on purpose and prints its inputs first). Before such text reaches a
 verdict, and through it a log, a prompt or the store, every number in it is replaced by `#` (decimal, exponent and hex
-forms, and hex runs without digits), characters outside printable ASCII are dropped (raw bytes of a float printed as
-text), and it is bounded: its head and its tail, a few KB in all. An honest error ("Segmentation fault", "input x:
+forms, and hex runs without digits), a line holding characters outside printable ASCII is dropped (raw bytes of a
+float printed as text), and it is bounded: its head and its tail, a few KB in all. An honest error ("Segmentation fault", "input x:
 element count # != model's #") keeps its words. What stays possible is a deliberate encoding of values in letters,
 within the bound; the bound is what limits it.
 """
@@ -22,16 +22,28 @@ _NUMBERS = re.compile(
     r"|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"  # decimals, with or without a fraction or an exponent
     r"|\b[a-fA-F]{8,}\b"  # hex digits without a decimal one (deadbeef)
 )
-_NOT_TEXT = re.compile(r"[^\x20-\x7e\n\t]+")
+_NOT_TEXT = re.compile(r"[^\x20-\x7e\t]")
 _RUNS = re.compile(r"#(?:[#.,:;+\-\s]*#)+")  # a list of numbers becomes one mark
 
 
+BINARY = "[non-text bytes]"
+
+
 def scrub(text: str) -> str:
-    """`text` with every number replaced by # and everything but printable ASCII, tab and newline dropped."""
+    """`text` with every number replaced by # and every line holding anything but printable ASCII and tabs replaced
+    by a mark (raw bytes of floats written as text: the printable ones among them would otherwise stay)."""
     if not text:
         return ""
-    text = _NOT_TEXT.sub("", text)
-    text = _NUMBERS.sub(NUMBER, text)
+    lines, last = [], None
+    for line in text.split("\n"):
+        line = line.rstrip("\r")
+        if _NOT_TEXT.search(line):
+            line = BINARY
+            if last == BINARY:
+                continue
+        lines.append(line)
+        last = line
+    text = _NUMBERS.sub(NUMBER, "\n".join(lines))
     return _RUNS.sub("#...", text)
 
 
