@@ -73,3 +73,16 @@ def test_a_malformed_record_or_report_is_a_runtime_error(strict_pipeline, name):
         assert "record of kept outputs is malformed" in verdict.message, verdict.message
     else:  # the forged line is the last (the abort keeps the runner's own from coming): the judge read it unharmed
         assert "report is malformed" in verdict.message or "killed by signal" in verdict.message, verdict.message
+
+
+def test_a_correct_verdict_carries_no_compiler_warnings_in_its_message(strict_pipeline):
+    """Hundreds of warnings (KB of text): the message of a correct verdict stays its one line; the log keeps them,
+    bounded."""
+    from tests.adversarial.kernels import CORRECT
+
+    noisy = CORRECT.replace("namespace MNN {", "".join(f'#warning "mkb noisy warning {i} ' + "x" * 60 + '"\n' for i in range(300))
+                            + "namespace MNN {", 1)  # fmt: skip
+    verdict = evaluate(strict_pipeline, "abs", {CPP: noisy})
+    assert verdict.kind.value == "correct", (verdict.message, verdict.log[-2000:])
+    assert "warning" not in verdict.message and len(verdict.message) < 200, verdict.message
+    assert "mkb noisy warning" in verdict.log and len(verdict.log) <= 20000
