@@ -175,8 +175,8 @@ def malformed_report(report: dict) -> str | None:
     proof = report.get("candidate_proof")
     if proof is not None and not (isinstance(proof, dict) and all(_number(v) for v in proof.values())):
         return "candidate_proof"
-    for key in ("error", "clock", "api", "precision"):
-        if report.get(key) is not None and not isinstance(report[key], str):
+    for key, longest in (("error", 1 << 16), ("clock", 64), ("api", 64), ("precision", 64)):  # clock: kept in the verdict
+        if report.get(key) is not None and not (isinstance(report[key], str) and len(report[key]) <= longest):
             return key
     if report.get("timed_ms") is not None and not _number(report["timed_ms"]):
         return "timed_ms"

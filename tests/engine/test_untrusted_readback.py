@@ -184,3 +184,26 @@ def test_process_text_is_bounded_head_and_tail():
     assert kept.startswith("start") and kept.endswith("the last line") and len(kept) < 4000 and "left out" in kept
     assert last_line(text) == "the last line"
     assert last_line(b"\xff\xfe error 3.25\nerror 3.25\n") == "error #"
+
+
+def test_fuzzed_reports_never_raise():
+    """Reports of every shape JSON allows, for every field the judge reads: parsed into a failed run or a report whose
+    fields have the types the judge uses, never an exception."""
+    import random
+
+    rng = random.Random(99)
+    atoms = [None, True, False, 0, -1, 7, 1.5, 1e308, "", "x" * 100, "vdso", [], {}, [1, 2], ["a"], [None], {"a": 1},
+             [0.5] * 3, ["00ff"] * 3, [[1]], {"creations": 1, "executions": "2"}]  # fmt: skip
+    fields = ["ok", "error", "clock", "api", "precision", "times_ms", "raw_ms", "io_ms", "hashes", "timed_ms", "candidate_proof"]
+    ok = 0
+    for _ in range(5000):
+        report = {k: rng.choice(atoms) for k in fields if rng.random() < 0.7}
+        n = rng.randint(0, 3)
+        streamed = "".join(f"mkbrun {i} 500000 500000\n" for i in range(n))
+        got = parse_runner_output(streamed + json.dumps(report))
+        assert got is None or isinstance(got, dict)
+        if got and got.get("ok"):
+            ok += 1
+            assert malformed_report(got) is None
+            assert all(isinstance(v, (int, float)) for k in ("times_ms", "raw_ms", "io_ms") for v in got.get(k) or [])
+    assert parse_runner_output(json.dumps({"ok": False, "clock": "v" * 1000}))["error"].endswith("(clock)")
