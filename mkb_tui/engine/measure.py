@@ -296,10 +296,10 @@ class Judge:
         return True
 
     def _record_bound(self, kept_runs: int) -> int:
-        """The most bytes a record of `kept_runs` runs' outputs can take: twice the reference's outputs (an int64
-        reference against MNN's int32) and room for the names, per run."""
-        output_bytes = sum(a.nbytes for _, a in read_tensors(self.sets[0].reference))
-        return 4096 + kept_runs * (2 * output_bytes + 64 * 1024)
+        """The most bytes a record of `kept_runs` runs' outputs can take: the reference's elements at the widest
+        element type (8 bytes: a bool reference is MNN's int32), and room for the names, per run."""
+        elements = sum(a.size for _, a in read_tensors(self.sets[0].reference))
+        return 4096 + kept_runs * (8 * elements + 64 * 1024)
 
     @staticmethod
     def _failed(p: _Process, side: str, verdict: Verdict, timeout: float) -> bool:
