@@ -227,6 +227,29 @@ def object_policy(slot: Slot, oracle: bool) -> object_check.ObjectPolicy:
                                      candidate_file=next((f for f in slot.files), ""))  # fmt: skip
 
 
+MAX_UNIT_BYTES = 16 << 20  # a kernel's preprocessed unit with MNN's headers is a few MB; a flood is refused unread
+
+
+def read_unit(ii: Path, limit: int | None = None) -> str | None:
+    """The preprocessed unit's text, or None when it is larger than `limit` bytes (MAX_UNIT_BYTES): its size is taken
+    before anything is read, and no more than the bound is ever read (a unit that grows meanwhile is refused too), so a
+    candidate whose headers expand to gigabytes costs the harness no memory."""
+    limit = MAX_UNIT_BYTES if limit is None else limit
+    if ii.stat().st_size > limit:
+        return None
+    with open(ii, "rb") as f:
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = f.read(min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    if size > limit:
+        return None
+    return b"".join(chunks).decode("utf-8", errors="replace")
+
+
 async def judge_preprocessed(sources: list[JudgedSource], slot: Slot, *, src: Path, build_dir: Path, compiler: str,
                              oracle: bool, built: bool) -> list[Finding] | None:  # fmt: skip
     """Findings on what the preprocessor produced; None when there is no translation unit to judge (the build
@@ -240,7 +263,11 @@ async def judge_preprocessed(sources: list[JudgedSource], slot: Slot, *, src: Pa
             continue
         judged_any = True
         deps, text = await asyncio.gather(_ninja_deps(build_dir, judged.obj) if built else _nothing(),
-                                          asyncio.to_thread(judged.ii.read_text, errors="replace"))  # fmt: skip
+                                          asyncio.to_thread(read_unit, judged.ii))  # fmt: skip
+        if text is None:
+            findings.append(Finding("size", f"its preprocessed translation unit is larger than the judge's bound of "
+                                            f"{MAX_UNIT_BYTES >> 20} MiB (the judge does not read it)", judged.rel))  # fmt: skip
+            continue
         findings += await asyncio.to_thread(source_findings, judged, text, slot, src=src, build_dir=build_dir, compiler=compiler,
                                             oracle=oracle, extra_deps=deps)  # fmt: skip
     return findings if judged_any or findings else None

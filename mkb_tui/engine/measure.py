@@ -25,9 +25,10 @@ from pathlib import Path
 
 from mkb_tui.bench.compare import compare_outputs
 from mkb_tui.bench.precision import Bound, outputs_error
-from mkb_tui.bench.tensorfile import read_tensors
+from mkb_tui.bench.tensorfile import MalformedRecord, read_tensors
 from mkb_tui.device.base import ProcResult
 from mkb_tui.engine.channel import ChannelError, ChannelRecord, channel_plan_text, input_layout, overhead_ms, parse_channel, setup_charge_ms
+from mkb_tui.engine.process_text import last_line, process_text
 from mkb_tui.engine.schedule import InputSet, PlanText, ProcessPlan, Shape, kept_outputs, plan_text, timing_plans, verification_plan
 from mkb_tui.engine.timing import (
     HIGH_DISPERSION,
@@ -158,8 +159,44 @@ def parse_runner_output(stdout: str) -> dict | None:
         return None
     if not isinstance(report, dict):
         return None
+    bad = malformed_report(report)
+    if bad:
+        return {"ok": False, "error": f"the runner's report is malformed ({bad})"}
     why = streamed_disagreement(stdout, report) if report.get("ok") else None
     return {"ok": False, "error": why} if why else report
+
+
+_LISTS = ("times_ms", "raw_ms", "io_ms")
+_MAX_LIST = 1 << 16
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
+
+
+def malformed_report(report: dict) -> str | None:
+    """What is wrong with the types of a runner's report, or None (pure). The report is the last line of a process
+    the candidate's code ran in, so it may be anything JSON can say: each field the judge reads must have the type the
+    judge reads it as, or the process failed (never an exception later, where the field is used)."""
+    if not isinstance(report.get("ok"), bool):
+        return "ok"
+    for key in _LISTS:
+        value = report.get(key)
+        if value is not None and not (isinstance(value, list) and len(value) <= _MAX_LIST and all(_number(v) for v in value)):
+            return key
+    hashes = report.get("hashes")
+    if hashes is not None and not (isinstance(hashes, list) and len(hashes) <= _MAX_LIST
+                                   and all(isinstance(h, str) and len(h) <= 64 for h in hashes)):  # fmt: skip
+        return "hashes"
+    proof = report.get("candidate_proof")
+    if proof is not None and not (isinstance(proof, dict) and all(_number(v) for v in proof.values())):
+        return "candidate_proof"
+    for key, longest in (("error", 1 << 16), ("clock", 64), ("api", 64), ("precision", 64)):  # clock: kept in the verdict
+        if report.get(key) is not None and not (isinstance(report[key], str) and len(report[key]) <= longest):
+            return key
+    if report.get("timed_ms") is not None and not _number(report["timed_ms"]):
+        return "timed_ms"
+    return None
 
 
 @dataclass
@@ -312,10 +349,14 @@ class Judge:
             local = self.scratch / f"{self.task_id}_{p.text.record.replace('/', '_')}"
             try:
                 await self.pull(p.text.record, local)
-                kept = kept_outputs(read_tensors(local))
-            except (OSError, ValueError, struct.error) as exc:  # the record is the run's to write: malformed is its doing
+                kept = kept_outputs(read_tensors(local, max_bytes=self._record_bound(len(p.plan.record))))
+            except MalformedRecord as exc:  # the record is the run's to write: malformed is its doing
                 verdict.kind = VerdictKind.RUNTIME_ERROR
-                verdict.message = f"the runner's record of kept outputs is missing or malformed ({where}): {exc}"
+                verdict.message = f"the runner's record of kept outputs is malformed ({where}): {exc}"
+                return False
+            except (OSError, ValueError, struct.error) as exc:
+                verdict.kind = VerdictKind.RUNTIME_ERROR
+                verdict.message = f"the runner's record of kept outputs is missing or unreadable ({where}): {type(exc).__name__}"
                 return False
             finally:
                 local.unlink(missing_ok=True)
@@ -352,7 +393,8 @@ class Judge:
             if p.channel is not None:  # the supervisor hashed the outputs it took from the run itself
                 reported = p.channel.runs[run].digest
             else:
-                reported = ((p.report or {}).get("hashes") or [None] * (run + 1))[run]
+                hashes = (p.report or {}).get("hashes") or []
+                reported = hashes[run] if run < len(hashes) else None
             if p.channel is None and reported != output_hash(got):
                 verdict.kind = VerdictKind.RUNTIME_ERROR
                 verdict.message = f"the runner's hash of run {run} ({where}) does not match the outputs it wrote"
@@ -366,6 +408,12 @@ class Judge:
                                    "nondeterministic or uninitialised memory")  # fmt: skip
                 return False
         return True
+
+    def _record_bound(self, kept_runs: int) -> int:
+        """The most bytes a record of `kept_runs` runs' outputs can take: the reference's elements at the widest
+        element type (8 bytes: a bool reference is MNN's int32), and room for the names, per run."""
+        elements = sum(a.size for _, a in read_tensors(self.sets[0].reference))
+        return 4096 + kept_runs * (8 * elements + 64 * 1024)
 
     def _holds_secrets(self, p: _Process) -> bool:
         return any(not self.sets[i].fixed for i in p.plan.sets)
@@ -394,13 +442,16 @@ class Judge:
         if failed:
             # the baseline (MNN's own kernel) failing is the harness's trouble, never the candidate's
             verdict.kind = VerdictKind.RUNTIME_ERROR if side == "candidate" else VerdictKind.DEVICE_ERROR
-            why = f"killed by signal {p.proc.signal}" if p.proc.signal else (p.report or {}).get("error") or f"exit code {p.proc.returncode}"
-            if (not p.report or p.proc.returncode != 0) and p.proc.stderr.strip():
-                why += ": " + p.proc.stderr.strip().splitlines()[-1][:300]
+            # the report's error and the process's stderr are the candidate's to write (inputs it read, printed):
+            # scrubbed of numbers and bounded (engine/process_text)
+            why = f"killed by signal {p.proc.signal}" if p.proc.signal else last_line((p.report or {}).get("error")) or f"exit code {p.proc.returncode}"
+            if (not p.report or p.proc.returncode != 0) and last_line(p.proc.stderr):
+                why += ": " + last_line(p.proc.stderr)
             verdict.message = f"the runner failed: {why}" if side == "candidate" else f"timing run of the baseline failed: {why}"
             if side == "candidate" and ((p.report or {}).get("candidate_proof") or {}).get("nulls"):
                 verdict.message = f"the candidate kernel never ran: its creator returned nullptr ({why})"
-            verdict.log = (verdict.log + "\n" + p.proc.stdout[-4000:] + p.proc.stderr[-4000:])[-20000:]
+            verdict.log = (verdict.log + f"\n--- the {side}'s runner (numbers replaced by #) ---\n" + process_text(p.proc.stdout, 512, 1024)
+                           + "\n" + process_text(p.proc.stderr))[-20000:]  # fmt: skip
             return True
         return False
 
@@ -433,8 +484,8 @@ class Judge:
             if proc.timed_out or not (report or {}).get("ok"):
                 return {}
             await self.pull(record, local)
-            kept = kept_outputs(read_tensors(local))
-        except (OSError, ValueError, struct.error):
+            kept = kept_outputs(read_tensors(local, max_bytes=self._record_bound(len(todo))))
+        except (OSError, ValueError, struct.error):  # MalformedRecord included
             return {}
         finally:
             local.unlink(missing_ok=True)

@@ -100,6 +100,10 @@ class Pipeline:
             await self._evaluate(task, candidate, verdict, say, static)
         except DeviceError as exc:
             verdict.kind, verdict.message = VerdictKind.DEVICE_ERROR, str(exc)
+        except MkbError:
+            raise  # the harness's own trouble (MNN missing, a workspace that cannot be configured): one line, said by the CLI
+        except Exception as exc:  # the last resort: nothing a kernel leaves behind may end an evaluation in a traceback
+            unexpected(verdict, exc)
         finally:
             self.in_flight -= 1
             if self.in_flight == 0:  # the last evaluation under way: its sandbox ends (each run's leftovers already did)
@@ -465,6 +469,27 @@ class Pipeline:
             elif s.domain and native is not None and there is None:
                 own[s.remote] = error_bound(task.tolerance, None)
         return kept, bound, own, dropped
+
+
+CANDIDATE_PHASES = ("verify", "time", "convert")  # phases in which the candidate's code has run
+
+
+def unexpected(verdict: Verdict, exc: Exception) -> None:
+    """An exception no part of the judge handled, as a classified verdict: `runtime_error` once the candidate's code
+    has run (what it left behind is the likely cause), `device_error` before (it says nothing about the kernel). The
+    log names the exception's type and where the judge raised it, never its text (it may quote data read back)."""
+    import logging
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno} ({frames[-1].name})" if frames else "unknown"
+    ran = any(p in verdict.phases for p in CANDIDATE_PHASES)
+    verdict.kind = VerdictKind.RUNTIME_ERROR if ran else VerdictKind.DEVICE_ERROR
+    verdict.speedup = None
+    verdict.message = (f"the judge could not handle what the candidate's run left ({type(exc).__name__}): classified as a runtime error"
+                       if ran else f"the judge failed before the candidate's code ran ({type(exc).__name__}): nothing is said of the kernel")  # fmt: skip
+    verdict.log = (verdict.log + f"\n--- judge: unexpected {type(exc).__name__} at {where} ---")[-20000:]
+    logging.getLogger(__name__).debug("unexpected error in an evaluation of %s", verdict.task_id, exc_info=exc)
 
 
 def reject(verdict: Verdict, findings: list[Finding]) -> None:

@@ -16,6 +16,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from mkb_tui.bench.tensorfile import MalformedRecord
+
 
 @dataclass(frozen=True)
 class InputSet:
@@ -144,9 +146,12 @@ def plan_text(plan: ProcessPlan, sets: list[InputSet], *, model: str, api: str, 
 
 
 def kept_outputs(tensors: list[tuple[str, object]]) -> dict[int, list]:
-    """The record file's tensors ("RUN:NAME") grouped by run, in order."""
+    """The record file's tensors ("RUN:NAME") grouped by run, in order; MalformedRecord for a name that does not
+    start with a run number (the record is written by a process the candidate's code ran in)."""
     runs: dict[int, list] = {}
-    for name, array in tensors:
-        run, _, _ = name.partition(":")
+    for i, (name, array) in enumerate(tensors):
+        run, colon, _ = name.partition(":")
+        if not colon or not run.isascii() or not run.isdigit() or len(run) > 6:
+            raise MalformedRecord(f"tensor {i}: its name does not start with a run number")
         runs.setdefault(int(run), []).append(array)
     return runs
