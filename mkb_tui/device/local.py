@@ -288,6 +288,9 @@ class LocalDevice(Device):
         exe = argv[0] if os.path.isabs(argv[0]) else str(self.workdir / argv[0])
         if not self.contained and channel is None:
             return await run_limited([exe, *argv[1:]], cwd=self.workdir, timeout=timeout, env=env, limits=self.limits, stdin=stdin)
+        if self._supervisor is not None and self._supervisor.contained != self.contained:
+            await self._supervisor.close()  # containment changed (set up again): never run under the other kind
+            self._supervisor = None
         if self._supervisor is None:
             from mkb_tui.device.supervisor import Supervisor
 

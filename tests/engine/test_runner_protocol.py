@@ -22,6 +22,8 @@ def abs_case(pipeline):
     async def prepare():
         base = await pipeline.baseline()
         models, sets = await pipeline._push_case(get_task("abs"))
+        # plan 1 reads its inputs from files; a channel device never has them pushed, so they are pushed here
+        await pipeline.device.push({s.remote: s.inputs for s in sets if s.inputs is not None})
         return base, models, sets
 
     return asyncio.run(prepare())
@@ -78,3 +80,32 @@ def test_a_bad_plan_is_one_clear_error(pipeline, abs_case):
     base, _, _ = abs_case
     _, report = _run(pipeline, base, "mkbplan 1\nmodel models/x.mnn\nrun 3\n")
     assert not report["ok"] and "unknown input set" in report["error"]
+
+
+def test_plan_2_takes_each_input_over_the_channel_and_the_supervisor_keeps_the_outputs(pipeline, abs_case):
+    from mkb_tui.engine.channel import channel_plan_text, input_layout, parse_channel
+
+    base, models, sets = abs_case
+    if not pipeline.device.channel:
+        pytest.skip("this device has no supervisor")
+    shape = Shape(warmup=2, runs=4, extra=0)
+    plan = timing_plans(sets, shape, 1, 4096, random.Random(7), check_all=True)[0]
+    text = channel_plan_text(plan, input_layout(sets[0].inputs), model=models.baseline, api="session", threads=1, precision="high")
+    assert "input " not in text.text and "record" not in text.text  # no file of the evaluation is named
+
+    async def go():
+        await pipeline.device.push({"bin/mkb_runner": base.runner, "lib/baseline/libMNN.so": base.build_dir / "libMNN.so"})
+        return await pipeline.device.run_channel(["bin/mkb_runner"], timeout=60, stdin=text.text.encode(),
+                                                 sets=[sets[i].sealed for i in plan.sets], keep=list(range(plan.runs)),
+                                                 max_out=1 << 24, env={"LD_LIBRARY_PATH": "lib/baseline"})  # fmt: skip
+
+    result = asyncio.run(go())
+    report = json.loads([l for l in result.stdout.splitlines() if l.startswith("{")][-1])
+    assert report["ok"] and result.returncode == 0, (report, result.stderr[-1000:])
+    record = parse_channel(result.channel, runs=plan.runs, keep=tuple(range(plan.runs)))
+    for run, arrays in record.kept.items():  # MNN's answer for the set each run got, by the supervisor's hand
+        want = [a for _, a in read_tensors(sets[plan.sets[run]].reference)]
+        assert np.allclose(arrays[0], want[0], atol=1e-5)
+    # the supervisor's clock: each run's CPU at least the runner's own account of its session run
+    assert all(c.cpu_ns >= 0.5 * t * 1e6 for c, t in zip(record.runs, report["times_ms"]))
+    assert record.total_cpu_ns > sum(c.cpu_ns for c in record.runs)
