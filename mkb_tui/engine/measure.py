@@ -146,10 +146,11 @@ def streamed_disagreement(stdout: str, report: dict) -> str | None:
     return None
 
 
-def parse_runner_output(stdout: str) -> dict | None:
+def parse_runner_output(stdout: str, *, streamed: bool = True) -> dict | None:
     """The runner's report: its last line (it writes nothing after it, and exits). A JSON line a kernel printed
     earlier is never taken for it, and a report whose times differ from the lines the runner streamed as each run
-    ended is a failed run."""
+    ended is a failed run (plan 1; on the channel, `streamed=False`, the runner streams nothing: its times decide
+    nothing there)."""
     lines = [line.strip() for line in stdout.splitlines() if line.strip()]
     if not lines or not lines[-1].startswith("{"):
         return None
@@ -162,7 +163,7 @@ def parse_runner_output(stdout: str) -> dict | None:
     bad = malformed_report(report)
     if bad:
         return {"ok": False, "error": f"the runner's report is malformed ({bad})"}
-    why = streamed_disagreement(stdout, report) if report.get("ok") else None
+    why = streamed_disagreement(stdout, report) if report.get("ok") and streamed else None
     return {"ok": False, "error": why} if why else report
 
 
@@ -327,7 +328,7 @@ class Judge:
         for attempt in range(2):
             proc = await self.channel(side, text.text, sealed, keep, self._max_out())
             self.device_s += proc.seconds
-            p = _Process(proc, parse_runner_output(proc.stdout), replace(plan, record=tuple(keep)), text)
+            p = _Process(proc, parse_runner_output(proc.stdout, streamed=False), replace(plan, record=tuple(keep)), text)
             try:
                 p.channel = parse_channel(proc.channel, runs=plan.runs, keep=tuple(keep))
             except ChannelError as exc:
@@ -424,7 +425,11 @@ class Judge:
             verdict.message = f"no result from the {side} within {timeout:.0f} s"
             return True
         failed = p.proc.signal or p.report is None or not p.report.get("ok") or p.proc.returncode != 0
-        if side == "candidate" and self._holds_secrets(p) and (failed or p.channel_error):
+        if not failed and p.channel_error:  # the harness's own words about the protocol: nothing of the run's in them
+            verdict.kind = VerdictKind.RUNTIME_ERROR if side == "candidate" else VerdictKind.DEVICE_ERROR
+            verdict.message = p.channel_error if side == "candidate" else f"timing run of the baseline failed: {p.channel_error}"
+            return True
+        if side == "candidate" and self._holds_secrets(p) and failed:
             # a candidate process that held secret inputs says nothing in its own words: its text (stdout, stderr,
             # the report's error) could carry those inputs. What failed is told by its kind alone; the words come
             # from a diagnostic run on the public seeds (verify)
@@ -434,10 +439,6 @@ class Judge:
             verdict.message += " on a process holding secret inputs (its output is withheld)"
             if ((p.report or {}).get("candidate_proof") or {}).get("nulls"):
                 verdict.message = "the candidate kernel never ran: its creator returned nullptr"
-            return True
-        if not failed and p.channel_error:
-            verdict.kind = VerdictKind.RUNTIME_ERROR if side == "candidate" else VerdictKind.DEVICE_ERROR
-            verdict.message = p.channel_error if side == "candidate" else f"timing run of the baseline failed: {p.channel_error}"
             return True
         if failed:
             # the baseline (MNN's own kernel) failing is the harness's trouble, never the candidate's
@@ -544,7 +545,8 @@ class Judge:
         fixed = [i for i, s in enumerate(self.sets) if s.fixed]
         if not fixed:
             return
-        plan = ProcessPlan((fixed[0],) * max(self.shape.warmup, 1) + tuple(fixed[1:]), (), 0x7FC00000 | self.rng.getrandbits(22))
+        runs = (fixed[0],) * max(self.shape.warmup, 1) + tuple(fixed[1:])
+        plan = ProcessPlan(runs, tuple(range(len(runs))), 0x7FC00000 | self.rng.getrandbits(22))  # kept: outputs read too
         p = await self._process("candidate", plan, "out/candidate.mkbt")
         diag = Verdict(verdict.task_id, VerdictKind.RUNTIME_ERROR)
         if self._failed(p, "candidate", diag, timeout):
@@ -578,12 +580,19 @@ class Judge:
         plans = timing_plans(self.sets, self.shape, wanted - 1, output_bytes, self.rng, check_all=check_all,
                              secret_only=self.channel is not None)  # fmt: skip
         for r, plan in enumerate(plans, start=1):
-            base = await self._process("baseline", plan, "out/baseline.mkbt")
-            if self._failed(base, "baseline", verdict, timeout):
-                return None
+            # the two sides take turns going first: whatever the first process of a pair leaves the second (warm
+            # caches, a clock's frequency) falls on both alike
+            if r % 2 == 0 or self.channel is None:
+                base = await self._process("baseline", plan, "out/baseline.mkbt")
+                if self._failed(base, "baseline", verdict, timeout):
+                    return None
             cand = await self._process("candidate", plan, "out/candidate.mkbt")
             if self._failed(cand, "candidate", verdict, timeout) or not await self._checked(cand, verdict, f"timing round {r}"):
                 return None
+            if r % 2 == 1 and self.channel is not None:
+                base = await self._process("baseline", plan, "out/baseline.mkbt")
+                if self._failed(base, "baseline", verdict, timeout):
+                    return None
             attempt.rounds.append((base, cand))
             if self._over_budget(verdict):
                 return None

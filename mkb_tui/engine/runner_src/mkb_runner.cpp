@@ -850,6 +850,67 @@ int runModulePlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, 
     return report(plan, timing);
 }
 
+bool sameType(uint32_t dtype, halide_type_t ty) {
+    return (dtype == F32 && ty.code == halide_type_float && ty.bits == 32) || (dtype == I32 && ty.code == halide_type_int && ty.bits == 32) ||
+           (dtype == U8 && ty.code == halide_type_uint && ty.bits == 8) || (dtype == I8 && ty.code == halide_type_int && ty.bits == 8);
+}
+
+// Plan 2's runs: the least the runner does per run, since whatever it does there runs in the candidate's address space
+// and is charged from the baseline's figure (a candidate that answered the channel itself would skip it): one copy in
+// from the input memory file (straight into MNN's tensor when the layouts agree), the session, one copy out into the
+// output memory file, the handshake. No poisoning (the supervisor fills the output file with a NaN pattern before each
+// run, and a run that leaves MNN's outputs as they were leaves the previous input's answer: wrong, and seen), no
+// system-call clock, no per-run line (the supervisor's clock decides; the runner's own is only shown).
+int runSessionChannel(const Plan& plan, MNN::Interpreter* net, MNN::Session* session, std::map<std::string, MNN::Tensor*>& modelInputs,
+                      std::vector<std::unique_ptr<MNN::Tensor>>& hosts, const std::vector<bool>& plainIn,
+                      const std::map<std::string, MNN::Tensor*>& outputs, std::vector<std::unique_ptr<MNN::Tensor>>& hostOuts,
+                      std::vector<HostTensor>& outs, const std::vector<bool>& plainOut) {
+    if (!announceOutputs(outs)) return fail("cannot announce the outputs to the supervisor");
+    std::string err;
+    std::vector<MNN::Tensor*> devs;
+    std::vector<bool> direct;
+    for (size_t k = 0; k < plan.layout.size(); ++k) {
+        const ChannelTensor& t = plan.layout[k];
+        MNN::Tensor* dev = modelInputs[t.name];
+        if (dev == nullptr || k >= hosts.size()) return fail("model has no input named " + t.name);
+        devs.push_back(dev);
+        direct.push_back(plainIn[k] && sameType(t.dtype, dev->getType()) && (size_t)dev->size() == t.bytes);
+    }
+    std::vector<const MNN::Tensor*> outTensors;
+    for (const auto& kv : outputs) outTensors.push_back(kv.second);
+    Timing timing;
+    for (size_t r = 0; r < plan.runs.size(); ++r) {
+        if (!awaitGo()) return fail("the supervisor closed the channel");
+        for (size_t k = 0; k < plan.layout.size(); ++k) {
+            const ChannelTensor& t = plan.layout[k];
+            if (direct[k]) { memcpy(devs[k]->host<void>(), gChannel.in + t.offset, t.bytes); continue; }
+            MNN::Tensor* host = hosts[k].get();
+            if (!fillFromBytes(t.name, gChannel.in + t.offset, t.bytes, t.dtype, host->getType(), host->host<void>(),
+                               (size_t)host->elementSize(), err))
+                return fail(err);
+            if (plainIn[k]) memcpy(devs[k]->host<void>(), host->host<void>(), (size_t)host->size());
+            else devs[k]->copyFromHostTensor(host);
+        }
+        int64_t t0 = nowNs();
+        MNN::ErrorCode code = net->runSession(session);
+        int64_t t1 = nowNs();
+        if (code != MNN::NO_ERROR) return fail("runSession failed", 3);
+        for (size_t i = 0; i < outTensors.size(); ++i) {
+            uint8_t* dst = gChannel.out + gChannel.outOffsets[i];
+            if (plainOut[i]) {
+                memcpy(dst, outTensors[i]->host<void>(), outs[i].data.size());
+            } else {
+                outTensors[i]->copyToHostTensor(hostOuts[i].get());
+                memcpy(dst, hostOuts[i]->host<void>(), outs[i].data.size());
+            }
+        }
+        if (!rawWriteAll(kCtlOut, "D", 1)) return fail("the supervisor closed the channel");
+        timing.times.push_back(t1 - t0);
+    }
+    awaitGo();  // the end of the channel: alive until the supervisor took the last run's clocks
+    return report(plan, timing);
+}
+
 int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets, const MNN::ScheduleConfig& config) {
     std::unique_ptr<MNN::Interpreter> net(MNN::Interpreter::createFromFile(plan.model.c_str()));
     if (!net) return fail("cannot load model " + plan.model);
@@ -896,11 +957,14 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
             plainIn[s].push_back(dev->host<void>() != nullptr && dev->getDimensionType() != MNN::Tensor::CAFFE_C4 &&
                                  dev->getDimensionType() == hosts[s][k]->getDimensionType() && dev->size() == hosts[s][k]->size());
         }
-    if (gChannel.on && !announceOutputs(outs)) return fail("cannot announce the outputs to the supervisor");
+    if (gChannel.on) {
+        int code = runSessionChannel(plan, net.get(), session, modelInputs, hosts[0], plainIn[0], outputs, hostOuts, outs, plainOut);
+        net->releaseSession(session);
+        return code;
+    }
     Timing timing;
     for (size_t r = 0; r < plan.runs.size(); ++r) {
         const Run& run = plan.runs[r];
-        if (gChannel.on && !awaitGo()) return fail("the supervisor closed the channel");
         // poison first, then feed: an output that shares memory with an input still gets its input
         for (const auto& kv : outputs)
             if (kv.second->host<void>()) poisonBytes(kv.second->host<void>(), kv.second->usize(), runPoison(plan.poison, r));
