@@ -255,6 +255,12 @@ class Judge:
                 p.channel = parse_channel(proc.channel, runs=plan.runs, keep=tuple(keep))
             except ChannelError as exc:
                 p.channel_error = str(exc)
+            counted = len((p.report or {}).get("times_ms") or [])
+            if p.channel_error is None and (p.report or {}).get("ok") and counted != plan.runs:
+                # the runner times every run it makes: fewer in its report than the supervisor timed means something
+                # else answered the channel (a kernel running the protocol itself, past the runner's own work)
+                p.channel_error = (f"the runner's report accounts for {counted} of the {plan.runs} runs the supervisor timed: "
+                                   "something other than the runner answered the channel")  # fmt: skip
             if side == "candidate" or proc.timed_out or ((p.report or {}).get("ok") and p.channel_error is None) or attempt:
                 return p
             await asyncio.sleep(2.0)  # MNN's own kernel failing: a pristine library being rebuilt (as in _process)

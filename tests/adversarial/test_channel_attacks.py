@@ -1,0 +1,71 @@
+"""Classes 17-20 and 23 against the channel (plan 2) through the real pipeline, with the runtime defence alone
+(static=False) unless a test says otherwise. Each must end in an honest verdict: no speedup it did not earn, no
+crash of the harness, nothing of a secret input in its words, bounded device time."""
+
+import pytest
+
+from tests.adversarial.channel_kernels import CHANNEL_ATTACKS, TAKEOVER, honest, repeated_fabs, takeover_zero_copy
+from tests.adversarial.kernels import CORRECT
+from tests.mnn_fixtures import evaluate
+
+pytestmark = pytest.mark.mnn
+CPP = "source/backend/cpu/MKBCandidate.cpp"
+
+
+@pytest.fixture(scope="module")
+def channel_pipeline(mnn):
+    from mkb_tui.device import open_device
+    from mkb_tui.engine.pipeline import Pipeline, TimingPlan
+
+    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=6, max_rounds=6), run_timeout=20)
+
+
+@pytest.fixture(scope="module")
+def honest_fabs(channel_pipeline):
+    verdict = evaluate(channel_pipeline, "abs", {CPP: CORRECT}, static=False)
+    assert verdict.correct and verdict.speedup is not None, verdict.message
+    assert verdict.timing_check["clock"] == "outside"
+    return verdict
+
+
+def test_taking_over_the_channel_loop_is_refused(channel_pipeline):
+    """The kernel answers every run itself over fds 3-6 and shortens the runner's list of runs to one, so the runner
+    ends cleanly: its report then accounts for one run of the supervisor's twelve or sixteen."""
+    verdict = evaluate(channel_pipeline, "abs", {CPP: TAKEOVER}, static=False)
+    assert verdict.kind.value == "runtime_error", (verdict.kind.value, verdict.message)
+    assert verdict.speedup is None
+    assert "something other than the runner answered the channel" in verdict.message, verdict.message
+
+
+def test_taking_over_the_channel_without_copies_gains_nothing(channel_pipeline):
+    """Found here: the judge subtracts the runner's own per-run cost (poison, feeding, copies out: ~55 us a run on
+    abs, 4.5x MNN's op) as measured on the baseline, so a kernel that answers the channel itself from the runner's
+    own mappings, skipping that work, was credited 0.79x (reverified) for work its honest form is credited 0.18x for
+    (abs computed 10 times over); at 7 times over, 12108x (timing_impossible). The runner's report now has to
+    account for every run the supervisor timed."""
+    work = repeated_fabs(10)
+    base = evaluate(channel_pipeline, "abs", {CPP: honest(work)}, static=False)
+    assert base.correct and base.speedup is not None, base.message
+    verdict = evaluate(channel_pipeline, "abs", {CPP: takeover_zero_copy(work)}, static=False)
+    assert verdict.speedup is None or verdict.speedup < 1.5 * base.speedup, (verdict.speedup, base.speedup, verdict.flags)
+    assert verdict.kind.value == "runtime_error", (verdict.kind.value, verdict.message)
+
+
+@pytest.mark.xfail(strict=True, reason="defect: file I/O on any descriptor through the vtable of libc's `stdout` FILE, "
+                   "and a scan of the runner's stack, get through the text and object checks (correct, not rejected)")
+def test_driving_the_channel_from_the_kernel_is_refused_by_the_checks(channel_pipeline):
+    verdict = evaluate(channel_pipeline, "abs", {CPP: TAKEOVER}, static=True)
+    assert verdict.kind.value == "rejected", (verdict.kind.value, verdict.message)
+
+
+@pytest.mark.parametrize("name", sorted(CHANNEL_ATTACKS))
+def test_breaking_the_protocol_is_a_short_runtime_error(channel_pipeline, name):
+    verdict = evaluate(channel_pipeline, "abs", {CPP: CHANNEL_ATTACKS[name]}, static=False)
+    if name == "scribbles_past_outputs":  # bytes past the layout are never read: the outputs are right, the time honest
+        assert verdict.correct, verdict.message
+        assert verdict.speedup is not None and verdict.speedup < 3.0, verdict.speedup
+        return
+    assert verdict.kind.value in ("runtime_error", "wrong_output"), (name, verdict.kind.value, verdict.message)
+    assert verdict.speedup is None
+    assert len(verdict.message) < 600, verdict.message
+    assert "garbage" not in verdict.message and "99999999999" not in verdict.message  # nothing the runner wrote is quoted
