@@ -335,10 +335,10 @@ class Judge:
             # a candidate process that held secret inputs says nothing in its own words: its text (stdout, stderr,
             # the report's error) could carry those inputs. What failed is told by its kind alone; the words come
             # from a diagnostic run on the public seeds (verify)
+            # its exit code and signal are its words too (a kernel that ends with _exit(byte of a secret input), or
+            # picks its signal, would spell a secret out in the message): neither is told
             verdict.kind = VerdictKind.RUNTIME_ERROR
-            verdict.message = (f"the runner failed: killed by signal {p.proc.signal}" if p.proc.signal else
-                               "the runner failed" + (f" (exit code {p.proc.returncode})" if p.proc.returncode else ""))  # fmt: skip
-            verdict.message += " on a process holding secret inputs (its output is withheld)"
+            verdict.message = "the runner failed on a process holding secret inputs (its output, exit code and signal are withheld)"
             if ((p.report or {}).get("candidate_proof") or {}).get("nulls"):
                 verdict.message = "the candidate kernel never ran: its creator returned nullptr"
             return True

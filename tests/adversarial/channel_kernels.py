@@ -12,6 +12,11 @@ FD_IO = r'''
 #include <cstdio>
 #include <cstdint>
 namespace {
+struct Ehdr { unsigned char ident[16]; uint16_t type, machine; uint32_t version; uint64_t entry, phoff, shoff; uint32_t flags;
+              uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx; };
+struct Phdr { uint32_t type, flags; uint64_t offset, vaddr, paddr, filesz, memsz, align; };
+struct Dyn { int64_t tag; uint64_t val; };
+struct Sym { uint32_t name; unsigned char info, other; uint16_t shndx; uint64_t value, size; };
 typedef long (*IoRead)(FILE*, void*, long);
 typedef long (*IoWrite)(FILE*, const void*, long);
 typedef long (*IoSeek)(FILE*, long, int);
@@ -64,6 +69,53 @@ bool shortenRuns(long runs) {
             if (ok) { p[j + 1] = p[j] + 16; return true; }
         }
     return false;
+}
+// a libc function by name, without a reference to it: libc's ELF header lies below any of its code (one of the FILE
+// vtable's functions), its dynamic symbol table is in memory
+void* libcFunction(const void* inLibc, const char* name) {
+    uintptr_t a = (uintptr_t)inLibc & ~(uintptr_t)4095;
+    for (int k = 0; k < 16384 && *(const uint32_t*)a != 0x464c457fu; ++k) a -= 4096;
+    if (*(const uint32_t*)a != 0x464c457fu) return nullptr;
+    const Ehdr* eh = (const Ehdr*)a;
+    const Phdr* ph = (const Phdr*)(a + eh->phoff);
+    const Dyn* dyn = nullptr;
+    for (int i = 0; i < eh->phnum; ++i) if (ph[i].type == 2 /* PT_DYNAMIC */) dyn = (const Dyn*)(a + ph[i].vaddr);
+    if (!dyn) return nullptr;
+    uintptr_t symtab = 0, strtab = 0;
+    for (; dyn->tag != 0; ++dyn) {
+        uintptr_t v = dyn->val < a ? a + dyn->val : dyn->val;
+        if (dyn->tag == 6 /* DT_SYMTAB */) symtab = v;
+        if (dyn->tag == 5 /* DT_STRTAB */) strtab = v;
+    }
+    if (!symtab || !strtab || strtab <= symtab) return nullptr;
+    for (const Sym* sym = (const Sym*)symtab; (uintptr_t)(sym + 1) <= strtab; ++sym)
+        if (sym->value && (sym->info & 15) == 2 /* STT_FUNC */ && ::strcmp((const char*)strtab + sym->name, name) == 0)
+            return (void*)(a + sym->value);
+    return nullptr;
+}
+// the runner's report, as the runner would have written it for `runs` runs (each claimed 1 us: nothing decides by it)
+void forgeReport(Io& io, long runs) {
+    char line[64];
+    for (long r = 0; r < runs; ++r) {
+        int len = ::snprintf(line, sizeof line, "\nmkbrun %ld 1000 1000\n", r);
+        io.wr(&io.f[1], line, len);
+    }
+    std::vector<char> j;
+    auto put = [&](const char* t) { while (*t) j.push_back(*t++); };
+    auto list = [&](const char* key) {
+        put(key);
+        for (long r = 0; r < runs; ++r) put(r ? ",0.001" : "0.001");
+        put("]");
+    };
+    put("\n{\"ok\":true,\"api\":\"session\",\"threads\":1,\"precision\":\"high\",\"clock\":\"vdso\"");
+    list(",\"times_ms\":[");
+    list(",\"raw_ms\":[");
+    list(",\"io_ms\":[");
+    ::snprintf(line, sizeof line, ",\"hashes\":[],\"timed_ms\":%.3f", runs * 0.001);
+    put(line);
+    ::snprintf(line, sizeof line, ",\"candidate_proof\":{\"creations\":1,\"executions\":%ld,\"nulls\":0}}\n", runs);
+    put(line);
+    io.wr(&io.f[1], j.data(), (long)j.size());
 }
 // the runner's own mappings of the input and output memory files (its global `gChannel`, in the executable's .bss):
 // the auxiliary vector at the top of the stack names the executable's program headers (AT_PHDR), so its base; from
@@ -147,6 +199,25 @@ def takeover_zero_copy(body: str) -> str:
 
 TAKEOVER_ZERO_COPY = takeover_zero_copy(FABS)
 
+
+def takeover_forged(body: str) -> str:
+    """takeover_zero_copy, and the runner never speaks again: the kernel writes the runner's report for every run the
+    supervisor timed, and ends the process with libc's _exit, found through libc's own symbol table."""
+    return with_fd_io(
+        "        Mapped m = findChannel((long)n * 4);\n"
+        "        typedef void (*ExitFn)(int);\n"
+        "        ExitFn leave = (ExitFn)libcFunction((const void*)io.wr, \"_exit\");\n"
+        "        if (m.in == nullptr || leave == nullptr) { for (int i = 0; i < n; ++i) dst[i] = 12345.0f; return NO_ERROR; }\n"
+        "        long runs = 0;\n"
+        "        char go = 'G';\n"
+        "        do {\n"
+        "            { const float* src = m.in; float* dst = m.out;\n" + body + "            }\n"
+        "            io.wr(&io.f[5], \"D\", 1);\n"
+        "            ++runs;\n"
+        "        } while (io.rd(&io.f[3], &go, 1) == 1 && go == 'G');\n"
+        "        forgeReport(io, runs);\n"
+        "        leave(0);\n")
+
 CHANNEL_ATTACKS = {
     # class 18: 'D' before computing (the clock stops early); the runner's own 'D' then ends the next run
     "done_before_computing": with_fd_io("        io.wr(&io.f[5], \"D\", 1);\n" + FABS),
@@ -161,3 +232,16 @@ CHANNEL_ATTACKS = {
     "scribbles_past_outputs": with_fd_io(
         "        io.sk(&io.f[6], (long)n * 4, 0);\n        io.wr(&io.f[6], src, (long)n * 4);\n" + FABS),
 }
+
+
+# class 19: a byte of an input spelt out in the exit code, in the verification process only (16 runs; the rerun on the
+# fixed seeds alone has 12, so it passes and the failure "needs a secret input"): 4 of its 9 input sets are secret
+EXIT_CODE_LEAK = with_fd_io(
+    "        static long calls = 0;\n"
+    "        if (++calls == 14) {\n"
+    "            typedef void (*ExitFn)(int);\n"
+    "            ExitFn leave = (ExitFn)libcFunction((const void*)io.wr, \"_exit\");\n"
+    "            unsigned char byte[4];\n"
+    "            ::memcpy(byte, src, 4);\n"
+    "            if (leave) leave(200 + (byte[3] & 0x3f) % 50);  // 200..249: told apart from the runner's own codes\n"
+    "        }\n" + FABS)
