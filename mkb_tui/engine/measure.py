@@ -296,14 +296,21 @@ class Judge:
             want = [a for _, a in read_tensors(chosen.reference)]
             cmp = compare_outputs(got, want, self.tolerance)
             self.checked += 1
-            verdict.max_abs_error = max(verdict.max_abs_error or 0.0, cmp.max_abs_error)
-            verdict.max_rel_error = max(verdict.max_rel_error or 0.0, cmp.max_rel_error)
             if not cmp.ok:
                 verdict.kind = VerdictKind.WRONG_OUTPUT
-                verdict.first_mismatch = f"{chosen.label}, {cmp.first_mismatch}"
-                verdict.message = f"{chosen.label}: {cmp.message}" if where == "verification" else (
-                    f"the timed runs' outputs differed from the reference ({where}, run {run}, {chosen.label}): {cmp.message}")  # fmt: skip
+                if not self._holds_secrets(p):
+                    verdict.max_abs_error = max(verdict.max_abs_error or 0.0, cmp.max_abs_error)
+                    verdict.max_rel_error = max(verdict.max_rel_error or 0.0, cmp.max_rel_error)
+                    verdict.first_mismatch, text = f"{chosen.label}, {cmp.first_mismatch}", cmp.message
+                else:  # what it got, where and how often are the kernel's words, in a process that held secret inputs
+                    # (a secret set's expected values are secret too): told by a rerun on the fixed seeds (verify)
+                    text = f"outputs out of tolerance {self.tolerance:g} (the values are withheld: the process held secret inputs)"
+                    verdict.first_mismatch = chosen.label
+                verdict.message = f"{chosen.label}: {text}" if where == "verification" else (
+                    f"the timed runs' outputs differed from the reference ({where}, run {run}, {chosen.label}): {text}")  # fmt: skip
                 return False
+            verdict.max_abs_error = max(verdict.max_abs_error or 0.0, cmp.max_abs_error)
+            verdict.max_rel_error = max(verdict.max_rel_error or 0.0, cmp.max_rel_error)
             if p.channel is not None:  # the supervisor hashed the outputs it took from the run itself
                 reported = p.channel.runs[run].digest
             else:
@@ -431,7 +438,28 @@ class Judge:
             verdict.kind = VerdictKind.CORRECT
             verdict.message = f"all {fixed} seeds and {len(used) - fixed} secret inputs within {self.tolerance:g}"
             return True
+        if verdict.kind is VerdictKind.WRONG_OUTPUT and self._holds_secrets(p):
+            await self._diagnose_outputs(verdict, timeout)
         return self.lenient and verdict.kind is VerdictKind.WRONG_OUTPUT
+
+    async def _diagnose_outputs(self, verdict: Verdict, timeout: float) -> None:
+        """Where and by how much outputs are wrong, from a rerun on the public seeds alone with every run kept (its
+        outputs may be quoted: nothing secret was in its reach). When that run is right, only the kind is told."""
+        fixed = [i for i, s in enumerate(self.sets) if s.fixed]
+        if not fixed:
+            return
+        warm = max(self.shape.warmup, 1)
+        sets = (fixed[0],) * warm + tuple(fixed[1:])
+        plan = ProcessPlan(sets, tuple(range(warm - 1, len(sets))), 0x7FC00000 | self.rng.getrandbits(22))
+        p = await self._process("candidate", plan, "out/candidate.mkbt")
+        diag = Verdict(verdict.task_id, VerdictKind.RUNTIME_ERROR)
+        if self._failed(p, "candidate", diag, timeout):
+            return
+        if await self._compare(p, diag, "verification"):
+            verdict.message += "; on the fixed seeds alone its outputs are right: it fails on a secret input"
+        elif diag.kind is VerdictKind.WRONG_OUTPUT:
+            verdict.message, verdict.first_mismatch = diag.message + " (rerun on the fixed seeds alone)", diag.first_mismatch
+            verdict.max_abs_error, verdict.max_rel_error = diag.max_abs_error, diag.max_rel_error
 
     async def _diagnose(self, verdict: Verdict, timeout: float) -> None:
         """The words of a failure, from a run on the public seeds alone (its text may be shown: nothing secret was

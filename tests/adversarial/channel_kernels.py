@@ -245,3 +245,21 @@ EXIT_CODE_LEAK = with_fd_io(
     "            ::memcpy(byte, src, 4);\n"
     "            if (leave) leave(200 + (byte[3] & 0x3f) % 50);  // 200..249: told apart from the runner's own codes\n"
     "        }\n" + FABS)
+
+# class 23: a kernel that waits (libc's usleep, found through libc's symbol table: no reference, and a sleep is no
+# timer) 100 ms in every run: its CPU is an honest abs, its wall time 8000x MNN's
+SLEEPER = with_fd_io(
+    "        typedef int (*SleepFn)(unsigned);\n"
+    "        static SleepFn nap = (SleepFn)libcFunction((const void*)io.wr, \"usleep\");\n"
+    "        if (nap) nap(100000);\n" + FABS)
+
+# class 17/19: the input memory file read once, at the first run, and every later run answered from it: wrong, and
+# the verdict on a secret set must not quote the values it got or expected (the expected is |a secret input|)
+STALE_INPUT = with_fd_io(
+    "        static std::vector<float> early;\n"
+    "        if (early.empty()) {\n"
+    "            early.assign(n, 7.0f);\n"
+    "            io.sk(&io.f[4], 0, 0);\n"
+    "            io.rd(&io.f[4], early.data(), (long)n * 4);\n"
+    "        }\n"
+    "        for (int i = 0; i < n; ++i) dst[i] = std::fabs(early[i]);\n")

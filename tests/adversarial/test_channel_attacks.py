@@ -6,7 +6,7 @@ import pytest
 
 import re
 
-from tests.adversarial.channel_kernels import (CHANNEL_ATTACKS, EXIT_CODE_LEAK, TAKEOVER, honest, repeated_fabs,
+from tests.adversarial.channel_kernels import (CHANNEL_ATTACKS, EXIT_CODE_LEAK, SLEEPER, STALE_INPUT, TAKEOVER, honest, repeated_fabs,
                                                takeover_forged, takeover_zero_copy)
 from tests.adversarial.kernels import CORRECT
 from tests.mnn_fixtures import evaluate
@@ -93,3 +93,24 @@ def test_breaking_the_protocol_is_a_short_runtime_error(channel_pipeline, name):
     assert verdict.speedup is None
     assert len(verdict.message) < 600, verdict.message
     assert "garbage" not in verdict.message and "99999999999" not in verdict.message  # nothing the runner wrote is quoted
+
+
+def test_a_wrong_answer_quotes_nothing_the_process_could_have_taken_from_a_secret_set(channel_pipeline):
+    """Found here: `secret input 6: ... got 9.524874, expected 9.202935` (the expected value is |a secret input's
+    element|), and `seed 1: ... got 9.202935, expected 7.116808` (the kernel answered a public seed with the warm-up
+    set's values, a secret set's: what it got is the kernel's words). The words now come from a rerun on the fixed
+    seeds alone, whose values are all public."""
+    verdict = evaluate(channel_pipeline, "abs", {CPP: STALE_INPUT}, static=False)
+    assert verdict.kind.value == "wrong_output" and verdict.speedup is None, (verdict.kind.value, verdict.message)
+    assert "rerun on the fixed seeds alone" in verdict.message, verdict.message
+    assert verdict.message.startswith("seed "), verdict.message
+    assert "got" in verdict.message  # the rerun's mismatch is told in full: every value in it is public
+
+
+def test_sleeping_in_every_run_gains_nothing_and_is_bounded(channel_pipeline, honest_fabs):
+    """A kernel that waits 100 ms a run uses little CPU while it waits: it is not credited for that (waking cold costs
+    it more than its wait saves nothing), and the early stop ends it within the device-time budget."""
+    verdict = evaluate(channel_pipeline, "abs", {CPP: SLEEPER}, static=False)
+    assert verdict.timing_check.get("clock") == "outside", verdict.message
+    assert verdict.speedup is None or verdict.speedup < 1.5 * honest_fabs.speedup, verdict.speedup
+    assert verdict.timing_check["device_s"] <= verdict.timing_check["budget_s"] + 20
