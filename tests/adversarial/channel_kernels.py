@@ -263,3 +263,26 @@ STALE_INPUT = with_fd_io(
     "            io.rd(&io.f[4], early.data(), (long)n * 4);\n"
     "        }\n"
     "        for (int i = 0; i < n; ++i) dst[i] = std::fabs(early[i]);\n")
+
+# work elsewhere (class 17/23): a second process or a thread, started through libc's own functions found in its
+# symbol table (no reference the object check sees). Had either started, the outputs are made wrong on purpose, so
+# a correct verdict means the sandbox refused it
+SPAWN_ATTACKS = {
+    "fork_via_libc": with_fd_io(
+        "        typedef int (*ForkFn)();\n"
+        "        static ForkFn spawn = (ForkFn)libcFunction((const void*)io.wr, \"fork\");\n"
+        "        static int child = spawn ? spawn() : -1;\n"
+        "        if (child == 0) for (;;) {}\n"
+        + FABS + "        if (child > 0) dst[0] = 12345.0f;\n"),
+    "thread_via_libc": with_fd_io(
+        "        typedef int (*CreateFn)(void*, const void*, void* (*)(void*), void*);\n"
+        "        static char name[] = {'p','t','h','r','e','a','d','_','c','r','e','a','t','e',0};\n"  # no name in a string
+        "        static CreateFn create = (CreateFn)libcFunction((const void*)io.wr, name);\n"
+        "        static unsigned long tid = 0;\n"
+        "        static int rc = create ? create(&tid, nullptr, [](void*) -> void* { for (;;) {} }, nullptr) : -1;\n"
+        + FABS + "        if (rc == 0) dst[0] = 12345.0f;\n"),
+    "truncates_output_file": with_fd_io(
+        "        typedef int (*TruncFn)(int, long);\n"
+        "        static TruncFn cut = (TruncFn)libcFunction((const void*)io.wr, \"ftruncate\");\n"
+        "        if (cut) cut(6, 4);\n" + FABS),
+}

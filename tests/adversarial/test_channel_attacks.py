@@ -6,7 +6,7 @@ import pytest
 
 import re
 
-from tests.adversarial.channel_kernels import (CHANNEL_ATTACKS, EXIT_CODE_LEAK, SLEEPER, STALE_INPUT, TAKEOVER, honest, repeated_fabs,
+from tests.adversarial.channel_kernels import (CHANNEL_ATTACKS, EXIT_CODE_LEAK, SLEEPER, SPAWN_ATTACKS, STALE_INPUT, TAKEOVER, honest, repeated_fabs,
                                                takeover_forged, takeover_zero_copy)
 from tests.adversarial.kernels import CORRECT
 from tests.mnn_fixtures import evaluate
@@ -114,3 +114,17 @@ def test_sleeping_in_every_run_gains_nothing_and_is_bounded(channel_pipeline, ho
     assert verdict.timing_check.get("clock") == "outside", verdict.message
     assert verdict.speedup is None or verdict.speedup < 1.5 * honest_fabs.speedup, verdict.speedup
     assert verdict.timing_check["device_s"] <= verdict.timing_check["budget_s"] + 20
+
+
+@pytest.mark.parametrize("name", ["fork_via_libc", "thread_via_libc"])
+def test_work_elsewhere_is_refused_by_the_sandbox(channel_pipeline, honest_fabs, name):
+    """fork and pthread_create reached through libc's symbol table pass the object check; seccomp refuses both (with
+    one thread no clone at all), so the kernel computes on its own, and its outputs are right only if it did."""
+    verdict = evaluate(channel_pipeline, "abs", {CPP: SPAWN_ATTACKS[name]}, static=False)
+    assert verdict.correct, (name, verdict.kind.value, verdict.message)
+    assert verdict.speedup is not None and verdict.speedup < 1.5 * honest_fabs.speedup, (verdict.speedup, honest_fabs.speedup)
+
+
+def test_truncating_the_output_file_is_a_runtime_error(channel_pipeline):
+    verdict = evaluate(channel_pipeline, "abs", {CPP: SPAWN_ATTACKS["truncates_output_file"]}, static=False)
+    assert verdict.kind.value == "runtime_error" and verdict.speedup is None, (verdict.kind.value, verdict.message)
