@@ -333,6 +333,12 @@ class Judge:
                 p.channel = parse_channel(proc.channel, runs=plan.runs, keep=tuple(keep))
             except ChannelError as exc:
                 p.channel_error = str(exc)
+            counted = len((p.report or {}).get("times_ms") or [])
+            if p.channel_error is None and (p.report or {}).get("ok") and counted != plan.runs:
+                # the runner times every run it makes: fewer in its report than the supervisor timed means something
+                # else answered the channel (a kernel running the protocol itself, past the runner's own work)
+                p.channel_error = (f"the runner's report accounts for {counted} of the {plan.runs} runs the supervisor timed: "
+                                   "something other than the runner answered the channel")  # fmt: skip
             if side == "candidate" or proc.timed_out or ((p.report or {}).get("ok") and p.channel_error is None) or attempt:
                 return p
             await asyncio.sleep(2.0)  # MNN's own kernel failing: a pristine library being rebuilt (as in _process)
@@ -374,22 +380,31 @@ class Judge:
             bound = self.set_bounds.get(chosen.remote, self.bound)
             cmp = compare_outputs(got, want, bound.bound if bound is not None else self.tolerance)
             self.checked += 1
-            verdict.max_abs_error = max(verdict.max_abs_error or 0.0, cmp.max_abs_error)
-            verdict.max_rel_error = max(verdict.max_rel_error or 0.0, cmp.max_rel_error)
             error = outputs_error(got, want)
-            if bound is self.bound:  # the figures reported are those of the task's own distribution
-                record_precision(verdict, self.bound, self.tolerance, error)
             if not cmp.ok:
                 verdict.kind = VerdictKind.WRONG_OUTPUT
-                verdict.first_mismatch = f"{chosen.label}, {cmp.first_mismatch}"
                 why = cmp.message
-                if bound is not None and bound.tightened and compare_outputs(got, want, self.tolerance).ok:
+                beyond = bound is not None and bound.tightened and compare_outputs(got, want, self.tolerance).ok
+                if beyond:  # within the task's tolerance, beyond the bound: magnitudes of the error only
                     record_precision(verdict, bound, self.tolerance, error)
                     verdict.accuracy["beyond_bound"] = True
                     why = imprecise_message(error, bound)
+                if not self._holds_secrets(p):
+                    verdict.max_abs_error = max(verdict.max_abs_error or 0.0, cmp.max_abs_error)
+                    verdict.max_rel_error = max(verdict.max_rel_error or 0.0, cmp.max_rel_error)
+                    verdict.first_mismatch = f"{chosen.label}, {cmp.first_mismatch}"
+                else:  # what it got, where and how often are the kernel's words, in a process that held secret inputs
+                    # (a secret set's expected values are secret too): told by a rerun on the fixed seeds (verify)
+                    if not beyond:
+                        why = f"outputs out of tolerance {self.limit:g} (the values are withheld: the process held secret inputs)"
+                    verdict.first_mismatch = chosen.label
                 verdict.message = f"{chosen.label}: {why}" if where == "verification" else (
                     f"the timed runs' outputs differed from the reference ({where}, run {run}, {chosen.label}): {why}")  # fmt: skip
                 return False
+            verdict.max_abs_error = max(verdict.max_abs_error or 0.0, cmp.max_abs_error)
+            verdict.max_rel_error = max(verdict.max_rel_error or 0.0, cmp.max_rel_error)
+            if bound is self.bound:  # the figures reported are those of the task's own distribution
+                record_precision(verdict, self.bound, self.tolerance, error)
             # ---- end of the tolerance decision
             if p.channel is not None:  # the supervisor hashed the outputs it took from the run itself
                 reported = p.channel.runs[run].digest
@@ -433,10 +448,10 @@ class Judge:
             # a candidate process that held secret inputs says nothing in its own words: its text (stdout, stderr,
             # the report's error) could carry those inputs. What failed is told by its kind alone; the words come
             # from a diagnostic run on the public seeds (verify)
+            # its exit code and signal are its words too (a kernel that ends with _exit(byte of a secret input), or
+            # picks its signal, would spell a secret out in the message): neither is told
             verdict.kind = VerdictKind.RUNTIME_ERROR
-            verdict.message = (f"the runner failed: killed by signal {p.proc.signal}" if p.proc.signal else
-                               "the runner failed" + (f" (exit code {p.proc.returncode})" if p.proc.returncode else ""))  # fmt: skip
-            verdict.message += " on a process holding secret inputs (its output is withheld)"
+            verdict.message = "the runner failed on a process holding secret inputs (its output, exit code and signal are withheld)"
             if ((p.report or {}).get("candidate_proof") or {}).get("nulls"):
                 verdict.message = "the candidate kernel never ran: its creator returned nullptr"
             return True
@@ -537,7 +552,28 @@ class Judge:
             within = f"the precision bound {self.bound.describe()}" if self.bound is not None and self.bound.tightened else f"{self.limit:g}"
             verdict.message = f"all {fixed} seeds and {len(used) - fixed} secret inputs within {within}"
             return True
+        if verdict.kind is VerdictKind.WRONG_OUTPUT and self._holds_secrets(p):
+            await self._diagnose_outputs(verdict, timeout)
         return self.lenient and verdict.kind is VerdictKind.WRONG_OUTPUT
+
+    async def _diagnose_outputs(self, verdict: Verdict, timeout: float) -> None:
+        """Where and by how much outputs are wrong, from a rerun on the public seeds alone with every run kept (its
+        outputs may be quoted: nothing secret was in its reach). When that run is right, only the kind is told."""
+        fixed = [i for i, s in enumerate(self.sets) if s.fixed]
+        if not fixed:
+            return
+        warm = max(self.shape.warmup, 1)
+        sets = (fixed[0],) * warm + tuple(fixed[1:])
+        plan = ProcessPlan(sets, tuple(range(warm - 1, len(sets))), 0x7FC00000 | self.rng.getrandbits(22))
+        p = await self._process("candidate", plan, "out/candidate.mkbt")
+        diag = Verdict(verdict.task_id, VerdictKind.RUNTIME_ERROR)
+        if self._failed(p, "candidate", diag, timeout):
+            return
+        if await self._compare(p, diag, "verification"):
+            verdict.message += "; on the fixed seeds alone its outputs are right: it fails on a secret input"
+        elif diag.kind is VerdictKind.WRONG_OUTPUT:
+            verdict.message, verdict.first_mismatch = diag.message + " (rerun on the fixed seeds alone)", diag.first_mismatch
+            verdict.max_abs_error, verdict.max_rel_error = diag.max_abs_error, diag.max_rel_error
 
     async def _diagnose(self, verdict: Verdict, timeout: float) -> None:
         """The words of a failure, from a run on the public seeds alone (its text may be shown: nothing secret was
