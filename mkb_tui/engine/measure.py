@@ -652,10 +652,19 @@ class Judge:
         """A second, independent timing with every candidate output checked: `reverified` when it is clean, its
         witnesses agree with the runner and its speedup is within REVERIFY_AGREEMENT of the first. On the channel
         both sides are timed, kept and checked the same way as the first time (the supervisor keeps outputs on its
-        own time), and a clean re-check decides over a disturbed first timing: its figures replace the first's."""
-        attempt = await self._rounds(verdict, timeout, reuse_verification=False, check_all=True)
-        if attempt is None:
-            return
+        own time), and a clean re-check decides over a disturbed first timing: its figures replace the first's. On the
+        channel a disturbed re-check is timed again like the first timing, up to TIMING_ATTEMPTS, while at most half
+        the device-time budget is spent (on a loaded host, erf at 19.4x re-checked at 19.5x was thrown away because
+        that one re-check's halves disagreed)."""
+        attempt = None
+        for _ in range(TIMING_ATTEMPTS if self.channel is not None else 1):
+            tried = await self._rounds(verdict, timeout, reuse_verification=False, check_all=True)
+            if tried is None:
+                return
+            if attempt is None or self._doubt(tried) < self._doubt(attempt):
+                attempt = tried
+            if self._doubt(attempt) <= 1.0 or (self.budget_s is not None and self.device_s > 0.5 * self.budget_s):
+                break
         samples = self._samples(attempt)
         base = summarize([t for b, _ in samples for t in b])
         cand = summarize([t for _, c in samples for t in c])

@@ -57,19 +57,22 @@ def test_honest_kernel_is_credited_within_15_percent(judge, independent, figures
     assert credited.timing_check.get("clock") == "outside", _report(credited)
     assert not doubts(credited.flags), _report(credited)
     check = evaluate(independent, task, {CPP: source}, static=True)
-    assert check.correct and check.speedup is not None, _report(check)
+    assert check.correct and check.baseline is not None and check.candidate is not None, _report(check)
     assert check.timing_check.get("clock") != "outside", _report(check)
-    figures[name] = (credited.speedup, check.speedup)
-    print(f"\n{name}: credited {credited.speedup:.2f}x {credited.flags}, independent (plan 1) {check.speedup:.2f}x {check.flags}")
-    ratio = credited.speedup / check.speedup
-    assert abs(ratio - 1.0) <= AGREEMENT, (name, credited.speedup, check.speedup, _report(credited), _report(check))
+    # the figure is the runner's own clock (median against median), whatever plan 1's witnesses made of it: on a loaded
+    # machine they sometimes refuse an honest kernel (timing_mismatch), which is plan 1's weakness, not this kernel's
+    measured = check.baseline.median_ms / check.candidate.median_ms
+    figures[name] = (credited.speedup, measured)
+    print(f"\n{name}: credited {credited.speedup:.2f}x {credited.flags}, independent (plan 1) {measured:.2f}x {check.flags}")
+    ratio = credited.speedup / measured
+    assert abs(ratio - 1.0) <= AGREEMENT, (name, credited.speedup, measured, _report(credited), _report(check))
     # the gain is real, not a figure both plans got wrong together: at least half what this host gives (loaded or not)
-    assert check.speedup >= max(1.3, 0.5 * expected), (name, check.speedup, expected)
+    assert measured >= max(1.3, 0.5 * expected), (name, measured, expected)
 
 
 def test_the_spread_is_what_the_kernels_do(figures):
     if len(figures) < len(HONEST):
         pytest.skip("needs every honest kernel's figures")
-    credited = [figures[name][0] for name in ("abs_loop", "erf_sse", "erf_avx2", "erf_avx512")]
+    credited = [figures[name][0] for name in ("abs_loop", "erf_sse", "erf_avx2", "erf_avx2fma", "erf_avx512")]
     assert credited == sorted(credited), figures  # wider vectors, larger credit
     assert credited[-1] >= 10.0 * credited[0], figures  # the spread spans a decade

@@ -179,3 +179,26 @@ def test_two_clean_timings_that_disagree_credit_the_lower(tmp_path):
         verdict, _ = _evaluate(tmp_path, _Drifting, first=first, then=then, processes=13)
         assert verdict.kind is VerdictKind.CORRECT and "reverified" in verdict.flags, (verdict.speedup, verdict.flags, verdict.timing_check)
         assert abs(verdict.speedup - lower) < 0.05 * lower, (verdict.speedup, verdict.timing_check.get("reverify_speedup"))
+
+
+class _ByProcess(FakeSupervisor):
+    """A candidate whose real cost per run is `cost(n)` in its n-th process (1: the verification)."""
+
+    def __init__(self, sets, *, cost):
+        super().__init__(sets, true=cost(1))
+        self.cost, self.seen = cost, 0
+
+    async def __call__(self, side, plan, sealed, keep, max_out):
+        if side == "candidate":
+            self.seen += 1
+            self.true = self.cost(self.seen)
+        return await super().__call__(side, plan, sealed, keep, max_out)
+
+
+def test_a_disturbed_recheck_is_timed_again(tmp_path):
+    # 20x, clean; the re-check's first attempt is disturbed halfway (its halves disagree by a fifth), the next is clean:
+    # re-verified at 20x (a single disturbed re-check used to throw a confirmed figure away)
+    disturbed = range(20, 26)  # the second half of the re-check's first attempt (processes 14-25)
+    verdict, supervisor = _evaluate(tmp_path, _ByProcess, cost=lambda n: 1 / 16 if n in disturbed else 1 / 20)
+    assert verdict.kind is VerdictKind.CORRECT and "reverified" in verdict.flags, (verdict.speedup, verdict.flags)
+    assert abs(verdict.speedup - 20) < 1.0 and supervisor.seen > 25, (verdict.speedup, supervisor.seen)
