@@ -202,3 +202,22 @@ def test_a_disturbed_recheck_is_timed_again(tmp_path):
     verdict, supervisor = _evaluate(tmp_path, _ByProcess, cost=lambda n: 1 / 16 if n in disturbed else 1 / 20)
     assert verdict.kind is VerdictKind.CORRECT and "reverified" in verdict.flags, (verdict.speedup, verdict.flags)
     assert abs(verdict.speedup - 20) < 1.0 and supervisor.seen > 25, (verdict.speedup, supervisor.seen)
+
+
+class _KeepLog(FakeSupervisor):
+    def __init__(self, sets, **kw):
+        super().__init__(sets, **kw)
+        self.keeps: list[tuple[str, list[str], list[int]]] = []
+
+    async def __call__(self, side, plan, sealed, keep, max_out):
+        self.keeps.append((side, list(sealed), list(keep)))
+        return await super().__call__(side, plan, sealed, keep, max_out)
+
+
+def test_both_sides_of_a_round_keep_the_same_runs(tmp_path):
+    # handing outputs to the supervisor costs the runner: a baseline that kept none timed MNN's own Abs at 0.93x
+    verdict, supervisor = _evaluate(tmp_path, _KeepLog, true=0.5)
+    assert verdict.kind is VerdictKind.CORRECT
+    pairs = [(a, b) for a, b in zip(supervisor.keeps, supervisor.keeps[1:]) if a[0] == "baseline" and b[0] == "candidate" and a[1] == b[1]]
+    assert len(pairs) >= 12 and any(b[2] for _, b in pairs)
+    assert all(a[2] == b[2] for a, b in pairs), [(a[2], b[2]) for a, b in pairs if a[2] != b[2]]
