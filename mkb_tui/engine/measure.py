@@ -320,10 +320,12 @@ class Judge:
         return 4 * sum(a.nbytes for _, a in read_tensors(self.sets[0].reference)) + (1 << 20)
 
     async def _channel_process(self, side: str, plan: ProcessPlan, model: str, api: str, *, keep_all: bool = False) -> _Process:
-        """A plan-2 process: the baseline's outputs are hashed but never kept unless asked (`keep_all`, MNN's own
-        error on the secret sets); the candidate's kept runs come back from the supervisor, not from a file."""
+        """A plan-2 process: the kept runs come back from the supervisor, not from a file (`keep_all`: every run).
+        Both sides keep the same runs, so both pay the same for it: a baseline that kept nothing timed MNN's own Abs
+        through the slot at 0.93x (0.87-0.94 in five evaluations) and an honest 1.7x abs loop at 1.2-1.5x. The
+        baseline's kept outputs reach the harness only, never the device."""
         text = self._channel_text(plan, model, api)
-        keep = list(range(plan.runs)) if keep_all else (list(plan.record) if side == "candidate" else [])
+        keep = list(range(plan.runs)) if keep_all else list(plan.record)
         sealed = [str(self.sets[i].sealed) for i in plan.sets]
         for attempt in range(2):
             proc = await self.channel(side, text.text, sealed, keep, self._max_out())
@@ -816,10 +818,19 @@ class Judge:
         """A second, independent timing with every candidate output checked: `reverified` when it is clean, its
         witnesses agree with the runner and its speedup is within REVERIFY_AGREEMENT of the first. On the channel
         both sides are timed, kept and checked the same way as the first time (the supervisor keeps outputs on its
-        own time), and a clean re-check decides over a disturbed first timing: its figures replace the first's."""
-        attempt = await self._rounds(verdict, timeout, reuse_verification=False, check_all=True)
-        if attempt is None:
-            return
+        own time), and a clean re-check decides over a disturbed first timing: its figures replace the first's. On the
+        channel a disturbed re-check is timed again like the first timing, up to TIMING_ATTEMPTS, while at most half
+        the device-time budget is spent (on a loaded host, erf at 19.4x re-checked at 19.5x was thrown away because
+        that one re-check's halves disagreed)."""
+        attempt = None
+        for _ in range(TIMING_ATTEMPTS if self.channel is not None else 1):
+            tried = await self._rounds(verdict, timeout, reuse_verification=False, check_all=True)
+            if tried is None:
+                return
+            if attempt is None or self._doubt(tried) < self._doubt(attempt):
+                attempt = tried
+            if self._doubt(attempt) <= 1.0 or (self.budget_s is not None and self.device_s > 0.5 * self.budget_s):
+                break
         samples = self._samples(attempt)
         base = summarize([t for b, _ in samples for t in b])
         cand = summarize([t for _, c in samples for t in c])
@@ -831,8 +842,9 @@ class Judge:
         verdict.timing_check["reverify_speedup"] = again
         if again is not None and clean and abs(again - ratio) <= REVERIFY_AGREEMENT * ratio:
             verdict.flags.append(REVERIFIED)
-        elif self.channel is not None and again is not None and clean and doubt < first_doubt:
-            # the first timing was the disturbed one: the clean re-check's figures are the verdict's
+        elif self.channel is not None and again is not None and clean and (first_doubt > 1.0 or again < ratio):
+            # the first timing was the disturbed one, or both are clean and disagree (erf at 13x: 14.3 then 12.6, the
+            # independent plan-1 figure 12.7): the clean re-check's figures are the verdict's, the lower when both are clean
             verdict.baseline, verdict.candidate, verdict.speedup = base, cand, again
             verdict.timing_rounds = len(samples)
             verdict.flags[:] = [f for f in verdict.flags if f not in ("high_dispersion", "unstable_timing")]
@@ -843,3 +855,5 @@ class Judge:
                 return
             verdict.flags.append(REVERIFIED)
             verdict.timing_check.update(self._outside(attempt)[1])
+        elif self.channel is not None and again is not None and clean and first_doubt <= 1.0:
+            verdict.flags.append(REVERIFIED)  # both clean, the re-check the faster: the first, lower figure stands

@@ -1,0 +1,78 @@
+"""Honest kernels with true speedups from 1.7x to about 40x (issue 17): the judge (plan 2, the supervisor's clock over the
+channel) must credit each, unflagged, within 15% of a figure measured independently: the same kernel through plan 1
+(the runner's own clock, its own schedule, every input on the device before the first run), on a second device work dir.
+"""
+
+import pytest
+
+from tests.adversarial.honest_kernels import CPP, HONEST
+from tests.mnn_fixtures import evaluate
+
+AGREEMENT = 0.15
+ROUNDS = 6
+
+
+def _pipeline(mnn, device):
+    from mkb_tui.engine.pipeline import Pipeline, TimingPlan
+
+    return Pipeline(device, mnn=mnn, timing=TimingPlan(rounds=ROUNDS, max_rounds=ROUNDS), run_timeout=20)
+
+
+@pytest.fixture(scope="module")
+def judge(mnn):
+    from mkb_tui.device import open_device
+
+    device = open_device("local")
+    assert device.channel, "the local device must time over the channel (plan 2)"
+    return _pipeline(mnn, device)
+
+
+@pytest.fixture(scope="module")
+def independent(mnn):
+    from mkb_tui.device.local import LocalDevice
+    from mkb_tui.paths import scratch_dir
+
+    class PlanOneDevice(LocalDevice):
+        channel = False  # the runner's in-process clock and its witnesses: a different clock on a different schedule
+
+    return _pipeline(mnn, PlanOneDevice(scratch_dir("device-local-plan1")))
+
+
+@pytest.fixture(scope="module")
+def figures():
+    return {}  # name -> (credited, independent), for the spread test
+
+
+def _report(verdict) -> str:
+    return f"{verdict.kind.value} {verdict.speedup} flags={verdict.flags} timing_check={verdict.timing_check} {verdict.message[:300]}"
+
+
+@pytest.mark.parametrize("name", list(HONEST))
+def test_honest_kernel_is_credited_within_15_percent(judge, independent, figures, name):
+    from mkb_tui.vocabulary.verdicts import doubts
+
+    task, source, expected = HONEST[name]
+    credited = evaluate(judge, task, {CPP: source}, static=True)
+    assert credited.correct and credited.speedup is not None, _report(credited)
+    assert credited.timing_check.get("clock") == "outside", _report(credited)
+    assert not doubts(credited.flags), _report(credited)
+    check = evaluate(independent, task, {CPP: source}, static=True)
+    assert check.correct and check.baseline is not None and check.candidate is not None, _report(check)
+    assert check.timing_check.get("clock") != "outside", _report(check)
+    # the figure is the runner's own clock (median against median), whatever plan 1's witnesses made of it: on a loaded
+    # machine they sometimes refuse an honest kernel (timing_mismatch), which is plan 1's weakness, not this kernel's
+    measured = check.baseline.median_ms / check.candidate.median_ms
+    figures[name] = (credited.speedup, measured)
+    print(f"\n{name}: credited {credited.speedup:.2f}x {credited.flags}, independent (plan 1) {measured:.2f}x {check.flags}")
+    ratio = credited.speedup / measured
+    assert abs(ratio - 1.0) <= AGREEMENT, (name, credited.speedup, measured, _report(credited), _report(check))
+    # the gain is real, not a figure both plans got wrong together: at least half what this host gives (loaded or not)
+    assert measured >= max(1.3, 0.5 * expected), (name, measured, expected)
+
+
+def test_the_spread_is_what_the_kernels_do(figures):
+    if len(figures) < len(HONEST):
+        pytest.skip("needs every honest kernel's figures")
+    credited = [figures[name][0] for name in ("abs_loop", "erf_sse", "erf_avx2", "erf_avx2fma", "erf_avx512")]
+    assert credited == sorted(credited), figures  # wider vectors, larger credit
+    assert credited[-1] >= 10.0 * credited[0], figures  # the spread spans a decade
