@@ -217,3 +217,10 @@ def native_kernel_source(task_id: str) -> str | None:
     """The first file of MNN's own kernel for a task, or None."""
     files = native_kernel_files(task_id)
     return next(iter(files.values())) if files else None
+
+
+def cluster_summary(address: str) -> str:
+    """A cluster's status in one line (blocking), for screens that must not know the cluster package."""
+    from mkb_tui.cluster.status import cluster_summary as summary
+
+    return summary(address)

@@ -38,7 +38,7 @@ def cmd_setup_suite(args) -> int:
 def cmd_lock(args) -> int:
     from pathlib import Path
 
-    from mkb_tui.bench import foreign
+    from mkb_tui.engine import suite_lock
     from mkb_tui.bench.suites import PAPER_COMMIT, PAPER_REPO, get_suite, require_root
     from mkb_tui.engine.mnn import find_mnn
 
@@ -48,7 +48,7 @@ def cmd_lock(args) -> int:
     root = require_root(suite)
     console = Console(stderr=True)
     mnn = find_mnn()
-    lock = foreign.lock_suite(root, say=lambda m: console.print(m, highlight=False), mnn_root=mnn.root if mnn else None)
+    lock = suite_lock.lock_suite(root, say=lambda m: console.print(m, highlight=False), mnn_root=mnn.root if mnn else None)
     if suite.kind == "paper":
         lock = {"format": 1, "suite": "paper", "repository": PAPER_REPO, "commit": PAPER_COMMIT, **lock}
     out = Path(args.out) if args.out else suite.lock

@@ -142,6 +142,7 @@ def cmd_export(args) -> int:
 def cmd_validate(args) -> int:
     from mkb_tui.bench.validate import validate_task
     from mkb_tui.cli.progress import StepProgress
+    from mkb_tui.engine.suite_lock import check_converter_ops
 
     tasks = _select(args.task_ids, args.suite)
     results = []
@@ -155,6 +156,7 @@ def cmd_validate(args) -> int:
         for task in tasks:
             bars.update(bar, description=f"validating {task.id}")
             results.append(validate_task(task))
+            check_converter_ops(task, results[-1])  # a foreign task: MNN's converter gives the locked ops
             bars.update(bar, advance=1)
         bars.finish(bar)
     states = {t.id: t.state for t in tasks}

@@ -16,7 +16,7 @@ ClusterSummary = Callable[[str], str]  # a cluster's address -> one status line 
 
 
 def cluster_summary(address: str) -> str:
-    from mkb_tui.cluster.status import cluster_summary as summary
+    from mkb_tui.agents.service import cluster_summary as summary  # the cluster, through the session layer
 
     return summary(address)
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mkb_tui.bench import foreign, suites
+from mkb_tui.engine import suite_lock
 from mkb_tui.bench.tasks import get_task, load_tasks
 from mkb_tui.errors import TaskError
 
@@ -107,7 +108,7 @@ def test_a_folder_suite_runs_in_a_child_and_locks(tmp_path, monkeypatch):
     )
     (task,) = load_tasks(suite=str(folder))
     assert task.state == "unlocked" and task.id == "mine/Relu_wide" and task.description == "ReLU of a wide tensor."
-    lock = foreign.lock_suite(folder)
+    lock = suite_lock.lock_suite(folder)
     (entry,) = lock["tasks"]
     assert entry["state"] == "supported" and entry["op"] == "Relu" and entry["mnn_primary"] == "ReLU", entry
     assert entry["inputs"] == [{"name": "x", "shape": [8, 64], "dtype": "float32"}]
@@ -187,6 +188,7 @@ def test_validate_a_sample(paper_root):
 
     for name in ("Abs", "Gemm_alpha", "Not", "Mod", "ROIAlign", "BitwiseAnd"):
         result = validate_task(get_task(f"paper/{name}"))
+        suite_lock.check_converter_ops(get_task(f"paper/{name}"), result)
         if name == "BitwiseAnd":
             assert not result.ok and "unsupported" in result.message
         else:
@@ -201,7 +203,7 @@ def test_validate_every_supported_task(paper_root):
     tasks = [t for t in load_tasks(suite="paper") if t.state == "supported"]
     assert len(tasks) == 187
     foreign.ensure_many(tasks)
-    failed = {t.id: r.message for t in tasks if not (r := validate_task(t)).ok}
+    failed = {t.id: r.message for t in tasks if not (r := _validated(t)).ok}
     assert not failed
 
 
@@ -230,3 +232,11 @@ def test_patterns_name_paper_tasks_by_category_and_batch_skips_unsupported(paper
     logic = resolve_tasks("paper/logic/*")
     assert len(logic) == 10 and "paper/BitwiseAnd" not in logic  # the 3 unsupported are never queued
     assert task_categories(["paper/Abs", "abs", "nope"]) == {"paper/Abs": "Unary", "abs": "Unary", "nope": "?"}
+
+
+def _validated(task):
+    from mkb_tui.bench.validate import validate_task
+
+    result = validate_task(task)
+    suite_lock.check_converter_ops(task, result)
+    return result

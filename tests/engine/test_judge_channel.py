@@ -218,6 +218,7 @@ def test_both_sides_of_a_round_keep_the_same_runs(tmp_path):
     # handing outputs to the supervisor costs the runner: a baseline that kept none timed MNN's own Abs at 0.93x
     verdict, supervisor = _evaluate(tmp_path, _KeepLog, true=0.5)
     assert verdict.kind is VerdictKind.CORRECT
-    pairs = [(a, b) for a, b in zip(supervisor.keeps, supervisor.keeps[1:]) if a[0] == "baseline" and b[0] == "candidate" and a[1] == b[1]]
+    # the two processes of a round run the same plan, either side first (they take turns)
+    pairs = [(a, b) for a, b in zip(supervisor.keeps, supervisor.keeps[1:]) if {a[0], b[0]} == {"baseline", "candidate"} and a[1] == b[1]]
     assert len(pairs) >= 12 and any(b[2] for _, b in pairs)
     assert all(a[2] == b[2] for a, b in pairs), [(a[2], b[2]) for a, b in pairs if a[2] != b[2]]

@@ -1,0 +1,133 @@
+"""A foreign suite's lock (tasks/_suites/<suite>.lock.json): each task file run in the child process of
+mkb_tui.bench.foreign, its export converted by MNN's converter, its mechanism and primary MNN op read off the model.
+In the engine because it needs MNN (the benchmark itself stands without it)."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from mkb_tui.bench.foreign import MNN_SHAPE_OPS, MNN_SUBTYPE_KEYS, MNN_SUBTYPED, PRIMARY_MNN, file_hash, mnn_signature, run_worker, target_op
+from mkb_tui.errors import TaskError
+from mkb_tui.paths import cache_dir
+
+
+def classify(onnx_op: str, mnn_ops: list[str], primary: str | None, mnn_root: Path | None) -> tuple[str, str | None]:
+    """(mechanism, primary MNN op) of a converted task. The mkb suite's validated form of the same ONNX op decides
+    when its primary op is in the model; else the op MNN's CPU backend or a geometry computer registers; else (an
+    ONNX op the converter rewrites into generic ops) a combiner."""
+    from mkb_tui.bench.tasks import suite_tasks
+    from mkb_tui.engine.slots import primary_op
+
+    ours = [t for t in suite_tasks("mkb") if t.op == onnx_op and primary_op(t) in mnn_ops]
+    if ours:
+        best = max(ours, key=lambda t: len(set(t.mnn_ops) & set(mnn_ops)) - len(set(t.mnn_ops) ^ set(mnn_ops)))
+        return best.mechanism, primary_op(best)
+    for op in PRIMARY_MNN.get(onnx_op, ()):
+        if op in mnn_ops:
+            primary = op
+            break
+    else:
+        compute = [o for o in mnn_ops if o not in MNN_SHAPE_OPS]
+        if len(compute) > 1 and onnx_op not in PRIMARY_MNN:
+            return "combiner", primary
+    if mnn_root is not None:
+        from mkb_tui.engine.slots import _cpu_registrations, _geometry_registrations
+
+        if primary in _cpu_registrations(str(mnn_root)):
+            return "cpu", primary
+        if primary in _geometry_registrations(str(mnn_root)):
+            return "geometry", primary
+    return "cpu", primary
+
+
+def lock_suite(root: Path, *, say=lambda _m: None, chunk: int = 24, mnn_root: Path | None = None,
+               names: list[str] | None = None) -> dict:  # fmt: skip
+    """Run every file of a suite folder in child processes and derive the lock (see the module docstring)."""
+    import onnx
+
+    from mkb_tui.engine.convert import DEFAULT_FLAGS, convert_onnx, model_ops
+
+    files = sorted(p for p in root.glob("*/*.py") if not p.name.startswith("_"))
+    if names:
+        files = [p for p in files if f"{p.parent.name}/{p.stem}" in names]
+    work = Path(tempfile.mkdtemp(prefix="mkb-lock-", dir=cache_dir()))
+    entries = []
+    started = time.monotonic()
+    for start in range(0, len(files), chunk):
+        batch = files[start : start + chunk]
+        jobs = [{"file": str(p), "name": f"{p.parent.name}/{p.stem}", "seeds": [0], "refs_dir": None,
+                 "onnx": str(work / p.parent.name / f"{p.stem}.onnx")} for p in batch]  # fmt: skip
+        replies = run_worker(jobs)
+        for path, job, reply in zip(batch, jobs, replies):
+            entry = {"name": job["name"], "category": path.parent.name, "file": str(path.relative_to(root)),
+                     "sha256": file_hash(path), "tolerance": 1e-4, "state": "supported", "reason": None,
+                     "notes": [n for n in reply.get("notes", []) if "torchvision" not in n or "torchvision" in path.read_text()]}  # fmt: skip
+            entries.append(entry)
+            if not reply.get("ok"):
+                entry.update(state="unsupported", reason=f"the file does not run or export: {reply.get('error')}")
+                continue
+            entry["inputs"], entry["outputs"], entry["export"] = reply["inputs"], reply["outputs"], reply["export"]
+            graph = onnx.load(job["onnx"]).graph
+            nodes = [n.op_type for n in graph.node if n.op_type != "Constant"]
+            op = target_op(job["name"], nodes)
+            entry["onnx_nodes"], entry["op"] = nodes, op
+            helpers = list(nodes)
+            if op:
+                helpers.remove(op)  # one target node; a second of the same type (a depthwise + pointwise pair) is a helper
+            entry["helper_nodes"] = helpers if op else []
+            if op is None and job["name"].split("/")[-1].startswith("Mod") and set(nodes) <= {"Div", "Floor", "Mul", "Sub"}:
+                # ONNX Mod with fmod=0 is for integers only: a float remainder (Python's sign rule) is torch's
+                # Div/Floor/Mul/Sub, exported and timed as it is
+                op = "Mod"
+                entry["op"], entry["helper_nodes"] = op, nodes
+                entry["notes"].append("float remainder: ONNX Mod(fmod=0) is integer-only, so the export is torch's "
+                                      "Div, Floor, Mul, Sub (helper nodes of the Mod task)")
+            if op is None:
+                entry.update(state="unsupported", reason=f"no target op among the export's nodes {nodes}")
+                continue
+            try:
+                mnn = convert_onnx(Path(job["onnx"]), DEFAULT_FLAGS)
+            except TaskError as exc:
+                import re
+
+                found = re.search(r"These Op Not Support: ([^|]*)", str(exc))
+                why = f"these ops are not supported: {found.group(1).strip()}" if found else str(exc)
+                entry.update(state="unsupported", reason=f"MNN's converter cannot convert it ({why})")
+                continue
+            ops = model_ops(mnn)
+            extra = [o for o in ops if o["type"] == "Extra"]
+            if extra:
+                entry.update(state="unsupported", reason=f"MNN's converter has no op for ONNX {op}: it is left as an unconverted Extra op")
+                continue
+            types, primary, subtype = mnn_signature(ops)
+            mechanism, primary = classify(op, types, primary, mnn_root)
+            if op == "Mod" and op not in nodes:  # the float remainder's decomposition: its BinaryOps are the kernel
+                mechanism, primary = "cpu", "BinaryOp"
+            mains = [o for o in ops if o["type"] == primary]
+            subtype = None
+            if len(mains) == 1 and primary in MNN_SUBTYPED:
+                main = mains[0].get("main") or {}
+                subtype = next((main[k] for k in MNN_SUBTYPE_KEYS if isinstance(main.get(k), str)), None)
+            entry.update(mnn_ops=types, mnn_primary=primary, mnn_subtype=subtype, mechanism=mechanism)
+        say(f"{min(start + chunk, len(files))}/{len(files)} files ({time.monotonic() - started:.0f} s)")
+    import shutil
+
+    shutil.rmtree(work, ignore_errors=True)
+    return {"format": 1, "tasks": entries}
+
+
+def check_converter_ops(task, result) -> None:
+    """For a foreign task that validated: MNN's converter gives the ops the lock records (else `result` says so)."""
+    if not (task.foreign and result.ok):
+        return
+    from mkb_tui.engine.convert import convert_to_mnn, model_ops
+
+    try:
+        ops = list(dict.fromkeys(o["type"] for o in model_ops(convert_to_mnn(task)) if o["type"] not in ("Const", "Input")))
+    except TaskError as exc:
+        ops, result.message = [], str(exc)
+    if ops != list(task.mnn_ops):
+        result.matches = False
+        result.message = result.message or f"MNN's converter gives {ops}, the lock records {list(task.mnn_ops)}"
