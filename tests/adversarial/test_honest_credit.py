@@ -48,7 +48,7 @@ def _report(verdict) -> str:
 
 
 @pytest.mark.parametrize("name", list(HONEST))
-def test_honest_kernel_is_credited_within_15_percent(judge, independent, figures, name):
+def test_honest_kernel_is_credited_within_15_percent(judge, independent, figures, name, record_property):
     from mkb_tui.vocabulary.verdicts import doubts
 
     task, source, expected = HONEST[name]
@@ -63,6 +63,9 @@ def test_honest_kernel_is_credited_within_15_percent(judge, independent, figures
     # machine they sometimes refuse an honest kernel (timing_mismatch), which is plan 1's weakness, not this kernel's
     measured = check.baseline.median_ms / check.candidate.median_ms
     figures[name] = (credited.speedup, measured)
+    for key, value in (("kernel", name), ("credited", round(credited.speedup, 3)), ("independent", round(measured, 3)),
+                       ("agreement", f"{credited.speedup / measured - 1:+.1%}")):  # fmt: skip
+        record_property(key, value)  # for bench/judge_verdicts.py
     print(f"\n{name}: credited {credited.speedup:.2f}x {credited.flags}, independent (plan 1) {measured:.2f}x {check.flags}")
     ratio = credited.speedup / measured
     assert abs(ratio - 1.0) <= AGREEMENT, (name, credited.speedup, measured, _report(credited), _report(check))
