@@ -4,6 +4,7 @@ or interpose the runner's clock. None may come out correct with a speedup its ho
 import pytest
 
 from tests.adversarial.timing_kernels import SLOW_HONEST, TIMING_ATTACKS
+from tests.adversarial.attacks import ABS_HONEST_CAP
 from tests.mnn_fixtures import evaluate
 
 CPP = "source/backend/cpu/MKBCandidate.cpp"
@@ -30,10 +31,16 @@ def honest_slow(judge_pipeline):
 def test_skipping_work_when_timed_is_caught(judge_pipeline, name):
     # the static and object checks may refuse some of these first; here the runtime defence must hold on its own
     verdict = evaluate(judge_pipeline, "abs", {CPP: TIMING_ATTACKS[name]}, static=False)
+    if name == "same_content" and verdict.correct and judge_pipeline.device.channel:
+        # on the channel no input repeats but the warm-up's, where a skipped run leaves the right answer in place
+        # (the runner poisons nothing there: a stale output is the previous input's, wrong for any other): every
+        # counted run computes, so it is the honest loop, and gains nothing
+        assert verdict.speedup is not None and verdict.speedup < ABS_HONEST_CAP, verdict.speedup
+        return
     assert verdict.kind.value in ("wrong_output", "rejected"), (name, verdict.kind.value, verdict.message)
     assert verdict.speedup is None
-    if verdict.kind.value == "wrong_output" and name != "memo_by_address":  # the poisoned output left in place: NaN
-        assert "out of tolerance" in verdict.message and "nan" in (verdict.first_mismatch or "").lower(), verdict.message
+    if verdict.kind.value == "wrong_output" and name != "memo_by_address":  # the previous run's (or a poisoned) output
+        assert "out of tolerance" in verdict.message, verdict.message
 
 
 def test_memoising_on_sampled_values_gains_nothing(judge_pipeline, honest_slow):
