@@ -36,3 +36,38 @@ def evaluate(pipeline, task_id: str, files: dict[str, str] | None = None, *, ans
     task = get_task(task_id)
     candidate = parse_answer(answer, pipeline.slot(task)) if answer is not None else KernelCandidate(files or {})
     return asyncio.run(pipeline.evaluate(task, candidate, static=static))
+
+
+# the flags a busy machine puts on an honest timing (issue 21: a test whose precondition is a trusted timing retries,
+# or says why it skipped; it never fails for noise)
+NOISE_FLAGS = frozenset({"high_dispersion", "unstable_timing", "timing_mismatch"})
+TIMING_TRIES = 3
+
+
+def credited(verdict) -> float | None:
+    """The speedup the judge credits: none for a failing verdict or one whose speedup it doubts."""
+    from mkb_tui.vocabulary.verdicts import doubts
+
+    if not verdict.correct or verdict.speedup is None or doubts(verdict.flags):
+        return None
+    return verdict.speedup
+
+
+def noisy(*verdicts) -> bool:
+    """Whether any of these timings says the machine disturbed it."""
+    return any(NOISE_FLAGS & set(v.flags) for v in verdicts)
+
+
+def gains_nothing(pipeline, task_id: str, honest_files: dict, attack_files: dict, *, factor: float = 1.5, static: bool = False):
+    """Asserts that the attack is credited no more than `factor` times its honest form, timing both again (up to
+    TIMING_TRIES) while the honest figure itself is disturbed; returns (attack verdict, honest verdict)."""
+    for _ in range(TIMING_TRIES):
+        base = evaluate(pipeline, task_id, honest_files, static=static)
+        assert base.correct and base.speedup is not None, base.message
+        verdict = evaluate(pipeline, task_id, attack_files, static=static)
+        gain = credited(verdict)
+        if gain is None or gain < factor * base.speedup:
+            return verdict, base
+        if not noisy(base):
+            break
+    raise AssertionError(f"credited {gain} for the attack, its honest form {base.speedup} {base.flags}; {verdict.flags}")

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from mkb_tui.bench.taskkit import onnx_op
+from mkb_tui.bench.taskkit import onnx_op, roi_align
 
 OP = "RoiAlign"
 CATEGORY = "Others"
@@ -33,35 +33,9 @@ INPUTS = (
 )
 
 
-def _axis_weights(pos, size):
-    valid = (pos >= -1.0) & (pos <= size)
-    pos = pos.clamp(min=0.0)
-    low = pos.floor().long().clamp(max=size - 1)
-    high = (low + 1).clamp(max=size - 1)
-    pos = torch.where(low >= size - 1, low.to(pos.dtype), pos)
-    frac = pos - low.to(pos.dtype)
-    return low, high, (1.0 - frac) * valid, frac * valid
-
-
 def _roi_align(x, rois, batch_idx):
     """Reference RoiAlign (avg, half_pixel) as ONNX defines it."""
-    height, width = x.shape[2], x.shape[3]
-    outs = []
-    for r in range(rois.shape[0]):
-        fm = x[int(batch_idx[r])]
-        x1, y1, x2, y2 = (rois[r] * SCALE - 0.5).tolist()
-        bin_h, bin_w = (y2 - y1) / POOLED, (x2 - x1) / POOLED
-        ys = y1 + (torch.arange(POOLED * RATIO, dtype=torch.float32) + 0.5) * bin_h / RATIO
-        xs = x1 + (torch.arange(POOLED * RATIO, dtype=torch.float32) + 0.5) * bin_w / RATIO
-        ylo, yhi, wylo, wyhi = _axis_weights(ys, height)
-        xlo, xhi, wxlo, wxhi = _axis_weights(xs, width)
-        value = 0.0
-        for yi, wy in ((ylo, wylo), (yhi, wyhi)):
-            for xi, wx in ((xlo, wxlo), (xhi, wxhi)):
-                value = value + fm[:, yi][:, :, xi] * (wy[:, None] * wx[None, :])
-        c = fm.shape[0]
-        outs.append(value.reshape(c, POOLED, RATIO, POOLED, RATIO).mean(dim=(2, 4)))
-    return torch.stack(outs)
+    return roi_align(x, rois, batch_idx, POOLED, POOLED, SCALE, RATIO, aligned=True)
 
 
 ROIALIGN = onnx_op("RoiAlign", _roi_align, attrs={"mode_s": "avg", "output_height_i": POOLED, "output_width_i": POOLED, "sampling_ratio_i": RATIO, "spatial_scale_f": SCALE, "coordinate_transformation_mode_s": "half_pixel"})

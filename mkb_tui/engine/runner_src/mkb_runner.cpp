@@ -222,11 +222,13 @@ inline int64_t nowNs() {
 // exit_group: a candidate that defines printf, fwrite or fopen does not change the report, and its static destructors
 // and atexit handlers never run after the report is written.
 
-long rawCall4(long n, long a, long b, long c, long d) {
+long rawCall6(long n, long a, long b, long c, long d, long e, long f) {
 #if defined(__x86_64__)
     long ret;
     register long r10 __asm__("r10") = d;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10) : "rcx", "r11", "memory");
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
     return ret;
 #elif defined(__aarch64__)
     register long x8 __asm__("x8") = n;
@@ -234,13 +236,17 @@ long rawCall4(long n, long a, long b, long c, long d) {
     register long x1 __asm__("x1") = b;
     register long x2 __asm__("x2") = c;
     register long x3 __asm__("x3") = d;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3) : "memory");
+    register long x4 __asm__("x4") = e;
+    register long x5 __asm__("x5") = f;
+    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
     return x0;
 #else
-    (void)n; (void)a; (void)b; (void)c; (void)d;
-    return -38;  // ENOSYS: the callers fall back to the C library
+    (void)n; (void)a; (void)b; (void)c; (void)d; (void)e; (void)f;
+    return -38;
 #endif
 }
+
+long rawCall4(long n, long a, long b, long c, long d) { return rawCall6(n, a, b, c, d, 0, 0); }
 
 long rawCall3(long n, long a, long b, long c) { return rawCall4(n, a, b, c, 0); }
 
@@ -545,30 +551,6 @@ enum { kRead = 0, kMmap = 9, kFtruncate = 77 };
 enum { kRead = 63, kMmap = 222, kFtruncate = 46 };
 #endif
 enum { kCtlIn = 3, kInputs = 4, kCtlOut = 5, kOutputs = 6 };
-
-long rawCall6(long n, long a, long b, long c, long d, long e, long f) {
-#if defined(__x86_64__)
-    long ret;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
-    return ret;
-#elif defined(__aarch64__)
-    register long x8 __asm__("x8") = n;
-    register long x0 __asm__("x0") = a;
-    register long x1 __asm__("x1") = b;
-    register long x2 __asm__("x2") = c;
-    register long x3 __asm__("x3") = d;
-    register long x4 __asm__("x4") = e;
-    register long x5 __asm__("x5") = f;
-    __asm__ volatile("svc 0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
-    return x0;
-#else
-    (void)n; (void)a; (void)b; (void)c; (void)d; (void)e; (void)f;
-    return -38;
-#endif
-}
 
 // One byte from the supervisor: false when it closed the channel (the runner then stops).
 bool awaitGo() {
