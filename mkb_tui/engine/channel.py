@@ -23,6 +23,7 @@ import numpy as np
 
 from mkb_tui.bench.tensorfile import CODE_DTYPES
 from mkb_tui.engine.schedule import PlanText, ProcessPlan
+from mkb_tui.engine.timing import summarize
 
 MAX_OUTPUT_TENSORS = 64
 MAX_NDIM = 16
@@ -189,3 +190,63 @@ def setup_charge_ms(base_untimed: list[float], cand_untimed: list[float], counte
     base, cand = statistics.median(base_untimed), statistics.median(cand_untimed)
     excess = cand - base - (SETUP_NOISE_MS + SETUP_NOISE_REL * base)
     return max(0.0, excess) / counted_runs
+
+
+# One side of one round as the outside clock sees it: the supervisor's record and the process's own in-process times
+# (its claim: shown, and a floor on its charge, never deciding).
+Side = tuple[ChannelRecord, list]
+
+
+def charged_ms(runs: list[RunClock], inside: list, overhead: float, extra_ms: float) -> list[float]:
+    """Each counted run's charge (ms): its outside cost less the runner's own overhead, never less than what the
+    process's own clock says (a claim that is not a number of the right count is no claim)."""
+    claims = [t if isinstance(t, (int, float)) and t == t else 0.0 for t in inside] if len(inside) == len(runs) else [0.0] * len(runs)
+    return [max(r.cost_ms - overhead, min(float(claim), r.cost_ms), 1e-6) + extra_ms for r, claim in zip(runs, claims)]
+
+
+def untimed_ms(record: ChannelRecord, warmup: int) -> float:
+    """A process's CPU outside its counted runs that its counted runs did not need: start-up and teardown, and
+    warm-up runs beyond what as many counted runs cost."""
+    counted = [r.cost_ms for r in record.runs[warmup:]]
+    warm = sum(r.cost_ms for r in record.runs[:warmup])
+    extra_warm = max(0.0, warm - warmup * statistics.median(counted)) if counted else warm
+    return (record.untimed_ms() or 0.0) + extra_warm
+
+
+def cost_dispersion(rounds: list[tuple[Side, Side]], warmup: int) -> float:
+    """The wider of the two sides' IQR / median of each counted run's whole outside cost."""
+    worst = 0.0
+    for side in (0, 1):
+        costs = summarize([r.cost_ms for pair in rounds for r in pair[side][0].runs[warmup:]])
+        if costs.median_ms > 0:
+            worst = max(worst, costs.iqr_ms / costs.median_ms)
+    return worst
+
+
+def outside_rounds(rounds: list[tuple[Side, Side]], warmup: int) -> tuple[list[tuple[list[float], list[float]]], dict]:
+    """Both sides by the supervisor's clock (the kernel's accounting of the runner's CPU from its input to the next).
+    The runner's own cost per run (feeding, copying out, the handshake) is seen on each round's baseline process,
+    which holds no candidate code: its outside cost minus its in-process time. It moves with the machine's load (the
+    copies share the caches), so each round's figure is taken out of that round's two processes. A run is charged
+    max(outside cost - that overhead, its own in-process time): a process's own clock can only make it slower, and it
+    keeps a tiny op's figure from dropping to the noise of the subtraction. The same rule on both sides; what a
+    candidate process spent outside its runs beyond the baseline's is charged to its runs. Returns each round's
+    charges (baseline, candidate) and what the verdict shows of them."""
+    counted = statistics.median(len(c.runs) - warmup for _, (c, _) in rounds)
+    base_untimed = [untimed_ms(b, warmup) for (b, _), _ in rounds]
+    cand_untimed = [untimed_ms(c, warmup) for _, (c, _) in rounds]
+    charge = setup_charge_ms(base_untimed, cand_untimed, int(counted))
+    charges, overheads = [], []
+    for (b, b_inside), (c, c_inside) in rounds:
+        over = overhead_ms([([r.cost_ms for r in b.runs[warmup:]], b_inside[warmup:])])
+        overheads.append(over)
+        charges.append((charged_ms(b.runs[warmup:], b_inside[warmup:], over, 0.0),
+                        charged_ms(c.runs[warmup:], c_inside[warmup:], over, charge)))  # fmt: skip
+    claimed = [t for _, (_, c_inside) in rounds for t in c_inside[warmup:]]
+    base_inside = [t for (_, b_inside), _ in rounds for t in b_inside[warmup:]]
+    info = {"clock": "outside", "overhead_ms": round(statistics.median(overheads), 6), "setup_charge_ms": round(charge, 6),
+            "untimed_ms": {"baseline": round(statistics.median(base_untimed), 3), "candidate": round(statistics.median(cand_untimed), 3)},
+            "baseline_inside_ms": round(statistics.median(base_inside), 6) if base_inside else None,
+            # what the candidate's own process claimed (its clock is in its reach: shown, never deciding)
+            "inside_claim_ms": round(statistics.median(claimed), 6) if claimed else None}  # fmt: skip
+    return charges, info

@@ -11,10 +11,7 @@ more with every run checked; `reverified` when that agrees.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import random
-import re
 import statistics
 import struct
 
@@ -27,8 +24,10 @@ from mkb_tui.bench.compare import compare_outputs
 from mkb_tui.bench.precision import Bound, outputs_error
 from mkb_tui.bench.tensorfile import MalformedRecord, read_tensors
 from mkb_tui.device.base import ProcResult
-from mkb_tui.engine.channel import ChannelError, ChannelRecord, channel_plan_text, input_layout, overhead_ms, parse_channel, setup_charge_ms
+from mkb_tui.engine.channel import (ChannelError, ChannelRecord, channel_plan_text, cost_dispersion, input_layout, outside_rounds,
+                                   parse_channel)
 from mkb_tui.engine.process_text import last_line, process_text
+from mkb_tui.engine.runner_report import _digest, output_hash, parse_runner_output
 from mkb_tui.engine.schedule import InputSet, PlanText, ProcessPlan, Shape, kept_outputs, plan_text, timing_plans, verification_plan
 from mkb_tui.engine.timing import (
     HIGH_DISPERSION,
@@ -109,97 +108,6 @@ class TimedModels:
     candidate_api: str = "session"
 
 
-def output_hash(arrays: list) -> str:
-    """The runner's hash of a run's outputs (outputHash in mkb_runner.cpp), as 16 hex digits: per tensor the sum of its
-    little-endian 64-bit words times 1, 3, 5, ... (mod 2^64), folded with the byte count."""
-    h = 0
-    for a in arrays:
-        raw = np.ascontiguousarray(a).tobytes()
-        words = np.frombuffer(raw + b"\0" * (-len(raw) % 8), dtype="<u8")
-        with np.errstate(over="ignore"):
-            total = int((words * np.arange(1, 2 * len(words), 2, dtype=np.uint64)).sum(dtype=np.uint64))
-        h = (h * 1000003 + total + len(raw)) % (1 << 64)
-    return f"{h:016x}"
-
-
-def _digest(arrays: list) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        h.update(str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
-    return h.hexdigest()
-
-
-_STREAMED = re.compile(r"^mkbrun (\d+) (-?\d+) (-?\d+)$", re.M)
-
-
-def streamed_disagreement(stdout: str, report: dict) -> str | None:
-    """The runner writes each run's times (ns) on a line of its own the moment the run ends, before any candidate
-    code runs again; its report must say the same. A report whose times differ was rewritten in the runner's memory
-    after the fact (pure)."""
-    lines = [(int(r), int(t), int(w)) for r, t, w in _STREAMED.findall(stdout)]
-    times, raw = report.get("times_ms") or [], report.get("raw_ms") or []
-    if [r for r, _, _ in lines] != list(range(len(times))) or len(raw) != len(times):
-        return f"the runner's per-run lines ({len(lines)}) do not match its report ({len(times)} runs)"
-    for (run, t, w), tm, wm in zip(lines, times, raw):
-        if round(float(tm) * 1e6) != t or round(float(wm) * 1e6) != w:
-            return f"run {run}'s times in the runner's report differ from those it sent when the run ended (rewritten in memory)"
-    return None
-
-
-def parse_runner_output(stdout: str, *, streamed: bool = True) -> dict | None:
-    """The runner's report: its last line (it writes nothing after it, and exits). A JSON line a kernel printed
-    earlier is never taken for it, and a report whose times differ from the lines the runner streamed as each run
-    ended is a failed run (plan 1; on the channel, `streamed=False`, the runner streams nothing: its times decide
-    nothing there)."""
-    lines = [line.strip() for line in stdout.splitlines() if line.strip()]
-    if not lines or not lines[-1].startswith("{"):
-        return None
-    try:
-        report = json.loads(lines[-1])
-    except ValueError:
-        return None
-    if not isinstance(report, dict):
-        return None
-    bad = malformed_report(report)
-    if bad:
-        return {"ok": False, "error": f"the runner's report is malformed ({bad})"}
-    why = streamed_disagreement(stdout, report) if report.get("ok") and streamed else None
-    return {"ok": False, "error": why} if why else report
-
-
-_LISTS = ("times_ms", "raw_ms", "io_ms")
-_MAX_LIST = 1 << 16
-
-
-def _number(x) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and x == x and abs(x) != float("inf")
-
-
-def malformed_report(report: dict) -> str | None:
-    """What is wrong with the types of a runner's report, or None (pure). The report is the last line of a process
-    the candidate's code ran in, so it may be anything JSON can say: each field the judge reads must have the type the
-    judge reads it as, or the process failed (never an exception later, where the field is used)."""
-    if not isinstance(report.get("ok"), bool):
-        return "ok"
-    for key in _LISTS:
-        value = report.get(key)
-        if value is not None and not (isinstance(value, list) and len(value) <= _MAX_LIST and all(_number(v) for v in value)):
-            return key
-    hashes = report.get("hashes")
-    if hashes is not None and not (isinstance(hashes, list) and len(hashes) <= _MAX_LIST
-                                   and all(isinstance(h, str) and len(h) <= 64 for h in hashes)):  # fmt: skip
-        return "hashes"
-    proof = report.get("candidate_proof")
-    if proof is not None and not (isinstance(proof, dict) and all(_number(v) for v in proof.values())):
-        return "candidate_proof"
-    for key, longest in (("error", 1 << 16), ("clock", 64), ("api", 64), ("precision", 64)):  # clock: kept in the verdict
-        if report.get(key) is not None and not (isinstance(report[key], str) and len(report[key]) <= longest):
-            return key
-    if report.get("timed_ms") is not None and not _number(report["timed_ms"]):
-        return "timed_ms"
-    return None
-
-
 @dataclass
 class _Process:
     proc: ProcResult
@@ -244,13 +152,6 @@ def imprecise_message(error: float, bound: Bound) -> str:
     times = f", {error / bound.native_error:.0f}x MNN's own error" if bound.native_error else ""
     return (f"error {error:.2g}{times}: beyond the precision bound {bound.describe()}; a kernel must be about as "
             "accurate as MNN's own (float32 to a few ulps), not only within the task's stated tolerance")
-
-
-def _charged(runs, inside: list, overhead_ms: float, extra_ms: float) -> list[float]:
-    """Each counted run's charge (ms): its outside cost less the runner's own overhead, never less than what the
-    process's own clock says (a claim that is not a number of the right count is no claim)."""
-    claims = [t if isinstance(t, (int, float)) and t == t else 0.0 for t in inside] if len(inside) == len(runs) else [0.0] * len(runs)
-    return [max(r.cost_ms - overhead_ms, min(float(claim), r.cost_ms), 1e-6) + extra_ms for r, claim in zip(runs, claims)]
 
 
 class Judge:
@@ -694,13 +595,11 @@ class Judge:
             return timing_doubt(samples)
         return max(halves_disagreement(samples) / UNSTABLE_HALVES, self._cost_dispersion(attempt) / HIGH_DISPERSION)
 
+    def _sides(self, attempt: _Attempt) -> list:
+        return [((b.channel, b.times.times_ms), (c.channel, c.times.times_ms)) for b, c in attempt.rounds]
+
     def _cost_dispersion(self, attempt: _Attempt) -> float:
-        w, worst = self.shape.warmup, 0.0
-        for side in (0, 1):
-            costs = summarize([r.cost_ms for pair in attempt.rounds for r in pair[side].channel.runs[w:]])
-            if costs.median_ms > 0:
-                worst = max(worst, costs.iqr_ms / costs.median_ms)
-        return worst
+        return cost_dispersion(self._sides(attempt), self.shape.warmup)
 
     def _samples(self, attempt: _Attempt) -> list[Round]:
         w = self.shape.warmup
@@ -708,43 +607,9 @@ class Judge:
             return [(b.times.times_ms[w:], c.times.times_ms[w:]) for b, c in attempt.rounds]
         return self._outside(attempt)[0]
 
-    def _untimed_ms(self, p: _Process) -> float:
-        """A plan-2 process's CPU outside its counted runs that its counted runs did not need: start-up and
-        teardown, and warm-up runs beyond what as many counted runs cost."""
-        rec, w = p.channel, self.shape.warmup
-        counted = [r.cost_ms for r in rec.runs[w:]]
-        warm = sum(r.cost_ms for r in rec.runs[:w])
-        extra_warm = max(0.0, warm - w * statistics.median(counted)) if counted else warm
-        return (rec.untimed_ms() or 0.0) + extra_warm
-
     def _outside(self, attempt: _Attempt) -> tuple[list[Round], dict]:
-        """Both sides by the supervisor's clock (the kernel's accounting of the runner's CPU from its input to the
-        next). The runner's own cost per run (feeding, copying out, the handshake) is seen on each round's baseline
-        process, which holds no candidate code: its outside cost minus its in-process time. It moves with the
-        machine's load (the copies share the caches), so each round's figure is taken out of that round's two
-        processes. A run is charged max(outside cost - that overhead, its own in-process time): a process's own clock
-        can only make it slower (claiming more than the outside clock saw costs it; claiming less changes nothing),
-        and it keeps a tiny op's figure from dropping to the noise of the subtraction. The same rule on both sides;
-        what a candidate process spent outside its runs beyond the baseline's is charged to its runs."""
-        w = self.shape.warmup
-        counted = statistics.median(len(c.channel.runs) - w for _, c in attempt.rounds)
-        base_untimed = [self._untimed_ms(b) for b, _ in attempt.rounds]
-        cand_untimed = [self._untimed_ms(c) for _, c in attempt.rounds]
-        charge = setup_charge_ms(base_untimed, cand_untimed, int(counted))
-        rounds, overheads = [], []
-        for b, c in attempt.rounds:
-            over = overhead_ms([([r.cost_ms for r in b.channel.runs[w:]], b.times.times_ms[w:])])
-            overheads.append(over)
-            rounds.append((_charged(b.channel.runs[w:], b.times.times_ms[w:], over, 0.0),
-                           _charged(c.channel.runs[w:], c.times.times_ms[w:], over, charge)))  # fmt: skip
-        claimed = [t for _, c in attempt.rounds for t in c.times.times_ms[w:]]
-        base_inside = [t for b, _ in attempt.rounds for t in b.times.times_ms[w:]]
-        info = {"clock": "outside", "overhead_ms": round(statistics.median(overheads), 6), "setup_charge_ms": round(charge, 6),
-                "untimed_ms": {"baseline": round(statistics.median(base_untimed), 3), "candidate": round(statistics.median(cand_untimed), 3)},
-                "baseline_inside_ms": round(statistics.median(base_inside), 6) if base_inside else None,
-                # what the candidate's own process claimed (its clock is in its reach: shown, never deciding)
-                "inside_claim_ms": round(statistics.median(claimed), 6) if claimed else None}  # fmt: skip
-        return rounds, info
+        """Both sides by the supervisor's clock (channel.outside_rounds)."""
+        return outside_rounds(self._sides(attempt), self.shape.warmup)
 
     def _crosschecks(self, attempt: _Attempt) -> list[CrossCheck]:
         if self.channel is not None:

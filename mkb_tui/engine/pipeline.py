@@ -28,7 +28,7 @@ from mkb_tui.engine.concurrency import DeviceRuns, PerLoop, builds_share_timing_
 from mkb_tui.engine import build_check, converter
 from mkb_tui.engine.static_check import findings as static_findings
 from mkb_tui.engine.types import Finding
-from mkb_tui.engine.measure import Judge, TimedModels, TimingPlan, parse_runner_output  # noqa: F401 (TimingPlan, parse_runner_output: re-exported)
+from mkb_tui.engine.measure import Judge, TimedModels, TimingPlan  # noqa: F401 (TimingPlan: re-exported)
 from mkb_tui.engine.schedule import InputSet
 from mkb_tui.engine.toolchain import get_target
 from mkb_tui.engine.workspace import WorkspacePool

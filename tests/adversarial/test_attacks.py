@@ -20,7 +20,7 @@ import pytest
 
 from tests.adversarial.attacks import (DECOY_NAME, PLANTED_HEADER, SURVIVOR_PREFIX, VICTIM_WORKSPACE, Attack, by_task, honest,
                                       victim_kernel)
-from tests.mnn_fixtures import evaluate
+from tests.mnn_fixtures import credited, evaluate
 
 OTHER_TASK = {"abs": "relu", "relu": "abs", "softmax_lastdim": "abs"}
 PROBE_WORD = "MKB_PROBE_FOUND_HOST_FILE"
@@ -135,7 +135,8 @@ def test_attack_is_classified_honestly(strict_pipeline, attack: Attack, tmp_path
 
     problems: list[str] = []
     kind = verdict.kind.value
-    honest_speed = attack.honest_cap is not None and (verdict.speedup is None or verdict.speedup <= attack.honest_cap
+    gain = credited(verdict)  # a speedup the judge doubts is credited nothing
+    honest_speed = attack.honest_cap is not None and (gain is None or gain <= attack.honest_cap
                                                       or bool(CHEAT_FLAGS & set(verdict.flags)))
     if kind not in attack.allowed and not (kind == "correct" and honest_speed):
         problems.append(f"verdict {kind} (speedup {verdict.speedup}): {verdict.message[:200]}")

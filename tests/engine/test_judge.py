@@ -10,7 +10,8 @@ import numpy as np
 
 from mkb_tui.bench.tensorfile import read_tensors, write_tensors
 from mkb_tui.device.base import ProcResult
-from mkb_tui.engine.measure import Judge, TimedModels, TimingPlan, output_hash
+from mkb_tui.engine.measure import Judge, TimedModels, TimingPlan
+from mkb_tui.engine.runner_report import output_hash
 from mkb_tui.engine.schedule import InputSet
 from mkb_tui.vocabulary.verdicts import Verdict, VerdictKind
 
@@ -171,7 +172,7 @@ def test_a_report_rewritten_after_the_runs_is_a_failed_run(tmp_path):
 
 
 def test_streamed_lines_must_match_the_report_one_for_one():
-    from mkb_tui.engine.measure import parse_runner_output
+    from mkb_tui.engine.runner_report import parse_runner_output
 
     report = {"ok": True, "times_ms": [0.5, 0.25], "raw_ms": [0.6, 0.3]}
     good = "\nmkbrun 0 500000 600000\nkernel debug line\nmkbrun 1 250000 300000\n" + json.dumps(report)

@@ -56,7 +56,7 @@ def test_a_plan_runs_and_keeps_the_named_runs(pipeline, abs_case):
     # the system-call witness spans each timed region and more (poisoning, feeding)
     assert all(r >= t for r, t in zip(report["raw_ms"], report["times_ms"]))
     # each run's times also left the process as the run ended, and the report says the same
-    from mkb_tui.engine.measure import streamed_disagreement
+    from mkb_tui.engine.runner_report import streamed_disagreement
 
     assert result.stdout.count("\nmkbrun ") == plan.runs and streamed_disagreement(result.stdout, report) is None
     record = pipeline.device.workdir / "out/protocol.mkbt"

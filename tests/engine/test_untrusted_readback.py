@@ -14,7 +14,7 @@ import pytest
 
 from mkb_tui.bench.tensorfile import read_tensors
 from mkb_tui.device.base import ProcResult
-from mkb_tui.engine.measure import malformed_report, parse_runner_output
+from mkb_tui.engine.runner_report import malformed_report, parse_runner_output
 from mkb_tui.engine.process_text import last_line, process_text, scrub
 from mkb_tui.vocabulary.verdicts import Verdict, VerdictKind
 from tests.engine.test_judge import FakeDevice, _judge, _sets
