@@ -127,8 +127,32 @@ def _mkbt_data(fd: int) -> bytes:
     return b"".join(parts)
 
 
+class _Iovec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+MAX_REGIONS = 64  # tensors a runner may announce each way
+
+
+def _vm(pid: int, address: int, buf, size: int, write: bool) -> bool:
+    """Copies `size` bytes between this process's `buf` and the runner's memory at `address` (process_vm_writev /
+    readv: the kernel's copy, on this process's clock, never the runner's)."""
+    local = _Iovec(ctypes.cast(buf, ctypes.c_void_p), size)
+    remote = _Iovec(address, size)
+    call = _LIBC.process_vm_writev if write else _LIBC.process_vm_readv
+    call.restype = ctypes.c_ssize_t
+    return call(pid, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0) == size
+
+
 class _Channel:
-    """The supervisor's side of one plan-2 run: hands each run its input, times it, hashes and keeps its outputs."""
+    """The supervisor's side of one plan-2 run: hands each run its input, times it, hashes and keeps its outputs.
+
+    Direct runs (local devices, `direct` in the spec): the runner announces where the session's own input and output
+    tensors are; the supervisor writes each input there and reads each output from there itself, so the runner copies
+    nothing and no copy is subtracted from a run's charge (a kernel that answered the channel itself skipped the
+    runner's copies and was credited for them). Where the kernel refuses the copy (another user, qemu's guest
+    addresses), the runner copies from and to the memory files as before ('G' instead of 'H')."""
 
     def __init__(self, spec: dict, sealed_fd: int | None) -> None:
         if sealed_fd is None:
@@ -165,6 +189,10 @@ class _Channel:
         self.kept: dict[int, str] = {}
         self.error = None
         self.finished = False
+        self.direct_allowed = bool(spec.get("direct"))
+        self.regions_in: list[tuple[int, int, int]] = []  # (offset in the input set, runner address, bytes)
+        self.regions_out: list[tuple[int, int, int]] = []
+        self.direct: bool | None = None  # decided at the first run
 
     def child_fds(self) -> tuple[int, ...]:
         return (self.go_r, self.inputs_ro, self.ctl_w, self.outputs)  # the runner's 3, 4, 5, 6
@@ -197,6 +225,8 @@ class _Channel:
                 if line == b"S" and not self.ready:  # ready; the layout comes before run 0's 'D' (a module's)
                     self.ready = True
                     self._go()
+                elif line[:2] in (b"I ", b"O ") and not self.ready:
+                    self._region(line)
                 else:
                     self._announced(line)
                 continue
@@ -227,6 +257,41 @@ class _Channel:
             self.ready = True
             self._go()
 
+    def _region(self, line: bytes) -> None:
+        """An "I offset address bytes" or "O offset address bytes" line: where a session tensor lies in the runner."""
+        try:
+            offset, address, size = (int(w) for w in line.split()[1:])
+        except ValueError:
+            self.error = "the runner's tensor announcement is malformed"
+            return
+        regions = self.regions_in if line[:1] == b"I" else self.regions_out
+        limit = self.in_bytes if regions is self.regions_in else self.max_out
+        if len(regions) >= MAX_REGIONS or not (0 <= offset and 0 < size and offset + size <= limit and 0 < address < 1 << 64):
+            self.error = "the runner's tensor announcement is malformed"
+            return
+        regions.append((offset, address, size))
+
+    def _outputs_covered(self) -> bool:
+        """The announced output tensors lie end to end over the whole output layout, in its order."""
+        at = 0
+        for offset, _, size in self.regions_out:
+            if offset != at:
+                return False
+            at += size
+        return at == self.out_bytes
+
+    def _write_inputs(self, data: bytes) -> bool:
+        buf = ctypes.create_string_buffer(data, len(data))
+        base = ctypes.addressof(buf)
+        return all(_vm(self.pid, address, base + offset, size, True) for offset, address, size in self.regions_in)
+
+    def _read_outputs(self) -> bytes | None:
+        buf = ctypes.create_string_buffer(self.out_bytes)
+        base = ctypes.addressof(buf)
+        if not all(_vm(self.pid, address, base + offset, size, False) for offset, address, size in self.regions_out):
+            return None
+        return buf.raw
+
     def _go(self) -> None:
         """The clocks, then the next run's input, then the word: the run is on the clock before any byte of its input
         exists in the runner's reach (a runner that peeks at the memory file early is charged for what it does)."""
@@ -236,10 +301,18 @@ class _Channel:
         if self.last_done_cpu is not None and self.runs:
             self.runs[-1][2] = cpu - self.last_done_cpu  # what the runner did between its 'D' and this input
         self.started_wall, self.started_cpu = time.monotonic_ns(), cpu
-        os.pwrite(self.inputs, self.data[self.sets_per_run[self.run]], 0)
-        os.pwrite(self.outputs, self.poison, 0) if self.out_bytes else None
+        data = self.data[self.sets_per_run[self.run]]
+        os.pwrite(self.inputs, data, 0)
+        if self.direct is None:  # the first run: the kernel's copy works on this runner, or the runner copies
+            self.direct = (self.direct_allowed and self.pid is not None and bool(self.regions_out) and self._outputs_covered()
+                           and self._write_inputs(data))  # fmt: skip
+        elif self.direct and not self._write_inputs(data):
+            self.error = "the runner's input tensors could not be written"
+            return
+        if not self.direct and self.out_bytes:
+            os.pwrite(self.outputs, self.poison, 0)
         try:
-            os.write(self.go_w, b"G")
+            os.write(self.go_w, b"H" if self.direct else b"G")
         except OSError:
             self.error = "the runner closed the channel"
 
@@ -248,11 +321,17 @@ class _Channel:
         if self.error is not None:
             return
         self.last_done_cpu = cpu
-        size = os.fstat(self.outputs).st_size
-        out = os.pread(self.outputs, self.out_bytes, 0) if size >= self.out_bytes else b""
-        if len(out) != self.out_bytes:
-            self.error = "the runner's output memory file is shorter than the layout it announced"
-            return
+        if self.direct:
+            out = self._read_outputs()
+            if out is None:
+                self.error = "the runner's output tensors could not be read"
+                return
+        else:
+            size = os.fstat(self.outputs).st_size
+            out = os.pread(self.outputs, self.out_bytes, 0) if size >= self.out_bytes else b""
+            if len(out) != self.out_bytes:
+                self.error = "the runner's output memory file is shorter than the layout it announced"
+                return
         self.runs.append([cpu - self.started_cpu, wall - self.started_wall, 0, hashlib.sha256(out).hexdigest()])
         if self.run in self.keep:
             self.kept[self.run] = base64.b64encode(out).decode()
@@ -275,7 +354,8 @@ class _Channel:
 
     def answer(self, rusage) -> dict:
         total = None if rusage is None else int((rusage.ru_utime + rusage.ru_stime) * 1e9)
-        return {"layout": self.layout, "runs": self.runs, "kept": self.kept, "total_cpu_ns": total, "error": self.error}
+        return {"layout": self.layout, "runs": self.runs, "kept": self.kept, "total_cpu_ns": total, "error": self.error,
+                "direct": bool(self.direct)}
 
 
 def _run(req, programs, uid, max_output, libc, sealed_fd=None):

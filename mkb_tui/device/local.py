@@ -157,6 +157,9 @@ class LocalDevice(Device):
     target = "host"
     emulated = False
     channel = True
+    # the supervisor copies each run's input and outputs into and out of the runner's session tensors (an emulator's
+    # guest addresses are not its process's: qemu keeps the runner's copies)
+    direct_channel = True
 
     def __init__(self, workdir: Path, limits: Limits | None = None, *, contained: bool | None = None, sealed: Path | None = None) -> None:
         self.workdir = Path(workdir)
@@ -261,7 +264,7 @@ class LocalDevice(Device):
 
     async def run_channel(self, argv: list[str], *, timeout: float, stdin: bytes, sets: list[str], keep: list[int],
                           max_out: int, env: dict[str, str] | None = None) -> ProcResult:
-        channel = {"sets": sets, "keep": keep, "max_out": max_out}
+        channel = {"sets": sets, "keep": keep, "max_out": max_out, "direct": self.direct_channel}
         return await self.run(argv, timeout=timeout, env=env, stdin=stdin, channel=channel)
 
     async def run(self, argv: list[str], *, timeout: float, env: dict[str, str] | None = None, stdin: bytes | None = None,

@@ -13,6 +13,7 @@ from mkb_tui.errors import DeviceError
 
 
 class QemuDevice(LocalDevice):
+    direct_channel = False  # guest addresses are not qemu's own: the runner copies from and to the memory files
     name = "qemu"
     target = "aarch64"
     emulated = True

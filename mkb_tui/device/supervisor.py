@@ -21,7 +21,8 @@ MAIN = Path(__file__).resolve().parent / "_supervisor_main.py"
 MAX_OUTPUT = 4 << 20  # per stream and run: the tail is kept (the runner's report is its last line)
 MAX_ANSWER = 1 << 30  # one answer line: a channel run's kept outputs come back in it
 GRACE = 15.0  # seconds past a run's own timeout before the supervisor itself is taken for stuck
-SUPERVISOR_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL")
+# CAP_SYS_PTRACE: process_vm_writev/readv into the runner it started (nobody), to hand inputs and take outputs itself
+SUPERVISOR_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL", "CAP_SYS_PTRACE")
 
 
 def _interpreter() -> tuple[str, Path]:

@@ -99,6 +99,7 @@ class ChannelRecord:
     runs: list[RunClock]
     kept: dict[int, list[np.ndarray]] = field(default_factory=dict)
     total_cpu_ns: int | None = None
+    direct: bool = False  # the supervisor wrote the inputs into and read the outputs from the session's tensors itself
 
     def untimed_ms(self) -> float | None:
         """CPU time of the process outside its runs: start-up, loading, session creation, teardown."""
@@ -149,7 +150,7 @@ def parse_channel(answer: dict | None, *, runs: int, keep: tuple[int, ...]) -> C
     if len(clocks) != runs:
         raise ChannelError(f"the runner completed {len(clocks)} of {runs} runs over the channel")
     record = ChannelRecord([RunClock(int(c[0]), int(c[1]), int(c[2]), str(c[3])) for c in clocks],
-                           total_cpu_ns=answer.get("total_cpu_ns"))  # fmt: skip
+                           total_cpu_ns=answer.get("total_cpu_ns"), direct=answer.get("direct") is True)  # fmt: skip
     if not keep:
         return record
     layout = _output_layout(str(answer.get("layout") or ""))
@@ -244,7 +245,8 @@ def outside_rounds(rounds: list[tuple[Side, Side]], warmup: int) -> tuple[list[t
                         charged_ms(c.runs[warmup:], c_inside[warmup:], over, charge)))  # fmt: skip
     claimed = [t for _, (_, c_inside) in rounds for t in c_inside[warmup:]]
     base_inside = [t for (_, b_inside), _ in rounds for t in b_inside[warmup:]]
-    info = {"clock": "outside", "overhead_ms": round(statistics.median(overheads), 6), "setup_charge_ms": round(charge, 6),
+    direct = all(b.direct and c.direct for (b, _), (c, _) in rounds)
+    info = {"clock": "outside", "copies": "supervisor" if direct else "runner", "overhead_ms": round(statistics.median(overheads), 6), "setup_charge_ms": round(charge, 6),
             "untimed_ms": {"baseline": round(statistics.median(base_untimed), 3), "candidate": round(statistics.median(cand_untimed), 3)},
             "baseline_inside_ms": round(statistics.median(base_inside), 6) if base_inside else None,
             # what the candidate's own process claimed (its clock is in its reach: shown, never deciding)

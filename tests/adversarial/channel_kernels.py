@@ -180,21 +180,23 @@ def honest(body: str) -> str:
     return kernel(body)
 
 
-# the same with no copy at all: the kernel computes from the runner's own mapping of the input memory file into its
-# mapping of the output memory file; the handshake is all that is left of the runner's per-run cost
+# the same with no copy at all: the kernel answers every run itself, computing from the runner's own mapping of the
+# input memory file into the session's output tensor (and, on 'G', into the output memory file): the handshake is all
+# that is left of the runner's per-run cost
 def takeover_zero_copy(body: str) -> str:
     return with_fd_io(
     "        Mapped m = findChannel((long)n * 4);\n"
     "        if (m.in == nullptr) { for (int i = 0; i < n; ++i) dst[i] = 12345.0f; return NO_ERROR; }\n"
+    "        float* tensor = dst;\n"
     "        long runs = 0;\n"
-    "        char go = 'G';\n"
+    "        char go = '?';  // the first run's word was the runner's to read: both places\n"
     "        do {\n"
-    "            { const float* src = m.in; float* dst = m.out;\n" + body + "            }\n"
+    "            { const float* src = m.in; float* dst = tensor;\n" + body + "            }\n"
+    "            if (go != 'H') ::memcpy(m.out, tensor, n * sizeof(float));\n"
     "            io.wr(&io.f[5], \"D\", 1);\n"
     "            ++runs;\n"
-    "        } while (io.rd(&io.f[3], &go, 1) == 1 && go == 'G');\n"
-    "        shortenRuns(runs);\n"
-    "        ::memcpy(dst, m.out, n * sizeof(float));\n")
+    "        } while (io.rd(&io.f[3], &go, 1) == 1 && (go == 'G' || go == 'H'));\n"
+    "        shortenRuns(runs);\n")
 
 
 TAKEOVER_ZERO_COPY = takeover_zero_copy(FABS)
@@ -202,19 +204,24 @@ TAKEOVER_ZERO_COPY = takeover_zero_copy(FABS)
 
 def takeover_forged(body: str) -> str:
     """takeover_zero_copy, and the runner never speaks again: the kernel writes the runner's report for every run the
-    supervisor timed, and ends the process with libc's _exit, found through libc's own symbol table."""
+    supervisor timed, and ends the process with libc's _exit, found through libc's own symbol table. It speaks both
+    words of the protocol: on 'G' the outputs go to the output memory file (the runner's copy skipped), on 'H' (the
+    supervisor reads the session's tensors itself) into the session's output tensor; the input is always read from
+    the input memory file (the runner's copy in skipped)."""
     return with_fd_io(
         "        Mapped m = findChannel((long)n * 4);\n"
         "        typedef void (*ExitFn)(int);\n"
         "        ExitFn leave = (ExitFn)libcFunction((const void*)io.wr, \"_exit\");\n"
         "        if (m.in == nullptr || leave == nullptr) { for (int i = 0; i < n; ++i) dst[i] = 12345.0f; return NO_ERROR; }\n"
+        "        float* tensor = dst;\n"
         "        long runs = 0;\n"
-        "        char go = 'G';\n"
+        "        char go = '?';  // the first run's word was the runner's to read: both places\n"
         "        do {\n"
-        "            { const float* src = m.in; float* dst = m.out;\n" + body + "            }\n"
+        "            { const float* src = m.in; float* dst = tensor;\n" + body + "            }\n"
+        "            if (go != 'H') ::memcpy(m.out, tensor, n * sizeof(float));\n"
         "            io.wr(&io.f[5], \"D\", 1);\n"
         "            ++runs;\n"
-        "        } while (io.rd(&io.f[3], &go, 1) == 1 && go == 'G');\n"
+        "        } while (io.rd(&io.f[3], &go, 1) == 1 && (go == 'G' || go == 'H'));\n"
         "        forgeReport(io, runs);\n"
         "        leave(0);\n")
 

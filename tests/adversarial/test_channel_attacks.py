@@ -37,7 +37,10 @@ def test_taking_over_the_channel_loop_is_refused(channel_pipeline):
     verdict = evaluate(channel_pipeline, "abs", {CPP: TAKEOVER}, static=False)
     assert verdict.kind.value == "runtime_error", (verdict.kind.value, verdict.message)
     assert verdict.speedup is None
-    assert "something other than the runner answered the channel" in verdict.message, verdict.message
+    # the kernel finds the runner's list of runs by walking its stack frames: where the frame layout moved under it (the
+    # runner changed), its write lands elsewhere and the runner dies of it, a runtime error all the same
+    assert ("something other than the runner answered the channel" in verdict.message
+            or "killed by signal" in verdict.message), verdict.message
 
 
 def test_taking_over_the_channel_without_copies_gains_nothing(channel_pipeline):
@@ -51,14 +54,12 @@ def test_taking_over_the_channel_without_copies_gains_nothing(channel_pipeline):
     assert verdict.kind.value == "runtime_error", (verdict.kind.value, verdict.message)
 
 
-# A defect of the design, narrowed but not closed: each run is charged its outside CPU minus the runner's own per-run
-# cost measured on the baseline (one copy in, one copy out), work done in the candidate's address space, so a kernel
-# that answers the channel itself and forges the report skips it. Quiet, the runner's cut to 16 us a run keeps the
-# gain under 1.5x (it was ~4x at 55 us); beside a parallel build the copies cost more (37 us) and the same kernel was
-# credited 0.45x for work its honest form gets 0.26x for, three tries in three. The fix is for no copy to be the
-# runner's: the supervisor writes each input into, and reads each output from, the session's own tensors
-# (process_vm_writev/readv on its own clock), so only the handshake is subtracted. Until then: not strict.
-@pytest.mark.xfail(strict=False, reason="skipping the runner's own copies is credited beside a busy machine (see above)")
+# Was a defect of the design: each run was charged its outside CPU minus the runner's own per-run cost measured on the
+# baseline (a copy in, a copy out), work done in the candidate's address space, so a kernel that answered the channel
+# itself and forged the report skipped it: ~4x at 55 us a run; at 16 us quiet under 1.5x, but beside a parallel build
+# (37 us) 0.45x for work its honest form gets 0.26x, three tries in three. Now the supervisor writes each input into,
+# and reads each outputs from, the session's own tensors (process_vm_writev/readv, on its own clock): the runner copies
+# nothing, only the handshake (~8 us) is subtracted, and the same kernel, speaking both words, gets 0.27x against 0.26x.
 def test_taking_over_the_channel_and_forging_the_report_gains_nothing(channel_pipeline):
     work = repeated_fabs(10)
     gains_nothing(channel_pipeline, "abs", {CPP: honest(work)}, {CPP: takeover_forged(work)})
@@ -125,6 +126,13 @@ def test_work_elsewhere_is_refused_by_the_sandbox(channel_pipeline, honest_fabs,
     assert credited(verdict) is None or credited(verdict) < 1.5 * honest_fabs.speedup, (verdict.speedup, honest_fabs.speedup, verdict.flags)
 
 
-def test_truncating_the_output_file_is_a_runtime_error(channel_pipeline):
+def test_truncating_the_output_file_gains_nothing(channel_pipeline, honest_fabs):
+    """Where the supervisor reads the session's output tensors itself (local), the output memory file is not read:
+    cutting it changes nothing, and the honest work is credited what it earns; where the runner copies into the
+    file (qemu), a short file is a runtime error."""
     verdict = evaluate(channel_pipeline, "abs", {CPP: SPAWN_ATTACKS["truncates_output_file"]}, static=False)
-    assert verdict.kind.value == "runtime_error" and verdict.speedup is None, (verdict.kind.value, verdict.message)
+    if verdict.timing_check.get("copies") == "supervisor":
+        assert verdict.correct, (verdict.kind.value, verdict.message)
+        assert credited(verdict) is None or credited(verdict) < 1.5 * honest_fabs.speedup, (verdict.speedup, honest_fabs.speedup)
+    else:
+        assert verdict.kind.value == "runtime_error" and verdict.speedup is None, (verdict.kind.value, verdict.message)

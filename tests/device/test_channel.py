@@ -33,6 +33,11 @@ RUNNER = textwrap.dedent(
     elif mode == "module":  # ready first, the layout once the first run has computed
         os.write(5, b"S\n")
     else:
+        if mode in ("direct", "bad_address"):  # the session's tensors: where the supervisor may copy itself
+            import ctypes
+            in_tensor, out_tensor = ctypes.create_string_buffer(nbytes), ctypes.create_string_buffer(nbytes)
+            at = 8 if mode == "bad_address" else ctypes.addressof(in_tensor)
+            os.write(5, f"I 0 {at} {nbytes}\nO 0 {ctypes.addressof(out_tensor)} {nbytes}\n".encode())
         n = nbytes if mode != "huge" else 1 << 40
         os.write(5, f"R {n} 1 out 0 1 {nbytes // 4}\n".encode())
     os.ftruncate(6, nbytes)
@@ -42,16 +47,22 @@ RUNNER = textwrap.dedent(
         end = time.process_time() + seconds
         while time.process_time() < end:
             pass
+    words = []
     for r in range(runs):
-        if os.read(3, 1) != b"G":
+        word = os.read(3, 1)
+        words.append(word.decode())
+        if word not in (b"G", b"H"):
             break
-        data = bytes(inp[:nbytes])
+        data = bytes(in_tensor.raw) if word == b"H" else bytes(inp[:nbytes])
         seen.append(data.hex()[:16])
         spin(busy)
         import array
         a = array.array("f"); a.frombytes(data)
         b = array.array("f", [2 * x for x in a])
-        out[:nbytes] = b.tobytes()
+        if word == b"H":
+            out_tensor.raw = b.tobytes()
+        else:
+            out[:nbytes] = b.tobytes()
         if mode == "module" and r == 0:
             os.write(5, f"R {nbytes} 1 out 0 1 {nbytes // 4}\n".encode())
         os.write(5, b"D")
@@ -61,7 +72,8 @@ RUNNER = textwrap.dedent(
             seen.append("after:" + bytes(inp[:nbytes]).hex()[:16])
         if mode == "gap":  # work done between runs
             spin(0.01)
-    print(json.dumps({"ok": True, "times_ms": [0.0] * runs, "raw_ms": [0.0] * runs, "seen": seen}))
+    os.read(3, 1)  # as the runner does: alive (its tensors too) until the supervisor ends the channel
+    print(json.dumps({"ok": True, "times_ms": [0.0] * runs, "raw_ms": [0.0] * runs, "seen": seen, "words": words}))
     """
 )
 
@@ -115,6 +127,23 @@ def test_each_run_gets_its_input_just_in_time_and_the_supervisor_keeps_the_outpu
         out = np.full(32, 2.0 * (run + 1), dtype=np.float32).tobytes()
         assert clock.digest == hashlib.sha256(out).hexdigest()
     assert record.total_cpu_ns and record.total_cpu_ns > sum(r.cpu_ns for r in record.runs)
+
+
+@pytest.mark.parametrize("mode", ["direct", "bad_address"])
+def test_the_supervisor_copies_into_and_out_of_the_session_tensors_itself(tmp_path, mode):
+    # direct: every input is written into the tensor the runner announced and every output read from its output
+    # tensor, so the runner copies nothing ('H'); an address the kernel's copy refuses: the runner copies ('G')
+    proc, runs, keep = _run(tmp_path, mode=mode)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["words"] == (["H"] if mode == "direct" else ["G"]) * runs, report["words"]
+    assert proc.channel["direct"] is (mode == "direct")
+    record = parse_channel(proc.channel, runs=runs, keep=keep)
+    assert record.direct is (mode == "direct")
+    for run, clock in enumerate(record.runs):
+        assert clock.digest == hashlib.sha256(np.full(32, 2.0 * (run + 1), dtype=np.float32).tobytes()).hexdigest()
+    for run in keep:
+        np.testing.assert_array_equal(record.kept[run][0], np.full(32, 2.0 * (run + 1), dtype=np.float32))
 
 
 def test_the_supervisor_clock_sees_the_work_of_each_run(tmp_path):

@@ -552,13 +552,17 @@ enum { kRead = 63, kMmap = 222, kFtruncate = 46 };
 #endif
 enum { kCtlIn = 3, kInputs = 4, kCtlOut = 5, kOutputs = 6 };
 
-// One byte from the supervisor: false when it closed the channel (the runner then stops).
+// One byte from the supervisor: false when it closed the channel (the runner then stops). 'G': this run's input is in
+// the input memory file; 'H': the supervisor also wrote it into the session's own input tensors, and it reads the
+// outputs from the session's tensors itself (gDirectRun), so the runner copies neither way.
+bool gDirectRun = false;
 bool awaitGo() {
     char c = 0;
     for (;;) {
         long r = rawCall3(kRead, kCtlIn, (long)&c, 1);
         if (r == -4) continue;  // EINTR
-        return r == 1 && c == 'G';
+        gDirectRun = r == 1 && c == 'H';
+        return r == 1 && (c == 'G' || c == 'H');
     }
 }
 
@@ -847,7 +851,6 @@ int runSessionChannel(const Plan& plan, MNN::Interpreter* net, MNN::Session* ses
                       std::vector<std::unique_ptr<MNN::Tensor>>& hosts, const std::vector<bool>& plainIn,
                       const std::map<std::string, MNN::Tensor*>& outputs, std::vector<std::unique_ptr<MNN::Tensor>>& hostOuts,
                       std::vector<HostTensor>& outs, const std::vector<bool>& plainOut) {
-    if (!announceOutputs(outs)) return fail("cannot announce the outputs to the supervisor");
     std::string err;
     std::vector<MNN::Tensor*> devs;
     std::vector<bool> direct;
@@ -860,12 +863,33 @@ int runSessionChannel(const Plan& plan, MNN::Interpreter* net, MNN::Session* ses
     }
     std::vector<const MNN::Tensor*> outTensors;
     for (const auto& kv : outputs) outTensors.push_back(kv.second);
+    // Where the session's own tensors are, for a supervisor that writes inputs and reads outputs there itself: then no
+    // copy is the runner's work, so none is subtracted from a run's charge for a kernel to skip (a kernel that answered
+    // the channel itself skipped the runner's copies and was credited for them). "I offset address bytes" for each
+    // input held as plain memory, "O offset address bytes" for each output (a converted one: its host copy).
+    Json where;
+    for (size_t k = 0; k < plan.layout.size(); ++k) {
+        if (!direct[k]) continue;
+        where.raw("I ").num((long long)plan.layout[k].offset).raw(" ").num((long long)(uintptr_t)devs[k]->host<void>())
+            .raw(" ").num((long long)plan.layout[k].bytes).raw("\n");
+    }
+    size_t outAt = 0;
+    for (size_t i = 0; i < outTensors.size() && i < outs.size(); ++i) {
+        const void* at = plainOut[i] ? outTensors[i]->host<void>() : hostOuts[i]->host<void>();
+        where.raw("O ").num((long long)outAt).raw(" ").num((long long)(uintptr_t)at).raw(" ").num((long long)outs[i].data.size()).raw("\n");
+        outAt += outs[i].data.size();
+    }
+    if (!where.b.empty() && !rawWriteAll(kCtlOut, where.b.data(), where.b.size())) return fail("cannot announce the tensors to the supervisor");
+    if (!announceOutputs(outs)) return fail("cannot announce the outputs to the supervisor");
     Timing timing;
     for (size_t r = 0; r < plan.runs.size(); ++r) {
         if (!awaitGo()) return fail("the supervisor closed the channel");
         for (size_t k = 0; k < plan.layout.size(); ++k) {
             const ChannelTensor& t = plan.layout[k];
-            if (direct[k]) { memcpy(devs[k]->host<void>(), gChannel.in + t.offset, t.bytes); continue; }
+            if (direct[k]) {
+                if (!gDirectRun) memcpy(devs[k]->host<void>(), gChannel.in + t.offset, t.bytes);
+                continue;
+            }
             MNN::Tensor* host = hosts[k].get();
             if (!fillFromBytes(t.name, gChannel.in + t.offset, t.bytes, t.dtype, host->getType(), host->host<void>(),
                                (size_t)host->elementSize(), err))
@@ -880,10 +904,10 @@ int runSessionChannel(const Plan& plan, MNN::Interpreter* net, MNN::Session* ses
         for (size_t i = 0; i < outTensors.size(); ++i) {
             uint8_t* dst = gChannel.out + gChannel.outOffsets[i];
             if (plainOut[i]) {
-                memcpy(dst, outTensors[i]->host<void>(), outs[i].data.size());
+                if (!gDirectRun) memcpy(dst, outTensors[i]->host<void>(), outs[i].data.size());
             } else {
                 outTensors[i]->copyToHostTensor(hostOuts[i].get());
-                memcpy(dst, hostOuts[i]->host<void>(), outs[i].data.size());
+                if (!gDirectRun) memcpy(dst, hostOuts[i]->host<void>(), outs[i].data.size());
             }
         }
         if (!rawWriteAll(kCtlOut, "D", 1)) return fail("the supervisor closed the channel");
