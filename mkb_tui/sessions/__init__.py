@@ -8,11 +8,18 @@
 - doctor: the environment checks; lookups: MNN's kernel and a cluster's status for the screens.
 """
 
-from mkb_tui.sessions.devices import DeviceSpec, DeviceTarget
-from mkb_tui.sessions.evaluators import EvaluatorSource, open_evaluator
-from mkb_tui.sessions.opening import OpenedSession, open_session
-from mkb_tui.sessions.settings import SessionSettings, resolve_tasks
-from mkb_tui.sessions.view import SessionState, TaskView, reduce
+from __future__ import annotations
 
-__all__ = ["DeviceSpec", "DeviceTarget", "EvaluatorSource", "OpenedSession", "SessionSettings", "SessionState", "TaskView", "open_evaluator",
-           "open_session", "reduce", "resolve_tasks"]  # fmt: skip
+from importlib import import_module
+
+# name -> module: imported when first asked for, so `--device` parsing or the view never pulls in the loop or providers
+_PUBLIC = {"DeviceSpec": "devices", "DeviceTarget": "devices", "EvaluatorSource": "evaluators", "open_evaluator": "evaluators",
+           "OpenedSession": "opening", "open_session": "opening", "SessionSettings": "settings", "resolve_tasks": "settings",
+           "SessionState": "view", "TaskView": "view", "reduce": "view"}  # fmt: skip
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_PUBLIC[name]}"), name)

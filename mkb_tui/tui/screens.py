@@ -15,7 +15,7 @@ from mkb_tui.tui.safe import TextTable, as_text, markup, shown
 from mkb_tui.sessions.doctor import SetupStep
 from mkb_tui.agents.loop import ApprovalDecision, Plan
 from mkb_tui.sessions.settings import SessionSettings
-from mkb_tui.errors import ConfigError
+from mkb_tui.errors import ConfigError, DeviceError
 
 
 class SetupScreen(Screen):
@@ -204,7 +204,7 @@ class NewSessionScreen(ModalScreen[SessionSettings | None]):
         try:
             settings = SessionSettings.new(value("#ns-tasks"), value("#ns-model"), method=value("#ns-method") or "moka", device=value("#ns-device") or "local",
                                            iterations=iterations, base_url=value("#ns-base-url") or None)  # fmt: skip
-        except ConfigError as exc:
+        except (ConfigError, DeviceError) as exc:  # a bad --device is refused by the one grammar, in one line
             self.notify(str(exc), severity="error")
             return
         self.dismiss(settings)

@@ -28,7 +28,7 @@ def test_resume_with_a_new_base_url_uses_it(tmp_path):
             opened = await open_session(store, settings, evaluator=FakeEvaluator())
             opened.provider.policy = RetryPolicy(attempts=1, base_delay=0.01)  # give up at once on the dead URL
             [outcome] = await opened.run()
-            assert outcome.stopped.startswith("provider error")
+            assert outcome.stopped.startswith("provider error") and DEAD in outcome.stopped  # the dead URL is named
             assert (await store.session(opened.session_id))["status"] == "stopped"  # not a plain `done`
             with LoopbackLLM() as server:
                 server.responder = MokaModel(kernel, "source/backend/cpu/MKBCandidate.cpp")
@@ -76,3 +76,23 @@ def test_batch_resume_refuses_a_malformed_url_in_one_line(tmp_path, capsys):
     assert main(["--batch", "--resume", sid, "--db", str(db), "--base-url", "htp:/nope", "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "'htp:/nope'" in err[0] and "--base-url" in err[0]
+
+
+def test_the_app_refuses_a_malformed_url_before_it_opens_and_passes_a_good_one_on(tmp_path, capsys, monkeypatch):
+    from mkb_tui.cli.main import main
+
+    db = tmp_path / "db.sqlite"
+
+    async def create():
+        async with Store(db) as store:
+            return await store.create_session(SessionSettings.new("abs", "openai-compatible:m", base_url=DEAD).to_dict())
+
+    sid = asyncio.run(create())
+    opened: dict = {}
+    monkeypatch.setattr("mkb_tui.tui.app.run_app", lambda **kw: opened.update(kw) or 0)
+    capsys.readouterr()
+    assert main(["--resume", sid, "--db", str(db), "--base-url", "http//nope"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "'http//nope'" in err[0] and not opened  # the app never opened
+    assert main(["--resume", sid, "--db", str(db), "--base-url", "http://127.0.0.1:8080/v1"]) == 0
+    assert opened["resume"] == sid and opened["base_url"] == "http://127.0.0.1:8080/v1"

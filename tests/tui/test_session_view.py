@@ -111,3 +111,37 @@ def test_a_provider_failure_is_a_red_explained_row_and_a_stopped_session(tmp_pat
     assert main(["sessions", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert f"mkb-tui --batch --resume {sid} [--base-url URL]" in " ".join(out.split())
+
+
+def test_the_app_resumes_on_a_new_base_url(tmp_path, monkeypatch):
+    """Defect 7 in the app: `mkb-tui --resume S --base-url NEW` runs the session on NEW, not the stored, dead URL."""
+    from mkb_tui.engine.slots import CANDIDATE_CPP
+    from mkb_tui.engine.testing import FakeEvaluator
+    from tests.llm.loopback import LoopbackLLM, MokaModel
+
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path / "cache"))
+    db = tmp_path / "db.sqlite"
+    settings = SessionSettings.new("abs", "openai-compatible:loopback", base_url="http://127.0.0.1:9/v1", iterations=1)
+
+    async def create():
+        async with Store(db) as store:
+            sid = await store.create_session(settings.to_dict())
+            await store.set_status(sid, "stopped")
+            return sid
+
+    sid = asyncio.run(create())
+    with LoopbackLLM() as server:
+        server.responder = MokaModel(lambda task, n: "// fake-verdict: correct 1.3\nint k;", CANDIDATE_CPP)
+        app = MkbApp(db=db, resume=sid, base_url=server.url + "/v1", evaluator=FakeEvaluator())
+
+        async def drive():
+            async with app.run_test(size=SIZE) as pilot:
+                for _ in range(200):
+                    await pilot.pause(0.05)
+                    if app.state.status == "done":
+                        break
+                return app.state
+
+        state = asyncio.run(drive())
+    assert app.settings.base_url == server.url + "/v1" and server.responder.requests >= 1
+    assert state.status == "done" and state.tasks["abs"].best_speedup == 1.3
