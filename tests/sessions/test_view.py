@@ -100,3 +100,18 @@ def test_state_is_plain_and_incremental():
     for e in events[4:]:
         state.apply(e)
     assert state == reduce(events)
+
+
+def test_the_pipeline_done_stage_is_judged_then_the_verdict():
+    """The pipeline's last stage is called done; for a task it means judged (the queue then says the verdict)."""
+    events = session_events({"verdict": "wrong_output"})
+    events.insert(4, Event(ev.STAGE, {"stage": "done"}, "abs", 0))
+    state = SessionState()
+    for e in events[:5]:
+        state.apply(e)
+    assert state.tasks["abs"].status == "judged"
+    state.apply(events[5])
+    assert state.tasks["abs"].status == "wrong output"
+    for e in events[6:]:
+        state.apply(e)
+    assert state.tasks["abs"].status == "done"
