@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests package holds the loopback server
 
-from mkb_tui.agents.service import SessionSettings, open_session  # noqa: E402
+from mkb_tui.sessions import SessionSettings, open_session  # noqa: E402
 from mkb_tui.engine.slots import CANDIDATE_CPP  # noqa: E402
 from mkb_tui.store import Store  # noqa: E402
 from mkb_tui.vocabulary import events as ev  # noqa: E402

@@ -322,7 +322,7 @@ class MokaLoop:
                         next_prompt = (mode, prompt)
                         continue
                     except ProviderError as exc:
-                        self.outcome.stopped = f"provider error: {exc}"
+                        self.outcome.stopped = f"{ev.PROVIDER_STOP}: {exc}"
                         break
                 files = candidate.files
                 await self.emit(ev.KERNEL, {"files": files})
@@ -339,7 +339,7 @@ class MokaLoop:
             try:
                 next_prompt = await self._after_verdict(iteration, verdict, files, step if step is not None and step.kind == AFTER_VERDICT else None, last)
             except ProviderError as exc:
-                self.outcome.stopped = f"provider error: {exc}"
+                self.outcome.stopped = f"{ev.PROVIDER_STOP}: {exc}"
                 break
             if next_prompt is None:
                 break

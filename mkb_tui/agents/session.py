@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 
 from mkb_tui.agents.loop import ApprovalHook, HumanKernels, LoopConfig, MokaLoop, TaskOutcome, auto_approve
 from mkb_tui.agents.resume import AFTER_VERDICT, human_step, resume_point
-from mkb_tui.bench.metrics import Attempt
 from mkb_tui.bench.tasks import Task
 from mkb_tui.engine.evaluator import Evaluator
 from mkb_tui.llm.base import Provider, Usage
@@ -22,7 +21,6 @@ from mkb_tui.store import Store
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.events import Event
 
-COMPILED = {"runtime_error", "timeout", "wrong_output", "correct"}
 ASSISTANT_ROLES = {"coder", "debugger", "accelerator"}
 Listener = Callable[[Event], Awaitable[None] | None]
 
@@ -158,24 +156,9 @@ async def run_session(
         status = "interrupted"
         await store.set_status(session_id, status)
         raise
-    await sink(Event(ev.SESSION_FINISHED, {"status": status, "tokens": meter.usage.total, "cost_usd": meter.cost_usd}))
+    failed = [o for o in outcomes if (o.stopped or "").startswith(ev.PROVIDER_STOP)]
+    finish: dict = {"status": status, "tokens": meter.usage.total, "cost_usd": meter.cost_usd}
+    if failed and status == "done":  # a task the provider gave up on is not done: the session stops, resumable, and says why
+        finish |= {"status": "stopped", "reason": f"the model provider failed on {', '.join(o.task_id for o in failed)}: {failed[0].stopped}"}
+    await sink(Event(ev.SESSION_FINISHED, finish))
     return outcomes
-
-
-async def session_attempts(store: Store, session_id: str) -> list[Attempt]:
-    """Every evaluated kernel of a session as metric attempts (pass@k samples are its iterations)."""
-    from mkb_tui.bench.tasks import get_task
-    from mkb_tui.errors import TaskError
-
-    info = await store.session(session_id)
-    pass_k = info["settings"].get("method") == "pass@k"
-    attempts = []
-    for row in await store.attempts(session_id):
-        try:
-            category = get_task(row["task_id"]).category
-        except TaskError:
-            category = "?"
-        attempts.append(Attempt(row["task_id"], category, row["verdict"] in COMPILED, row["verdict"] == "correct", row["speedup"],
-                                row["iteration"] or 0, row["iteration"] if pass_k else 0, bool(row.get("emulated")),
-                                tuple(row.get("flags") or ())))  # fmt: skip
-    return attempts

@@ -14,8 +14,9 @@ samples is then "drawn"); this keeps pass@k over ALL tasks like the other rates.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from mkb_tui.vocabulary.verdicts import REVERIFIED, VerdictKind, doubts  # noqa: F401 (re-exported: the metrics' rule)
 
@@ -86,6 +87,24 @@ def attempt_from_verdict(
     except ValueError:
         kind = VerdictKind.RUNTIME_ERROR  # an unknown verdict never counts as correct
     return Attempt(task_id, category, kind.compiled, kind is VerdictKind.CORRECT, speedup, iteration, sample, emulated, tuple(flags))
+
+
+def verdict_kind_of(record: Mapping[str, Any]) -> str:
+    """A stored verdict's kind, in either of its shapes ("verdict" as events and the store write it, or "kind")."""
+    return str(record.get("verdict") or record.get("kind") or "")
+
+
+def attempt_from_record(record: Mapping[str, Any], task_id: str, category: str, iteration: int = 0, sample: int = 0) -> Attempt | None:
+    """THE path from a stored verdict to a metric attempt (the app, `--batch`, report, compare, export and resume all
+    take it), so a doubted speedup never counts anywhere: `record` is a VERDICT event's payload or a store row (kind,
+    speedup, flags, and emulation as a row's `emulated` or the payload's timing summaries). None for a verdict that
+    says nothing about the kernel (device_error)."""
+    kind = verdict_kind_of(record)
+    if kind in NOT_ATTEMPTS:
+        return None
+    emulated = bool(record.get("emulated")) or any(isinstance(record.get(side), dict) and record[side].get("emulated")
+                                                   for side in ("baseline", "candidate"))  # fmt: skip
+    return attempt_from_verdict(task_id, category, kind, record.get("speedup"), iteration, sample, emulated, record.get("flags") or ())
 
 
 def best_per_task(attempts: Iterable[Attempt], tasks: Iterable[tuple[str, str]] = ()) -> list[TaskScore]:

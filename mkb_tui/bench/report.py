@@ -21,7 +21,7 @@ from typing import Any
 from rich import box
 from rich.table import Table
 
-from mkb_tui.bench.metrics import FAST_PS, NOT_ATTEMPTS, Attempt, attempt_from_verdict, compute, flagged, per_category
+from mkb_tui.bench.metrics import FAST_PS, Attempt, attempt_from_record, compute, flagged, per_category
 from mkb_tui.errors import ConfigError
 
 ATTEMPT_FIELDS = ("task_id", "category", "compiled", "correct", "speedup", "iteration", "sample", "emulated", "flags")
@@ -29,10 +29,8 @@ ATTEMPT_FIELDS = ("task_id", "category", "compiled", "correct", "speedup", "iter
 
 def attempt_from_row(row: dict[str, Any]) -> Attempt | None:
     if "verdict" in row and ("compiled" not in row or "correct" not in row):
-        if row["verdict"] in NOT_ATTEMPTS:
-            return None
-        return attempt_from_verdict(row["task_id"], row["category"], row["verdict"], row.get("speedup"), row.get("iteration") or 0,
-                               row.get("sample") or 0, bool(row.get("emulated")), _flags(row))  # fmt: skip
+        _flags(row)  # a malformed flags list is refused, not read as no flags
+        return attempt_from_record(row, row["task_id"], row["category"], row.get("iteration") or 0, row.get("sample") or 0)
     values = {k: row[k] for k in ATTEMPT_FIELDS if k in row}
     values["flags"] = _flags(row)
     if not isinstance(values.get("compiled"), bool) or not isinstance(values.get("correct"), bool):

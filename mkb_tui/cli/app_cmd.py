@@ -8,7 +8,7 @@ from mkb_tui.paths import DEFAULT_DB
 
 
 def main(args) -> int:
-    from mkb_tui.agents.service import SessionSettings
+    from mkb_tui.sessions.settings import SessionSettings, check_base_url
     from mkb_tui.tui.app import run_app
 
     session = None
@@ -24,4 +24,6 @@ def main(args) -> int:
         if not db.is_file():
             raise ConfigError(f"{db}: no session database yet (nothing to resume)")
         check_session(db, args.resume)
-    return run_app(db=db, new_session=session, resume=args.resume)
+        if args.base_url:  # a malformed URL is one line naming it, before the app opens
+            check_base_url(args.base_url)
+    return run_app(db=db, new_session=session, resume=args.resume, base_url=args.base_url if args.resume else None)

@@ -19,6 +19,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.progress import Progress as RichProgress
 from rich.table import Table
+from rich.text import Text
 
 from mkb_tui.cli.output import print_table
 from mkb_tui.cli.progress import bar_columns, count_line
@@ -56,42 +57,48 @@ def parser() -> argparse.ArgumentParser:
 
 
 class Progress:
-    """Per task: iteration, stage, last verdict, best speedup; fed by the event stream."""
+    """The batch's display of the one session view (mkb_tui.sessions.view, which the app's queue displays too): per
+    task its iteration, stage, last verdict and best counted speedup, fed by the event stream."""
 
     def __init__(self, task_ids: list[str], budget: str = "") -> None:
-        self.rows = {t: {"iteration": "-", "stage": "queued", "verdict": "", "best": None} for t in task_ids}
-        self.cost = 0.0
-        self.tokens = 0
+        from mkb_tui.sessions.view import SessionState
+
+        self.state = SessionState()
+        for task_id in task_ids:
+            self.state.task(task_id)
         self.budget = budget
         self.finished: list[str] = []  # lines for a console that is not a terminal
 
+    @property
+    def tokens(self) -> int:
+        return self.state.tokens
+
+    @property
+    def cost(self) -> float:
+        return self.state.cost_usd
+
     def __call__(self, event: Event) -> None:
-        if event.kind == ev.BUDGET:
-            self.tokens, self.cost = event.payload.get("tokens", self.tokens), event.payload.get("cost_usd", self.cost)
-        row = self.rows.get(event.task_id) if event.task_id else None
-        if row is None:
-            return
-        if event.kind == ev.ITERATION_STARTED:
-            row["iteration"] = str(event.iteration)
-        elif event.kind == ev.STAGE:
-            row["stage"] = event.payload.get("stage", row["stage"])
-        elif event.kind == ev.VERDICT:
-            row["verdict"] = event.payload.get("verdict", "")
-        elif event.kind == ev.BEST:
-            row["best"] = event.payload.get("speedup")
-        elif event.kind == ev.TASK_FINISHED:
-            row["stage"] = "done"
-            best = "-" if row["best"] is None else f"{row['best']:.3f}x"
-            stopped = event.payload.get("stopped")
-            early = f" (stopped: {stopped})" if stopped and stopped != "iterations" else ""
-            self.finished.append(f"{event.task_id}: {event.payload.get('verdict')}, best {best}{early}")
+        if event.task_id and event.task_id not in self.state.tasks:
+            return  # not one of this run's tasks
+        self.state.apply(event)
+        if event.kind == ev.TASK_FINISHED:
+            t = self.state.tasks[event.task_id]
+            best = "-" if t.best_speedup is None else f"{t.best_speedup:.3f}x"
+            if t.failed:
+                self.finished.append(f"{event.task_id}: FAILED, {t.problem}")
+            else:
+                early = f" (stopped: {t.stopped})" if t.stopped else ""
+                self.finished.append(f"{event.task_id}: {event.payload.get('verdict')}, best {best}{early}")
 
     def table(self) -> Table:
         table = Table(title=f"tokens {self.tokens}  cost ${self.cost:.4f}{self.budget}")
         for col in ("task", "iteration", "stage", "last verdict", "best speedup"):
             table.add_column(col)
-        for task, r in self.rows.items():
-            table.add_row(task, r["iteration"], r["stage"], r["verdict"], "-" if r["best"] is None else f"{r['best']:.3f}x")
+        for task_id in self.state.order:
+            t = self.state.tasks[task_id]
+            stage = Text(f"failed: {t.problem}", style="bold red") if t.failed else t.status
+            table.add_row(task_id, "-" if t.current_iteration is None else str(t.current_iteration), stage, t.last_verdict,
+                          "-" if t.best_speedup is None else f"{t.best_speedup:.3f}x")  # fmt: skip
         return table
 
 
@@ -117,7 +124,7 @@ def main(argv: list[str]) -> int:
 
 
 async def _run(args) -> int:
-    from mkb_tui.agents.service import SessionSettings, open_session
+    from mkb_tui.sessions import SessionSettings, open_session
     from mkb_tui.store import Store
 
     async with Store(args.db) as store:
@@ -139,7 +146,8 @@ async def _run(args) -> int:
         try:
             # everything that can refuse the input does so before a session exists
             opened = await open_session(store, settings, resume=args.resume, budget_usd=args.budget_usd if args.resume else None,
-                                        budget_tokens=args.budget_tokens if args.resume else None)  # fmt: skip
+                                        budget_tokens=args.budget_tokens if args.resume else None,
+                                        base_url=args.base_url if args.resume else None)  # fmt: skip
             return await _sweep(args, opened)
         except (MkbError, KeyboardInterrupt, asyncio.CancelledError):
             raise

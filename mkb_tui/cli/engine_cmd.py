@@ -18,6 +18,8 @@ from mkb_tui.untrusted import shown
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from mkb_tui.cli.main import add_device_argument
+
     setup = sub.add_parser("setup", help="set up MNN (pinned release, or a local checkout / git dir)")
     ssub = setup.add_subparsers(dest="setup_what", metavar="WHAT", required=True, parser_class=type(setup))
     p = ssub.add_parser("mnn", help="put MNN into the user cache and build the pristine host library")
@@ -34,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="one candidate kernel through the whole pipeline")
     p.add_argument("--task", required=True)
     p.add_argument("--kernel", nargs="+", type=Path, required=True, help="the candidate's files, or one model answer (.md)")
-    p.add_argument("--device", default="local")
+    add_device_argument(p)
     p.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", action="store_true")
@@ -43,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("oracle", help="MNN's own kernel through each task's slot: must time at 1.00 +/- 0.05")
     p.add_argument("tasks", nargs="*", help="task ids or globs (default: all)")
     p.add_argument("--suite", default=None, help="mkb (default), paper, or a folder of KernelBench-format files")
-    p.add_argument("--device", default="local")
+    add_device_argument(p)
     p.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_oracle)
@@ -54,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("caps", help="a device's measured bandwidth and arithmetic peak (the roofline's figures; cached)")
-    p.add_argument("--device", default="local")
+    add_device_argument(p, help="one device: local | qemu | adb[:SERIAL] | adb://HOST:PORT[/SERIAL]")
     p.add_argument("--again", action="store_true", help="measure again instead of reading the cache")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_caps)
@@ -175,11 +177,13 @@ def verdict_table(v) -> Table:
 
 def cmd_eval(args) -> int:
     from mkb_tui.bench.tasks import get_task
-    from mkb_tui.agents.service import open_any_evaluator
+    from mkb_tui.sessions.devices import DeviceSpec
+    from mkb_tui.sessions.evaluators import open_evaluator
 
+    device = DeviceSpec.parse(args.device)  # at the edge: a bad --device is refused before anything is read or opened
     task = get_task(args.task)
     candidate = _read_candidate(task, args.kernel)
-    pipeline = open_any_evaluator(args.device, cluster=args.cluster, threads=args.threads)
+    pipeline = open_evaluator(device, cluster=args.cluster, threads=args.threads)
     console = Console(stderr=True)
     with console.status("starting") as status:
         verdict = asyncio.run(pipeline.evaluate(task, candidate, progress=lambda stage: status.update(stage)))
@@ -192,9 +196,11 @@ def cmd_eval(args) -> int:
 
 def cmd_oracle(args) -> int:
     from mkb_tui.bench.tasks import load_tasks
-    from mkb_tui.agents.service import open_any_evaluator
     from mkb_tui.engine.oracle import run_oracle
+    from mkb_tui.sessions.devices import DeviceSpec
+    from mkb_tui.sessions.evaluators import open_evaluator
 
+    device = DeviceSpec.parse(args.device)
     tasks = []
     for pattern in args.tasks or ["*"]:
         tasks += [t for t in load_tasks(pattern, suite=args.suite) if t.state == "supported"]
@@ -204,7 +210,7 @@ def cmd_oracle(args) -> int:
         raise TaskError(f"no task matches {' '.join(args.tasks)}")
     from mkb_tui.cli.progress import StepProgress
 
-    pipeline = open_any_evaluator(args.device, cluster=args.cluster)
+    pipeline = open_evaluator(device, cluster=args.cluster)
     console = Console(stderr=True)
     with StepProgress(console, transient=True) as bars:
         step = bars.add("oracle", len(tasks))
@@ -226,7 +232,7 @@ def cmd_oracle(args) -> int:
 
 
 def cmd_doctor(args) -> int:
-    from mkb_tui.agents.environment import environment_checks, oracle_check
+    from mkb_tui.sessions.doctor import environment_checks, oracle_check
 
     checks = environment_checks()
     if checks[0].ok and not args.no_oracle:  # MNN is set up: run MNN's own abs kernel once
@@ -256,9 +262,16 @@ def caps_lines(caps) -> list[str]:
 def cmd_caps(args) -> int:
     from mkb_tui.device import open_device
     from mkb_tui.engine.roofline import measure_caps
+    from mkb_tui.errors import DeviceError
+    from mkb_tui.sessions.devices import DeviceSpec
+
+    spec = DeviceSpec.parse(args.device)
+    target = spec.single
+    if target is None:
+        raise DeviceError(f"caps measures one device, not {spec.text!r}")
 
     async def measure():
-        device = open_device(args.device)
+        device = open_device(target.text)
         try:
             return await measure_caps(device, again=args.again)
         finally:

@@ -35,10 +35,19 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+DEVICE_HELP = "local | qemu | adb[:SERIAL] | adb:* (every phone) | adb://HOST:PORT[/SERIAL|/*], or a comma list of phones (a pool); default local"
+
+
+def add_device_argument(p: argparse.ArgumentParser, help: str = DEVICE_HELP, **kw) -> None:
+    """`--device` text, which the command parses at once by the one grammar (mkb_tui.sessions.devices): a bad string is
+    one error line naming it (exit 1), before anything opens."""
+    p.add_argument("--device", default="local", help=help, **kw)
+
+
 def add_session_arguments(p: argparse.ArgumentParser) -> None:
     """How a new session evaluates and samples: the same flags for the app and for --batch."""
     p.add_argument("--base-url", default=None, help="for openai-compatible servers (Ollama, vLLM, llama.cpp)")
-    p.add_argument("--device", default="local", help="local | qemu | adb[:SERIAL] | a comma list | adb:* (every phone); default local")
+    add_device_argument(p)
     p.add_argument("--cluster", default=None, metavar="ADDRESS", help="evaluate on a Ray cluster: ray://HOST:PORT, HOST:PORT or auto (pip install 'mkb-tui[cluster]')")
     p.add_argument("--method", default="moka", help="moka | single | pass@k (with --k K), or pass@K (default moka)")
     p.add_argument("--k", type=int, default=None, help="samples for --method pass@k (default 10)")

@@ -12,7 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(NAME:TOKEN, comma- or line-separated); never from the command line.")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback)")
     p.add_argument("--port", type=int, default=8765)
-    p.add_argument("--device", default="local", help="served devices, comma-separated (the first is the default): local, qemu, adb:SERIAL, adb:*")
+    p.add_argument("--device", action="append", default=None,
+                   help="a served device, or a comma list of phones served as one pool (as everywhere); repeat it to serve several "
+                        "(the first is the default): local, qemu, adb, adb:SERIAL, adb:*, adb://HOST:PORT[/SERIAL|/*]")
     p.add_argument("--cluster", default=None, metavar="ADDR", help="evaluate on a Ray cluster (ray://HOST:PORT or auto)")
     p.add_argument("--evaluator", default=None, metavar="MODULE:FUNC", help="a plug-in evaluator factory (device, threads) -> Evaluator")
     p.add_argument("--db", dest="serve_db", type=Path, default=None, metavar="PATH", help="the service database: jobs and the verdict cache (default sessions/serve.sqlite)")
@@ -43,20 +45,22 @@ def cmd_serve(args) -> int:
     from mkb_tui.paths import REPO_ROOT
     from mkb_tui.service import Limits, RewardFormula, ServiceConfig
     from mkb_tui.service.config import load_secret, load_tokens
-    from mkb_tui.service.evaluators import cluster_factory, local_factory, plugin_factory
     from mkb_tui.service.server import LOOPBACK, serve
+    from mkb_tui.sessions.devices import LOCAL, DeviceSpec
+    from mkb_tui.sessions.evaluators import EvaluatorSource
 
     if args.no_auth and args.host not in LOOPBACK:
         raise ConfigError(f"--no-auth is only allowed on a loopback address, not {args.host}")
-    if args.cluster and args.evaluator:
-        raise ConfigError("give --cluster or --evaluator, not both")
-    factory = plugin_factory(args.evaluator) if args.evaluator else cluster_factory(args.cluster) if args.cluster else local_factory
+    factory = EvaluatorSource(cluster=args.cluster, plugin=args.evaluator).factory()
+    served = [DeviceSpec.parse(text).text for text in args.device or [LOCAL]]
+    if len(set(served)) < len(served):
+        raise ConfigError(f"--device {next(d for d in served if served.count(d) > 1)!r} is served twice")
     limits = Limits(max_body_bytes=args.max_body, max_files=args.max_files, max_file_bytes=args.max_file_bytes, max_batch=args.max_batch,
                     max_queue=args.queue, token_concurrency=args.token_concurrency, token_rate_per_min=args.rate,
                     max_threads=args.max_threads)  # fmt: skip
     db = args.serve_db or REPO_ROOT / "sessions" / "serve.sqlite"  # not the session database: jobs and verdicts only
     config = ServiceConfig(
-        devices=tuple(d.strip() for d in args.device.split(",") if d.strip()), db_path=db, limits=limits,
+        devices=tuple(served), db_path=db, limits=limits,
         tokens={} if args.no_auth else load_tokens(args.tokens), auth=not args.no_auth, hmac_key=load_secret(args.hmac_key),
         reward=RewardFormula.parse(args.reward), on_restart=args.on_restart, slots_per_device=args.slots_per_device, job_days=args.job_days,
     )  # fmt: skip

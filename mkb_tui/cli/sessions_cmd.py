@@ -82,9 +82,10 @@ def cmd_sessions(args) -> int:
     for s in sessions:
         table.add_row(s.id, s.status, s.model, s.device, s.method, f"{s.done}/{s.tasks}", format_best(s.best), str(s.tokens), f"${s.cost_usd:.4f}",
                       time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)))  # fmt: skip
-    stalled = [s.id for s in sessions if s.status in ("interrupted", "error", "budget")]
+    stalled = [s.id for s in sessions if s.status in ("interrupted", "error", "budget", "stopped")]  # stopped: a provider gave up
     if stalled:
-        table.caption = f"continue one with: mkb-tui --batch --resume {stalled[0]} (or mkb-tui --resume {stalled[0]} in the app)"
+        url = " [--base-url URL]" if next(s for s in sessions if s.id == stalled[0]).status == "stopped" else ""  # the provider may have moved
+        table.caption = f"continue one with: mkb-tui --batch --resume {stalled[0]}{url} (or mkb-tui --resume {stalled[0]} in the app)"
     if sessions:
         print_table(table)
     else:

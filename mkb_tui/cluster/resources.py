@@ -55,14 +55,15 @@ class DeviceRequest:
 
 
 def device_request(spec: str) -> DeviceRequest:
-    """`--device` for a cluster -> the resource to ask for. One device kind per evaluator: a comma list is a local
-    pool, which on a cluster Ray provides by itself."""
+    """One device target in its canonical spelling (mkb_tui.sessions.devices parses `--device` and hands a target's
+    text on) -> the resource to ask for. One device kind per evaluator: a pool of phones is what Ray provides by
+    itself, so `adb` (a phone) and `adb:*` (every phone) both ask for any phone."""
     spec = spec.strip()
-    if spec in ("local", "host"):
+    if spec == "local":
         return DeviceRequest("local", HOST)
     if spec == "qemu":
         return DeviceRequest("qemu", QEMU)
-    if spec in ("adb", "adb:*", "phone"):
+    if spec in ("adb", "adb:*"):
         return DeviceRequest("adb", PHONE)
     if spec.startswith("adb:") and "//" not in spec:
         serial = spec[4:]

@@ -2,12 +2,12 @@
 
 `Pipeline` (one device), `PipelinePool` (several phones) and `FakeEvaluator` (tests, figures) implement it; a Ray
 evaluator can too, since its inputs (Task, KernelCandidate) and its output (Verdict) are plain picklable dataclasses.
-`open_evaluator` is the one place a `--device` string becomes devices.
+`open_evaluator` opens the devices of a parsed device spec (mkb_tui.sessions parses `--device` once, at the edge).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -30,6 +30,9 @@ class EvaluatorInfo:
     mnn_root: Path
     emulated: bool = False  # timings are emulated (qemu): never a speedup
     devices: tuple[str, ...] = field(default=())
+    # evaluations per device it keeps safe for timing by itself (a service may run this many at once per device): the
+    # engine's pipelines hold a device's runs exclusive and build the next candidates meanwhile, one per workspace
+    capacity: int = 1
 
 
 @runtime_checkable
@@ -45,15 +48,16 @@ class Evaluator(Protocol):
     def describe(self) -> EvaluatorInfo: ...
 
 
-def open_evaluator(device_spec: str, *, threads: int = 1, workspaces: int | None = None, **kw) -> Evaluator:
-    """A `--device` string ("local", "qemu", "adb[:SERIAL]", a comma list, "adb:*") -> a Pipeline, or a PipelinePool
-    for several devices. `workspaces` per device (default: enough that a device runs one candidate while the next
-    builds); they are made when first needed. Raises DeviceError/MkbError with one line for a bad spec or no MNN."""
+def open_evaluator(targets: str | Sequence[str], *, threads: int = 1, workspaces: int | None = None, **kw) -> Evaluator:
+    """Device targets in their canonical spelling (one each: "local", "qemu", "adb:SERIAL", "adb:*", ...; a DeviceSpec's
+    `target.text`) -> a Pipeline, or a PipelinePool for several devices. `workspaces` per device (default: enough that
+    a device runs one candidate while the next builds); they are made when first needed. Raises DeviceError/MkbError
+    with one line for a device that cannot be opened or no MNN."""
     from mkb_tui.device import open_devices
     from mkb_tui.engine.pipeline import Pipeline, PipelinePool
     from mkb_tui.engine.concurrency import default_workspaces
 
-    devices = open_devices(device_spec)
+    devices = [d for target in ([targets] if isinstance(targets, str) else targets) for d in open_devices(target)]
     workspaces = workspaces or default_workspaces()
     if len(devices) == 1:
         return Pipeline(devices[0], threads=threads, workspaces=workspaces, **kw)

@@ -86,7 +86,8 @@ class Pipeline:
         return slotlib.slot_for(task, self.mnn.root)
 
     def describe(self) -> EvaluatorInfo:
-        return EvaluatorInfo(self.target.name, self.device.name, self.mnn.version, self.mnn.root, self.device.emulated, (self.device.name,))
+        return EvaluatorInfo(self.target.name, self.device.name, self.mnn.version, self.mnn.root, self.device.emulated, (self.device.name,),
+                             capacity=self.pool.size)  # fmt: skip
 
     async def evaluate(self, task: Task, candidate: KernelCandidate, *, progress: Progress | None = None, static: bool = True) -> Verdict:
         started = time.monotonic()
@@ -552,7 +553,8 @@ class PipelinePool:
 
     def describe(self) -> EvaluatorInfo:
         names = tuple(p.device.name for p in self.pipelines)
-        return EvaluatorInfo(self.target.name, ", ".join(names), self.mnn.version, self.mnn.root, self.device.emulated, names)
+        return EvaluatorInfo(self.target.name, ", ".join(names), self.mnn.version, self.mnn.root, self.device.emulated, names,
+                             capacity=min(p.pool.size for p in self.pipelines))  # fmt: skip
 
     async def evaluate(self, task: Task, candidate: KernelCandidate, **kw) -> Verdict:
         pipeline = min(self.pipelines, key=lambda p: p.in_flight)

@@ -22,6 +22,7 @@ class _SdkProvider(Provider):
         self.model = model
         self.policy = policy or RetryPolicy()
         self.timeout = timeout
+        self.base_url: str | None = None  # where the requests go, when not the provider's own default (errors name it)
         self.gate = RateGate()  # shared by every task using this provider
 
     def __repr__(self) -> str:  # never shows the key
@@ -66,7 +67,9 @@ class _SdkProvider(Provider):
                 if status is not None and status not in RETRY_STATUS:
                     raise ProviderError(f"{self.spec}: HTTP {status}: {_describe(exc)}") from exc
                 if attempt >= self.policy.attempts:
-                    raise ProviderError(f"{self.spec}: gave up after {attempt} attempts: {_describe(exc)}") from exc
+                    # a connection that never answers is most often a wrong or dead base URL: name it
+                    where = f" at {self.base_url}" if isinstance(exc, connection_error) and self.base_url else ""
+                    raise ProviderError(f"{self.spec}{where}: gave up after {attempt} attempts: {_describe(exc)}") from exc
                 await asyncio.sleep(self.policy.delay(attempt, retry_after_seconds(headers)))
 
 
@@ -88,6 +91,7 @@ class AnthropicProvider(_SdkProvider):
         super().__init__(spec, model, **kw)
         import anthropic
 
+        self.base_url = base_url
         self._client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=self.timeout)
 
     def _errors(self):
@@ -126,6 +130,7 @@ class OpenAIProvider(_SdkProvider):
         super().__init__(spec, model, **kw)
         import openai
 
+        self.base_url = base_url
         self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=self.timeout)
 
     def _errors(self):

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import importlib
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
@@ -16,46 +15,12 @@ from typing import Any, TypeVar
 
 from mkb_tui.bench.tasks import Task
 from mkb_tui.engine.evaluator import Evaluator
-from mkb_tui.errors import ConfigError
 from mkb_tui.service.errors import ApiError
 
 T = TypeVar("T")
 
 
-EvaluatorFactory = Callable[[str, int], Evaluator]  # (device spec, threads) -> an evaluator
-
-
-def local_factory(device: str, threads: int) -> Evaluator:
-    from mkb_tui.engine.evaluator import open_evaluator
-
-    return open_evaluator(device, threads=threads)
-
-
-def cluster_factory(address: str) -> EvaluatorFactory:
-    """Evaluations on a Ray cluster (the `[cluster]` extra), through the cluster's own evaluator factory."""
-    try:
-        from mkb_tui.cluster import open_cluster_evaluator
-    except ImportError:
-        raise ConfigError("--cluster needs the Ray evaluator (pip install 'mkb-tui[cluster]'), which this install lacks") from None
-
-    def factory(device: str, threads: int) -> Evaluator:
-        return open_cluster_evaluator(address, device, threads=threads)
-
-    return factory
-
-
-def plugin_factory(spec: str) -> EvaluatorFactory:
-    """`package.module:function`, a callable (device, threads) -> Evaluator: evaluators this package does not ship."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"--evaluator {spec!r}: use package.module:function")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"--evaluator {spec!r}: {exc}") from None
-    if not callable(factory):
-        raise ConfigError(f"--evaluator {spec!r} is not callable")
-    return factory
+EvaluatorFactory = Callable[[str, int], Evaluator]  # (a served device spec, threads) -> an evaluator (mkb_tui.sessions.evaluators)
 
 
 JUDGE_PARTS = ("engine", "device", "bench", "vocabulary", "untrusted.py")
@@ -84,16 +49,10 @@ def describe(evaluator: Evaluator) -> dict[str, Any]:
 
 
 def own_capacity(evaluator: Evaluator) -> int:
-    """Evaluations per device an evaluator keeps safe for timing by itself. The engine's pipelines hold a device's
-    runs exclusive (a lock and a host-wide flock) and build the next candidates meanwhile, one per workspace; of any
-    other evaluator nothing is known, so the service gives it one evaluation at a time per device."""
-    from mkb_tui.engine.pipeline import Pipeline, PipelinePool
-
-    if isinstance(evaluator, PipelinePool):
-        return min(p.pool.size for p in evaluator.pipelines)
-    if isinstance(evaluator, Pipeline):
-        return evaluator.pool.size
-    return 1
+    """Evaluations per device an evaluator keeps safe for timing by itself, as it says (EvaluatorInfo.capacity: the
+    engine's pipelines hold a device's runs exclusive and build the next candidates meanwhile, one per workspace); an
+    evaluator that says nothing gets one at a time per device."""
+    return max(1, int(getattr(evaluator.describe(), "capacity", 1) or 1))
 
 
 class EvalLoop:
@@ -145,6 +104,14 @@ class EvaluatorSet:
             self.get(device, 1)
 
     def resolve(self, device: str | None, threads: int | None) -> tuple[str, int]:
+        if device:  # the one grammar: "adb:A, adb:B" names the pool served as "adb:A,adb:B"
+            from mkb_tui.errors import DeviceError
+            from mkb_tui.sessions.devices import DeviceSpec
+
+            try:
+                device = DeviceSpec.parse(device).text
+            except DeviceError as exc:
+                raise ApiError(400, "unknown_device", f"{exc} (served: {', '.join(self.devices)})") from None
         device = device or self.default_device
         if device not in self.devices:
             raise ApiError(400, "unknown_device", f"device {device!r} is not served here (served: {', '.join(self.devices)})")

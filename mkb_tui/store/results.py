@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mkb_tui.bench.metrics import NOT_ATTEMPTS, Attempt, attempt_from_verdict
+from mkb_tui.bench.metrics import NOT_ATTEMPTS, Attempt, attempt_from_record
 from mkb_tui.store.store import Store
 
 
@@ -47,12 +47,8 @@ async def session_results(store: Store, session_id: str) -> SessionResults:
     planned = list(dict.fromkeys([*(settings.get("tasks") or []), *(r["task_id"] for r in rows)]))
     categories = {r["task_id"]: r["category"] for r in rows if r["category"]}
     categories |= task_categories([t for t in planned if t not in categories])
-    attempts = [
-        attempt_from_verdict(r["task_id"], categories[r["task_id"]], r["verdict"], r["speedup"], r["iteration"] or 0,
-                        (r["iteration"] or 0) if pass_k else 0, r["emulated"], r.get("flags") or ())  # fmt: skip
-        for r in rows
-        if r["verdict"] not in NOT_ATTEMPTS
-    ]
+    made = (attempt_from_record(r, r["task_id"], categories[r["task_id"]], r["iteration"] or 0, (r["iteration"] or 0) if pass_k else 0) for r in rows)
+    attempts = [a for a in made if a is not None]
     native_incorrect = sorted({r["task_id"] for r in rows if "native_incorrect" in r["flags"]})
     return SessionResults(session_id, settings, attempts, [(t, categories[t]) for t in planned], native_incorrect)
 

@@ -194,6 +194,12 @@ class Store:
             if status == "running":
                 await self.db.execute("UPDATE sessions SET owner_host=?, owner_pid=? WHERE id=?", (socket.gethostname(), os.getpid(), session_id))
 
+    async def update_settings(self, session_id: str, settings: dict[str, Any]) -> None:
+        """Store a session's settings again (scrubbed), e.g. a new base URL given on resume."""
+        clean = scrub(settings)
+        async with self._transaction():
+            await self.db.execute("UPDATE sessions SET settings=?, updated=? WHERE id=?", (json.dumps(clean, default=str), time.time(), session_id))
+
     async def claim(self, session_id: str) -> None:
         """Become the writer of a session to resume it; ConfigError while another live process is writing it."""
         row = await (await self.db.execute("SELECT status, owner_host, owner_pid FROM sessions WHERE id=?", (session_id,))).fetchone()

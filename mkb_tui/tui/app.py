@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Header, Input, Select, Static, TabbedContent, TabPane
 
 from mkb_tui.agents.loop import ApprovalDecision, HumanKernels, Plan
-from mkb_tui.agents.service import SessionSettings
+from mkb_tui.sessions.settings import SessionSettings
 from mkb_tui.errors import MkbError
 from mkb_tui.paths import DEFAULT_DB
 from mkb_tui.tui.safe import TextTable, markup, shown
@@ -84,8 +84,9 @@ class MkbApp(App):
 
     def __init__(self, *, db: Path = DEFAULT_DB, replay: str | None = None, new_session: SessionSettings | None = None, resume: str | None = None,
                  show_setup: bool = False, approval_timeout: float | None = None, auto_approve: bool = False, evaluator=None,
-                 services: AppServices | None = None) -> None:  # fmt: skip
+                 services: AppServices | None = None, base_url: str | None = None) -> None:  # fmt: skip
         super().__init__()
+        self.resume_base_url = base_url  # with --resume: the provider's new base URL (the stored one may be dead)
         self.evaluator = evaluator  # None: the session service opens the settings' device
         self.db = Path(db)
         self.services = services or AppServices()
@@ -257,14 +258,14 @@ class MkbApp(App):
         continues a finished task (a human iteration the loop goes on from)."""
         from dataclasses import replace
 
-        from mkb_tui.agents.service import open_session
+        from mkb_tui.sessions.opening import open_session
         from mkb_tui.errors import MkbError
         from mkb_tui.store import Store
 
         try:
             async with Store(self.db) as store:
                 if self.resume_id:
-                    opened = await open_session(store, resume=self.resume_id, evaluator=self.evaluator)
+                    opened = await open_session(store, resume=self.resume_id, base_url=self.resume_base_url, evaluator=self.evaluator)
                     for e in await store.events(opened.session_id):
                         self.state.apply(e)
                 else:  # the queue as the user left it (reordered, tasks removed)
@@ -398,6 +399,12 @@ class MkbApp(App):
         waiting = self.state.awaiting or list(self.pending)
         template = "  │ ".join(f"$p{i}" for i in range(len(parts)))
         values = {f"p{i}": p for i, p in enumerate(parts)}
+        failed = self.state.failed
+        if failed:  # a task the provider gave up on: said in red, with why and how to go on
+            task = self.state.tasks[failed[0]]
+            template += "  │ [b white on red] $failed [/]"
+            values["failed"] = (f"{failed[0]} failed: {task.problem}" + (f" (+{len(failed) - 1} more)" if len(failed) > 1 else "")
+                                + (f"; resume with --resume {self.session_id} --base-url URL" if self.session_id else ""))  # fmt: skip
         if waiting:  # ids are values, never markup
             template += "  │ [b black on yellow] plan awaiting approval: $waiting [/]"
             values["waiting"] = f"{', '.join(waiting)}{' (p)' if self.pending else ''}"
@@ -769,7 +776,7 @@ class MkbApp(App):
 
 
 def run_app(*, db: Path = DEFAULT_DB, replay: str | None = None, new_session: SessionSettings | None = None, resume: str | None = None,
-            services: AppServices | None = None, show_setup: bool | None = None) -> int:  # fmt: skip
+            services: AppServices | None = None, show_setup: bool | None = None, base_url: str | None = None) -> int:  # fmt: skip
     from mkb_tui.paths import cache_dir
 
     marker = cache_dir() / ".seen-setup"
@@ -778,7 +785,7 @@ def run_app(*, db: Path = DEFAULT_DB, replay: str | None = None, new_session: Se
     marker.touch()
     import sys
 
-    app = MkbApp(db=db, replay=replay, new_session=new_session, resume=resume, show_setup=show_setup, services=services)
+    app = MkbApp(db=db, replay=replay, new_session=new_session, resume=resume, show_setup=show_setup, services=services, base_url=base_url)
     app.run()
     if app.fatal:
         sys.stderr.write(f"mkb-tui: error: {shown(app.fatal)}\n")

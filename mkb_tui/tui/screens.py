@@ -12,10 +12,10 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Markdown, ProgressBar, Static, TextArea
 
 from mkb_tui.tui.safe import TextTable, as_text, markup, shown
-from mkb_tui.agents.environment import SetupStep
+from mkb_tui.sessions.doctor import SetupStep
 from mkb_tui.agents.loop import ApprovalDecision, Plan
-from mkb_tui.agents.service import SessionSettings
-from mkb_tui.errors import ConfigError
+from mkb_tui.sessions.settings import SessionSettings
+from mkb_tui.errors import ConfigError, DeviceError
 
 
 class SetupScreen(Screen):
@@ -56,7 +56,7 @@ class SetupScreen(Screen):
             self.query_one("#setup-progress").display = False
 
     def show_checks(self) -> None:
-        from mkb_tui.agents.environment import environment_checks
+        from mkb_tui.sessions.doctor import environment_checks
 
         table = self.query_one("#setup-checks", DataTable)
         table.clear()
@@ -85,7 +85,7 @@ class SetupScreen(Screen):
 
     @work(exclusive=True, group="setup")
     async def run_setup(self) -> None:
-        from mkb_tui.agents.environment import MnnSource
+        from mkb_tui.sessions.doctor import MnnSource
         from mkb_tui.errors import MkbError
 
         path = self.query_one("#setup-path", Input).value.strip() or None
@@ -204,7 +204,7 @@ class NewSessionScreen(ModalScreen[SessionSettings | None]):
         try:
             settings = SessionSettings.new(value("#ns-tasks"), value("#ns-model"), method=value("#ns-method") or "moka", device=value("#ns-device") or "local",
                                            iterations=iterations, base_url=value("#ns-base-url") or None)  # fmt: skip
-        except ConfigError as exc:
+        except (ConfigError, DeviceError) as exc:  # a bad --device is refused by the one grammar, in one line
             self.notify(str(exc), severity="error")
             return
         self.dismiss(settings)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from mkb_tui.agents.environment import MnnSource, SetupStep
+from mkb_tui.sessions.doctor import MnnSource, SetupStep
 
 SetupProgress = Callable[[SetupStep], None]
 MnnSetup = Callable[[MnnSource, SetupProgress], Awaitable[str]]  # returns a one-line summary; raises MkbError on failure
@@ -16,13 +16,13 @@ ClusterSummary = Callable[[str], str]  # a cluster's address -> one status line 
 
 
 def cluster_summary(address: str) -> str:
-    from mkb_tui.agents.service import cluster_summary as summary  # the cluster, through the session layer
+    from mkb_tui.sessions.lookups import cluster_summary as summary  # the cluster, through the session layer
 
     return summary(address)
 
 
 def native_kernel(task_id: str) -> dict[str, str] | None:
-    from mkb_tui.agents.service import native_kernel_files
+    from mkb_tui.sessions.lookups import native_kernel_files
 
     return native_kernel_files(task_id)
 
@@ -35,6 +35,6 @@ class AppServices:
 
     def __post_init__(self) -> None:
         if self.setup_mnn is None:
-            from mkb_tui.agents.environment import setup_mnn
+            from mkb_tui.sessions.doctor import setup_mnn
 
             self.setup_mnn = setup_mnn

@@ -92,11 +92,20 @@ def category_rows(report: dict) -> list[list[str]]:
     return rows
 
 
+def flagged_lines(flagged: list[dict]) -> str:
+    """Each doubted speedup with its flag's one-line reason: the figure is shown, and why it counts nowhere."""
+    from mkb_tui.vocabulary.verdicts import doubt_reason
+
+    return "\n".join(f"not counted: {f['task_id']} {f['speedup']:.2f}x (iteration {f['iteration']}) - {doubt_reason(f['reasons'])}"
+                     for f in flagged)  # fmt: skip
+
+
 class ResultsView(Vertical):
     """The open session at a glance: per-category metrics, the speedup distribution, speedup per iteration (sawtooth)."""
 
     def compose(self) -> ComposeResult:
         yield TextTable(id="results-table", cursor_type="row")
+        yield Static(id="results-flagged")  # doubted speedups, each with why it does not count (as `report` lists them)
         with Horizontal(id="results-charts"):
             yield PlotextPlot(id="results-distribution")
             yield PlotextPlot(id="results-sawtooth")
@@ -112,6 +121,7 @@ class ResultsView(Vertical):
         table.clear()
         for row in category_rows(report):
             table.add_row(*row)
+        self.query_one("#results-flagged", Static).update(as_text(flagged_lines(report["flagged"])))
         best = best_speedups(attempts)
         dist = self.query_one("#results-distribution", PlotextPlot)
         plt = dist.plt

@@ -12,7 +12,7 @@ from textual.widgets import DataTable, Input, Label, Markdown, Select, Static
 from mkb_tui.tui.safe import TextTable, as_text, markup, shown
 from mkb_tui.tui.cpp import cpp_text_area
 from mkb_tui.tui.diff import side_by_side, unified
-from mkb_tui.tui.state import AWAITING_APPROVAL, VERDICT_ICONS, SessionState, TaskView
+from mkb_tui.tui.state import AWAITING_APPROVAL, VERDICT_ICONS, SessionState, TaskView, speedup_figure
 
 ROLE_COLOURS = {"coder": "cyan", "debugger": "yellow", "accelerator": "magenta", "pipeline": "green", "user": "grey50", "human": "bold white"}
 
@@ -38,6 +38,10 @@ class TaskQueue(TextTable):
                 cells = [as_text(task_id, style=style), as_text("⏳ " + t.status, style=style), Text(t.icon, style=style), Text(best, style=style),
                          Text(iterations, style=style)]  # fmt: skip
                 self.add_row(*cells, key=task_id)
+            elif t.failed:  # the provider gave up on it: red, and the status bar says why
+                style = "bold white on red"
+                self.add_row(as_text(task_id, style=style), Text("✖ failed", style=style), Text(t.icon, style=style), Text(best, style=style),
+                             Text(iterations, style=style), key=task_id)  # fmt: skip
             else:
                 self.add_row(task_id, t.status, t.icon, best, iterations, key=task_id)
         if selected and selected in state.tasks:
@@ -331,6 +335,7 @@ class TimingPane(Vertical):
         table = self.query_one("#timing-table", DataTable)
         table.clear()
         points: list[tuple[int, float]] = []
+        doubted: list[str] = []  # each doubted speedup's reason, next to the figures (the judge's rule, as `report` has it)
         if task is not None:
             for number in sorted(task.iterations):
                 v = task.iterations[number].verdict
@@ -341,10 +346,17 @@ class TimingPane(Vertical):
                 speed = v.get("speedup")
                 if speed is not None:
                     points.append((number, speed))
+                why = speedup_figure(v)[1] if not emulated else ""
+                if why:
+                    doubted.append(f"it {number}: {speed:.3f}x not counted - {why}")
                 fmt = lambda x: "-" if x is None else f"{x:.4f}"  # noqa: E731
+                figure = "emulated" if emulated else ("-" if speed is None else f"{speed:.3f}x" + ("?" if why else ""))
                 table.add_row(str(number), v.get("verdict", ""), fmt(cand.get("median_ms")), fmt(cand.get("iqr_ms")), fmt(base.get("median_ms")),
-                              "emulated" if emulated else ("-" if speed is None else f"{speed:.3f}x"), v.get("device", ""), str(v.get("threads", "")))  # fmt: skip
-        self.query_one("#timing-chart", Static).update(speedup_chart(points))
+                              figure, v.get("device", ""), str(v.get("threads", "")))  # fmt: skip
+        chart = speedup_chart(points)
+        if doubted:
+            chart.append("\n" + "\n".join(doubted), style="yellow")
+        self.query_one("#timing-chart", Static).update(chart)
 
 
 def speedup_chart(points: list[tuple[int, float]], height: int = 8) -> Text:

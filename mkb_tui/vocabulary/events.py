@@ -23,7 +23,10 @@ APPROVAL = "approval"  # decision: approve|edit|reject|auto, plan (possibly edit
 BEST = "best"  # iteration, speedup
 TASK_FINISHED = "task_finished"  # best_iteration, best_speedup, verdict
 BUDGET = "budget"  # tokens, cost_usd, limit info
-SESSION_FINISHED = "session_finished"  # status: done|stopped|budget|error
+SESSION_FINISHED = "session_finished"  # status: done|stopped|budget|error, reason (why it stopped, when it did)
+
+# how TASK_FINISHED's "stopped" begins when the model provider gave up on the task (resumable, shown as a failure)
+PROVIDER_STOP = "provider error"
 
 
 @dataclass

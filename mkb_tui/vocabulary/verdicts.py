@@ -29,6 +29,24 @@ IMPOSSIBLE = "timing_impossible"
 NEAR_ROOFLINE = "near_roofline"  # at half the device's roofline or more: said, not doubted
 
 
+# each doubt's one line "why this speedup does not count", shown next to every figure it touches
+DOUBT_REASONS = {
+    "suspicious_speedup": "above what this task's kernels can plausibly gain; counts once a fully checked re-timing confirms it",
+    "unstable_timing": "the two halves of its timing runs disagree; counts once re-verified",
+    "high_dispersion": "its run-to-run spread is too wide to trust the figure; counts once re-verified",
+    "timing_mismatch": "the runner's clock was contradicted by a witness it cannot touch",
+    "timing_unverified": "a large speedup no witness could confirm; counts once re-verified",
+    IMPOSSIBLE: "faster than the device's memory and compute floor allow: never counts",
+}
+
+
+def doubt_reason(flags) -> str:
+    """One line: why a speedup with these flags does not count ("" when it does)."""
+    open_doubts = doubts(flags)
+    return "; ".join(f"{f}: {DOUBT_REASONS.get(f, 'under doubt')}" for f in open_doubts[:1]) + (
+        f" (+{len(open_doubts) - 1} more)" if len(open_doubts) > 1 else "")
+
+
 def doubts(flags) -> tuple[str, ...]:
     """The flags that keep a speedup from counting: the untrusted ones, unless a second timing re-verified it;
     timing_impossible always."""

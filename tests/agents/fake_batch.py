@@ -4,12 +4,12 @@ can kill the process while an evaluation is in flight. Everything else is the re
 import os
 import sys
 
-import mkb_tui.agents.service as service
+import mkb_tui.sessions.opening as opening
 from mkb_tui.engine.testing import FakeEvaluator
 
 if __name__ == "__main__":
     seconds = float(os.environ.get("MKB_FAKE_SECONDS", "0"))
-    service.open_any_evaluator = lambda *args, **kw: FakeEvaluator(seconds=seconds)
+    opening.open_evaluator = lambda *args, **kw: FakeEvaluator(seconds=seconds)
     from mkb_tui.cli.main import main
 
     sys.exit(main(sys.argv[1:]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from mkb_tui.agents.service import SessionSettings, open_session
+from mkb_tui.sessions import SessionSettings, open_session
 from mkb_tui.engine.slots import CANDIDATE_CPP
 from mkb_tui.engine.testing import FakeEvaluator
 from mkb_tui.store import Store

@@ -15,7 +15,7 @@ import pytest
 
 from mkb_tui.agents.loop import ApprovalDecision, HumanKernels
 from mkb_tui.agents.resume import AFTER_VERDICT, ASK, EVALUATE, human_step, resume_point
-from mkb_tui.agents.service import SessionSettings, open_session
+from mkb_tui.sessions import SessionSettings, open_session
 from mkb_tui.engine.testing import FakeEvaluator
 from mkb_tui.store import Store
 from mkb_tui.vocabulary import events as ev

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from mkb_tui.agents.service import SessionSettings, open_session
+from mkb_tui.sessions import SessionSettings, open_session
 from mkb_tui.engine.evaluator import Evaluator
 from mkb_tui.engine.testing import FakeEvaluator
 from mkb_tui.errors import ConfigError
@@ -125,7 +125,7 @@ def test_store_and_bench_stand_without_agents_and_engine():
 
 
 def test_environment_checks_say_what_to_fix(monkeypatch):
-    from mkb_tui.agents.environment import environment_checks
+    from mkb_tui.sessions.doctor import environment_checks
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-value")
     checks = {c.name: c for c in environment_checks()}
@@ -135,7 +135,7 @@ def test_environment_checks_say_what_to_fix(monkeypatch):
 
 
 def test_native_kernel_source_for_the_app(mnn):
-    from mkb_tui.agents.service import native_kernel_source
+    from mkb_tui.sessions.lookups import native_kernel_source
 
     assert "REGISTER_CPU_OP_CREATOR" in (native_kernel_source("abs") or "")
     assert native_kernel_source("no-such-task") is None

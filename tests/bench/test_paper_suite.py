@@ -223,7 +223,7 @@ def test_oracle_on_paper_tasks(paper_root, pipeline):
 
 @pytest.mark.paper
 def test_patterns_name_paper_tasks_by_category_and_batch_skips_unsupported(paper_root):
-    from mkb_tui.agents.service import resolve_tasks
+    from mkb_tui.sessions.settings import resolve_tasks
     from mkb_tui.store.results import task_categories
 
     unary = load_tasks("paper/unary/*")

@@ -13,7 +13,7 @@ import pytest
 
 from mkb_tui.client import MkbClient
 from mkb_tui.service import RewardFormula, ServiceConfig
-from mkb_tui.service.evaluators import local_factory
+from mkb_tui.sessions.evaluators import EvaluatorSource
 from mkb_tui.service.server import BackgroundServer
 from tests.adversarial.kernels import BAD, CORRECT
 
@@ -38,7 +38,7 @@ def steady(flags: list[str]) -> list[str]:
 async def test_service_answers_as_the_cli_does(mnn, tmp_path):
     kernels = {"correct": CORRECT, "compile_error": BAD["api_hallucination"][0]}
     config = ServiceConfig(db_path=tmp_path / "serve.sqlite", auth=False)
-    with BackgroundServer(config, local_factory) as server:
+    with BackgroundServer(config, EvaluatorSource().factory()) as server:
         async with MkbClient(server.url) as client:
             served = {name: await client.evaluate("abs", {"MKBCandidate.cpp": text}) for name, text in kernels.items()}
             material = await client.task("abs")
@@ -62,9 +62,9 @@ async def test_service_answers_as_the_cli_does(mnn, tmp_path):
 
 
 def test_the_pipeline_sets_how_many_evaluations_a_device_takes(mnn):
-    from mkb_tui.engine.evaluator import open_evaluator
     from mkb_tui.engine.testing import FakeEvaluator
     from mkb_tui.service.evaluators import own_capacity
+    from mkb_tui.sessions.evaluators import open_evaluator
 
     assert own_capacity(open_evaluator("local", workspaces=3)) == 3  # its runs are exclusive: builds may overlap them
     assert own_capacity(FakeEvaluator()) == 1  # nothing known: one at a time

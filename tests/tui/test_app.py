@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mkb_tui.agents.loop import Plan
-from mkb_tui.agents.service import SessionSettings
+from mkb_tui.sessions.settings import SessionSettings
 from mkb_tui.tui.app import MkbApp
 from mkb_tui.tui.screens import PlanApprovalScreen
 

@@ -218,14 +218,18 @@ async def test_results_view_scores_the_open_session(stored_session):
         table = app.query_one("#results-table", DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         assert [r[0] for r in rows] == ["Unary", "all"]
-        assert rows[-1][3] == "100.0" and rows[-1][-1] == "1.01x"  # abs correct, best speedup 1.01
+        # abs is correct, but its 1.01x carries high_dispersion: as `mkb-tui report` scores it, the speedup counts nowhere
+        # (no geomean), and the figure is shown apart with the flag's reason
+        assert rows[-1][3] == "100.0" and rows[-1][-1] == "-"
+        flagged = str(app.query_one("#results-flagged").render())
+        assert "abs 1.01x" in flagged and "high_dispersion" in flagged and "spread" in flagged
         assert app.query_one("#results-sawtooth").plt is not None
 
 
 async def test_setup_screen_sets_mnn_up_with_progress(stored_session):
     """The set-up runs as a worker with each step's progress and time left; a fake, fast set-up stands in for the
     20-minute real one (tests/cli/test_progress.py checks the real ninja progress)."""
-    from mkb_tui.agents.environment import SetupStep
+    from mkb_tui.sessions.doctor import SetupStep
     from mkb_tui.errors import MkbError
     from mkb_tui.tui.screens import SetupScreen
     from mkb_tui.tui.services import AppServices
@@ -271,7 +275,7 @@ async def test_setup_screen_sets_mnn_up_with_progress(stored_session):
 def test_e_edits_the_kernel_and_evaluates_it_as_a_human_iteration(tmp_path, monkeypatch):
     """e opens the kernel in $EDITOR; the saved kernel is judged as a human iteration of the stored session's task,
     shown like the Coder's, and the loop goes on from it (FakeEvaluator: no MNN)."""
-    from mkb_tui.agents.service import SessionSettings, open_session
+    from mkb_tui.sessions import SessionSettings, open_session
     from mkb_tui.engine.testing import FakeEvaluator
     from mkb_tui.store import Store
     from tests.agents.test_service import code, script

@@ -13,14 +13,14 @@ SIZE = (150, 45)
 
 def test_setup_screen(snap_compare, stored_session, monkeypatch):
     db, _ = stored_session
-    from mkb_tui.agents.environment import Check
+    from mkb_tui.sessions.doctor import Check
 
     # the same machine everywhere: the snapshot shows the layout (the checks themselves: tests/engine/test_doctor.py)
     checks = [Check("MNN source", False, "not set up", "mkb-tui setup mnn [--from PATH]"),
               Check("host toolchain", True, "this machine (x86-64 SSE/AVX2 or native arm64)", ""),
               Check("phones (adb)", True, "adb found", "apt-get install adb"),
               Check("ANTHROPIC_API_KEY", False, "not set", "export ANTHROPIC_API_KEY=... or use an openai-compatible / scripted model")]
-    monkeypatch.setattr("mkb_tui.agents.environment.environment_checks", lambda: checks)
+    monkeypatch.setattr("mkb_tui.sessions.doctor.environment_checks", lambda: checks)
     assert snap_compare(MkbApp(db=db, show_setup=True), terminal_size=SIZE)
 
 

@@ -7,6 +7,9 @@ import os
 import shutil
 from dataclasses import dataclass
 
+from mkb_tui.sessions.devices import LOCAL, DeviceSpec
+from mkb_tui.sessions.evaluators import EvaluatorSource
+
 KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY")
 MIN_FREE_GIB = 5
 
@@ -64,14 +67,15 @@ def sandbox_checks() -> list[Check]:
     ]  # fmt: skip
 
 
-async def oracle_check(task_id: str = "abs", device: str = "local") -> Check:
-    """MNN's own kernel for one task through the whole pipeline: proves builds, runs and timing work here."""
+async def oracle_check(task_id: str = "abs", device: DeviceSpec = LOCAL, source: EvaluatorSource | None = None) -> Check:
+    """MNN's own kernel for one task through the whole pipeline (the evaluator factory's): proves builds, runs and
+    timing work here."""
     from mkb_tui.bench.tasks import get_task
-    from mkb_tui.engine.evaluator import open_evaluator
     from mkb_tui.engine.oracle import run_oracle
 
-    result = (await run_oracle([get_task(task_id)], open_evaluator(device)))[0]
-    return Check(f"oracle ({task_id}, {device})", result.passed, result.message, f"see `mkb-tui oracle {task_id}`")
+    evaluator = (source or EvaluatorSource()).open(device)
+    result = (await run_oracle([get_task(task_id)], evaluator))[0]
+    return Check(f"oracle ({task_id}, {device.text})", result.passed, result.message, f"see `mkb-tui oracle {task_id}`")
 
 
 @dataclass(frozen=True)
