@@ -189,7 +189,7 @@ class MkbApp(App):
             return
         from mkb_tui.store import Store
 
-        async with Store(self.db) as store:
+        async with Store(self.db, readonly=True) as store:
             for s in await store.sessions():
                 mark = "✓" if s.id in self.marked_sessions else ""
                 table.add_row(mark, s.id, s.status, s.model, s.method, f"{s.done}/{s.tasks}", f"${s.cost_usd:.4f}", key=s.id)
@@ -199,7 +199,7 @@ class MkbApp(App):
         from mkb_tui.store.refs import parse_ref
 
         session_id, seq = parse_ref(ref)
-        async with Store(self.db) as store:
+        async with Store(self.db, readonly=True) as store:
             try:
                 session_id = await store.resolve(session_id)  # an id, a unique prefix, or "latest"
             except MkbError as exc:
@@ -439,7 +439,7 @@ class MkbApp(App):
             from mkb_tui.store import Store
             from mkb_tui.store.results import task_history
 
-            async with Store(self.db) as store:
+            async with Store(self.db, readonly=True) as store:
                 history = await task_history(store, task.id)
         pane = self._q("#task-info", TaskInfoPane)
         pane.show(task, None, native, history)  # at once; the ONNX node follows
@@ -467,7 +467,7 @@ class MkbApp(App):
         from mkb_tui.store import Store
         from mkb_tui.store.results import best_kernels, session_run
 
-        async with Store(self.db) as store:
+        async with Store(self.db, readonly=True) as store:
             ids = self.compare_ids([s.id for s in await store.sessions()])
             if len(ids) < 2:
                 view.show(None)
@@ -483,7 +483,9 @@ class MkbApp(App):
         from mkb_tui.store import Store
         from mkb_tui.store.results import best_kernels
 
-        async with Store(self.db) as store:
+        if not self.db.exists():
+            return
+        async with Store(self.db, readonly=True) as store:
             ids = self.compare_ids([s.id for s in await store.sessions()])
             self._q("#compare", CompareView).show_diff(task_id, await best_kernels(store, ids, task_id))
 
