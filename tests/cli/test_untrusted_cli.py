@@ -28,13 +28,14 @@ def mkb(*args: str, cwd=None, shell_tail: str = "") -> subprocess.CompletedProce
     return subprocess.run([sys.executable, "-m", "mkb_tui", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 
 
-def store_session(db, *, model: str = "m:" + HOSTILE, task: str = "abs", sid: str | None = None, kernel: str = "int x; // " + HOSTILE) -> str:
+def store_session(db, *, model: str = "m:" + HOSTILE, task: str = "abs", sid: str | None = None, kernel: str = "int x; // " + HOSTILE,
+                  message: str = HOSTILE) -> str:
     async def write() -> str:
         async with Store(db) as store:
             s = await store.create_session({"tasks": [task], "model": model, "device": "local", "method": "moka"}, sid)
             await store.append(s, Event(ev.TASK_STARTED, {"category": "Unary", "op": "Abs"}, task))
             await store.append(s, Event(ev.KERNEL, {"files": {"source/backend/cpu/MKBCandidate.cpp": kernel}}, task, 0))
-            await store.append(s, Event(ev.VERDICT, {"verdict": "correct", "speedup": 1.2, "message": HOSTILE}, task, 0))
+            await store.append(s, Event(ev.VERDICT, {"verdict": "correct", "speedup": 1.2, "message": message}, task, 0))
             await store.append(s, Event(ev.BEST, {"speedup": 1.2}, task, 0))
             await store.append(s, Event(ev.TASK_FINISHED, {"verdict": "correct"}, task))
             await store.append(s, Event(ev.SESSION_FINISHED, {"status": "done"}))
@@ -128,20 +129,37 @@ def test_a_recursive_view_does_not_hang(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_fuzz_the_cli_listings(tmp_path, seed):
-    """Random bytes, markup fragments and escapes as model names, task messages and kernels: no exception, no ESC."""
+    """Random bytes, markup fragments and escapes as model names, session and task ids, verdict messages and kernels,
+    through every listing (text and --json), the reports and the exports: no exception, no raw escape or bell in what
+    is printed or written, no file outside the output folder."""
     rng = random.Random(seed)
-    frags = ["[", "]", "[/", "[/]", "[b]", "[link=", "\\", "\x1b", "\x1b[31m", "\x1b]52;c;", "\x07", "\r", "\r\n", "\x9b", "\u202e", "é", "%s", "{}"]
+    frags = ["[", "]", "[/", "[/]", "[b]", "[link=", "\\", "\x1b", "\x1b[31m", "\x1b]52;c;", "\x07", "\r", "\r\n", "\x9b", "\u202e", "é", "%s", "{}",
+             "../", "/", "~/", "..", "\x00"]
 
     def fuzz() -> str:
         return "".join(rng.choice(frags) if rng.random() < 0.7 else chr(rng.randrange(1, 256)) for _ in range(rng.randint(1, 25)))
 
     db = tmp_path / "z.sqlite"
-    a = store_session(db, model=fuzz(), kernel=fuzz(), sid="za")
-    b = store_session(db, model=fuzz(), kernel=fuzz(), sid="zb")
-    for args in (["sessions"], ["report", a, "--out", str(tmp_path / "r")], ["compare", a, b, "--task", "abs"]):
+    task = fuzz()
+    a = store_session(db, model=fuzz(), kernel=fuzz(), sid="za" + fuzz(), task=task, message=fuzz())
+    b = store_session(db, model=fuzz(), kernel=fuzz(), sid="zb" + fuzz(), task=task, message=fuzz())
+    assert a.startswith("za") and b.startswith("zb")
+    out = tmp_path / "out"
+    runs = (["sessions"], ["sessions", "--json"], ["report", "za", "--out", str(out / "r")], ["report", "za", "--json", "--html", "--out", str(out / "r")],
+            ["compare", "za", "zb", "--task", task.replace("\x00", "")], ["compare", "za", "zb", "--json"], ["export", "zb", "--out", str(out / "k")],
+            ["export", "--format", "sft", "--out", str(out / "s.jsonl")], ["export", "--format", "preference", "--out", str(out / "p.jsonl")])  # fmt: skip
+    for args in runs:
         r = mkb(*args, "--db", str(db), cwd=tmp_path)
         assert r.returncode == 0 and "Traceback" not in r.stderr, (args, r.stderr)
-        assert "\x1b" not in r.stdout + r.stderr and "\x9b" not in r.stdout, args
+        for text in (r.stdout, r.stderr):
+            assert not {"\x1b", "\x9b", "\x07"} & set(text), (args, text)
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("z.sqlite")]
+    assert written and all(p.is_relative_to(out) for p in written), written
+    for path in written:
+        text = path.read_text(errors="replace")
+        assert "\x1b" not in text or path.suffix not in (".html", ".csv"), path  # reports show text; exports keep kernels as written (JSON-escaped)
+        if path.suffix in (".json", ".jsonl"):
+            assert "\x1b" not in text, path  # JSON escapes controls
 
 
 def test_the_html_report_has_no_control_characters(tmp_path):

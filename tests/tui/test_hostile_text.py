@@ -182,3 +182,50 @@ def test_a_damaged_database_in_the_app_is_one_line_and_exit_1(tmp_path, monkeypa
     assert run_app(db=good, replay="nope", show_setup=False) == 1
     err = capsys.readouterr().err
     assert "nope" in err and err.count("\n") == 1
+
+
+async def test_fuzz_the_setup_screen_and_the_help_dialog(tmp_path, monkeypatch):
+    """The set-up screen shows what the machine and MNN's build say (check details, step names, the build's failure
+    message): fuzzed, each is shown as text with no escape on screen; the help dialog opens over it all."""
+    from mkb_tui.agents import environment
+    from mkb_tui.agents.environment import Check, SetupStep
+    from mkb_tui.errors import MkbError
+    from mkb_tui.tui.screens import HelpScreen, SetupScreen
+    from mkb_tui.tui.services import AppServices
+
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path / "cache"))
+    rng = random.Random(1818)
+    checks = [Check(fuzz_text(rng), n % 2 == 0, fuzz_text(rng), fuzz_text(rng)) for n in range(4)]
+    monkeypatch.setattr(environment, "environment_checks", lambda: checks)
+    said = {"step": fuzz_text(rng), "result": fuzz_text(rng), "error": "[/bogus] " + fuzz_text(rng)}
+
+    async def fake_setup(source, on_step):
+        on_step(SetupStep(said["step"], 1, 2))
+        if source.path == "/broken":
+            raise MkbError(said["error"])
+        return said["result"]
+
+    db = tmp_path / "f.sqlite"
+    await store_hostile(db)
+    app = MkbApp(db=db, show_setup=True, services=AppServices(setup_mnn=fake_setup))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SetupScreen)
+        table = screen.query_one("#setup-checks")
+        assert [table.get_row_at(n)[0].plain for n in range(4)] == [shown(c.name) for c in checks]  # what is shown is what was said
+        assert_no_escape(app)
+        for path, expect in (("", said["result"]), ("/broken", said["error"])):
+            screen.query_one("#setup-path").value = path
+            await pilot.click("#setup-run")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            result = str(screen.query_one("#setup-result").render())
+            assert shown(expect) in result and "\x1b" not in result, (path, result)
+            assert shown(said["step"]) in str(screen.query_one("#setup-step").render())
+            assert_no_escape(app)
+        await pilot.press("escape")
+        app.push_screen(HelpScreen())
+        await pilot.pause()
+        assert_no_escape(app)
+        assert app.is_running
