@@ -132,6 +132,10 @@ class Store:
             await self.db.execute("PRAGMA synchronous=NORMAL")
             await self.db.execute("PRAGMA foreign_keys=ON")  # an event for a session that does not exist is refused
             await self._migrate()
+            await self._check_schema()  # a database someone sent (--resume, --batch --db) is held to the schema too
+        except ConfigError:
+            await self.close()
+            raise
         except (sqlite3.DatabaseError, ValueError, OSError) as exc:
             await self.close()
             raise ConfigError(f"{self.path}: not a usable session database ({exc})") from exc

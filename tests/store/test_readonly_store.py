@@ -136,3 +136,32 @@ def test_a_read_only_open_of_a_missing_file_creates_nothing(tmp_path):
     with pytest.raises(ConfigError, match="no session database"):
         asyncio.run(Store(missing, readonly=True).open())
     assert not missing.parent.exists()
+
+
+async def test_a_writing_open_holds_the_database_to_the_schema_too(session_db):
+    """--resume and --batch --db open a database to write it: one sent with a view for a table is refused the same way."""
+    with sqlite3.connect(session_db) as con:
+        con.executescript("ALTER TABLE runs RENAME TO r_old; CREATE VIEW runs AS SELECT * FROM r_old")
+    with pytest.raises(ConfigError, match="table runs is a view"):
+        async with Store(session_db):
+            pass
+
+
+async def test_damage_the_app_finds_after_start_is_a_toast_not_a_traceback(session_db, tmp_path, monkeypatch):
+    """The replayed session reads well; another session's rows are damaged: the Compare pane, which reads them, says so
+    in one toast and the app goes on (it used to end in a worker traceback)."""
+    from mkb_tui.tui.app import MkbApp
+
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path / "cache"))
+    with sqlite3.connect(session_db) as con:
+        con.execute("UPDATE runs SET flags = '{broken' WHERE session_id = 's2'")
+    app = MkbApp(db=session_db, replay="s1")
+    async with app.run_test(size=(150, 45)) as pilot:
+        await pilot.pause()
+        app.query_one("#tabs").active = "tab-compare"
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.is_running and app.fatal is None
+        toasts = [n.message for n in app._notifications]
+        assert any("damaged or unreadable session database" in m for m in toasts), toasts

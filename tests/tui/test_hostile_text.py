@@ -35,19 +35,20 @@ def hostile(value, text: str):
     return value
 
 
-async def store_hostile(db, text: str = HOSTILE, model: str | None = None) -> str:
+async def store_hostile(db, text: str = HOSTILE, model: str | None = None, sid: str = "hostile-session", task: str = "abs") -> str:
     async def write() -> str:
         async with Store(db) as store:
-            settings = {"tasks": ["abs"], "model": model or f"scripted:evil{text}", "device": "local", "method": "moka"}
-            sid = await store.create_session(settings, "hostile-session")
+            settings = {"tasks": [task], "model": model or f"scripted:evil{text}", "device": "local", "method": "moka"}
+            sid_ = await store.create_session(settings, sid)
             for item in json.loads(EVENTS.read_text()):
                 payload = item["payload"]
                 if item["kind"] == "kernel":
                     payload = {"files": {p: src + "\n// " + text for p, src in payload["files"].items()}}
                 elif item["kind"] not in ("session_started", "task_started", "stage", "budget", "best"):
                     payload = hostile(payload, text)
-                await store.append(sid, Event(item["kind"], payload, item["task_id"], item["iteration"], 1_800_000_000 + item["ts"]))
-            return sid
+                task_id = task if item["task_id"] == "abs" else item["task_id"]
+                await store.append(sid_, Event(item["kind"], payload, task_id, item["iteration"], 1_800_000_000 + item["ts"]))
+            return sid_
 
     return await write()
 
@@ -147,8 +148,10 @@ async def test_fuzz_the_renderers(tmp_path, monkeypatch):
     for n in range(3):
         db = tmp_path / f"f{n}.sqlite"
         text = fuzz_text(rng)
-        sid = await store_hostile(db, text, model=f"m:{fuzz_text(rng)}")
-        app = MkbApp(db=db, replay=sid)
+        # two sessions (the Compare pane shows them side by side) whose ids, model names and task ids are fuzzed too
+        await store_hostile(db, fuzz_text(rng), model=f"m:{fuzz_text(rng)}", sid="older" + fuzz_text(rng), task="abs" + fuzz_text(rng))
+        await store_hostile(db, text, model=f"m:{fuzz_text(rng)}", sid="newer" + fuzz_text(rng), task="abs" + fuzz_text(rng))
+        app = MkbApp(db=db, replay="latest")  # a fuzzed id may hold '#', which a replay reference reads as SESSION#SEQ
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             await visit_every_pane(app, pilot)
@@ -159,6 +162,9 @@ async def test_fuzz_the_renderers(tmp_path, monkeypatch):
             await pilot.click("#approve")
             await decision
             assert app.is_running, text
+            await app.workers.wait_for_complete()
+            shown_rows = (app.query_one("#compare-tasks").row_count, app.query_one("#sessions").row_count)
+            assert shown_rows == (2, 2), (n, shown_rows)  # both sessions, each with its task, were rendered
 
 
 def test_a_damaged_database_in_the_app_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
