@@ -169,3 +169,41 @@ def test_the_html_report_has_no_control_characters(tmp_path):
     assert r.returncode == 0, r.stderr
     page = (tmp_path / "r.html").read_text()
     assert "\x1b" not in page and "\x07" not in page and "<script>abs" not in page
+
+
+def test_eval_shows_the_judge_s_words_as_text(tmp_path, monkeypatch, capsys):
+    """`mkb-tui eval` prints the verdict table: a g++ message (`float[int]`, `#error "[/bogus]"`) and a runner message
+    with escapes are shown as they are, never parsed as markup (a MarkupError used to end the command)."""
+    from mkb_tui.agents import service
+    from mkb_tui.cli import engine_cmd
+    from mkb_tui.vocabulary.verdicts import Diagnostic, Verdict, VerdictKind
+
+    message = "error: #error \"[/bogus]\" in float[int] [link=https://evil.example]x[/link] \x1b]52;c;aGk=\x07"
+    verdict = Verdict("abs", VerdictKind.COMPILE_ERROR, message=message,
+                      diagnostics=[Diagnostic("MKBCandidate.cpp", 3, 2, "error", "src[/* row */ i] [reverse]OK[/reverse] \x1b[2J")])  # fmt: skip
+
+    class Judge:
+        async def evaluate(self, task, candidate, progress=None):
+            return verdict
+
+    monkeypatch.setattr(engine_cmd, "_read_candidate", lambda task, paths: None)
+    monkeypatch.setattr(service, "open_any_evaluator", lambda *a, **k: Judge())
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["eval", "--task", "abs", "--kernel", str(tmp_path / "K.cpp")]) == 0
+    out = capsys.readouterr().out
+    assert '#error "[/bogus]" in float[int] [link=https://evil.example]x[/link]' in out
+    assert "src[/* row */ i] [reverse]OK[/reverse]" in out and "\x1b" not in out and "\x07" not in out
+
+
+def test_a_batch_names_its_model_as_text(tmp_path):
+    """--batch prints the session's model (on --resume, a stored one): `[/bogus]` in it is text, its escapes visible."""
+    from tests.agents.test_resume import _fake_batch
+    from tests.agents.test_service import MOKA, script
+
+    folder = tmp_path / "m[/bogus]\x1b]52;c;aGk=\x07"
+    folder.mkdir(parents=True)
+    model = script(folder, MOKA)
+    proc = _fake_batch("--tasks", "abs", "--model", model, "--iterations", "1", "--db", str(tmp_path / "b.sqlite"), "--out", str(tmp_path / "o"))
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in stderr, stderr[-3000:]
+    assert "m[/bogus]" in stderr and "\x1b" not in stderr and "\x07" not in stderr, stderr[-3000:]
