@@ -15,16 +15,16 @@ import time
 import traceback
 from pathlib import Path
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 
+from mkb_tui.cli.output import TextConsole as Console  # its lines quote a stored model name and stop reasons: text, never markup
 from mkb_tui.cli.output import print_table
 from mkb_tui.cli.progress import bar_columns, count_line
 from mkb_tui.errors import ConfigError, MkbError
 from mkb_tui.paths import DEFAULT_DB
-from mkb_tui.untrusted import shown
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.events import Event
 
@@ -159,9 +159,8 @@ async def _sweep(args, opened) -> int:
     limits = [f"${budget.max_usd}" if budget.max_usd else "", f"{budget.max_tokens} tokens" if budget.max_tokens else ""]
     progress = Progress([t.id for t in tasks], (" of " + " / ".join(x for x in limits if x)) if any(limits) else "")
     console = Console(stderr=True)
-    console.print(shown(f"session {session_id}{' (resumed)' if opened.resumed else ''}: {len(tasks)} tasks, {settings.method_label}, model {settings.model}"
-                        + (" (scripted)" if opened.provider.scripted else "") + f", device {', '.join(opened.devices)}"),
-                  markup=False, highlight=False)  # a stored model name is text (issue 18)  # fmt: skip
+    console.print(f"session {session_id}{' (resumed)' if opened.resumed else ''}: {len(tasks)} tasks, {settings.method_label}, model {settings.model}"
+                  + (" (scripted)" if opened.provider.scripted else "") + f", device {', '.join(opened.devices)}")  # fmt: skip
     device_errors: list[str] = []
     # tasks finished, with elapsed and remaining time: a bar above the table on a terminal, a count on each plain line
     states = await opened.store.task_states(session_id) if opened.resumed else {}
@@ -180,7 +179,7 @@ async def _sweep(args, opened) -> int:
             live.update(Group(bar, progress.table()))
         else:
             for line in progress.finished:
-                console.print(shown(f"{count_line(finished[0], len(tasks), started)} {line}"), markup=False, highlight=False, soft_wrap=True)
+                console.print(f"{count_line(finished[0], len(tasks), started)} {line}", highlight=False, soft_wrap=True)
             progress.finished.clear()
 
     live = Live(Group(bar, progress.table()), console=console, refresh_per_second=4) if console.is_terminal else None

@@ -20,7 +20,7 @@ from .test_hostile_text import store_hostile
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a Linux pseudo-terminal")
 
 
-def run_in_a_pty(args: list[str], env: dict[str, str], keys: list[bytes], seconds: float = 30.0) -> bytes:
+def run_in_a_pty(args: list[str], env: dict[str, str], keys: list[bytes], seconds: float = 90.0) -> bytes:
     """Everything the process writes to its terminal while `keys` are typed (one every second once it has drawn)."""
     import fcntl
     import struct
