@@ -15,12 +15,13 @@ import time
 import traceback
 from pathlib import Path
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
+from mkb_tui.cli.output import TextConsole as Console  # its lines quote a stored model name and stop reasons: text, never markup
 from mkb_tui.cli.output import print_table
 from mkb_tui.cli.progress import bar_columns, count_line
 from mkb_tui.errors import ConfigError, MkbError

@@ -35,7 +35,7 @@ async def load_runs(db: Path, refs: list[str], task: str | None = None):
     from mkb_tui.store import Store
     from mkb_tui.store.results import best_kernels, session_run
 
-    async with Store(db) as store:
+    async with Store(db, readonly=True) as store:
         ids = [await store.resolve(r) for r in refs]
         runs = [await session_run(store, sid) for sid in ids]
         kernels = await best_kernels(store, ids, task) if task else {}

@@ -190,7 +190,9 @@ def cmd_eval(args) -> int:
     if args.json:
         print(json.dumps(verdict.to_dict(), default=str))
     else:
-        Console().print(verdict_table(verdict))
+        from mkb_tui.cli.output import safe_table
+
+        Console().print(safe_table(verdict_table(verdict)))  # the judge's words quote the kernel and g++: text, never markup
     return 0
 
 

@@ -19,6 +19,15 @@ from rich.text import Text
 from mkb_tui.untrusted import shown
 
 
+class TextConsole(Console):
+    """A rich Console whose print shows every str as text (issue 18): never parsed as markup, no highlighting, controls
+    made visible. For output that quotes stored or model-written values (a resumed session's model, a stop reason);
+    renderables (Text, Table, progress bars) pass as they are."""
+
+    def print(self, *objects: Any, markup: bool | None = False, highlight: bool | None = False, **kwargs: Any) -> None:  # type: ignore[override]
+        super().print(*(shown(o) if isinstance(o, str) else o for o in objects), markup=markup, highlight=highlight, **kwargs)
+
+
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()
 

@@ -52,7 +52,7 @@ async def _session_report(db: Path, ref: str | None, ks: tuple[int, ...]) -> tup
 
     if not db.is_file():
         raise ConfigError(f"{db}: no session database (run a session first, or pass --db)")
-    async with Store(db) as store:
+    async with Store(db, readonly=True) as store:
         session_id = await store.resolve(ref)
         return await session_report(store, session_id, ks), session_id
 

@@ -69,7 +69,7 @@ def cmd_sessions(args) -> int:
     async def load():
         if not db_path(args).is_file():
             return []
-        async with Store(db_path(args)) as store:
+        async with Store(db_path(args), readonly=True) as store:
             return await store.sessions()
 
     sessions = asyncio.run(load())
@@ -108,7 +108,7 @@ async def export_session(db: Path, ref: str, out: Path | None) -> tuple[Path, in
     from mkb_tui.store import Store
     from mkb_tui.store.results import session_report
 
-    async with Store(db) as store:
+    async with Store(db, readonly=True) as store:
         session_id = await store.resolve(ref)
         states = await store.task_states(session_id)
         report = await session_report(store, session_id)
@@ -144,7 +144,7 @@ async def training_records(db: Path, refs: list[str], fmt: str, selection, max_p
     from mkb_tui.store import Store
     from mkb_tui.store.datasets import preference_records, session_candidates, sft_records
 
-    async with Store(db) as store:
+    async with Store(db, readonly=True) as store:
         ids = [await store.resolve(r) for r in refs] if refs else [s.id for s in reversed(await store.sessions())]
         candidates = [c for sid in dict.fromkeys(ids) for c in await session_candidates(store, sid)]
     if fmt == "sft":
@@ -185,7 +185,7 @@ def check_session(db: Path, ref: str) -> str:
     from mkb_tui.store import Store
 
     async def resolve() -> str:
-        async with Store(db) as store:
+        async with Store(db, readonly=True) as store:
             return await store.resolve(ref)
 
     return asyncio.run(resolve())

@@ -42,7 +42,6 @@ class RewardService:
         self.started = time.time()
         self.restored: dict[str, int] = {}
         self._memory: OrderedDict[str, tuple[dict[str, Any], str | None]] = OrderedDict()  # checked verdicts, by key
-        self._joined: dict[str, set[str]] = {}  # job id -> the tokens (owners) that submitted it or joined it in flight
 
     async def start(self) -> None:
         self.evaluators.open_all()  # a missing MNN or device stops the service here, with one line
@@ -127,9 +126,8 @@ class RewardService:
             self.limits.release(owner)
             raise
         job.future.add_done_callback(lambda _: self.limits.release(owner))  # in flight until its verdict, waited for or not
-        self._joined.setdefault(job.row.id, set()).add(owner)  # every token that joined the job may read it
-        while len(self._joined) > 65536:
-            self._joined.pop(next(iter(self._joined)))
+        if job.row.owner != owner:  # joined another token's job in flight: it may read that job too, after a restart as well
+            await self.db.add_reader(job.row.id, owner)
         if not wait:
             return {"job_id": job.row.id, "status": job.state, "key": key}
         record, signature = await self.scheduler.wait(job, gone)
@@ -169,7 +167,7 @@ class RewardService:
 
     async def job(self, job_id: str, owner: str) -> dict[str, Any]:
         row = await self.db.job(job_id)
-        if row is None or (row.owner != owner and owner not in self._joined.get(job_id, ()) and self.config.auth):
+        if row is None or (self.config.auth and not await self.db.may_read(row, owner)):
             raise ApiError(404, "unknown_job", f"no job {job_id!r} of this token")
         body = row.public()
         if row.status == "done":

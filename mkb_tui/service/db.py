@@ -16,7 +16,9 @@ import aiosqlite
 
 from mkb_tui.errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# v2: job_readers, the tokens (owners) besides its submitter that joined a job in flight and may read it; kept here,
+# not in memory, so a restart does not turn their poll into a 404
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY, key TEXT NOT NULL, owner TEXT NOT NULL, task TEXT NOT NULL, device TEXT NOT NULL,
@@ -27,7 +29,8 @@ CREATE INDEX IF NOT EXISTS jobs_by_status ON jobs(status, created);
 CREATE TABLE IF NOT EXISTS verdicts (
     key TEXT PRIMARY KEY, task TEXT NOT NULL, device TEXT NOT NULL, threads INTEGER NOT NULL, record TEXT NOT NULL,
     signature TEXT, created REAL NOT NULL, cacheable INTEGER NOT NULL DEFAULT 1
-)
+);
+CREATE TABLE IF NOT EXISTS job_readers (job_id TEXT NOT NULL, owner TEXT NOT NULL, PRIMARY KEY (job_id, owner))
 """
 UNFINISHED = ("queued", "running")
 
@@ -130,7 +133,19 @@ class ServiceDB:
 
     async def prune_jobs(self, finished_before: float) -> int:
         """Forget finished jobs (and the files they carried) older than a time; their verdicts stay cached."""
-        return await self._write("DELETE FROM jobs WHERE status NOT IN ('queued', 'running') AND finished < ?", (finished_before,))
+        pruned = await self._write("DELETE FROM jobs WHERE status NOT IN ('queued', 'running') AND finished < ?", (finished_before,))
+        await self._write("DELETE FROM job_readers WHERE job_id NOT IN (SELECT id FROM jobs)")
+        return pruned
+
+    async def add_reader(self, job_id: str, owner: str) -> None:
+        """`owner` joined the job in flight (the same kernel): it may read the job as its submitter does."""
+        await self._write("INSERT OR IGNORE INTO job_readers (job_id, owner) VALUES (?, ?)", (job_id, owner))
+
+    async def may_read(self, row: JobRow, owner: str) -> bool:
+        if row.owner == owner:
+            return True
+        found = await (await self.db.execute("SELECT 1 FROM job_readers WHERE job_id=? AND owner=?", (row.id, owner))).fetchone()
+        return found is not None
 
     async def requeue_unfinished(self) -> None:
         await self._write("UPDATE jobs SET status='queued', started=NULL WHERE status='running'")

@@ -89,10 +89,16 @@ def new_session_id() -> str:
 
 
 class Store:
-    """Async session store. Use as `async with Store(path) as store:`; one writer transaction at a time."""
+    """Async session store. Use as `async with Store(path) as store:`; one writer transaction at a time.
 
-    def __init__(self, path: str | Path) -> None:
+    `readonly=True` is for commands that only read (sessions, report, compare, export, replay): a database someone
+    sent is untrusted input, so it is opened read-only (never migrated or written in place; an older version is
+    upgraded in a copy in memory), its schema is checked against this version's, and every query is bounded in time.
+    """
+
+    def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
+        self.readonly = readonly
         self.db: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()
 
@@ -105,9 +111,16 @@ class Store:
         # a damaged or hostile database (a payload that is not JSON, a table that is not one, a query past its time):
         # one clear error line, never a traceback (issue 18)
         if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError, sqlite3.DatabaseError)):
-            raise ConfigError(f"{self.path}: damaged or unreadable session database ({type(exc).__name__}: {exc})") from exc
+            raise ConfigError(self._damaged(exc)) from exc
+
+    def _damaged(self, exc: BaseException) -> str:
+        if isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc):
+            return f"{self.path}: a query ran past {self._query_seconds():g} s and was stopped (a damaged or hostile session database?)"
+        return f"{self.path}: damaged or unreadable session database ({type(exc).__name__}: {exc})"
 
     async def open(self) -> None:
+        if self.readonly:
+            return await self._open_readonly()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             # autocommit mode: transactions are explicit (BEGIN IMMEDIATE ... COMMIT) so each append is exactly one
@@ -119,19 +132,86 @@ class Store:
             await self.db.execute("PRAGMA synchronous=NORMAL")
             await self.db.execute("PRAGMA foreign_keys=ON")  # an event for a session that does not exist is refused
             await self._migrate()
+            await self._check_schema()  # a database someone sent (--resume, --batch --db) is held to the schema too
+        except ConfigError:
+            await self.close()
+            raise
         except (sqlite3.DatabaseError, ValueError, OSError) as exc:
             await self.close()
             raise ConfigError(f"{self.path}: not a usable session database ({exc})") from exc
 
     QUERY_SECONDS = 60.0  # no statement runs longer (a recursive view in a database someone sent would never end)
+    READ_QUERY_SECONDS = 15.0  # the same for a read-only command: a person waits for it
+
+    def _query_seconds(self) -> float:
+        return self.READ_QUERY_SECONDS if self.readonly else self.QUERY_SECONDS
+
+    async def _open_readonly(self) -> None:
+        if not self.path.is_file():
+            raise ConfigError(f"{self.path}: no session database (run a session first, or pass --db)")
+        try:
+            # a URI with mode=ro: sqlite refuses every write (and never creates the file); as_uri quotes ? # % in the path
+            self.db = await aiosqlite.connect(self.path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+            await self.db.execute("PRAGMA busy_timeout=10000")  # a writer may be committing meanwhile
+            await self._bound_queries()
+            version = await self._stored_version()
+            if version > LATEST:
+                raise ConfigError(f"{self.path}: schema version {version} is newer than this mkb-tui understands ({LATEST})")
+            if version < LATEST:
+                await self._upgrade_in_memory()
+            await self._check_schema()
+        except ConfigError:
+            await self.close()
+            raise
+        except (sqlite3.DatabaseError, ValueError, OSError) as exc:
+            await self.close()
+            raise ConfigError(self._damaged(exc) if isinstance(exc, sqlite3.OperationalError) and "interrupt" in str(exc)
+                              else f"{self.path}: not a usable session database ({exc})") from exc  # fmt: skip
+
+    async def _stored_version(self) -> int:
+        """The schema version a database says it has, without creating anything (read-only)."""
+        found = await (await self.db.execute("SELECT type FROM sqlite_master WHERE name='schema_version'")).fetchone()
+        if found is None or found[0] != "table":
+            raise ConfigError(f"{self.path}: not a mkb-tui session database (no schema_version table)")
+        row = await (await self.db.execute("SELECT MAX(version) FROM schema_version")).fetchone()
+        if not isinstance(row[0], int):
+            raise ConfigError(f"{self.path}: not a mkb-tui session database (schema version {row[0]!r})")
+        return row[0]
+
+    async def _upgrade_in_memory(self) -> None:
+        """An older database read by a read-only command: migrated in a copy in memory, the file left as it is."""
+        memory = await aiosqlite.connect(":memory:", isolation_level=None)
+        try:
+            await self.db.backup(memory)
+        except BaseException:
+            await memory.close()
+            raise
+        await self.db.close()
+        self.db = memory
+        await self._bound_queries()
+        await self._migrate()
+
+    async def _check_schema(self) -> None:
+        """Every table this version reads is a table (not a view: a view can be an endless recursive query) with at
+        least this version's columns; one ConfigError line naming what is wrong."""
+        expected = await _expected_schema()
+        found = {name: kind for name, kind in await (await self.db.execute("SELECT name, type FROM sqlite_master")).fetchall()}
+        for table, columns in expected.items():
+            if found.get(table) != "table":
+                what = f"is a {found[table]}" if table in found else "is missing"
+                raise ConfigError(f"{self.path}: not a mkb-tui session database (table {table} {what})")
+            have = {row[1] for row in await (await self.db.execute(f'PRAGMA table_info("{table}")')).fetchall()}
+            if not columns <= have:
+                raise ConfigError(f"{self.path}: not a mkb-tui session database (table {table} lacks {', '.join(sorted(columns - have))})")
 
     async def _bound_queries(self) -> None:
-        """Interrupt any statement that runs past QUERY_SECONDS: sqlite's trace callback marks each statement's start,
-        its progress handler (every 10k VM steps) ends one that ran too long."""
+        """Interrupt any statement that runs past its limit (QUERY_SECONDS, READ_QUERY_SECONDS when read-only):
+        sqlite's trace callback marks each statement's start, its progress handler (every 10k VM steps) ends one that
+        ran too long."""
         import time
 
         started = [time.monotonic()]
-        limit = self.QUERY_SECONDS
+        limit = self._query_seconds()
 
         def trace(_sql: str) -> None:
             started[0] = time.monotonic()
@@ -432,6 +512,25 @@ class Store:
             {"task_id": t, "category": c, "iteration": i, "verdict": v, "speedup": s, "emulated": bool(e), "flags": json.loads(f) if f else []}
             for t, c, i, v, s, e, f in rows
         ]
+
+
+_EXPECTED: dict[str, frozenset[str]] | None = None
+
+
+async def _expected_schema() -> dict[str, frozenset[str]]:
+    """table -> columns of a database made by this version's migrations (made once, in memory)."""
+    global _EXPECTED
+    if _EXPECTED is None:
+        db = await aiosqlite.connect(":memory:", isolation_level=None)
+        try:
+            for migrate in MIGRATIONS:
+                await migrate(db)
+            tables = [r[0] for r in await (await db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")).fetchall()]
+            _EXPECTED = {t: frozenset(r[1] for r in await (await db.execute(f'PRAGMA table_info("{t}")')).fetchall()) for t in tables}
+            _EXPECTED["schema_version"] = frozenset({"version"})
+        finally:
+            await db.close()
+    return _EXPECTED
 
 
 class _Transaction:

@@ -190,7 +190,7 @@ class MkbApp(App):
             return
         from mkb_tui.store import Store
 
-        async with Store(self.db) as store:
+        async with Store(self.db, readonly=True) as store:
             for s in await store.sessions():
                 mark = "✓" if s.id in self.marked_sessions else ""
                 table.add_row(mark, s.id, s.status, s.model, s.method, f"{s.done}/{s.tasks}", f"${s.cost_usd:.4f}", key=s.id)
@@ -200,7 +200,7 @@ class MkbApp(App):
         from mkb_tui.store.refs import parse_ref
 
         session_id, seq = parse_ref(ref)
-        async with Store(self.db) as store:
+        async with Store(self.db, readonly=True) as store:
             try:
                 session_id = await store.resolve(session_id)  # an id, a unique prefix, or "latest"
             except MkbError as exc:
@@ -446,8 +446,11 @@ class MkbApp(App):
             from mkb_tui.store import Store
             from mkb_tui.store.results import task_history
 
-            async with Store(self.db) as store:
-                history = await task_history(store, task.id)
+            try:
+                async with Store(self.db, readonly=True) as store:
+                    history = await task_history(store, task.id)
+            except MkbError as exc:  # a damaged database found after start: one toast, the app goes on
+                self.notify(str(exc), severity="error", timeout=10)
         pane = self._q("#task-info", TaskInfoPane)
         pane.show(task, None, native, history)  # at once; the ONNX node follows
         node = await onnx_node(task.id)
@@ -474,25 +477,33 @@ class MkbApp(App):
         from mkb_tui.store import Store
         from mkb_tui.store.results import best_kernels, session_run
 
-        async with Store(self.db) as store:
-            ids = self.compare_ids([s.id for s in await store.sessions()])
-            if len(ids) < 2:
-                view.show(None)
-                return
-            runs = [await session_run(store, sid) for sid in ids]
-            view.show(comparison(runs))
-            task = view.selected_task
-            if task:
-                view.show_diff(task, await best_kernels(store, ids, task))
+        try:
+            async with Store(self.db, readonly=True) as store:
+                ids = self.compare_ids([s.id for s in await store.sessions()])
+                if len(ids) < 2:
+                    view.show(None)
+                    return
+                runs = [await session_run(store, sid) for sid in ids]
+                view.show(comparison(runs))
+                task = view.selected_task
+                if task:
+                    view.show_diff(task, await best_kernels(store, ids, task))
+        except MkbError as exc:  # a damaged database found after start: one toast, the app goes on
+            self.notify(str(exc), severity="error", timeout=10)
 
     @work(exclusive=True, group="compare-diff")
     async def show_compare_diff(self, task_id: str) -> None:
         from mkb_tui.store import Store
         from mkb_tui.store.results import best_kernels
 
-        async with Store(self.db) as store:
-            ids = self.compare_ids([s.id for s in await store.sessions()])
-            self._q("#compare", CompareView).show_diff(task_id, await best_kernels(store, ids, task_id))
+        if not self.db.exists():
+            return
+        try:
+            async with Store(self.db, readonly=True) as store:
+                ids = self.compare_ids([s.id for s in await store.sessions()])
+                self._q("#compare", CompareView).show_diff(task_id, await best_kernels(store, ids, task_id))
+        except MkbError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
 
     def _select_task(self, task_id: str) -> None:
         queue = self._q("#queue", TaskQueue)
@@ -505,6 +516,8 @@ class MkbApp(App):
     # ------------------------------------------------------------------ events from widgets
     @on(DataTable.RowHighlighted, "#queue")
     def _task_changed(self) -> None:
+        if not self.screen_stack or not self.is_running:
+            return  # a highlight queued while the app tears its screens down
         task = self.current_task()
         task_id = task.task_id if task else None
         if task_id != self._shown_task:  # rows are rebuilt on refresh: only a real change of task resets the view

@@ -28,13 +28,14 @@ def mkb(*args: str, cwd=None, shell_tail: str = "") -> subprocess.CompletedProce
     return subprocess.run([sys.executable, "-m", "mkb_tui", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
 
 
-def store_session(db, *, model: str = "m:" + HOSTILE, task: str = "abs", sid: str | None = None, kernel: str = "int x; // " + HOSTILE) -> str:
+def store_session(db, *, model: str = "m:" + HOSTILE, task: str = "abs", sid: str | None = None, kernel: str = "int x; // " + HOSTILE,
+                  message: str = HOSTILE) -> str:
     async def write() -> str:
         async with Store(db) as store:
             s = await store.create_session({"tasks": [task], "model": model, "device": "local", "method": "moka"}, sid)
             await store.append(s, Event(ev.TASK_STARTED, {"category": "Unary", "op": "Abs"}, task))
             await store.append(s, Event(ev.KERNEL, {"files": {"source/backend/cpu/MKBCandidate.cpp": kernel}}, task, 0))
-            await store.append(s, Event(ev.VERDICT, {"verdict": "correct", "speedup": 1.2, "message": HOSTILE}, task, 0))
+            await store.append(s, Event(ev.VERDICT, {"verdict": "correct", "speedup": 1.2, "message": message}, task, 0))
             await store.append(s, Event(ev.BEST, {"speedup": 1.2}, task, 0))
             await store.append(s, Event(ev.TASK_FINISHED, {"verdict": "correct"}, task))
             await store.append(s, Event(ev.SESSION_FINISHED, {"status": "done"}))
@@ -128,20 +129,37 @@ def test_a_recursive_view_does_not_hang(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("seed", range(3))
 def test_fuzz_the_cli_listings(tmp_path, seed):
-    """Random bytes, markup fragments and escapes as model names, task messages and kernels: no exception, no ESC."""
+    """Random bytes, markup fragments and escapes as model names, session and task ids, verdict messages and kernels,
+    through every listing (text and --json), the reports and the exports: no exception, no raw escape or bell in what
+    is printed or written, no file outside the output folder."""
     rng = random.Random(seed)
-    frags = ["[", "]", "[/", "[/]", "[b]", "[link=", "\\", "\x1b", "\x1b[31m", "\x1b]52;c;", "\x07", "\r", "\r\n", "\x9b", "\u202e", "é", "%s", "{}"]
+    frags = ["[", "]", "[/", "[/]", "[b]", "[link=", "\\", "\x1b", "\x1b[31m", "\x1b]52;c;", "\x07", "\r", "\r\n", "\x9b", "\u202e", "é", "%s", "{}",
+             "../", "/", "~/", "..", "\x00"]
 
     def fuzz() -> str:
         return "".join(rng.choice(frags) if rng.random() < 0.7 else chr(rng.randrange(1, 256)) for _ in range(rng.randint(1, 25)))
 
     db = tmp_path / "z.sqlite"
-    a = store_session(db, model=fuzz(), kernel=fuzz(), sid="za")
-    b = store_session(db, model=fuzz(), kernel=fuzz(), sid="zb")
-    for args in (["sessions"], ["report", a, "--out", str(tmp_path / "r")], ["compare", a, b, "--task", "abs"]):
+    task = fuzz()
+    a = store_session(db, model=fuzz(), kernel=fuzz(), sid="za" + fuzz(), task=task, message=fuzz())
+    b = store_session(db, model=fuzz(), kernel=fuzz(), sid="zb" + fuzz(), task=task, message=fuzz())
+    assert a.startswith("za") and b.startswith("zb")
+    out = tmp_path / "out"
+    runs = (["sessions"], ["sessions", "--json"], ["report", "za", "--out", str(out / "r")], ["report", "za", "--json", "--html", "--out", str(out / "r")],
+            ["compare", "za", "zb", "--task", task.replace("\x00", "")], ["compare", "za", "zb", "--json"], ["export", "zb", "--out", str(out / "k")],
+            ["export", "--format", "sft", "--out", str(out / "s.jsonl")], ["export", "--format", "preference", "--out", str(out / "p.jsonl")])  # fmt: skip
+    for args in runs:
         r = mkb(*args, "--db", str(db), cwd=tmp_path)
         assert r.returncode == 0 and "Traceback" not in r.stderr, (args, r.stderr)
-        assert "\x1b" not in r.stdout + r.stderr and "\x9b" not in r.stdout, args
+        for text in (r.stdout, r.stderr):
+            assert not {"\x1b", "\x9b", "\x07"} & set(text), (args, text)
+    written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.name.startswith("z.sqlite")]
+    assert written and all(p.is_relative_to(out) for p in written), written
+    for path in written:
+        text = path.read_text(errors="replace")
+        assert "\x1b" not in text or path.suffix not in (".html", ".csv"), path  # reports show text; exports keep kernels as written (JSON-escaped)
+        if path.suffix in (".json", ".jsonl"):
+            assert "\x1b" not in text, path  # JSON escapes controls
 
 
 def test_the_html_report_has_no_control_characters(tmp_path):
@@ -151,3 +169,41 @@ def test_the_html_report_has_no_control_characters(tmp_path):
     assert r.returncode == 0, r.stderr
     page = (tmp_path / "r.html").read_text()
     assert "\x1b" not in page and "\x07" not in page and "<script>abs" not in page
+
+
+def test_eval_shows_the_judge_s_words_as_text(tmp_path, monkeypatch, capsys):
+    """`mkb-tui eval` prints the verdict table: a g++ message (`float[int]`, `#error "[/bogus]"`) and a runner message
+    with escapes are shown as they are, never parsed as markup (a MarkupError used to end the command)."""
+    from mkb_tui.agents import service
+    from mkb_tui.cli import engine_cmd
+    from mkb_tui.vocabulary.verdicts import Diagnostic, Verdict, VerdictKind
+
+    message = "error: #error \"[/bogus]\" in float[int] [link=https://evil.example]x[/link] \x1b]52;c;aGk=\x07"
+    verdict = Verdict("abs", VerdictKind.COMPILE_ERROR, message=message,
+                      diagnostics=[Diagnostic("MKBCandidate.cpp", 3, 2, "error", "src[/* row */ i] [reverse]OK[/reverse] \x1b[2J")])  # fmt: skip
+
+    class Judge:
+        async def evaluate(self, task, candidate, progress=None):
+            return verdict
+
+    monkeypatch.setattr(engine_cmd, "_read_candidate", lambda task, paths: None)
+    monkeypatch.setattr(service, "open_any_evaluator", lambda *a, **k: Judge())
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["eval", "--task", "abs", "--kernel", str(tmp_path / "K.cpp")]) == 0
+    out = capsys.readouterr().out
+    assert '#error "[/bogus]" in float[int] [link=https://evil.example]x[/link]' in out
+    assert "src[/* row */ i] [reverse]OK[/reverse]" in out and "\x1b" not in out and "\x07" not in out
+
+
+def test_a_batch_names_its_model_as_text(tmp_path):
+    """--batch prints the session's model (on --resume, a stored one): `[/bogus]` in it is text, its escapes visible."""
+    from tests.agents.test_resume import _fake_batch
+    from tests.agents.test_service import MOKA, script
+
+    folder = tmp_path / "m[/bogus]\x1b]52;c;aGk=\x07"
+    folder.mkdir(parents=True)
+    model = script(folder, MOKA)
+    proc = _fake_batch("--tasks", "abs", "--model", model, "--iterations", "1", "--db", str(tmp_path / "b.sqlite"), "--out", str(tmp_path / "o"))
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "Traceback" not in stderr, stderr[-3000:]
+    assert "m[/bogus]" in stderr and "\x1b" not in stderr and "\x07" not in stderr, stderr[-3000:]

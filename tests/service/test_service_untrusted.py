@@ -86,3 +86,54 @@ def test_include_log_paths_are_relative():
     svc.config = type("C", (), {"reward": staticmethod(lambda *a: 0.0)})()
     log = Service.answer(svc, record, None, cached=False, include_log=True)["log"]
     assert "source/backend/cpu/MKBCandidate.cpp:3: error" in log and "/root/" not in log and "alice" not in log
+
+
+async def test_a_joined_job_stays_readable_after_a_restart(start_service, ledger):
+    """Who joined a job is kept in the service's database, not in memory: a restart does not turn bob's poll into a
+    404, and still shows him nothing he never joined."""
+    import sqlite3
+
+    import pytest
+
+    from mkb_tui.client import MkbClient, ServiceError
+    from tests.service import fakes
+    from tests.service.conftest import OTHER, TOKEN
+    from tests.service.test_service_jobs import TASK, wait_for
+
+    first = start_service()
+    files = fakes.kernel("wrong_output", delay=0.5, nonce="joined-restart")
+    async with MkbClient(first.url, TOKEN) as alice, MkbClient(first.url, OTHER) as bob:
+        job_id = await alice.submit(TASK, files)
+        assert await bob.submit(TASK, files) == job_id  # bob joins alice's job
+        mine = await alice.submit(TASK, fakes.kernel("correct", delay=0.1, nonce="alice-alone"))
+        await wait_for(lambda: first.service.scheduler.evaluated == 2)
+    first.server.stop()
+    with sqlite3.connect(first.config.db_path) as con:
+        assert con.execute("SELECT job_id, owner FROM job_readers").fetchall() == [(job_id, "bob")]  # the submitter is the job's owner
+    second = start_service()
+    async with MkbClient(second.url, OTHER) as bob:
+        seen = await bob.job(job_id)
+        assert seen["status"] == "done" and seen["result"]["verdict"]["kind"] == "wrong_output"
+        with pytest.raises(ServiceError) as foreign:
+            await bob.job(mine)
+        assert foreign.value.status == 404
+    async with MkbClient(second.url, TOKEN) as alice:
+        assert (await alice.job(mine))["status"] == "done"
+
+
+def test_the_cache_key_covers_the_task_file(tmp_path):
+    """A task's file changed (its reference, shapes, tolerance): the same kernel on it is a new key, never an old verdict."""
+    import dataclasses
+
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.service.payloads import Submission
+
+    task = get_task("abs")
+    copy = tmp_path / task.path.name
+    copy.write_bytes(task.path.read_bytes())
+    files = {"source/backend/cpu/MKBCandidate.cpp": "int x;"}
+    same = Submission(dataclasses.replace(task, path=copy), files, "local", 1).key("judge")
+    assert same == Submission(task, files, "local", 1).key("judge")
+    copy.write_text(copy.read_text() + "\n# tolerance changed\n")
+    assert Submission(dataclasses.replace(task, path=copy), files, "local", 1).key("judge") != same
+    assert Submission(task, files, "local", 1).key("another judge") != same

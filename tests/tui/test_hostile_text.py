@@ -35,19 +35,20 @@ def hostile(value, text: str):
     return value
 
 
-async def store_hostile(db, text: str = HOSTILE, model: str | None = None) -> str:
+async def store_hostile(db, text: str = HOSTILE, model: str | None = None, sid: str = "hostile-session", task: str = "abs") -> str:
     async def write() -> str:
         async with Store(db) as store:
-            settings = {"tasks": ["abs"], "model": model or f"scripted:evil{text}", "device": "local", "method": "moka"}
-            sid = await store.create_session(settings, "hostile-session")
+            settings = {"tasks": [task], "model": model or f"scripted:evil{text}", "device": "local", "method": "moka"}
+            sid_ = await store.create_session(settings, sid)
             for item in json.loads(EVENTS.read_text()):
                 payload = item["payload"]
                 if item["kind"] == "kernel":
                     payload = {"files": {p: src + "\n// " + text for p, src in payload["files"].items()}}
                 elif item["kind"] not in ("session_started", "task_started", "stage", "budget", "best"):
                     payload = hostile(payload, text)
-                await store.append(sid, Event(item["kind"], payload, item["task_id"], item["iteration"], 1_800_000_000 + item["ts"]))
-            return sid
+                task_id = task if item["task_id"] == "abs" else item["task_id"]
+                await store.append(sid_, Event(item["kind"], payload, task_id, item["iteration"], 1_800_000_000 + item["ts"]))
+            return sid_
 
     return await write()
 
@@ -147,8 +148,10 @@ async def test_fuzz_the_renderers(tmp_path, monkeypatch):
     for n in range(3):
         db = tmp_path / f"f{n}.sqlite"
         text = fuzz_text(rng)
-        sid = await store_hostile(db, text, model=f"m:{fuzz_text(rng)}")
-        app = MkbApp(db=db, replay=sid)
+        # two sessions (the Compare pane shows them side by side) whose ids, model names and task ids are fuzzed too
+        await store_hostile(db, fuzz_text(rng), model=f"m:{fuzz_text(rng)}", sid="older" + fuzz_text(rng), task="abs" + fuzz_text(rng))
+        await store_hostile(db, text, model=f"m:{fuzz_text(rng)}", sid="newer" + fuzz_text(rng), task="abs" + fuzz_text(rng))
+        app = MkbApp(db=db, replay="latest")  # a fuzzed id may hold '#', which a replay reference reads as SESSION#SEQ
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
             await visit_every_pane(app, pilot)
@@ -159,6 +162,9 @@ async def test_fuzz_the_renderers(tmp_path, monkeypatch):
             await pilot.click("#approve")
             await decision
             assert app.is_running, text
+            await app.workers.wait_for_complete()
+            shown_rows = (app.query_one("#compare-tasks").row_count, app.query_one("#sessions").row_count)
+            assert shown_rows == (2, 2), (n, shown_rows)  # both sessions, each with its task, were rendered
 
 
 def test_a_damaged_database_in_the_app_is_one_line_and_exit_1(tmp_path, monkeypatch, capsys):
@@ -182,3 +188,50 @@ def test_a_damaged_database_in_the_app_is_one_line_and_exit_1(tmp_path, monkeypa
     assert run_app(db=good, replay="nope", show_setup=False) == 1
     err = capsys.readouterr().err
     assert "nope" in err and err.count("\n") == 1
+
+
+async def test_fuzz_the_setup_screen_and_the_help_dialog(tmp_path, monkeypatch):
+    """The set-up screen shows what the machine and MNN's build say (check details, step names, the build's failure
+    message): fuzzed, each is shown as text with no escape on screen; the help dialog opens over it all."""
+    from mkb_tui.agents import environment
+    from mkb_tui.agents.environment import Check, SetupStep
+    from mkb_tui.errors import MkbError
+    from mkb_tui.tui.screens import HelpScreen, SetupScreen
+    from mkb_tui.tui.services import AppServices
+
+    monkeypatch.setenv("MKB_CACHE_DIR", str(tmp_path / "cache"))
+    rng = random.Random(1818)
+    checks = [Check(fuzz_text(rng), n % 2 == 0, fuzz_text(rng), fuzz_text(rng)) for n in range(4)]
+    monkeypatch.setattr(environment, "environment_checks", lambda: checks)
+    said = {"step": fuzz_text(rng), "result": fuzz_text(rng), "error": "[/bogus] " + fuzz_text(rng)}
+
+    async def fake_setup(source, on_step):
+        on_step(SetupStep(said["step"], 1, 2))
+        if source.path == "/broken":
+            raise MkbError(said["error"])
+        return said["result"]
+
+    db = tmp_path / "f.sqlite"
+    await store_hostile(db)
+    app = MkbApp(db=db, show_setup=True, services=AppServices(setup_mnn=fake_setup))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, SetupScreen)
+        table = screen.query_one("#setup-checks")
+        assert [table.get_row_at(n)[0].plain for n in range(4)] == [shown(c.name) for c in checks]  # what is shown is what was said
+        assert_no_escape(app)
+        for path, expect in (("", said["result"]), ("/broken", said["error"])):
+            screen.query_one("#setup-path").value = path
+            await pilot.click("#setup-run")
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+            result = str(screen.query_one("#setup-result").render())
+            assert shown(expect) in result and "\x1b" not in result, (path, result)
+            assert shown(said["step"]) in str(screen.query_one("#setup-step").render())
+            assert_no_escape(app)
+        await pilot.press("escape")
+        app.push_screen(HelpScreen())
+        await pilot.pause()
+        assert_no_escape(app)
+        assert app.is_running
