@@ -174,7 +174,7 @@ def test_the_html_report_has_no_control_characters(tmp_path):
 def test_eval_shows_the_judge_s_words_as_text(tmp_path, monkeypatch, capsys):
     """`mkb-tui eval` prints the verdict table: a g++ message (`float[int]`, `#error "[/bogus]"`) and a runner message
     with escapes are shown as they are, never parsed as markup (a MarkupError used to end the command)."""
-    from mkb_tui.agents import service
+    from mkb_tui.sessions import evaluators
     from mkb_tui.cli import engine_cmd
     from mkb_tui.vocabulary.verdicts import Diagnostic, Verdict, VerdictKind
 
@@ -187,7 +187,7 @@ def test_eval_shows_the_judge_s_words_as_text(tmp_path, monkeypatch, capsys):
             return verdict
 
     monkeypatch.setattr(engine_cmd, "_read_candidate", lambda task, paths: None)
-    monkeypatch.setattr(service, "open_any_evaluator", lambda *a, **k: Judge())
+    monkeypatch.setattr(evaluators, "open_evaluator", lambda *a, **k: Judge())
     monkeypatch.setenv("COLUMNS", "400")
     assert main(["eval", "--task", "abs", "--kernel", str(tmp_path / "K.cpp")]) == 0
     out = capsys.readouterr().out

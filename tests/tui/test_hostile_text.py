@@ -193,8 +193,8 @@ def test_a_damaged_database_in_the_app_is_one_line_and_exit_1(tmp_path, monkeypa
 async def test_fuzz_the_setup_screen_and_the_help_dialog(tmp_path, monkeypatch):
     """The set-up screen shows what the machine and MNN's build say (check details, step names, the build's failure
     message): fuzzed, each is shown as text with no escape on screen; the help dialog opens over it all."""
-    from mkb_tui.agents import environment
-    from mkb_tui.agents.environment import Check, SetupStep
+    from mkb_tui.sessions import doctor as environment
+    from mkb_tui.sessions.doctor import Check, SetupStep
     from mkb_tui.errors import MkbError
     from mkb_tui.tui.screens import HelpScreen, SetupScreen
     from mkb_tui.tui.services import AppServices
