@@ -24,7 +24,7 @@ from mkb_tui.tui.screens import HelpScreen, NewSessionScreen, PlanApprovalScreen
 from mkb_tui.tui.services import AppServices
 from mkb_tui.tui.state import Replay, SessionState
 from mkb_tui.tui.views import CompareView, ResultsView, TaskInfoPane
-from mkb_tui.tui.widgets import Conversation, ErrorsPane, KernelPane, SearchBar, SearchInput, TaskQueue, TimingPane
+from mkb_tui.tui.widgets import Conversation, ErrorsPane, FilterInput, KernelPane, SearchBar, SearchInput, TaskQueue, TimingPane
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.events import Event
 
@@ -46,6 +46,9 @@ class MkbApp(App):
     TITLE = "mkb-tui"
     SUB_TITLE = "MobileKernelBench + MoKA"
     CSS_PATH = "app.tcss"
+    # When a dialog closes over a widget that is gone or hidden, focus lands here, never in the task filter: keys
+    # typed after Escape act on the app (q quits, digits switch panes) instead of filling the filter.
+    AUTO_FOCUS = "#queue"
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None, markup: bool = False) -> None:
         """A toast: its message quotes ids, model names and errors from outside, so it is text, never markup."""
@@ -56,7 +59,8 @@ class MkbApp(App):
     PANES = ("conversation", "kernel", "errors", "timing", "sessions", "task", "results", "compare")
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
-        *(Binding(str(i), f"pane('{name}')", name.capitalize()) for i, name in enumerate(PANES, 1)),
+        # priority: a digit switches panes even from the filter or the search box (they do not consume digits)
+        *(Binding(str(i), f"pane('{name}')", name.capitalize(), priority=True) for i, name in enumerate(PANES, 1)),
         Binding("n", "new_session", "New"),
         Binding("s", "start", "Start"),
         Binding("p", "show_plan", "Plan waiting"),
@@ -70,7 +74,7 @@ class MkbApp(App):
         Binding("d", "toggle_split", "Diff", show=False),
         Binding("c", "toggle_compare", "Diff vs MNN", show=False),
         Binding("a", "toggle_auto", "Auto-approve", show=False),
-        Binding("m", "mark_session", "Mark", show=False),
+        Binding("m", "mark_session", "Mark for Compare"),  # offered in the Sessions pane (check_action)
         Binding("y", "copy_ref", "Ref"),
         Binding("e", "edit_kernel", "Edit"),
         Binding("ctrl+up", "move(-1)", "Move up", show=False),
@@ -116,13 +120,14 @@ class MkbApp(App):
         self._stream_dirty = False
         self._play_timer = None
         self._shown_task: str | None = None
+        self._started = False  # s pressed: the queued session is opening or running
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Input(placeholder="/ filter by task, op, category", id="filter")
+                yield FilterInput(placeholder="f: filter task, op, category (Esc)", id="filter")
                 yield TaskQueue(id="queue")
             with TabbedContent(id="tabs"):
                 with TabPane("Conversation", id="tab-conversation"):
@@ -146,7 +151,9 @@ class MkbApp(App):
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
-        self._q("#sessions", DataTable).add_columns("", "session", "status", "model", "method", "tasks", "cost")
+        sessions = self._q("#sessions", DataTable)
+        sessions.add_column("✓", key="mark", width=1)  # the m mark: a column wide enough to show it from the start
+        sessions.add_columns("session", "status", "model", "method", "tasks", "cost")
         try:  # a damaged or hostile database: one error line and exit 1 (run_app prints it), not a traceback
             await self.load_sessions()
             if self.replay_id:
@@ -210,17 +217,20 @@ class MkbApp(App):
             events = await store.events(session_id)
         self.session_id = session_id
         self.replay = Replay(events)
-        if seq is not None and self.replay.seek_seq(seq):  # SESSION#SEQ: open at that event
-            last = self.replay.events[self.replay.cursor - 1]
-            if last.task_id:
-                self._select_task(last.task_id)
+        self.selected_iteration = None
+        at_task = None
+        if seq is not None and self.replay.seek_seq(seq):  # SESSION#SEQ: open at that event, on its task
+            at_task = next((e.task_id for e in reversed(self.replay.events[: self.replay.cursor]) if e.task_id), None)
         else:
             if seq is not None:
                 self.notify(f"no event #{seq} in session {session_id}: opened at its end", severity="warning")
             self.replay.step(len(events))  # open at the end; step back from there
         self.state = self.replay.state
         self.sub_title = f"replay {session_id} (read-only)"
+        if at_task:  # the state first, then the row: selecting before the queue holds the task selected nothing
+            self._select_task(at_task)
         self.refresh_view()
+        self.refresh_bindings()  # space Play, + and - belong to a replay: the footer offers them now
 
     def prepare_live(self) -> None:
         if self.new_session:
@@ -305,8 +315,8 @@ class MkbApp(App):
         self.pending[task.id] = pending
         self._dirty = True
         self.refresh_bindings()
-        if not isinstance(self.screen, PlanApprovalScreen):
-            self.show_plan(task.id)
+        # announced, never opened uninvited: a dialog that took focus here ate keys meant for the panes (issue 21)
+        self.notify(f"Accelerator plan for {task.id} (iteration {iteration}) waits for you: press p to decide", severity="warning", timeout=8)
         try:
             waiter = pending.decision
             decision = await (asyncio.wait_for(waiter, self.approval_timeout) if self.approval_timeout else waiter)
@@ -337,6 +347,9 @@ class MkbApp(App):
                 return
             if not pending.decision.done():
                 pending.decision.set_result(decision)
+            if decision.decision == "auto":  # "from now on" includes the other plans already waiting
+                self.auto_approve = True
+                self._approve_waiting()
 
         pending.screen = PlanApprovalScreen(pending.task_id, pending.iteration, pending.plan)
         self.push_screen(pending.screen, callback=decided)
@@ -498,6 +511,8 @@ class MkbApp(App):
     # ------------------------------------------------------------------ events from widgets
     @on(DataTable.RowHighlighted, "#queue")
     def _task_changed(self) -> None:
+        if not self.screen_stack or not self.is_running:
+            return  # a highlight queued while the app tears its screens down
         task = self.current_task()
         task_id = task.task_id if task else None
         if task_id != self._shown_task:  # rows are rebuilt on refresh: only a real change of task resets the view
@@ -574,13 +589,16 @@ class MkbApp(App):
         def started(ns: SessionSettings | None) -> None:
             if ns:
                 self.new_session, self.replay, self.state = ns, None, SessionState()
+                self.session_id, self._started = None, False
                 self.prepare_live()
                 self.refresh_view()
 
         self.push_screen(NewSessionScreen(), started)
 
     def action_start(self) -> None:
-        if self.new_session and self.session_id is None:
+        if self.new_session and self.session_id is None and not self._started:
+            self._started = True  # once: the footer stops offering Start while the session opens and runs
+            self.refresh_bindings()
             self.run_live()
 
     def action_step(self, n: int) -> None:
@@ -599,6 +617,10 @@ class MkbApp(App):
         if task is None:
             return
         numbers = sorted(i for i, v in task.iterations.items() if v.files)
+        if self.replay is not None:
+            # the whole stored session's iterations, not only those before the cursor: after `[` the state is rebuilt
+            # up to an earlier verdict, and `]` must still find the later ones
+            numbers = sorted({e.iteration for e in self.replay.events if e.task_id == task.task_id and e.kind == ev.KERNEL and e.iteration is not None})
         if not numbers:
             return
         current = self.selected_iteration if self.selected_iteration in numbers else numbers[-1]
@@ -649,7 +671,17 @@ class MkbApp(App):
 
     def action_toggle_auto(self) -> None:
         self.auto_approve = not self.auto_approve
+        if self.auto_approve:
+            self._approve_waiting()
         self.refresh_view()
+
+    def _approve_waiting(self) -> None:
+        """Auto-approve turned on: the plans already waiting are approved too, not only the ones still to come."""
+        for pending in list(self.pending.values()):
+            if pending.screen is not None and pending.screen.is_attached:
+                pending.screen.dismiss(None)
+            if not pending.decision.done():
+                pending.decision.set_result(ApprovalDecision("auto", pending.plan))
 
     def action_move(self, direction: int) -> None:
         task = self.current_task()
@@ -683,6 +715,19 @@ class MkbApp(App):
 
     def action_pane(self, name: str) -> None:
         self._q("#tabs", TabbedContent).active = f"tab-{name}"
+        self._keep_focus_visible()
+
+    def _keep_focus_visible(self) -> None:
+        """After a pane switch, focus never stays in a pane that is now hidden (keys would go nowhere visible, and
+        closing a dialog would put focus in the filter): it moves to the task list."""
+        focused = self.screen_stack[0].focused
+        if focused is None or focused.id == "filter":
+            self._q("#queue").focus()
+            return
+        active = self._q("#tabs", TabbedContent).active
+        panes = [a for a in focused.ancestors_with_self if isinstance(a, TabPane)]
+        if panes and panes[0].id != active:
+            self._q("#queue").focus()
 
     def action_show_plan(self) -> None:
         task = self.current_task()
@@ -698,7 +743,8 @@ class MkbApp(App):
             self.marked_sessions.remove(sid)
         else:
             self.marked_sessions.append(sid)
-        table.update_cell(sid, table.ordered_columns[0].key, "✓" if sid in self.marked_sessions else "")
+        table.update_cell(sid, "mark", "✓" if sid in self.marked_sessions else "")
+        self.notify(f"{len(self.marked_sessions)} session(s) marked for Compare (8)" if self.marked_sessions else "no session marked: Compare shows the two latest")
 
     def action_edit_kernel(self) -> None:
         """Open the shown kernel in $EDITOR (the app suspended); a changed kernel is evaluated as a human iteration of
@@ -740,10 +786,12 @@ class MkbApp(App):
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """Hide the keys that do nothing in the current mode (the footer shows only what works now)."""
+        if action == "pane":  # only on the main screen: a set-up screen or a dialog never switches the hidden panes
+            return self.screen is self.screen_stack[0]
         if action in ("toggle_play", "speed"):
             return self.replay is not None
         if action == "start":
-            return self.new_session is not None and self.session_id is None
+            return self.new_session is not None and self.session_id is None and not self.live and not self._started
         if action == "show_plan":
             return bool(self.pending)
         if action in ("edit_kernel", "copy_ref"):

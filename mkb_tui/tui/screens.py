@@ -22,6 +22,7 @@ class SetupScreen(Screen):
     """What is set up, and what to do about the rest; MNN can be set up from here (the pinned release, or a local
     checkout), with each step's progress and time remaining. The app works without any of it (browse, replay)."""
 
+    AUTO_FOCUS = "*"  # the app's is "#queue", which a dialog does not have
     BINDINGS = [Binding("escape", "dismiss", "Continue")]
 
     def __init__(self, setup=None) -> None:
@@ -115,6 +116,7 @@ class PlanApprovalScreen(ModalScreen[ApprovalDecision | None]):
     """The Accelerator's plan: approve (y), edit then approve (e, then y), reject with a reason (r), or auto-approve
     from now on (a). Escape never decides: it leaves an edit, or closes the dialog with the plan still pending."""
 
+    AUTO_FOCUS = "*"  # the app's is "#queue", which a dialog does not have
     BINDINGS = [
         Binding("y", "approve", "Approve"),
         Binding("e", "edit", "Edit"),
@@ -185,6 +187,7 @@ class PlanApprovalScreen(ModalScreen[ApprovalDecision | None]):
 
 
 class NewSessionScreen(ModalScreen[SessionSettings | None]):
+    AUTO_FOCUS = "*"  # the app's is "#queue", which a dialog does not have
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
@@ -247,6 +250,7 @@ Timings from qemu are emulated and never count as speedups.
 
 
 class HelpScreen(ModalScreen[None]):
+    AUTO_FOCUS = "*"  # the app's is "#queue", which a dialog does not have
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:

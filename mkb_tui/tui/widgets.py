@@ -56,10 +56,33 @@ class TaskQueue(TextTable):
             return None
 
 
-class SearchInput(Input):
-    """The conversation's search box: Enter or Down for the next match, Up for the previous."""
+class PaneKeysInput(Input):
+    """An input on the main screen: digits are never typed into it (they switch panes, wherever the focus is), and
+    Escape always leaves it for the task list."""
 
-    BINDINGS = [Binding("down", "step(1)", "Next", show=False), Binding("up", "step(-1)", "Previous", show=False)]
+    BINDINGS = [Binding("escape", "leave", "Leave", show=False)]
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # not consumed: the app's digit bindings stay in the chain while this input has focus
+        return super().check_consume_key(key, character) and not (character or "").isdigit()
+
+    def action_leave(self) -> None:
+        self.screen.query_one("#queue").focus()
+
+
+class FilterInput(PaneKeysInput):
+    """The task filter (by task, op, category): what is typed filters at once; Escape leaves it, keeping the filter."""
+
+
+class SearchInput(PaneKeysInput):
+    """The conversation's search box: Enter or Down for the next match, Up for the previous; Escape closes the search."""
+
+    BINDINGS = [Binding("down", "step(1)", "Next", show=False), Binding("up", "step(-1)", "Previous", show=False),
+                Binding("escape", "close", "Close search", show=False)]
+
+    def action_close(self) -> None:
+        self.screen.query_one("#conversation", Conversation).close_search()
+        self.screen.query_one("#queue").focus()
 
     class Step(Message):
         def __init__(self, direction: int) -> None:

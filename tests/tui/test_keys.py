@@ -45,6 +45,8 @@ async def test_escape_on_the_plan_dialog_leaves_the_plan_pending(stored_session)
     async with app.run_test(size=SIZE) as pilot:
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+        await pilot.pause()
         assert isinstance(app.screen, PlanApprovalScreen)
         await pilot.press("escape")
         await pilot.pause(0.2)
@@ -70,6 +72,8 @@ async def test_plan_dialog_keys_edit_reject_auto(stored_session):
     async with app.run_test(size=SIZE) as pilot:
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+        await pilot.pause()
         labels = [str(b.label) for b in app.screen.query("Button")]
         assert labels == ["Approve (y)", "Edit (e)", "Reject (r)", "Auto-approve from now (a)"]  # the keys are shown
         await pilot.press("e")
@@ -81,6 +85,10 @@ async def test_plan_dialog_keys_edit_reject_auto(stored_session):
 
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+
+        await pilot.pause()
         app.screen.query_one("#approval-reason", Input).focus()
         await pilot.press(*"too risky", "enter")
         result = await decision
@@ -88,10 +96,18 @@ async def test_plan_dialog_keys_edit_reject_auto(stored_session):
 
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+
+        await pilot.pause()
         await pilot.press("r")
         assert (await decision).decision == "reject"
 
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+
         await pilot.pause()
         await pilot.press("a")
         assert (await decision).decision == "auto" and app.auto_approve
