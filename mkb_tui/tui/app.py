@@ -22,7 +22,7 @@ from mkb_tui.paths import DEFAULT_DB
 from mkb_tui.tui.safe import TextTable, markup, shown
 from mkb_tui.tui.screens import HelpScreen, NewSessionScreen, PlanApprovalScreen, SetupScreen
 from mkb_tui.tui.services import AppServices
-from mkb_tui.tui.state import Replay, SessionState
+from mkb_tui.tui.state import AWAITING_APPROVAL, Replay, SessionState
 from mkb_tui.tui.views import CompareView, ResultsView, TaskInfoPane
 from mkb_tui.tui.widgets import Conversation, ErrorsPane, FilterInput, KernelPane, SearchBar, SearchInput, TaskQueue, TimingPane
 from mkb_tui.vocabulary import events as ev
@@ -72,6 +72,9 @@ class MkbApp(App):
         Binding("plus", "speed(1)", "Faster", show=False),
         Binding("minus", "speed(-1)", "Slower", show=False),
         Binding("d", "toggle_split", "Diff", show=False),
+        Binding("right_curly_bracket", "hunk(1)", "Next change", show=False),
+        Binding("left_curly_bracket", "hunk(-1)", "Prev change", show=False),
+        Binding("backslash", "toggle_tasks", "Task list", show=False),  # in the help; the footer is full
         Binding("c", "toggle_compare", "Diff vs MNN", show=False),
         Binding("a", "toggle_auto", "Auto-approve", show=False),
         Binding("m", "mark_session", "Mark for Compare"),  # offered in the Sessions pane (check_action)
@@ -121,6 +124,7 @@ class MkbApp(App):
         self._play_timer = None
         self._shown_task: str | None = None
         self._started = False  # s pressed: the queued session is opening or running
+        self._status_since: dict[str, float] = {}  # task -> when its live status last changed
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -179,6 +183,13 @@ class MkbApp(App):
         # Everything built at start-up (Textual, tree-sitter, the task list) lives for the whole run: freezing it keeps
         # the generation-2 collections out of it, which otherwise paused the UI ~50 ms every few seconds of streaming.
         self.call_after_refresh(gc.freeze)
+
+    def on_resize(self, event) -> None:
+        """Below 130 columns the task list narrows, so that every pane's tab stays on screen (issue 21: at 100x30
+        Results and Compare were off it); `\\` collapses the list altogether."""
+        if self.screen_stack:
+            self.screen_stack[0].set_class(event.size.width < 130, "narrow")
+            self.call_after_refresh(self.refresh_view)  # the task list's columns fit its new width
 
     # ------------------------------------------------------------------ data sources
     def browse_benchmark(self) -> None:
@@ -300,7 +311,10 @@ class MkbApp(App):
             self.call_later(self.run_live, reopen)
 
     def on_session_event(self, event: Event) -> None:
+        before = self.state.tasks[event.task_id].status if event.task_id in self.state.tasks else None
         self.state.apply(event)
+        if event.task_id and self.state.tasks[event.task_id].status != before:
+            self._status_since[event.task_id] = time.monotonic()  # how long the task has been in this status
         if event.kind == ev.MESSAGE_DELTA:
             self._stream_dirty = True  # drawn by the 20 Hz timer: a token stream never redraws per token
         else:
@@ -408,6 +422,9 @@ class MkbApp(App):
             parts.append(self.cluster_line)
         if self.auto_approve:
             parts.append("auto-approve on")
+        task_line = self.task_status_line()
+        if task_line:
+            parts.insert(1, task_line)
         waiting = self.state.awaiting or list(self.pending)
         template = "  │ ".join(f"$p{i}" for i in range(len(parts)))
         values = {f"p{i}": p for i, p in enumerate(parts)}
@@ -415,6 +432,24 @@ class MkbApp(App):
             template += "  │ [b black on yellow] plan awaiting approval: $waiting [/]"
             values["waiting"] = f"{', '.join(waiting)}{' (p)' if self.pending else ''}"
         return markup(template, **values)
+
+    WAITS = {"drafting": "waiting for the model's answer", "building": "building the candidate", "verifying": "running it against the reference",
+             "timing": "timing it against MNN's kernel", "waiting for the device": "waiting for the device", "converting": "converting the model",
+             AWAITING_APPROVAL: "waiting for you: press p"}  # fmt: skip
+
+    def task_status_line(self) -> str:
+        """What the selected task is waiting for, and for how long (live sessions); a long wait for the device with
+        none of this session's tasks on it means another process holds it."""
+        task = self.current_task()
+        if task is None or not self.live or task.task_id not in self._status_since:
+            return ""
+        elapsed = time.monotonic() - self._status_since[task.task_id]
+        what = self.WAITS.get(task.status, task.status)
+        line = f"{task.task_id}: {what} for {int(elapsed) // 60}:{int(elapsed) % 60:02d}"
+        on_device = [t for t in self.state.order if self.state.tasks[t].status in ("verifying", "timing")]
+        if task.status in ("building", "waiting for the device") and elapsed > 30 and not on_device:
+            line += " (no task of this session is on the device: another process may hold it)"
+        return line
 
     def current_ref(self) -> str | None:
         """SESSION#SEQ of what is shown: the search match's message, else the replay's current event, else the last event."""
@@ -531,6 +566,8 @@ class MkbApp(App):
             self.show_results()
         elif pane == "tab-compare":
             self.show_compare()
+        elif pane == "tab-kernel":  # a diff laid out while hidden could not scroll: to its current change now
+            self.call_after_refresh(self._q("#kernel", KernelPane)._scroll_to_hunk)
         self.refresh_bindings()
 
     @on(DataTable.RowHighlighted, "#compare-tasks")
@@ -593,7 +630,8 @@ class MkbApp(App):
                 self.prepare_live()
                 self.refresh_view()
 
-        self.push_screen(NewSessionScreen(), started)
+        task = self.current_task()
+        self.push_screen(NewSessionScreen(task.task_id if task else ""), started)
 
     def action_start(self) -> None:
         if self.new_session and self.session_id is None and not self._started:
@@ -664,6 +702,20 @@ class MkbApp(App):
     def action_toggle_split(self) -> None:
         self.split = not self.split
         self.refresh_view()
+
+    def action_hunk(self, direction: int) -> None:
+        """Kernel pane: the diff's next / previous change."""
+        self._q("#tabs", TabbedContent).active = "tab-kernel"
+        self._q("#kernel", KernelPane).step_hunk(direction)
+
+    def action_toggle_tasks(self) -> None:
+        """Collapse or show the task list: the panes get the whole width (a small terminal)."""
+        left = self._q("#left")
+        left.display = not left.display
+        if not left.display and self.screen_stack[0].focused in (self._q("#queue"), self._q("#filter")):
+            self.screen_stack[0].set_focus(None)  # the list is hidden: keys go to the app (digits, q) until it returns
+        elif left.display:
+            self._q("#queue").focus()
 
     def action_toggle_compare(self) -> None:
         self.compare = "native" if self.compare == "previous" else "previous"
@@ -782,12 +834,27 @@ class MkbApp(App):
             self.notify("no stored event to refer to yet", severity="warning")
             return
         self.copy_to_clipboard(ref)
-        self.notify(f"copied {ref} (open it with: mkb-tui replay {ref})")
+        # OSC 52 may reach no clipboard (tmux's default set-clipboard, many terminals) and nothing can tell: the
+        # reference is also written to a file, and the toast says where
+        from mkb_tui.paths import cache_dir
+
+        path = cache_dir() / "last-ref.txt"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(ref + "\n")
+            where = f"; also written to {path}"
+        except OSError as exc:
+            where = f"; could not write {path}: {exc.strerror}"
+        self.notify(f"sent {ref} to the terminal's clipboard (OSC 52; tmux needs set-clipboard on){where}. Open it with: mkb-tui replay {ref}", timeout=10)
+
+    MAIN_SCREEN_ACTIONS = frozenset({"pane", "new_session", "start", "show_plan", "step", "iteration", "toggle_play", "speed", "toggle_split",
+                                     "toggle_compare", "toggle_auto", "mark_session", "copy_ref", "edit_kernel", "move", "remove", "search",
+                                     "focus_filter", "hunk", "toggle_tasks"})  # fmt: skip
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """Hide the keys that do nothing in the current mode (the footer shows only what works now)."""
-        if action == "pane":  # only on the main screen: a set-up screen or a dialog never switches the hidden panes
-            return self.screen is self.screen_stack[0]
+        if action in self.MAIN_SCREEN_ACTIONS and self.screen is not self.screen_stack[0]:
+            return False  # a set-up screen or a dialog never drives the hidden main screen (digits, arrows, n, /)
         if action in ("toggle_play", "speed"):
             return self.replay is not None
         if action == "start":

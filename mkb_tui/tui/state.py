@@ -109,7 +109,8 @@ class SessionState:
         elif e.kind == ev.ITERATION_STARTED:
             it.mode = p.get("mode", "")
         elif e.kind == ev.STAGE:
-            t.status = p["stage"] if p["stage"] != "static_check" else "building"
+            # the pipeline's last stage is called "done": for the task it means judged, not finished (issue 21)
+            t.status = {"static_check": "building", "done": "judged"}.get(p["stage"], p["stage"])
         elif e.kind == ev.MESSAGE_DELTA:
             t.streaming[p["role"]] = t.streaming.get(p["role"], "") + p["text"]
         elif e.kind == ev.MESSAGE:
@@ -120,6 +121,8 @@ class SessionState:
         elif e.kind == ev.VERDICT:
             it.verdict = p
             t.last_verdict = p.get("verdict", "")
+            if t.status == "judged":  # the queue says the verdict, until the next iteration starts
+                t.status = t.last_verdict.replace("_", " ")
         elif e.kind == ev.ERRORS:
             it.errors = p.get("errors", [])
         elif e.kind == ev.PLAN:

@@ -121,7 +121,7 @@ async def test_queue_row_says_awaiting_approval_while_a_plan_waits(stored_sessio
         assert app.replay.current_seq == 35 and app.state.tasks["abs"].status == AWAITING_APPROVAL
         queue = app.query_one("#queue", DataTable)
         status = queue.get_cell_at((0, 1))
-        assert "awaiting approval" in str(status) and "on yellow" in str(status.style)  # stands out without a dialog
+        assert "approve? p" in str(status) and "on yellow" in str(status.style)  # stands out without a dialog
         assert not isinstance(app.screen, PlanApprovalScreen)
         await pilot.press("right")  # the approval event
         assert app.state.tasks["abs"].status == "plan approved"
