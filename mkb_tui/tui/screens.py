@@ -267,6 +267,9 @@ HELP = """# mkb-tui
 | `?` | this help |
 | `q` / `ctrl+c` | quit (a live session stays resumable: `mkb-tui --resume SESSION`) |
 
+Digits always switch panes, also from the task filter and the search box (they are never typed there); `Esc` leaves
+any input for the task list. A plan waiting for approval is announced and waits: `p` opens it, no dialog opens by itself.
+
 Compile errors: select one in the Errors tab to jump to its line in the Kernel tab.
 Timings from qemu are emulated and never count as speedups.
 """

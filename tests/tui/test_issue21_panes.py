@@ -220,3 +220,26 @@ async def test_search_scrolls_to_and_highlights_the_match_and_keeps_whole_user_m
         await pilot.pause(0.3)
         head = next(w for w in conv.query(".msg-header") if getattr(w, "msg_index", None) == 25)
         assert conv.region.contains_region(head.region)
+
+
+async def test_100x30_compare_shows_both_sessions_and_the_split_diff_gets_the_width(stored_session):
+    """Defect 10: at 100x30 Compare showed one column and the split diff gave 8 characters a side."""
+    import asyncio
+
+    from tests.cli.test_pipes import store_two_sessions
+
+    db, sid = stored_session
+    await asyncio.to_thread(store_two_sessions, db)
+    app = MkbApp(db=db, replay=sid)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("8")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        table = app.query_one("#compare-tasks", DataTable)
+        header = table.render_line(0).text
+        assert "S1" in header and "S2" in header, header  # both sessions' columns on screen
+        await pilot.press("2")
+        await pilot.pause()
+        diff = app.query_one("#kernel-diff-scroll")
+        assert diff.region.width >= 70, diff.region  # stacked under the source: the split diff has the pane's width
