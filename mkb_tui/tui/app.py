@@ -365,6 +365,8 @@ class MkbApp(App):
                 self.auto_approve = True
                 self._approve_waiting()
 
+        if self.current_task() is None or self.current_task().task_id != pending.task_id:
+            self._select_task(pending.task_id)  # the panes behind the dialog show the plan's task, not another one
         pending.screen = PlanApprovalScreen(pending.task_id, pending.iteration, pending.plan)
         self.push_screen(pending.screen, callback=decided)
 
@@ -568,6 +570,7 @@ class MkbApp(App):
             self.show_compare()
         elif pane == "tab-kernel":  # a diff laid out while hidden could not scroll: to its current change now
             self.call_after_refresh(self._q("#kernel", KernelPane)._scroll_to_hunk)
+        self.call_after_refresh(self._keep_focus_visible)  # a tab clicked with the mouse, too
         self.refresh_bindings()
 
     @on(DataTable.RowHighlighted, "#compare-tasks")
@@ -772,14 +775,16 @@ class MkbApp(App):
     def _keep_focus_visible(self) -> None:
         """After a pane switch, focus never stays in a pane that is now hidden (keys would go nowhere visible, and
         closing a dialog would put focus in the filter): it moves to the task list."""
-        focused = self.screen_stack[0].focused
-        if focused is None or focused.id == "filter":
-            self._q("#queue").focus()
+        if not self.screen_stack or not self.is_running:
             return
-        active = self._q("#tabs", TabbedContent).active
-        panes = [a for a in focused.ancestors_with_self if isinstance(a, TabPane)]
-        if panes and panes[0].id != active:
-            self._q("#queue").focus()
+        main = self.screen_stack[0]
+        focused = main.focused
+        panes = [a for a in focused.ancestors_with_self if isinstance(a, TabPane)] if focused is not None else []
+        if focused is None or focused.id == "filter" or (panes and panes[0].id != self._q("#tabs", TabbedContent).active):
+            if self._q("#left").display:
+                self._q("#queue").focus()
+            else:  # the task list is collapsed: nothing focused, keys go to the app
+                main.set_focus(None)
 
     def action_show_plan(self) -> None:
         task = self.current_task()

@@ -150,7 +150,7 @@ async def test_p_opens_the_selected_tasks_plan(tmp_path, monkeypatch):
         assert (await asyncio.wait_for(second, 5)).plan.plan == "second" and not first.done()
         await pilot.press("p")  # the selected task has none waiting: the other one opens, and its row is selected
         await pilot.pause()
-        assert app.screen.task_id == LONG[0]
+        assert app.screen.task_id == LONG[0] and app.query_one("#queue").selected_task == LONG[0]
         await pilot.press("r")
         assert (await asyncio.wait_for(first, 5)).decision == "reject"
 
