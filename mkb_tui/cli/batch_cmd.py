@@ -166,8 +166,8 @@ async def _sweep(args, opened) -> int:
     budget = settings.budget
     limits = [f"${budget.max_usd}" if budget.max_usd else "", f"{budget.max_tokens} tokens" if budget.max_tokens else ""]
     progress = Progress([t.id for t in tasks], (" of " + " / ".join(x for x in limits if x)) if any(limits) else "")
-    console = Console(stderr=True)
-    console.print(f"session {session_id}{' (resumed)' if opened.resumed else ''}: {len(tasks)} tasks, {settings.method_label}, model {settings.model}"
+    console = Console(stderr=True, soft_wrap=True)  # piped: one event a line, never wrapped at 80 columns
+    console.print(f"session {session_id}{' (resumed)' if opened.resumed else ''}: {len(tasks)} task{'' if len(tasks) == 1 else 's'}, {settings.method_label}, model {settings.model}"
                   + (" (scripted)" if opened.provider.scripted else "") + f", device {', '.join(opened.devices)}")  # fmt: skip
     device_errors: list[str] = []
     # tasks finished, with elapsed and remaining time: a bar above the table on a terminal, a count on each plain line

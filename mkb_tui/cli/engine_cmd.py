@@ -121,6 +121,20 @@ def timing_check_line(check: dict) -> str:
     return "; ".join(parts)
 
 
+def oracle_message(message: str) -> str:
+    """An oracle result's message for people: a timing mismatch's witnesses in words, not a Python list (issue 21)."""
+    import ast
+
+    head, sep, tail = message.partition(": [")
+    if not sep or not head.startswith("timing_mismatch"):
+        return message
+    try:
+        checks = ast.literal_eval("[" + tail)
+    except (ValueError, SyntaxError):
+        return message
+    return f"{head}: {timing_check_line({'crosschecks': checks}).removeprefix('clock ?; ')}"
+
+
 def roofline_line(r) -> str:
     """The candidate's time against the device's limit, in one line (pure)."""
     if r.bound == "none":
@@ -150,7 +164,11 @@ def verdict_table(v) -> Table:
     table.add_row("verdict", v.kind.value)
     table.add_row("message", v.message)
     if v.max_abs_error is not None:
-        table.add_row("max abs / rel error", f"{v.max_abs_error:.3g} / {v.max_rel_error:.3g}")
+        # plain errors, for reference: the tolerance bounds the scaled error (abs error over 1 + |reference|), so a
+        # rel error of 0.008 beside "within 0.001" is no failure, and the row says so (issue 21)
+        scaled = v.accuracy.get("error")
+        bound = f"the tolerance bounds the scaled error{'' if scaled is None else f' ({scaled:.2g})'}, not these"
+        table.add_row("max abs / rel error", f"{v.max_abs_error:.3g} / {v.max_rel_error:.3g} (plain; {bound})")
     if v.accuracy.get("bound") is not None:
         table.add_row("error vs MNN's own", precision_line(v.accuracy))
     if v.first_mismatch:
@@ -222,7 +240,7 @@ def cmd_oracle(args) -> int:
             if not args.json:
                 mark = Text.from_markup("[green]ok[/green]" if r.passed else "[red]FAIL[/red]")
                 speed = "-" if r.speedup is None else f"{r.speedup:.3f}"
-                console.print(mark.append(shown(f" {task.id:32s} {r.verdict:14s} {speed:>7s}  {r.message}")), soft_wrap=True)
+                console.print(mark.append(shown(f" {task.id:32s} {r.verdict:14s} {speed:>7s}  {oracle_message(r.message)}")), soft_wrap=True)
 
         results = asyncio.run(run_oracle(tasks, pipeline, progress=show))
         bars.finish(step)
@@ -236,19 +254,40 @@ def cmd_oracle(args) -> int:
 def cmd_doctor(args) -> int:
     from mkb_tui.sessions.doctor import environment_checks, oracle_check
 
-    checks = environment_checks()
+    console = Console(stderr=True)
+    with console.status("checking MNN, toolchains, sandbox, disk, phones, keys ..."):  # a silent 20 s read as hung
+        checks = environment_checks()
+        phones = attached_phones() if any(c.name == "phones (adb)" and c.ok for c in checks) else None
     if checks[0].ok and not args.no_oracle:  # MNN is set up: run MNN's own abs kernel once
-        checks.append(asyncio.run(oracle_check()))
+        with console.status("running MNN's own abs kernel once (the oracle check; --no-oracle skips it) ..."):
+            checks.append(asyncio.run(oracle_check()))
     table = Table(title="mkb-tui doctor")
     for col in ("check", "status", "what to do"):
         table.add_column(col)
     for c in checks:
+        if c.name == "phones (adb)" and c.ok and not phones:  # adb alone is no phone: say so, without failing doctor
+            detail = "adb found, no phone attached" if phones is not None else "adb found; `adb devices` did not answer"
+            table.add_row(c.name, Text.from_markup("[yellow]no phone[/yellow] ").append(detail), "plug in a phone with USB debugging on (only for --device adb)")
+            continue
+        if c.name == "phones (adb)" and phones:
+            c = type(c)(c.name, True, f"{len(phones)} attached: {', '.join(phones)}", c.fix)
         table.add_row(c.name, Text.from_markup("[green]ok[/green] " if c.ok else "[red]missing[/red] ").append(c.detail), "" if c.ok else c.fix)
     if args.json:
         print_json([{"check": c.name, "ok": c.ok, "detail": c.detail, "fix": "" if c.ok else c.fix} for c in checks])
     else:
         print_table(table, keep=("check",))
     return 0 if all(c.ok for c in checks) else 1
+
+
+def attached_phones(timeout: float = 5.0) -> list[str] | None:
+    """Serials of the phones `adb devices` lists as ready; None when adb does not answer in time."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["adb", "devices"], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return [line.split()[0] for line in out.splitlines()[1:] if line.strip().endswith("\tdevice") or line.split()[1:2] == ["device"]]
 
 
 def caps_lines(caps) -> list[str]:

@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("results", help="results file, session database or session id (see below)")
-    p.add_argument("--out", type=Path, default=None, help="write report.json and report.csv here (default: beside a results file, out/SESSION for a session)")
+    p.add_argument("--out", type=Path, default=None, help="write report.json and report.csv here (a results file's report is written beside it by default; a session's only with --out or --html, then to out/SESSION)")
     p.add_argument("--k", type=int, action="append", default=[], help="pass@k to report (repeatable; default pass@1 and pass@n)")
     p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database for a SESSION id (default sessions/mkb.sqlite)")
     p.add_argument("--session", default=None, help="with a DB.sqlite: which session (default the latest)")
@@ -69,15 +69,19 @@ def cmd_report(args) -> int:
     if path.suffix in DB_SUFFIXES:  # a session database
         report, session_id = asyncio.run(_session_report(path, args.session, ks))
         title, out = f"session {session_id}", args.out or Path("out") / id_file_name(session_id)
+        is_session = True
     elif path.suffix in (".json", ".jsonl") or path.exists():
         attempts, tasks = load_attempts(path)
         report = build_report(attempts, ks=ks or default_ks(attempts), tasks=tasks)
         title, out = f"MobileKernelBench: {path.name}", args.out or path.parent
+        is_session = False
     else:  # a session id in --db
         report, session_id = asyncio.run(_session_report(getattr(args, "db", None) or DEFAULT_DB, args.results, ks))
         title, out = f"session {session_id}", args.out or Path("out") / id_file_name(session_id)
-    json_path, csv_path = write_report(report, out)
-    written = [json_path, csv_path]
+        is_session = True
+    # a session's report prints; files only when asked (--out or --html): reading a report wrote out/ as a side effect
+    asked = args.out is not None or args.html is not None or not is_session
+    written = list(write_report(report, out)) if asked else []
     if args.html is not None:
         from mkb_tui.cli.html_report import render_html
 
@@ -87,8 +91,9 @@ def cmd_report(args) -> int:
         written.append(html_path)
     if args.json:
         print_json(report)
-        sys.stderr.write(f"wrote {', '.join(map(str, written))}\n")
+        if written:
+            sys.stderr.write(f"wrote {', '.join(map(str, written))}\n")
         return 0
     print_table(metrics_table(report, title=title), keep=("category",))
-    print(f"wrote {', '.join(map(str, written))}")
+    print(f"wrote {', '.join(map(str, written))}" if written else "(no files written: --out DIR writes report.json and report.csv, --html an HTML page)")
     return 0

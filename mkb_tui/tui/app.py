@@ -22,9 +22,9 @@ from mkb_tui.paths import DEFAULT_DB
 from mkb_tui.tui.safe import TextTable, markup, shown
 from mkb_tui.tui.screens import HelpScreen, NewSessionScreen, PlanApprovalScreen, SetupScreen
 from mkb_tui.tui.services import AppServices
-from mkb_tui.tui.state import Replay, SessionState
+from mkb_tui.tui.state import AWAITING_APPROVAL, Replay, SessionState
 from mkb_tui.tui.views import CompareView, ResultsView, TaskInfoPane
-from mkb_tui.tui.widgets import Conversation, ErrorsPane, KernelPane, SearchBar, SearchInput, TaskQueue, TimingPane
+from mkb_tui.tui.widgets import Conversation, ErrorsPane, FilterInput, KernelPane, SearchBar, SearchInput, TaskQueue, TimingPane
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.events import Event
 
@@ -46,6 +46,9 @@ class MkbApp(App):
     TITLE = "mkb-tui"
     SUB_TITLE = "MobileKernelBench + MoKA"
     CSS_PATH = "app.tcss"
+    # When a dialog closes over a widget that is gone or hidden, focus lands here, never in the task filter: keys
+    # typed after Escape act on the app (q quits, digits switch panes) instead of filling the filter.
+    AUTO_FOCUS = "#queue"
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None, markup: bool = False) -> None:
         """A toast: its message quotes ids, model names and errors from outside, so it is text, never markup."""
@@ -56,7 +59,8 @@ class MkbApp(App):
     PANES = ("conversation", "kernel", "errors", "timing", "sessions", "task", "results", "compare")
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
-        *(Binding(str(i), f"pane('{name}')", name.capitalize()) for i, name in enumerate(PANES, 1)),
+        # priority: a digit switches panes even from the filter or the search box (they do not consume digits)
+        *(Binding(str(i), f"pane('{name}')", name.capitalize(), priority=True) for i, name in enumerate(PANES, 1)),
         Binding("n", "new_session", "New"),
         Binding("s", "start", "Start"),
         Binding("p", "show_plan", "Plan waiting"),
@@ -68,9 +72,12 @@ class MkbApp(App):
         Binding("plus", "speed(1)", "Faster", show=False),
         Binding("minus", "speed(-1)", "Slower", show=False),
         Binding("d", "toggle_split", "Diff", show=False),
+        Binding("right_curly_bracket", "hunk(1)", "Next change", show=False),
+        Binding("left_curly_bracket", "hunk(-1)", "Prev change", show=False),
+        Binding("backslash", "toggle_tasks", "Task list", show=False),  # in the help; the footer is full
         Binding("c", "toggle_compare", "Diff vs MNN", show=False),
         Binding("a", "toggle_auto", "Auto-approve", show=False),
-        Binding("m", "mark_session", "Mark", show=False),
+        Binding("m", "mark_session", "Mark for Compare"),  # offered in the Sessions pane (check_action)
         Binding("y", "copy_ref", "Ref"),
         Binding("e", "edit_kernel", "Edit"),
         Binding("ctrl+up", "move(-1)", "Move up", show=False),
@@ -117,13 +124,15 @@ class MkbApp(App):
         self._stream_dirty = False
         self._play_timer = None
         self._shown_task: str | None = None
+        self._started = False  # s pressed: the queued session is opening or running
+        self._status_since: dict[str, float] = {}  # task -> when its live status last changed
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                yield Input(placeholder="/ filter by task, op, category", id="filter")
+                yield FilterInput(placeholder="f: filter task, op, category (Esc)", id="filter")
                 yield TaskQueue(id="queue")
             with TabbedContent(id="tabs"):
                 with TabPane("Conversation", id="tab-conversation"):
@@ -147,7 +156,9 @@ class MkbApp(App):
         yield Footer(compact=True)
 
     async def on_mount(self) -> None:
-        self._q("#sessions", DataTable).add_columns("", "session", "status", "model", "method", "tasks", "cost")
+        sessions = self._q("#sessions", DataTable)
+        sessions.add_column("✓", key="mark", width=1)  # the m mark: a column wide enough to show it from the start
+        sessions.add_columns("session", "status", "model", "method", "tasks", "cost")
         try:  # a damaged or hostile database: one error line and exit 1 (run_app prints it), not a traceback
             await self.load_sessions()
             if self.replay_id:
@@ -173,6 +184,13 @@ class MkbApp(App):
         # Everything built at start-up (Textual, tree-sitter, the task list) lives for the whole run: freezing it keeps
         # the generation-2 collections out of it, which otherwise paused the UI ~50 ms every few seconds of streaming.
         self.call_after_refresh(gc.freeze)
+
+    def on_resize(self, event) -> None:
+        """Below 130 columns the task list narrows, so that every pane's tab stays on screen (issue 21: at 100x30
+        Results and Compare were off it); `\\` collapses the list altogether."""
+        if self.screen_stack:
+            self.screen_stack[0].set_class(event.size.width < 130, "narrow")
+            self.call_after_refresh(self.refresh_view)  # the task list's columns fit its new width
 
     # ------------------------------------------------------------------ data sources
     def browse_benchmark(self) -> None:
@@ -211,17 +229,20 @@ class MkbApp(App):
             events = await store.events(session_id)
         self.session_id = session_id
         self.replay = Replay(events)
-        if seq is not None and self.replay.seek_seq(seq):  # SESSION#SEQ: open at that event
-            last = self.replay.events[self.replay.cursor - 1]
-            if last.task_id:
-                self._select_task(last.task_id)
+        self.selected_iteration = None
+        at_task = None
+        if seq is not None and self.replay.seek_seq(seq):  # SESSION#SEQ: open at that event, on its task
+            at_task = next((e.task_id for e in reversed(self.replay.events[: self.replay.cursor]) if e.task_id), None)
         else:
             if seq is not None:
                 self.notify(f"no event #{seq} in session {session_id}: opened at its end", severity="warning")
             self.replay.step(len(events))  # open at the end; step back from there
         self.state = self.replay.state
         self.sub_title = f"replay {session_id} (read-only)"
+        if at_task:  # the state first, then the row: selecting before the queue holds the task selected nothing
+            self._select_task(at_task)
         self.refresh_view()
+        self.refresh_bindings()  # space Play, + and - belong to a replay: the footer offers them now
 
     def prepare_live(self) -> None:
         if self.new_session:
@@ -291,7 +312,10 @@ class MkbApp(App):
             self.call_later(self.run_live, reopen)
 
     def on_session_event(self, event: Event) -> None:
+        before = self.state.tasks[event.task_id].status if event.task_id in self.state.tasks else None
         self.state.apply(event)
+        if event.task_id and self.state.tasks[event.task_id].status != before:
+            self._status_since[event.task_id] = time.monotonic()  # how long the task has been in this status
         if event.kind == ev.MESSAGE_DELTA:
             self._stream_dirty = True  # drawn by the 20 Hz timer: a token stream never redraws per token
         else:
@@ -306,8 +330,8 @@ class MkbApp(App):
         self.pending[task.id] = pending
         self._dirty = True
         self.refresh_bindings()
-        if not isinstance(self.screen, PlanApprovalScreen):
-            self.show_plan(task.id)
+        # announced, never opened uninvited: a dialog that took focus here ate keys meant for the panes (issue 21)
+        self.notify(f"Accelerator plan for {task.id} (iteration {iteration}) waits for you: press p to decide", severity="warning", timeout=8)
         try:
             waiter = pending.decision
             decision = await (asyncio.wait_for(waiter, self.approval_timeout) if self.approval_timeout else waiter)
@@ -338,7 +362,12 @@ class MkbApp(App):
                 return
             if not pending.decision.done():
                 pending.decision.set_result(decision)
+            if decision.decision == "auto":  # "from now on" includes the other plans already waiting
+                self.auto_approve = True
+                self._approve_waiting()
 
+        if self.current_task() is None or self.current_task().task_id != pending.task_id:
+            self._select_task(pending.task_id)  # the panes behind the dialog show the plan's task, not another one
         pending.screen = PlanApprovalScreen(pending.task_id, pending.iteration, pending.plan)
         self.push_screen(pending.screen, callback=decided)
 
@@ -396,6 +425,9 @@ class MkbApp(App):
             parts.append(self.cluster_line)
         if self.auto_approve:
             parts.append("auto-approve on")
+        task_line = self.task_status_line()
+        if task_line:
+            parts.insert(1, task_line)
         waiting = self.state.awaiting or list(self.pending)
         template = "  │ ".join(f"$p{i}" for i in range(len(parts)))
         values = {f"p{i}": p for i, p in enumerate(parts)}
@@ -409,6 +441,24 @@ class MkbApp(App):
             template += "  │ [b black on yellow] plan awaiting approval: $waiting [/]"
             values["waiting"] = f"{', '.join(waiting)}{' (p)' if self.pending else ''}"
         return markup(template, **values)
+
+    WAITS = {"drafting": "waiting for the model's answer", "building": "building the candidate", "verifying": "running it against the reference",
+             "timing": "timing it against MNN's kernel", "waiting for the device": "waiting for the device", "converting": "converting the model",
+             AWAITING_APPROVAL: "waiting for you: press p"}  # fmt: skip
+
+    def task_status_line(self) -> str:
+        """What the selected task is waiting for, and for how long (live sessions); a long wait for the device with
+        none of this session's tasks on it means another process holds it."""
+        task = self.current_task()
+        if task is None or not self.live or task.task_id not in self._status_since:
+            return ""
+        elapsed = time.monotonic() - self._status_since[task.task_id]
+        what = self.WAITS.get(task.status, task.status)
+        line = f"{task.task_id}: {what} for {int(elapsed) // 60}:{int(elapsed) % 60:02d}"
+        on_device = [t for t in self.state.order if self.state.tasks[t].status in ("verifying", "timing")]
+        if task.status in ("building", "waiting for the device") and elapsed > 30 and not on_device:
+            line += " (no task of this session is on the device: another process may hold it)"
+        return line
 
     def current_ref(self) -> str | None:
         """SESSION#SEQ of what is shown: the search match's message, else the replay's current event, else the last event."""
@@ -536,6 +586,9 @@ class MkbApp(App):
             self.show_results()
         elif pane == "tab-compare":
             self.show_compare()
+        elif pane == "tab-kernel":  # a diff laid out while hidden could not scroll: to its current change now
+            self.call_after_refresh(self._q("#kernel", KernelPane)._scroll_to_hunk)
+        self.call_after_refresh(self._keep_focus_visible)  # a tab clicked with the mouse, too
         self.refresh_bindings()
 
     @on(DataTable.RowHighlighted, "#compare-tasks")
@@ -594,13 +647,17 @@ class MkbApp(App):
         def started(ns: SessionSettings | None) -> None:
             if ns:
                 self.new_session, self.replay, self.state = ns, None, SessionState()
+                self.session_id, self._started = None, False
                 self.prepare_live()
                 self.refresh_view()
 
-        self.push_screen(NewSessionScreen(), started)
+        task = self.current_task()
+        self.push_screen(NewSessionScreen(task.task_id if task else ""), started)
 
     def action_start(self) -> None:
-        if self.new_session and self.session_id is None:
+        if self.new_session and self.session_id is None and not self._started:
+            self._started = True  # once: the footer stops offering Start while the session opens and runs
+            self.refresh_bindings()
             self.run_live()
 
     def action_step(self, n: int) -> None:
@@ -619,6 +676,10 @@ class MkbApp(App):
         if task is None:
             return
         numbers = sorted(i for i, v in task.iterations.items() if v.files)
+        if self.replay is not None:
+            # the whole stored session's iterations, not only those before the cursor: after `[` the state is rebuilt
+            # up to an earlier verdict, and `]` must still find the later ones
+            numbers = sorted({e.iteration for e in self.replay.events if e.task_id == task.task_id and e.kind == ev.KERNEL and e.iteration is not None})
         if not numbers:
             return
         current = self.selected_iteration if self.selected_iteration in numbers else numbers[-1]
@@ -663,13 +724,37 @@ class MkbApp(App):
         self.split = not self.split
         self.refresh_view()
 
+    def action_hunk(self, direction: int) -> None:
+        """Kernel pane: the diff's next / previous change."""
+        self._q("#tabs", TabbedContent).active = "tab-kernel"
+        self._q("#kernel", KernelPane).step_hunk(direction)
+
+    def action_toggle_tasks(self) -> None:
+        """Collapse or show the task list: the panes get the whole width (a small terminal)."""
+        left = self._q("#left")
+        left.display = not left.display
+        if not left.display and self.screen_stack[0].focused in (self._q("#queue"), self._q("#filter")):
+            self.screen_stack[0].set_focus(None)  # the list is hidden: keys go to the app (digits, q) until it returns
+        elif left.display:
+            self._q("#queue").focus()
+
     def action_toggle_compare(self) -> None:
         self.compare = "native" if self.compare == "previous" else "previous"
         self.refresh_view()
 
     def action_toggle_auto(self) -> None:
         self.auto_approve = not self.auto_approve
+        if self.auto_approve:
+            self._approve_waiting()
         self.refresh_view()
+
+    def _approve_waiting(self) -> None:
+        """Auto-approve turned on: the plans already waiting are approved too, not only the ones still to come."""
+        for pending in list(self.pending.values()):
+            if pending.screen is not None and pending.screen.is_attached:
+                pending.screen.dismiss(None)
+            if not pending.decision.done():
+                pending.decision.set_result(ApprovalDecision("auto", pending.plan))
 
     def action_move(self, direction: int) -> None:
         task = self.current_task()
@@ -703,6 +788,21 @@ class MkbApp(App):
 
     def action_pane(self, name: str) -> None:
         self._q("#tabs", TabbedContent).active = f"tab-{name}"
+        self._keep_focus_visible()
+
+    def _keep_focus_visible(self) -> None:
+        """After a pane switch, focus never stays in a pane that is now hidden (keys would go nowhere visible, and
+        closing a dialog would put focus in the filter): it moves to the task list."""
+        if not self.screen_stack or not self.is_running:
+            return
+        main = self.screen_stack[0]
+        focused = main.focused
+        panes = [a for a in focused.ancestors_with_self if isinstance(a, TabPane)] if focused is not None else []
+        if focused is None or focused.id == "filter" or (panes and panes[0].id != self._q("#tabs", TabbedContent).active):
+            if self._q("#left").display:
+                self._q("#queue").focus()
+            else:  # the task list is collapsed: nothing focused, keys go to the app
+                main.set_focus(None)
 
     def action_show_plan(self) -> None:
         task = self.current_task()
@@ -718,7 +818,8 @@ class MkbApp(App):
             self.marked_sessions.remove(sid)
         else:
             self.marked_sessions.append(sid)
-        table.update_cell(sid, table.ordered_columns[0].key, "✓" if sid in self.marked_sessions else "")
+        table.update_cell(sid, "mark", "✓" if sid in self.marked_sessions else "")
+        self.notify(f"{len(self.marked_sessions)} session(s) marked for Compare (8)" if self.marked_sessions else "no session marked: Compare shows the two latest")
 
     def action_edit_kernel(self) -> None:
         """Open the shown kernel in $EDITOR (the app suspended); a changed kernel is evaluated as a human iteration of
@@ -756,14 +857,31 @@ class MkbApp(App):
             self.notify("no stored event to refer to yet", severity="warning")
             return
         self.copy_to_clipboard(ref)
-        self.notify(f"copied {ref} (open it with: mkb-tui replay {ref})")
+        # OSC 52 may reach no clipboard (tmux's default set-clipboard, many terminals) and nothing can tell: the
+        # reference is also written to a file, and the toast says where
+        from mkb_tui.paths import cache_dir
+
+        path = cache_dir() / "last-ref.txt"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(ref + "\n")
+            where = f"; also written to {path}"
+        except OSError as exc:
+            where = f"; could not write {path}: {exc.strerror}"
+        self.notify(f"sent {ref} to the terminal's clipboard (OSC 52; tmux needs set-clipboard on){where}. Open it with: mkb-tui replay {ref}", timeout=10)
+
+    MAIN_SCREEN_ACTIONS = frozenset({"pane", "new_session", "start", "show_plan", "step", "iteration", "toggle_play", "speed", "toggle_split",
+                                     "toggle_compare", "toggle_auto", "mark_session", "copy_ref", "edit_kernel", "move", "remove", "search",
+                                     "focus_filter", "hunk", "toggle_tasks"})  # fmt: skip
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """Hide the keys that do nothing in the current mode (the footer shows only what works now)."""
+        if action in self.MAIN_SCREEN_ACTIONS and self.screen is not self.screen_stack[0]:
+            return False  # a set-up screen or a dialog never drives the hidden main screen (digits, arrows, n, /)
         if action in ("toggle_play", "speed"):
             return self.replay is not None
         if action == "start":
-            return self.new_session is not None and self.session_id is None
+            return self.new_session is not None and self.session_id is None and not self.live and not self._started
         if action == "show_plan":
             return bool(self.pending)
         if action in ("edit_kernel", "copy_ref"):

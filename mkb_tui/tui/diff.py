@@ -40,3 +40,19 @@ def side_by_side(old: str, new: str, old_name: str = "before", new_name: str = "
 
 def changed_lines(old: str, new: str) -> int:
     return sum(1 for line in difflib.ndiff(old.splitlines(), new.splitlines()) if line[:1] in "+-")
+
+
+def side_by_side_hunks(old: str, new: str) -> list[int]:
+    """The table rows (0 is the header) where each run of changed lines starts in side_by_side(old, new)."""
+    a, b = shown(old).splitlines(), shown(new).splitlines()
+    starts, row = [], 1
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            starts.append(row)
+        row += max(i2 - i1, j2 - j1)
+    return starts
+
+
+def unified_hunks(diff: Text) -> list[int]:
+    """The lines of a unified() diff where each hunk (@@) starts."""
+    return [i for i, line in enumerate(diff.plain.splitlines()) if line.startswith("@@")]

@@ -22,6 +22,7 @@ class SetupScreen(Screen):
     """What is set up, and what to do about the rest; MNN can be set up from here (the pinned release, or a local
     checkout), with each step's progress and time remaining. The app works without any of it (browse, replay)."""
 
+    AUTO_FOCUS = "*"  # the app's is "#queue", which a dialog does not have
     BINDINGS = [Binding("escape", "dismiss", "Continue")]
 
     def __init__(self, setup=None) -> None:
@@ -115,6 +116,7 @@ class PlanApprovalScreen(ModalScreen[ApprovalDecision | None]):
     """The Accelerator's plan: approve (y), edit then approve (e, then y), reject with a reason (r), or auto-approve
     from now on (a). Escape never decides: it leaves an edit, or closes the dialog with the plan still pending."""
 
+    AUTO_FOCUS = "*"  # the app's is "#queue", which a dialog does not have
     BINDINGS = [
         Binding("y", "approve", "Approve"),
         Binding("e", "edit", "Edit"),
@@ -185,20 +187,42 @@ class PlanApprovalScreen(ModalScreen[ApprovalDecision | None]):
 
 
 class NewSessionScreen(ModalScreen[SessionSettings | None]):
+    AUTO_FOCUS = "*"  # the app's is "#queue", which a dialog does not have
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    FIELDS = (  # id, label (kept above its field: a placeholder vanishes once typed over), default, placeholder
+        ("ns-tasks", "tasks", "", "e.g. unary/* or softmax*"),
+        ("ns-model", "model", "", "e.g. anthropic:claude-sonnet-4-6 or scripted:FILE.jsonl"),
+        ("ns-device", "device", "local", "local | qemu | adb[:SERIAL]"),
+        ("ns-method", "method", "moka", "moka | single | pass@k | pass@K"),
+        ("ns-iterations", "iterations", "10", "iterations per task"),
+        ("ns-base-url", "base URL", "", "openai-compatible only"),
+    )
+
+    def __init__(self, tasks: str = "") -> None:
+        super().__init__()
+        self.tasks = tasks  # the task selected in the app: the likely one to run
 
     def compose(self) -> ComposeResult:
         with Vertical(id="new-session"):
-            yield Label("New MoKA session")
-            yield Input(placeholder="tasks, e.g. unary/* or softmax*", id="ns-tasks")
-            yield Input(placeholder="model, e.g. anthropic:claude-sonnet-4-6 or scripted:FILE.jsonl", id="ns-model")
-            yield Input(value="local", placeholder="device: local | qemu | adb[:SERIAL]", id="ns-device")
-            yield Input(value="moka", placeholder="method: moka | single | pass@k | pass@K", id="ns-method")
-            yield Input(value="10", placeholder="iterations", id="ns-iterations")
-            yield Input(placeholder="base URL (openai-compatible only)", id="ns-base-url")
+            yield Label("New MoKA session (Enter in any field starts it, Esc cancels)")
+            for wid, label, default, placeholder in self.FIELDS:
+                with Horizontal(classes="ns-row"):
+                    yield Label(label, classes="ns-label")
+                    yield Input(value=self.tasks if wid == "ns-tasks" else default, placeholder=placeholder, id=wid)
             yield Button("Start", id="ns-start", variant="primary")
 
+    def on_mount(self) -> None:
+        self.query_one("#ns-model" if self.tasks else "#ns-tasks", Input).focus()  # the tasks are filled in: the model next
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.submit()
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.submit()
+
+    def submit(self) -> None:
         value = lambda wid: self.query_one(wid, Input).value.strip()  # noqa: E731
         iterations = int(value("#ns-iterations")) if value("#ns-iterations").isdigit() else 10
         try:
@@ -231,6 +255,8 @@ HELP = """# mkb-tui
 | `space` | replay: play / pause |
 | `+` / `-` | replay: faster / slower (1x-50x) |
 | `d` | kernel: side-by-side / unified diff |
+| `}` / `{` | kernel: the diff's next / previous change (a diff opens at its first change) |
+| `\\` | collapse / show the task list (small terminals) |
 | `c` | kernel: compare with the previous iteration / MNN's native kernel |
 | `a` | toggle auto-approve of Accelerator plans |
 | `ctrl+↑` / `ctrl+↓` | move the selected queued task |
@@ -241,12 +267,16 @@ HELP = """# mkb-tui
 | `?` | this help |
 | `q` / `ctrl+c` | quit (a live session stays resumable: `mkb-tui --resume SESSION`) |
 
+Digits always switch panes, also from the task filter and the search box (they are never typed there); `Esc` leaves
+any input for the task list. A plan waiting for approval is announced and waits: `p` opens it, no dialog opens by itself.
+
 Compile errors: select one in the Errors tab to jump to its line in the Kernel tab.
 Timings from qemu are emulated and never count as speedups.
 """
 
 
 class HelpScreen(ModalScreen[None]):
+    AUTO_FOCUS = "*"  # the app's is "#queue", which a dialog does not have
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:

@@ -11,21 +11,45 @@ from textual.widgets import DataTable, Input, Label, Markdown, Select, Static
 
 from mkb_tui.tui.safe import TextTable, as_text, markup, shown
 from mkb_tui.tui.cpp import cpp_text_area
-from mkb_tui.tui.diff import side_by_side, unified
+from mkb_tui.tui.diff import side_by_side, side_by_side_hunks, unified, unified_hunks
 from mkb_tui.tui.state import AWAITING_APPROVAL, VERDICT_ICONS, SessionState, TaskView, speedup_figure
 
 ROLE_COLOURS = {"coder": "cyan", "debugger": "yellow", "accelerator": "magenta", "pipeline": "green", "user": "grey50", "human": "bold white"}
 
 
 class TaskQueue(TextTable):
-    """Tasks with status, verdict icon, best speedup and iteration count."""
+    """Tasks with status, verdict icon, best speedup and iteration count. Every column has a width that fits the
+    list: a long status or task id is clipped (the status bar has the selected task's whole line), never pushing
+    `best` out; a narrow list (a small terminal) keeps the task and its best only."""
+
+    STATUS_WIDTH = 13
+    FIXED = STATUS_WIDTH + 1 + 6 + 3 + 5 * 2 + 2  # status, icon, best, it, cell padding, the scrollbar
+    COMPACT_FIXED = 8 + 2 * 2 + 2  # "✔ 1.01x", padding, the scrollbar
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
-        self.add_columns("task", "status", "", "best", "it")
+        self._layout: tuple[bool, int] | None = None
+
+    def _columns(self) -> tuple[bool, int]:
+        width = self.size.width or 44
+        compact = width < 40
+        task_width = max(6, width - (self.COMPACT_FIXED if compact else self.FIXED))
+        if (compact, task_width) != self._layout:
+            self._layout = (compact, task_width)
+            self.clear(columns=True)
+            self.add_column("task", key="task", width=task_width)
+            if compact:
+                self.add_column("best", key="best", width=8)
+            else:
+                self.add_column("status", key="status", width=self.STATUS_WIDTH)
+                self.add_column("", key="icon", width=1)
+                self.add_column("best", key="best", width=6)
+                self.add_column("it", key="it", width=3)
+        return self._layout
 
     def show(self, state: SessionState, filter_text: str = "") -> None:
         selected = self.selected_task
+        compact, task_width = self._columns()
         self.clear()
         for task_id in state.order:
             t = state.tasks[task_id]
@@ -33,17 +57,15 @@ class TaskQueue(TextTable):
                 continue
             best = "-" if t.best_speedup is None else f"{t.best_speedup:.2f}x"
             iterations = str(len([i for i in t.iterations.values() if i.verdict]))
-            if t.status == AWAITING_APPROVAL:  # a plan waits for the person: the row stands out, dialog open or not
-                style = "bold black on yellow"
-                cells = [as_text(task_id, style=style), as_text("⏳ " + t.status, style=style), Text(t.icon, style=style), Text(best, style=style),
-                         Text(iterations, style=style)]  # fmt: skip
-                self.add_row(*cells, key=task_id)
-            elif t.failed:  # the provider gave up on it: red, and the status bar says why
-                style = "bold white on red"
-                self.add_row(as_text(task_id, style=style), Text("✖ failed", style=style), Text(t.icon, style=style), Text(best, style=style),
-                             Text(iterations, style=style), key=task_id)  # fmt: skip
+            waiting = t.status == AWAITING_APPROVAL  # a plan waits for the person: the row stands out, dialog open or not
+            style = "bold black on yellow" if waiting else "bold white on red" if t.failed else ""
+            status = "⏳ approve? p" if waiting else "✖ failed" if t.failed else clip(t.status, self.STATUS_WIDTH)
+            name = as_text(clip(task_id, task_width), style=style)
+            if compact:
+                cells = [name, Text(f"{t.icon} {best}", style=style)]
             else:
-                self.add_row(task_id, t.status, t.icon, best, iterations, key=task_id)
+                cells = [name, as_text(status, style=style), Text(t.icon, style=style), Text(best, style=style), Text(iterations, style=style)]
+            self.add_row(*cells, key=task_id)
         if selected and selected in state.tasks:
             try:
                 self.move_cursor(row=self.get_row_index(selected))
@@ -60,10 +82,37 @@ class TaskQueue(TextTable):
             return None
 
 
-class SearchInput(Input):
-    """The conversation's search box: Enter or Down for the next match, Up for the previous."""
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
-    BINDINGS = [Binding("down", "step(1)", "Next", show=False), Binding("up", "step(-1)", "Previous", show=False)]
+
+class PaneKeysInput(Input):
+    """An input on the main screen: digits are never typed into it (they switch panes, wherever the focus is), and
+    Escape always leaves it for the task list."""
+
+    BINDINGS = [Binding("escape", "leave", "Leave", show=False)]
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        # not consumed: the app's digit bindings stay in the chain while this input has focus
+        return super().check_consume_key(key, character) and not (character or "").isdigit()
+
+    def action_leave(self) -> None:
+        self.screen.query_one("#queue").focus()
+
+
+class FilterInput(PaneKeysInput):
+    """The task filter (by task, op, category): what is typed filters at once; Escape leaves it, keeping the filter."""
+
+
+class SearchInput(PaneKeysInput):
+    """The conversation's search box: Enter or Down for the next match, Up for the previous; Escape closes the search."""
+
+    BINDINGS = [Binding("down", "step(1)", "Next", show=False), Binding("up", "step(-1)", "Previous", show=False),
+                Binding("escape", "close", "Close search", show=False)]
+
+    def action_close(self) -> None:
+        self.screen.query_one("#conversation", Conversation).close_search()
+        self.screen.query_one("#queue").focus()
 
     class Step(Message):
         def __init__(self, direction: int) -> None:
@@ -183,10 +232,18 @@ class Conversation(VerticalScroll):
         head.msg_index = index  # type: ignore[attr-defined]  # which message: search scrolls to it
         widgets = [head]
         body = shown(m.get("text", ""))
-        if role in ("coder", "debugger", "accelerator"):
+        needle = self.query_text.casefold()
+        if needle and needle in body.casefold():  # a match: plain text with every occurrence highlighted
+            text = as_text(body)
+            folded, start = body.casefold(), 0
+            while (at := folded.find(needle, start)) >= 0:
+                text.stylize("bold black on yellow", at, at + len(needle))
+                start = at + len(needle)
+            widgets.append(Static(text, classes=f"msg msg-{role} msg-match"))
+        elif role in ("coder", "debugger", "accelerator"):
             widgets.append(Markdown(body, classes=f"msg msg-{role}"))
-        else:
-            widgets.append(Static(as_text(body[:1500] + ("\n…" if len(body) > 1500 else "")), classes=f"msg msg-{role}"))
+        else:  # the whole message: a prompt cut at 1500 characters hid what the model was told (issue 21)
+            widgets.append(Static(as_text(body), classes=f"msg msg-{role}"))
         return widgets
 
     def _show_filtered(self, task: TaskView | None) -> None:
@@ -216,10 +273,15 @@ class Conversation(VerticalScroll):
         widgets = [Static(f"[dim]{len(indexes)} of {len(task.messages) if task else 0} messages pass the filters[/]", classes="msg-header")]
         for i in window:
             widgets += self._message_widgets(task.messages[i], i, current=i == current)
-        self.mount_all(widgets)
+        mounted = self.mount_all(widgets)
         if current is not None:
             target = next(w for w in widgets if getattr(w, "msg_index", None) == current)
-            self.call_after_refresh(lambda: target.is_attached and self.scroll_to_widget(target, top=True, animate=False))
+
+            async def scroll_to_match() -> None:
+                await mounted  # laid out first: scrolling before the mount finished scrolled nowhere (issue 21)
+                self.call_after_refresh(lambda: target.is_attached and self.scroll_to_widget(target, top=True, animate=False))
+
+            self.run_worker(scroll_to_match(), exclusive=True, group="search-scroll")
 
     def show(self, task: TaskView | None) -> None:
         self._shown_view = task
@@ -287,8 +349,37 @@ class KernelPane(Vertical):
             old, old_name = (next(iter(task.iterations[earlier[-1]].files.values())), f"iteration {earlier[-1]}") if earlier else ("", "(none)")
         mode = task.iterations[iteration].mode
         by = f" ({mode})" if mode else ""  # draft, repair, accelerate, or human: a person's edited kernel
-        self.query_one("#kernel-title", Label).update(as_text(f"{task.task_id}: iteration {iteration}{by} — {path}   diff vs {old_name} ({'split' if split else 'unified'})"))
-        self.query_one("#kernel-diff", Static).update(side_by_side(old, text, old_name, f"iteration {iteration}") if split else unified(old, text, old_name, f"iteration {iteration}"))
+        if split:
+            diff, hunks = side_by_side(old, text, old_name, f"iteration {iteration}"), side_by_side_hunks(old, text)
+        else:
+            diff = unified(old, text, old_name, f"iteration {iteration}")
+            hunks = unified_hunks(diff)
+        key = (task.task_id, iteration, old_name, split)
+        self.query_one("#kernel-diff", Static).update(diff)
+        if key != self._diff_key:  # a new diff opens at its first change, not at line 1 of both files
+            self._diff_key, self.hunks, self.hunk = key, hunks, 0
+            self.call_after_refresh(self._scroll_to_hunk)
+        self.hunks = hunks
+        changes = f"change {self.hunk + 1}/{len(hunks)} (}} next, {{ previous)" if hunks else "no changes"
+        self.query_one("#kernel-title", Label).update(as_text(f"{task.task_id}: iteration {iteration}{by} — {path}   diff vs {old_name} ({'split' if split else 'unified'}) — {changes}"))
+
+    _diff_key: tuple | None = None
+    hunks: list[int] = []
+    hunk = 0
+
+    def step_hunk(self, direction: int) -> None:
+        if not self.hunks:
+            return
+        self.hunk = (self.hunk + direction) % len(self.hunks)
+        self._scroll_to_hunk()
+        title = self.query_one("#kernel-title", Label)
+        text = str(title.render())
+        head = text.rsplit(" — change ", 1)[0]
+        title.update(as_text(f"{head} — change {self.hunk + 1}/{len(self.hunks)} (}} next, {{ previous)"))
+
+    def _scroll_to_hunk(self) -> None:
+        if self.hunks and self.is_attached:
+            self.query_one("#kernel-diff-scroll").scroll_to(y=max(0, self.hunks[self.hunk] - 2), animate=False)
 
     def highlight(self, start: tuple[int, int] | None, end: tuple[int, int] | None, line: int) -> None:
         source = self.query_one("#kernel-source")
@@ -325,6 +416,7 @@ class ErrorsPane(Vertical):
 
 class TimingPane(Vertical):
     def compose(self) -> ComposeResult:
+        yield Label("Timing: no task selected", id="timing-title")
         yield TextTable(id="timing-table", cursor_type="row")
         yield Static("", id="timing-chart")
 
@@ -336,6 +428,10 @@ class TimingPane(Vertical):
         table.clear()
         points: list[tuple[int, float]] = []
         doubted: list[str] = []  # each doubted speedup's reason, next to the figures (the judge's rule, as `report` has it)
+        judged = [n for n in sorted(task.iterations) if task.iterations[n].verdict] if task else []
+        timed = [n for n in judged if task.iterations[n].verdict.get("speedup") is not None]
+        title = "Timing: no task selected" if task is None else f"Timing: {task.task_id} — {len(timed)} timed of {len(judged)} judged iterations"
+        self.query_one("#timing-title", Label).update(as_text(title))
         if task is not None:
             for number in sorted(task.iterations):
                 v = task.iterations[number].verdict
@@ -360,19 +456,27 @@ class TimingPane(Vertical):
 
 
 def speedup_chart(points: list[tuple[int, float]], height: int = 8) -> Text:
-    """A text chart of speedup per iteration with the 1.0 and 1.5 lines."""
+    """A text chart of speedup per iteration with the 1.0 and 1.5 lines. A row is labelled with the value at its top
+    and filled only when the bar reaches that value (a half block when it reaches the row's middle): a 0.76x bar
+    never reaches the 1.00 row (issue 21)."""
     if not points:
         return Text("no timed iterations yet", style="dim")
     top = max(2.0, max(s for _, s in points) * 1.1)
+    step = top / height
     rows = []
     for r in range(height, 0, -1):
-        level_hi, level_lo = top * r / height, top * (r - 1) / height
+        level_hi, level_lo = step * r, step * (r - 1)
         line = Text(f"{level_hi:5.2f} ┤", style="dim")
+        mark = level_lo < 1.0 <= level_hi + 1e-9 or level_lo < 1.5 <= level_hi + 1e-9
         for _, s in points:
-            cell = "  ██ " if s >= level_hi - 1e-9 or (level_lo < s < level_hi) else "     "
-            mark = level_lo < 1.0 <= level_hi or level_lo < 1.5 <= level_hi
-            line.append(cell if cell.strip() else ("  ┄┄ " if mark else cell), style="green" if cell.strip() else "yellow")
+            if s >= level_hi - 1e-9:
+                line.append("  ██ ", style="green")
+            elif s >= level_lo + step / 2:
+                line.append("  ▄▄ ", style="green")
+            else:
+                line.append("  ┄┄ " if mark else "     ", style="yellow")
         rows.append(line)
     axis = Text("      └" + "".join(f" it{i:<2}" for i, _ in points), style="dim")
-    legend = Text("  ┄┄ = the 1.0x and 1.5x lines", style="yellow")
-    return Text("\n").join(rows + [axis, legend])
+    values = Text("       " + "".join(f"{s:>5.2f}"[:5] for _, s in points), style="dim")
+    legend = Text("  ┄┄ = the 1.0x and 1.5x lines; a row fills when the bar reaches its value", style="yellow")
+    return Text("\n").join(rows + [axis, values, legend])

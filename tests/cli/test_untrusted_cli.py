@@ -72,7 +72,7 @@ def test_export_ids_are_data_never_paths(tmp_path):
     written = {p for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".sqlite" and "-wal" not in p.name and "-shm" not in p.name}
     assert written and all(p.is_relative_to(out) or p.is_relative_to(tmp_path / "out") for p in written), written
     assert not (tmp_path / "abs-path").exists() and not (tmp_path.parent / "escaped").exists()
-    r = mkb("report", "../../up", "--db", str(tmp_path / "p2.sqlite"), cwd=tmp_path)  # report's out/<session> too
+    r = mkb("report", "../../up", "--db", str(tmp_path / "p2.sqlite"), "--html", cwd=tmp_path)  # report's out/<session> too (asked for)
     assert r.returncode == 0 and all(p.is_relative_to(tmp_path / "out") for p in tmp_path.rglob("report.json")), r.stderr
 
 

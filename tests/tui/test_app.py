@@ -83,11 +83,17 @@ async def test_plan_approval_modal_approve_edit_reject(stored_session):
     async with app.run_test(size=SIZE) as pilot:
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+        await pilot.pause()
         assert isinstance(app.screen, PlanApprovalScreen)
         await pilot.click("#approve")
         assert (await decision).decision == "approve"
 
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+
         await pilot.pause()
         app.screen.query_one("#approval-plan").text = "use SSE over 8 floats, two accumulators"
         await pilot.click("#approve")
@@ -96,12 +102,20 @@ async def test_plan_approval_modal_approve_edit_reject(stored_session):
 
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+
+        await pilot.pause()
         app.screen.query_one("#approval-reason").value = "too risky"
         await pilot.click("#reject")
         result = await decision
         assert (result.decision, result.reason) == ("reject", "too risky")
 
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+
         await pilot.pause()
         await pilot.click("#auto")
         assert (await decision).decision == "auto" and app.auto_approve
@@ -167,6 +181,9 @@ def test_live_session_through_the_real_pipeline(mnn, tmp_path):
             for _ in range(1200):
                 await pilot.pause(0.1)
                 # the screen can be current a moment before its buttons are mounted
+                if app.pending and not isinstance(app.screen, PlanApprovalScreen):
+                    await pilot.press("p")  # the plan is announced; the person opens it
+                    continue
                 if isinstance(app.screen, PlanApprovalScreen) and app.screen.query("#approve"):
                     await pilot.click("#approve")
                 if app.state.status == "done":

@@ -115,6 +115,8 @@ async def test_hostile_plan_in_the_approval_dialog_is_text(tmp_path, monkeypatch
     async with app.run_test(size=SIZE) as pilot:
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+        await pilot.pause()
         assert isinstance(app.screen, PlanApprovalScreen)
         summary = app.screen.query_one("#approval-summary").render()
         text = str(summary)
@@ -157,6 +159,8 @@ async def test_fuzz_the_renderers(tmp_path, monkeypatch):
             await visit_every_pane(app, pilot)
             app.notify(fuzz_text(rng))
             decision = asyncio.ensure_future(app.approve(type("T", (), {"id": fuzz_text(rng)}), 1, Plan(fuzz_text(rng), fuzz_text(rng), fuzz_text(rng))))
+            await pilot.pause()
+            await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
             await pilot.pause()
             assert_no_escape(app)
             await pilot.click("#approve")

@@ -45,6 +45,8 @@ async def test_escape_on_the_plan_dialog_leaves_the_plan_pending(stored_session)
     async with app.run_test(size=SIZE) as pilot:
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+        await pilot.pause()
         assert isinstance(app.screen, PlanApprovalScreen)
         await pilot.press("escape")
         await pilot.pause(0.2)
@@ -70,6 +72,8 @@ async def test_plan_dialog_keys_edit_reject_auto(stored_session):
     async with app.run_test(size=SIZE) as pilot:
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+        await pilot.pause()
         labels = [str(b.label) for b in app.screen.query("Button")]
         assert labels == ["Approve (y)", "Edit (e)", "Reject (r)", "Auto-approve from now (a)"]  # the keys are shown
         await pilot.press("e")
@@ -81,6 +85,10 @@ async def test_plan_dialog_keys_edit_reject_auto(stored_session):
 
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+
+        await pilot.pause()
         app.screen.query_one("#approval-reason", Input).focus()
         await pilot.press(*"too risky", "enter")
         result = await decision
@@ -88,10 +96,18 @@ async def test_plan_dialog_keys_edit_reject_auto(stored_session):
 
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
         await pilot.pause()
+
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+
+        await pilot.pause()
         await pilot.press("r")
         assert (await decision).decision == "reject"
 
         decision = asyncio.ensure_future(app.approve(T, 2, plan))
+        await pilot.pause()
+
+        await pilot.press("p")  # announced, opened by p (issue 21: never uninvited)
+
         await pilot.pause()
         await pilot.press("a")
         assert (await decision).decision == "auto" and app.auto_approve
@@ -105,7 +121,7 @@ async def test_queue_row_says_awaiting_approval_while_a_plan_waits(stored_sessio
         assert app.replay.current_seq == 35 and app.state.tasks["abs"].status == AWAITING_APPROVAL
         queue = app.query_one("#queue", DataTable)
         status = queue.get_cell_at((0, 1))
-        assert "awaiting approval" in str(status) and "on yellow" in str(status.style)  # stands out without a dialog
+        assert "approve? p" in str(status) and "on yellow" in str(status.style)  # stands out without a dialog
         assert not isinstance(app.screen, PlanApprovalScreen)
         await pilot.press("right")  # the approval event
         assert app.state.tasks["abs"].status == "plan approved"
