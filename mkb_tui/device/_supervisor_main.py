@@ -193,6 +193,8 @@ class _Channel:
         self.regions_in: list[tuple[int, int, int]] = []  # (offset in the input set, runner address, bytes)
         self.regions_out: list[tuple[int, int, int]] = []
         self.direct: bool | None = None  # decided at the first run
+        self._poison_buf = self._out_buf = None
+        self._in_bufs: dict[int, tuple] = {}
 
     def child_fds(self) -> tuple[int, ...]:
         return (self.go_r, self.inputs_ro, self.ctl_w, self.outputs)  # the runner's 3, 4, 5, 6
@@ -238,6 +240,10 @@ class _Channel:
                 self.error = "the runner broke the channel's protocol"
                 return
             self._done()
+        if self.finished and self.buffer and self.error is None:
+            # one 'D' per run handed over: a 'D' of a module's own (before its computation ended) shifted every later
+            # run by one, and the runner's own 'D's then come after the last run
+            self.error = "the runner said a run was done more often than it was given one: it broke the channel's protocol"
 
     def _announced(self, line: bytes) -> None:
         words = line.split()
@@ -281,16 +287,31 @@ class _Channel:
         return at == self.out_bytes
 
     def _write_inputs(self, data: bytes) -> bool:
-        buf = ctypes.create_string_buffer(data, len(data))
-        base = ctypes.addressof(buf)
+        # one buffer per input set, made once: a run's copy touches its set and the runner's tensor, nothing new (the
+        # supervisor shares the runner's core, and what it touches between runs is cache the runner no longer has)
+        buf = self._in_bufs.get(id(data))
+        if buf is None:
+            buf = self._in_bufs[id(data)] = (ctypes.create_string_buffer(data, len(data)), data)
+        base = ctypes.addressof(buf[0])
         return all(_vm(self.pid, address, base + offset, size, True) for offset, address, size in self.regions_in)
 
-    def _read_outputs(self) -> bytes | None:
-        buf = ctypes.create_string_buffer(self.out_bytes)
-        base = ctypes.addressof(buf)
+    def _poison_outputs(self) -> bool:
+        """Off the clock, before the input: the output tensors hold the poison, so what a run did not write by its 'D'
+        is wrong (a module that says 'D' and computes after it leaves the poison, or a stale answer, where the supervisor
+        reads), and never a previous run's answer that happens to be right."""
+        if self._poison_buf is None:
+            self._poison_buf = ctypes.create_string_buffer(self.poison, len(self.poison))
+        base = ctypes.addressof(self._poison_buf)
+        return all(_vm(self.pid, address, base + offset, size, True) for offset, address, size in self.regions_out)
+
+    def _read_outputs(self) -> memoryview | None:
+        """Into one buffer, the same every run (a view of it: hashed, and copied only for a kept run)."""
+        if self._out_buf is None:
+            self._out_buf = ctypes.create_string_buffer(self.out_bytes)
+        base = ctypes.addressof(self._out_buf)
         if not all(_vm(self.pid, address, base + offset, size, False) for offset, address, size in self.regions_out):
             return None
-        return buf.raw
+        return memoryview(self._out_buf).cast("B")[: self.out_bytes]
 
     def _go(self) -> None:
         """The clocks, then the next run's input, then the word: the run is on the clock before any byte of its input
@@ -300,13 +321,19 @@ class _Channel:
             return
         if self.last_done_cpu is not None and self.runs:
             self.runs[-1][2] = cpu - self.last_done_cpu  # what the runner did between its 'D' and this input
+        # the first run, off the clock: the kernel's copy works on this runner's tensors (zeros into the inputs, poison
+        # into the outputs), or the runner copies
+        if self.direct is None:
+            self.direct = (self.direct_allowed and self.pid is not None and bool(self.regions_out) and self._outputs_covered()
+                           and self._poison_outputs() and self._write_inputs(bytes(self.in_bytes)))  # fmt: skip
+        elif self.direct and not self._poison_outputs():
+            self.error = "the runner's output tensors could not be written"
+            return
         self.started_wall, self.started_cpu = time.monotonic_ns(), cpu
         data = self.data[self.sets_per_run[self.run]]
-        os.pwrite(self.inputs, data, 0)
-        if self.direct is None:  # the first run: the kernel's copy works on this runner, or the runner copies
-            self.direct = (self.direct_allowed and self.pid is not None and bool(self.regions_out) and self._outputs_covered()
-                           and self._write_inputs(data))  # fmt: skip
-        elif self.direct and not self._write_inputs(data):
+        if not self.direct:  # a direct runner never reads the input memory file
+            os.pwrite(self.inputs, data, 0)
+        if self.direct and not self._write_inputs(data):
             self.error = "the runner's input tensors could not be written"
             return
         if not self.direct and self.out_bytes:
@@ -334,7 +361,7 @@ class _Channel:
                 return
         self.runs.append([cpu - self.started_cpu, wall - self.started_wall, 0, hashlib.sha256(out).hexdigest()])
         if self.run in self.keep:
-            self.kept[self.run] = base64.b64encode(out).decode()
+            self.kept[self.run] = base64.b64encode(bytes(out)).decode()
         self.run += 1
         if self.run == len(self.sets_per_run):
             self.finished = True
@@ -350,7 +377,7 @@ class _Channel:
                     os.close(fd)
                 except OSError:
                     pass
-        self.data = {}
+        self.data, self._in_bufs = {}, {}
 
     def answer(self, rusage) -> dict:
         total = None if rusage is None else int((rusage.ru_utime + rusage.ru_stime) * 1e9)

@@ -33,7 +33,7 @@ RUNNER = textwrap.dedent(
     elif mode == "module":  # ready first, the layout once the first run has computed
         os.write(5, b"S\n")
     else:
-        if mode in ("direct", "bad_address"):  # the session's tensors: where the supervisor may copy itself
+        if mode.startswith("direct") or mode == "bad_address":  # the session's tensors: where the supervisor may copy itself
             import ctypes
             in_tensor, out_tensor = ctypes.create_string_buffer(nbytes), ctypes.create_string_buffer(nbytes)
             at = 8 if mode == "bad_address" else ctypes.addressof(in_tensor)
@@ -54,6 +54,9 @@ RUNNER = textwrap.dedent(
         if word not in (b"G", b"H"):
             break
         data = bytes(in_tensor.raw) if word == b"H" else bytes(inp[:nbytes])
+        if mode == "direct_early_done":  # 'D' first, the answer well after it
+            os.write(5, b"D")
+            time.sleep(0.03)
         seen.append(data.hex()[:16])
         spin(busy)
         import array
@@ -65,7 +68,10 @@ RUNNER = textwrap.dedent(
             out[:nbytes] = b.tobytes()
         if mode == "module" and r == 0:
             os.write(5, f"R {nbytes} 1 out 0 1 {nbytes // 4}\n".encode())
-        os.write(5, b"D")
+        if mode != "direct_early_done":
+            os.write(5, b"D")
+        if mode == "direct_double_done":  # a module's 'D' and the runner's: two per run
+            os.write(5, b"D")
         if mode == "peek":  # work on what the input memory holds once a run is done, before the next 'G'
             time.sleep(0.02)
             spin(0.02)
@@ -144,6 +150,25 @@ def test_the_supervisor_copies_into_and_out_of_the_session_tensors_itself(tmp_pa
         assert clock.digest == hashlib.sha256(np.full(32, 2.0 * (run + 1), dtype=np.float32).tobytes()).hexdigest()
     for run in keep:
         np.testing.assert_array_equal(record.kept[run][0], np.full(32, 2.0 * (run + 1), dtype=np.float32))
+
+
+def test_direct_outputs_not_written_by_the_done_word_are_poison(tmp_path):
+    # the supervisor poisons the output tensors before each run: an answer written after 'D' is not the one it reads
+    # (the first run's reads as poison, each later one as the answer before it, written late), and the CPU spent after
+    # a 'D' is charged all the same (the gap to the next input)
+    proc, runs, keep = _run(tmp_path, mode="direct_early_done", runs=3, keep=(0, 1))
+    record = parse_channel(proc.channel, runs=runs, keep=keep)
+    assert record.direct
+    assert record.kept[0][0].tobytes() == b"\xad\xde\xc0\x7f" * 32
+    np.testing.assert_array_equal(record.kept[1][0], np.full(32, 2.0, dtype=np.float32))
+    for run, clock in enumerate(record.runs):
+        assert clock.digest != hashlib.sha256(np.full(32, 2.0 * (run + 1), dtype=np.float32).tobytes()).hexdigest()
+
+
+def test_more_done_words_than_runs_break_the_protocol(tmp_path):
+    proc, runs, keep = _run(tmp_path, mode="direct_double_done", runs=4)
+    with pytest.raises(ChannelError, match="more often than it was given one"):
+        parse_channel(proc.channel, runs=runs, keep=keep)
 
 
 def test_the_supervisor_clock_sees_the_work_of_each_run(tmp_path):

@@ -70,8 +70,10 @@ def test_a_clean_candidate_compiles(tree):
 def test_a_compile_time_bomb_ends_at_the_limit_with_a_clear_message(tree, monkeypatch):
     monkeypatch.setattr(builder, "CANDIDATE_COMPILE_LIMITS", sandbox.Rlimits(cpu_seconds=3, address_space_bytes=2 << 30, file_size_bytes=64 << 20))
     root, src, build = tree
-    bomb = ("constexpr long burn() { long s = 0; for (long i = 0; i < 200000; ++i) for (long j = 0; j < 200000; ++j) s += i ^ j; return s; }\n"
-            "constexpr long x = burn();\n")  # fmt: skip
+    # many evaluations, each under gcc's own constexpr operation limit (a single huge one meets that limit first on a
+    # fast machine, an ordinary error), distinct so none is cached: about 0.7 s each here, 40 of them
+    bomb = ("constexpr long burn(long k) { long s = k; for (long i = 0; i < 1000; ++i) for (long j = 0; j < 1000; ++j) s += i ^ j; return s; }\n"
+            + "".join(f"constexpr long x{n} = burn({n});\n" for n in range(40)))  # fmt: skip
     result = compile_candidate(src, build, bomb)
     assert result.returncode != 0
     log = f"FAILED: CMakeFiles/MNNCPU.dir/source/MKBCandidate.cpp.o\n{result.stderr}"
