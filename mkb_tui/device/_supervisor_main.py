@@ -331,8 +331,7 @@ class _Channel:
             return
         self.started_wall, self.started_cpu = time.monotonic_ns(), cpu
         data = self.data[self.sets_per_run[self.run]]
-        if not self.direct:  # a direct runner never reads the input memory file
-            os.pwrite(self.inputs, data, 0)
+        os.pwrite(self.inputs, data, 0)  # a direct runner still reads the inputs it converts (bool, NC4HW4) from here
         if self.direct and not self._write_inputs(data):
             self.error = "the runner's input tensors could not be written"
             return
