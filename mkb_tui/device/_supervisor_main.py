@@ -194,7 +194,7 @@ class _Channel:
         self.regions_out: list[tuple[int, int, int]] = []
         self.direct: bool | None = None  # decided at the first run
         self._poison_buf = self._out_buf = None
-        self._in_bufs: dict[int, tuple] = {}
+        self._in_bufs: dict[str, ctypes.Array] = {}
 
     def child_fds(self) -> tuple[int, ...]:
         return (self.go_r, self.inputs_ro, self.ctl_w, self.outputs)  # the runner's 3, 4, 5, 6
@@ -286,13 +286,15 @@ class _Channel:
             at += size
         return at == self.out_bytes
 
-    def _write_inputs(self, data: bytes) -> bool:
-        # one buffer per input set, made once: a run's copy touches its set and the runner's tensor, nothing new (the
-        # supervisor shares the runner's core, and what it touches between runs is cache the runner no longer has)
-        buf = self._in_bufs.get(id(data))
+    def _input_buffer(self, name: str):
+        """The input set `name` as memory the kernel's copy reads, made once per set (not allocated and copied each run)."""
+        buf = self._in_bufs.get(name)
         if buf is None:
-            buf = self._in_bufs[id(data)] = (ctypes.create_string_buffer(data, len(data)), data)
-        base = ctypes.addressof(buf[0])
+            buf = self._in_bufs[name] = ctypes.create_string_buffer(self.data[name], self.in_bytes)
+        return buf
+
+    def _write_inputs(self, buf) -> bool:
+        base = ctypes.addressof(buf)
         return all(_vm(self.pid, address, base + offset, size, True) for offset, address, size in self.regions_in)
 
     def _poison_outputs(self) -> bool:
@@ -325,14 +327,14 @@ class _Channel:
         # into the outputs), or the runner copies
         if self.direct is None:
             self.direct = (self.direct_allowed and self.pid is not None and bool(self.regions_out) and self._outputs_covered()
-                           and self._poison_outputs() and self._write_inputs(bytes(self.in_bytes)))  # fmt: skip
+                           and self._poison_outputs() and self._write_inputs(ctypes.create_string_buffer(self.in_bytes)))  # fmt: skip
         elif self.direct and not self._poison_outputs():
             self.error = "the runner's output tensors could not be written"
             return
         self.started_wall, self.started_cpu = time.monotonic_ns(), cpu
-        data = self.data[self.sets_per_run[self.run]]
-        os.pwrite(self.inputs, data, 0)  # a direct runner still reads the inputs it converts (bool, NC4HW4) from here
-        if self.direct and not self._write_inputs(data):
+        name = self.sets_per_run[self.run]
+        os.pwrite(self.inputs, self.data[name], 0)  # a direct runner still reads the inputs it converts (bool, NC4HW4) from here
+        if self.direct and not self._write_inputs(self._input_buffer(name)):
             self.error = "the runner's input tensors could not be written"
             return
         if not self.direct and self.out_bytes:
