@@ -41,6 +41,7 @@ from mkb_tui.engine.timing import (
     host_crosscheck,
     loop_crosscheck,
     outside_crosscheck,
+    ratio_interval,
     speedup,
     summarize,
     timing_doubt,
@@ -83,6 +84,11 @@ class TimingPlan:
     extra: int = 4
     max_rounds: int = 40
     budget_s: float = 1.5  # seconds of rounds for a cheap op (about 20 rounds of two processes each, for a 30 us op)
+    # the rounds stop once they agree: from `settle_rounds` rounds on (an even number: both sides as often first), a
+    # timing whose speedup is known within +/-`settle_ci` (timing.ratio_interval) and that nothing doubts has its
+    # figure; a noisy one goes on to its full number of rounds. 0 turns it off.
+    settle_rounds: int = 8
+    settle_ci: float = 0.015
 
     def __post_init__(self) -> None:
         self.max_rounds = max(self.max_rounds, self.rounds)
@@ -127,6 +133,7 @@ class _Process:
 class _Attempt:
     rounds: list[tuple[_Process, _Process]] = field(default_factory=list)  # (baseline, candidate)
     early_stop: bool = False  # the candidate was clearly slower: the rounds stopped early
+    settled: float | None = None  # the rounds stopped because the speedup's interval was this tight
 
 
 def _finite(x: float) -> float | None:
@@ -538,6 +545,8 @@ class Judge:
             if len(attempt.rounds) >= EARLY_ROUNDS and self._running_ratio(attempt) < EARLY_SLOW:
                 attempt.early_stop = True
                 break
+            if r < len(plans) and self._settles(attempt):
+                break
         for r, (_, cand) in enumerate(attempt.rounds):
             if not self._hashes_match(cand, verdict, f"timing round {r}"):
                 return None
@@ -549,6 +558,20 @@ class Judge:
         verdict.kind, verdict.speedup = VerdictKind.TIMEOUT, None
         verdict.message = (f"the evaluation used {self.device_s:.1f} s of device time, over its budget of {self.budget_s:.1f} s "
                            f"({BUDGET_FACTOR:g}x the native kernel's timing): the candidate is far slower than MNN's kernel")  # fmt: skip
+        return True
+
+    def _settles(self, attempt: _Attempt) -> bool:
+        """Whether the rounds so far already give the figure (TimingPlan.settle_ci); records how tight it was. The
+        process count is set by the supervisor's figures alone, and every process looks alike to the candidate (its
+        plan on stdin, its inputs handed over run by run), so no process can know it is one that decides."""
+        n = len(attempt.rounds)
+        if self.timing.settle_ci <= 0 or n < max(self.timing.settle_rounds, 4) or n % 2:
+            return False
+        samples = self._samples(attempt)
+        half = ratio_interval(samples)
+        if half is None or half > self.timing.settle_ci or self._doubt(attempt) > 1.0:
+            return False
+        attempt.settled = half
         return True
 
     def _running_ratio(self, attempt: _Attempt) -> float:
@@ -639,6 +662,8 @@ class Judge:
         verdict.timing_check["device_s"], verdict.timing_check["budget_s"] = round(self.device_s, 3), self.budget_s
         if attempt.early_stop:
             verdict.timing_check["early_stop"] = len(attempt.rounds)
+        if attempt.settled is not None:
+            verdict.timing_check["settled"] = {"rounds": len(attempt.rounds), "ci": round(attempt.settled, 4)}
         if len(attempts) > 1:
             verdict.flags.append("retimed")
         if self.emulated:

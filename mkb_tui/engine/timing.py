@@ -66,6 +66,30 @@ def halves_disagreement(rounds: list[Round]) -> float:
     return abs(ratios[0] - ratios[1]) / min(ratios)
 
 
+# two-sided 95% quantiles of Student's t by degrees of freedom (1..30); beyond, the normal's
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+
+
+def ratio_interval(rounds: list[Round]) -> float | None:
+    """The relative half-width of a 95% interval of the speedup, from the rounds' own ratios (median baseline run /
+    median candidate run of each round; a t interval of their logarithms, so 0.02 means the ratio is known within
+    about +/-2%). Each round is two processes that took turns, so the rounds are the independent samples; runs within
+    a process share its memory layout and are not. None with fewer than three rounds, or a round without times."""
+    logs = []
+    for base, cand in rounds:
+        if not base or not cand:
+            return None
+        b, c = statistics.median(base), statistics.median(cand)
+        if not (b > 0 and c > 0):
+            return None
+        logs.append(math.log(b / c))
+    if len(logs) < 3:
+        return None
+    t = _T95[len(logs) - 2] if len(logs) - 1 <= len(_T95) else 1.96
+    return math.expm1(t * statistics.stdev(logs) / math.sqrt(len(logs)))
+
+
 def timing_doubt(rounds: list[Round]) -> float:
     """At most 1 for a timing that can be trusted: its halves agree within UNSTABLE_HALVES and neither side's IQR /
     median exceeds HIGH_DISPERSION; the further off either is, the larger."""

@@ -16,6 +16,7 @@ from mkb_tui.engine.measure import Judge, TimedModels, TimingPlan
 from mkb_tui.engine.schedule import InputSet
 from mkb_tui.vocabulary.verdicts import Verdict, VerdictKind
 
+FIXED_ROUNDS = TimingPlan(rounds=12, max_rounds=12, settle_ci=0)  # no settling: tests that count processes
 OVERHEAD_MS = 0.05  # the runner's own cost per run (feeding, copying out): the same on both sides
 
 
@@ -75,7 +76,7 @@ def _sets(tmp: Path) -> list[InputSet]:
     return sets
 
 
-def _evaluate(tmp: Path, supervisor_class=None, **kw) -> tuple[Verdict, FakeSupervisor]:
+def _evaluate(tmp: Path, supervisor_class=None, timing: TimingPlan | None = None, **kw) -> tuple[Verdict, FakeSupervisor]:
     sets = _sets(tmp)
     supervisor = (supervisor_class or FakeSupervisor)(sets, **kw)
 
@@ -83,7 +84,7 @@ def _evaluate(tmp: Path, supervisor_class=None, **kw) -> tuple[Verdict, FakeSupe
         raise AssertionError("a channel judge never starts a plan-1 process")
 
     judge = Judge(task_id="t", tolerance=1e-4, sets=sets, models=TimedModels("models/m.mnn", "models/m.mnn"), run=never,
-                  pull=None, timing=TimingPlan(rounds=12, max_rounds=12), threads=1, precision="high", emulated=False,
+                  pull=None, timing=timing or TimingPlan(rounds=12, max_rounds=12), threads=1, precision="high", emulated=False,
                   lenient=False, plausible=10.0, scratch=tmp, rng=random.Random(5), channel=supervisor)  # fmt: skip
     verdict = Verdict("t", VerdictKind.RUNTIME_ERROR)
 
@@ -121,7 +122,7 @@ def test_timed_runs_draw_from_the_secret_pool_only(tmp_path):
     fixed = {f"t/in{i}.mkbt" for i in range(5)}
     (first_side, verification), *timing = supervisor.calls
     assert first_side == "candidate" and fixed <= set(verification)  # the verification holds every fixed seed
-    assert len(timing) >= 20 and not any(fixed & set(sealed) for _, sealed in timing)  # a seed's inputs are public
+    assert len(timing) >= 10 and not any(fixed & set(sealed) for _, sealed in timing)  # a seed's inputs are public
 
 
 def test_wrong_outputs_in_a_timed_run_are_caught_by_the_supervisors_hash(tmp_path):
@@ -208,8 +209,8 @@ def test_a_recheck_disturbed_every_time_confirms_the_lower_figure(tmp_path):
     # 15x, clean; every re-check is disturbed halfway (a loaded CI machine: erf credited nothing at 15.5x, its re-checks
     # 13.5x with their halves apart): every re-check output was compared, both clocks are the supervisor's, so the
     # lower figure is credited and re-verified, never the higher
-    disturbed = {n for start in (14, 26, 38) for n in range(start + 6, start + 12)}
-    verdict, supervisor = _evaluate(tmp_path, _ByProcess, cost=lambda n: 1 / 11 if n in disturbed else 1 / 15)
+    disturbed = {n for start in (14, 26, 38) for n in range(start + 6, start + 12)}  # by process: every round runs
+    verdict, supervisor = _evaluate(tmp_path, _ByProcess, FIXED_ROUNDS, cost=lambda n: 1 / 11 if n in disturbed else 1 / 15)
     assert verdict.kind is VerdictKind.CORRECT and "reverified" in verdict.flags, (verdict.speedup, verdict.flags)
     assert "recheck_disturbed" in verdict.flags and supervisor.seen >= 49, (verdict.flags, supervisor.seen)
     again = verdict.timing_check["reverify_speedup"]
@@ -237,9 +238,45 @@ class _KeepLog(FakeSupervisor):
 
 def test_both_sides_of_a_round_keep_the_same_runs(tmp_path):
     # handing outputs to the supervisor costs the runner: a baseline that kept none timed MNN's own Abs at 0.93x
-    verdict, supervisor = _evaluate(tmp_path, _KeepLog, true=0.5)
+    verdict, supervisor = _evaluate(tmp_path, _KeepLog, FIXED_ROUNDS, true=0.5)
     assert verdict.kind is VerdictKind.CORRECT
     # the two processes of a round run the same plan, either side first (they take turns)
     pairs = [(a, b) for a, b in zip(supervisor.keeps, supervisor.keeps[1:]) if {a[0], b[0]} == {"baseline", "candidate"} and a[1] == b[1]]
     assert len(pairs) >= 12 and any(b[2] for _, b in pairs)
     assert all(a[2] == b[2] for a, b in pairs), [(a[2], b[2]) for a, b in pairs if a[2] != b[2]]
+
+
+def test_a_stable_timing_settles_after_a_few_rounds(tmp_path):
+    # 1% noise per run: the speedup's interval is tight by the eighth round, so the timing stops there with the figure
+    verdict, supervisor = _evaluate(tmp_path, true=0.5)
+    assert verdict.kind is VerdictKind.CORRECT and abs(verdict.speedup - 2.0) < 0.06, verdict.speedup
+    settled = verdict.timing_check["settled"]
+    assert settled["rounds"] == 8 and settled["ci"] <= 0.015 and len(supervisor.calls) == 1 + 2 * 8, (settled, len(supervisor.calls))
+    fixed, _ = _evaluate(tmp_path, timing=FIXED_ROUNDS, true=0.5)  # the same figure as the full twelve rounds
+    assert "settled" not in fixed.timing_check and abs(fixed.speedup - verdict.speedup) < 0.02 * fixed.speedup
+
+
+class _Noisy(FakeSupervisor):
+    """An honest candidate on a busy machine: each of its processes is up to 15% slower or faster than the last."""
+
+    async def __call__(self, side, plan, sealed, keep, max_out):
+        if side == "candidate":
+            self.true = 0.5 * self.rng.uniform(0.85, 1.15)
+        return await super().__call__(side, plan, sealed, keep, max_out)
+
+
+def test_a_noisy_timing_gets_its_full_rounds(tmp_path):
+    verdict, supervisor = _evaluate(tmp_path, _Noisy)
+    assert verdict.kind is VerdictKind.CORRECT and "settled" not in verdict.timing_check, verdict.timing_check
+    assert verdict.timing_rounds == 12 and abs(verdict.speedup - 2.0) < 0.2, (verdict.timing_rounds, verdict.speedup)
+
+
+def test_the_interval_of_a_speedup():
+    from mkb_tui.engine.timing import ratio_interval
+
+    same = [([1.0, 1.0], [0.5, 0.5])] * 6
+    assert ratio_interval(same) == 0.0 and ratio_interval(same[:2]) is None
+    spread = [([1.0], [0.5 * f]) for f in (0.9, 1.1, 0.9, 1.1, 0.9, 1.1)]
+    half = ratio_interval(spread)
+    assert 0.11 < half < 0.13, half  # expm1(t(5) * sd / sqrt(6)) of the logs (+/-0.1 each): about +/-12%
+    assert ratio_interval([([1.0], [0.0])] * 4) is None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -350,7 +351,9 @@ def test_hidden_attacks_are_rejected(pipeline, files, rule, words):
     assert not Path("/tmp/mkb_judge_escape").exists()
 
 
-def test_include_climbing_out_of_the_tree_is_rejected_without_quoting(pipeline, tmp_path):
+def test_include_climbing_out_of_the_tree_is_rejected_without_quoting(pipeline):
+    # not pytest's tmp_path: under xdist it holds "popen-gw0", a banned call's name, which the rules find first
+    tmp_path = Path(tempfile.mkdtemp(prefix="mkb-decoy-"))
     secret = tmp_path / "decoy_secret.h"
     secret.write_text("MKB_DECOY_KEY sk-ant-decoy-0123456789\n")  # not C++: the compile fails quoting it
     files = _abs(FABS, f"#define STR(x) #x\n#define XSTR(x) STR(x)\n#include XSTR({secret})\n")
@@ -358,6 +361,7 @@ def test_include_climbing_out_of_the_tree_is_rejected_without_quoting(pipeline, 
     assert verdict.kind.value == "rejected" and "include: " in verdict.message, verdict.message
     blob = verdict.message + verdict.log + str(verdict.diagnostics)
     assert "decoy_secret.h" in verdict.message and "MKB_DECOY" not in blob and "sk-ant" not in blob and str(tmp_path) not in blob
+    shutil.rmtree(tmp_path)
 
 
 def test_rejection_reaches_the_debugger_like_a_compile_error(pipeline):
