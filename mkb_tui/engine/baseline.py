@@ -21,6 +21,8 @@ RUNNER_SRC = Path(__file__).resolve().parent / "runner_src" / "mkb_runner.cpp"
 # every relocation done at load, then read-only (full RELRO): the runner's own calls (memcpy, operator new...) cannot be
 # redirected by a candidate library writing over its GOT, as its clock pointer cannot (mkb_runner.cpp)
 RUNNER_LINK_FLAGS = ("-Wl,-z,relro,-z,now",)
+# the dynamic runner loads a candidate's plug-in (engine/plugin.py); a static one cannot dlopen
+DYNAMIC_RUNNER_DEFINES = ("-DMKB_PLUGINS",)
 
 _locks: dict[str, asyncio.Lock] = {}
 
@@ -38,6 +40,7 @@ def runner_tag() -> str:
     digest = hashlib.sha256()
     for path in sorted(RUNNER_SRC.parent.iterdir()):  # the .cpp and the headers beside it (mkb_lockdown.h)
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update("\0".join(DYNAMIC_RUNNER_DEFINES).encode())
     return digest.hexdigest()[:12]
 
 
@@ -71,7 +74,7 @@ async def ensure_baseline(mnn: MnnInfo, target: Target, *, timeout: float = 3600
                 failed = await link_static_runner(mnn, target, build_dir, runner)
             else:
                 tmp = _temp_name(runner)
-                argv = [target.compiler, "-O2", "-std=c++11", f"-I{mnn.root / 'include'}", str(RUNNER_SRC), "-o", str(tmp),
+                argv = [target.compiler, "-O2", "-std=c++11", *DYNAMIC_RUNNER_DEFINES, f"-I{mnn.root / 'include'}", str(RUNNER_SRC), "-o", str(tmp),
                         f"-L{build_dir}", "-lMNN", "-lpthread", "-ldl", *RUNNER_LINK_FLAGS]  # fmt: skip
                 proc = await run_limited(argv, cwd=runner.parent, timeout=600, limits=builder.BUILD_LIMITS)
                 failed = None if proc.returncode == 0 else proc.stderr

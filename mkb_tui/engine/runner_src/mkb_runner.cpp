@@ -66,6 +66,11 @@
 extern "C" long mkb_candidate_creations() __attribute__((weak));
 extern "C" long mkb_candidate_executions() __attribute__((weak));
 extern "C" long mkb_candidate_nulls() __attribute__((weak));
+// The slot of a slot-able library (engine/plugin_src/mkb_slot_host.cpp): the candidate as a plug-in fills it.
+extern "C" int mkb_slot_fill(const char* op, const char* subtype, void* creator) __attribute__((weak));
+#ifdef MKB_PLUGINS
+#include <dlfcn.h>
+#endif
 
 namespace {
 
@@ -528,8 +533,11 @@ HostTensor fromHost(const std::string& name, MNN::Tensor* host) {
 }
 
 
+bool gPluginLoaded = false;
+
 void proof(Json& j) {
-    if (mkb_candidate_creations)
+    // a slot-able library counts for a plug-in only; a workspace's library (no slot) for its compiled-in candidate
+    if (mkb_candidate_creations && (gPluginLoaded || !mkb_slot_fill))
         j.raw(",\"candidate_proof\":{\"creations\":").num(mkb_candidate_creations())
          .raw(",\"executions\":").num(mkb_candidate_executions ? mkb_candidate_executions() : 0L)
          .raw(",\"nulls\":").num(mkb_candidate_nulls ? mkb_candidate_nulls() : 0L).raw("}");
@@ -1027,6 +1035,46 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
 
 }  // namespace
 
+// The candidate as a plug-in (engine/plugin.py): the harness names its shared object in MKB_PLUGIN and the task's
+// slot in MKB_SLOT ("OpType" or "OpType/SUBTYPE"). It is loaded before any session exists, local to itself
+// (RTLD_LOCAL: nothing it defines replaces a symbol of the runner or of MNN), and its one creator fills the library's
+// slot. Its code first runs in mkb_plugin_creator (constructing its creator), after the plan was read.
+bool loadPlugin(std::string& err) {
+    const char* path = getenv("MKB_PLUGIN");
+    if (path == nullptr || *path == 0) return true;
+#ifdef MKB_PLUGINS
+    if (!mkb_slot_fill) {
+        err = "a plug-in needs the slot-able MNN library (this one has no slot)";
+        return false;
+    }
+    std::string slot = getenv("MKB_SLOT") ? getenv("MKB_SLOT") : "";
+    size_t cut = slot.find('/');
+    std::string op = slot.substr(0, cut), subtype = cut == std::string::npos ? "" : slot.substr(cut + 1);
+    void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+        const char* why = dlerror();
+        err = std::string("cannot load the candidate's shared object: ") + (why ? why : "?");
+        return false;
+    }
+    typedef void* (*MakeCreator)();
+    MakeCreator make = reinterpret_cast<MakeCreator>(dlsym(handle, "mkb_plugin_creator"));
+    if (make == nullptr) {
+        err = "the candidate's shared object has no creator (mkb_plugin_creator)";
+        return false;
+    }
+    int rc = mkb_slot_fill(op.c_str(), subtype.c_str(), make());
+    if (rc != 0) {
+        err = "the slot refused the candidate's creator (" + std::to_string(rc) + ") for " + slot;
+        return false;
+    }
+    gPluginLoaded = true;
+    return true;
+#else
+    err = "this runner cannot load plug-ins (a static build)";
+    return false;
+#endif
+}
+
 int runMain(int argc, char** argv) {
     if (argc != 1) return fail("usage: mkb_runner < PLAN (the plan comes on stdin; no arguments)");
     Plan plan;
@@ -1059,6 +1107,7 @@ int runMain(int argc, char** argv) {
         if (!readTensors(plan.inputs[i].c_str(), sets[i], err)) return fail(err);
         if (sets[i].size() != sets[0].size()) return fail("input sets differ in their number of tensors");
     }
+    if (!loadPlugin(err)) return fail(err);
     MNN::ScheduleConfig config;
     config.type = MNN_FORWARD_CPU;
     config.numThread = plan.threads;
