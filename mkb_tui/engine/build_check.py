@@ -150,9 +150,11 @@ async def _ninja_deps(build_dir: Path, obj: Path) -> list[str]:
 
 
 def source_findings(judged: JudgedSource, text: str, slot: Slot, *, src: Path, build_dir: Path, compiler: str,
-                    oracle: bool, extra_deps: list[str] = ()) -> list[Finding]:  # fmt: skip
-    """Rules on the preprocessed translation unit: the candidate's own lines after expansion, and every file read."""
-    tree = os.path.realpath(src)
+                    oracle: bool, extra_deps: list[str] = (), mnn_tree: Path | None = None) -> list[Finding]:  # fmt: skip
+    """Rules on the preprocessed translation unit: the candidate's own lines after expansion, and every file read.
+    `mnn_tree`: where MNN's headers are when the candidate's files are not in an MNN tree (a plug-in's lane)."""
+    mnn_src = mnn_tree or src
+    tree = os.path.realpath(mnn_src)
     candidate_paths = {os.path.realpath(src / rel): rel for rel in slot.all_files}
 
     system = system_include_dirs(compiler)
@@ -171,13 +173,13 @@ def source_findings(judged: JudgedSource, text: str, slot: Slot, *, src: Path, b
         return os.path.realpath(full) if os.path.islink(full) else full
 
     tu = preprocessed_check.parse_ii(text, set(candidate_paths), resolve)
-    native = native_names(slot) | native_table_members(slot, src) if slot.mechanism in ("cpu", "combiner") and not oracle else set()
+    native = native_names(slot) | native_table_members(slot, mnn_src) if slot.mechanism in ("cpu", "combiner") and not oracle else set()
     findings = preprocessed_check.line_findings(tu, BANNED_CALLS, native, candidate_paths)
     findings += preprocessed_check.pragma_findings(tu, candidate_paths)
     # the precompiled prelude (engine/prelude.py: pristine MNN headers the harness force-includes) is seen as text
     # when GCC cannot use its precompiled form
-    allowed_roots = (tree, os.path.realpath(src.parent / "prelude"), *system)
-    native_files = {os.path.realpath(src / p) for p in slot.native_files} if not oracle and slot.mechanism != "geometry" else set()
+    allowed_roots = (tree, os.path.realpath(mnn_src.parent / "prelude"), *system)
+    native_files = {os.path.realpath(mnn_src / p) for p in slot.native_files} if not oracle and slot.mechanism != "geometry" else set()
     direct = {child: (candidate_paths[parent], line) for parent, line, child in tu.direct_includes}
     seen: set[str] = set()
     for path in [*tu.files, *(resolve(d) for d in extra_deps)]:
@@ -200,7 +202,7 @@ def source_findings(judged: JudgedSource, text: str, slot: Slot, *, src: Path, b
 _MISSING = re.compile(r"^(?P<path>.+?): No such file or directory$")
 
 
-def unreachable_includes(diagnostics: list, src: Path) -> list[Finding]:
+def unreachable_includes(diagnostics: list, src: Path, mnn_tree: Path | None = None) -> list[Finding]:
     """Includes that failed because they name a file outside the MNN tree and the toolchain: the compile sandbox shows
     the compiler nothing else, so such a build fails before any translation unit exists to judge. Said as the same
     rule (`include`), with the path shown as a finding may show it."""
@@ -213,7 +215,7 @@ def unreachable_includes(diagnostics: list, src: Path) -> list[Finding]:
         name = m.group("path")
         including = os.path.dirname(os.path.join(tree, d.file))
         path = os.path.normpath(name if os.path.isabs(name) else os.path.join(including, name))
-        if not _under(path, (tree, "/usr")):
+        if not _under(path, (tree, "/usr", *((os.path.realpath(mnn_tree),) if mnn_tree else ()))):
             findings.append(Finding("include", f"includes a file outside the MNN tree and the toolchain ({_shown(path, tree)})", d.file, d.line))
     return findings
 
@@ -251,7 +253,7 @@ def read_unit(ii: Path, limit: int | None = None) -> str | None:
 
 
 async def judge_preprocessed(sources: list[JudgedSource], slot: Slot, *, src: Path, build_dir: Path, compiler: str,
-                             oracle: bool, built: bool) -> list[Finding] | None:  # fmt: skip
+                             oracle: bool, built: bool, mnn_tree: Path | None = None) -> list[Finding] | None:  # fmt: skip
     """Findings on what the preprocessor produced; None when there is no translation unit to judge (the build
     failed before preprocessing ended)."""
     findings: list[Finding] = []
@@ -269,7 +271,7 @@ async def judge_preprocessed(sources: list[JudgedSource], slot: Slot, *, src: Pa
                                             f"{MAX_UNIT_BYTES >> 20} MiB (the judge does not read it)", judged.rel))  # fmt: skip
             continue
         findings += await asyncio.to_thread(source_findings, judged, text, slot, src=src, build_dir=build_dir, compiler=compiler,
-                                            oracle=oracle, extra_deps=deps)  # fmt: skip
+                                            oracle=oracle, extra_deps=deps, mnn_tree=mnn_tree)  # fmt: skip
     return findings if judged_any or findings else None
 
 

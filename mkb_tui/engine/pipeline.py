@@ -32,6 +32,7 @@ from mkb_tui.engine.measure import Judge, TimedModels, TimingPlan  # noqa: F401 
 from mkb_tui.engine.schedule import InputSet
 from mkb_tui.engine.toolchain import get_target
 from mkb_tui.engine.workspace import WorkspacePool
+from mkb_tui.engine import plugin as pluginlib
 from mkb_tui.errors import DeviceError, MkbError
 from mkb_tui.paths import cache_dir
 from mkb_tui.vocabulary.verdicts import KernelCandidate, Verdict, VerdictKind
@@ -52,6 +53,7 @@ class Pipeline:
         run_timeout: float = 60.0,
         build_timeout: float = 900.0,
         workspace_name: str = "",
+        plugins: bool | None = None,
     ) -> None:
         self.mnn = mnn or require_mnn()
         self.device = device
@@ -60,6 +62,13 @@ class Pipeline:
         self.threads = threads
         self.precision = precision
         self.pool = WorkspacePool(self.mnn, self.target, workspaces, workspace_name)
+        # CPU candidates as plug-ins into the slot-able library (engine/plugin.py): opt-in (MKB_PLUGINS=1) until every
+        # defence of the judge is proved on that path
+        wanted = os.environ.get("MKB_PLUGINS") == "1" if plugins is None else plugins
+        self.plugins = wanted and pluginlib.available(self.target)
+        self.slotable = pluginlib.SlotableLibrary(self.mnn, self.target)
+        self.lanes = pluginlib.Lanes(self.mnn.home / f"lanes-{self.target.name}")
+        self._slotable_ready = False
         # emulated timings never count: a short A/B run only shows them, and keeps qemu runs cheap
         self.timing = timing or (TimingPlan(rounds=2, warmup=1, runs=2, extra=2, max_rounds=2) if device.emulated else TimingPlan())
         self.run_timeout = run_timeout
@@ -140,6 +149,9 @@ class Pipeline:
                 return
         with verdict.phase("baseline"):
             base = await self.baseline()
+        if self.plugins and slot.mechanism == "cpu":
+            await self._as_plugin(task, slot, candidate, base, verdict, say, oracle=not static)
+            return
         with verdict.phase("acquire"):
             ws = await self.pool.acquire()
         try:
@@ -200,6 +212,51 @@ class Pipeline:
             say("waiting for the device")
             async with self._device_turn(verdict):
                 await self._run(task, slot, base, base.build_dir, verdict, say, candidate_model=model)
+
+    async def _as_plugin(self, task, slot, candidate, base, verdict, say, *, oracle: bool = False) -> None:
+        """A CPU candidate as one shared object in a lane, loaded by the runner into the slot-able library."""
+        if not self._slotable_ready:
+            say("building the slot-able MNN library (once per MNN release)" if not self.slotable.ready() else "building")
+            with verdict.phase("slotable"):
+                made = await self.slotable.ensure()
+            if not made.ok:
+                raise MkbError(f"the slot-able MNN build failed: {made.log.strip().splitlines()[-1] if made.log.strip() else 'no log'}")
+            self._slotable_ready = True
+        lane = self.lanes.acquire()
+        try:
+            with verdict.phase("place"):
+                lane.place(pluginlib.plugin_files(slot, candidate))
+            judged = [build_check.JudgedSource(slotlib.CANDIDATE_CPP, lane.src / slotlib.CANDIDATE_CPP, lane.build_dir / pluginlib.PLUGIN_OBJECT)]
+            build_check.drop_stale(judged)
+            say("building")
+            with verdict.phase("build"):
+                async with self._device_turn(verdict) if self._builds_wait_for_runs else nullcontext():
+                    built = await lane.build(self.slotable, self.target, build_check.judge_env(judged), self.build_timeout)
+            verdict.log = built.log[-20000:]
+            with verdict.phase("static"):
+                findings = await build_check.judge_preprocessed(judged, slot, src=lane.src, build_dir=lane.build_dir,
+                                                                compiler=self.target.compiler, oracle=oracle, built=built.ok,
+                                                                mnn_tree=self.slotable.src)  # fmt: skip
+            if not findings and not built.ok:
+                findings = build_check.unreachable_includes(built.diagnostics, lane.src, mnn_tree=self.slotable.src)
+            if not findings and built.ok:
+                with verdict.phase("object"):
+                    findings = await build_check.judge_objects(judged, slot, compiler=self.target.compiler,
+                                                               pristine_build=self.slotable.build_dir, oracle=oracle,
+                                                               lib=lane.plugin, pristine_lib=self.slotable.library)  # fmt: skip
+            if findings:
+                reject(verdict, findings)
+                return
+            if not built.ok:
+                verdict.kind = VerdictKind.COMPILE_ERROR if not built.timed_out else VerdictKind.TIMEOUT
+                verdict.diagnostics = [d for d in built.diagnostics if d.severity in ("error", "fatal error")] or built.diagnostics
+                verdict.message = "build timed out" if built.timed_out else _first_error(built)
+                return
+            say("waiting for the device")
+            async with self._device_turn(verdict):
+                await self._run(task, slot, base, self.slotable.build_dir, verdict, say, plugin=(lane.plugin, pluginlib.slot_env(slot)))
+        finally:
+            self.lanes.release(lane)
 
     @asynccontextmanager
     async def _device_turn(self, verdict: Verdict) -> AsyncIterator[None]:
@@ -341,11 +398,12 @@ class Pipeline:
         await self.device.push(files)
         return models, sets
 
-    async def _runner(self, base: Baseline, lib_dir: Path, timeout: float, stdin: str, channel: tuple | None = None) -> ProcResult:
+    async def _runner(self, base: Baseline, lib_dir: Path, timeout: float, stdin: str, channel: tuple | None = None,
+                      plugin: tuple[Path, str] | None = None, side: str = "") -> ProcResult:
         """One runner process on the library in lib_dir; its plan goes on stdin, so every process has the same argv.
         The runner and its library are pushed into the device first: a contained run sees nothing else. `channel`:
         (input set per run, runs kept, most output bytes) of a plan-2 process."""
-        side = "baseline" if lib_dir == base.build_dir else "candidate"
+        side = side or ("baseline" if lib_dir == base.build_dir else "candidate")
 
         async def run(argv: list[str], env: dict[str, str] | None = None) -> ProcResult:
             if channel is None:
@@ -354,6 +412,14 @@ class Pipeline:
             return await self.device.run_channel(argv, timeout=timeout, stdin=stdin.encode(), sets=sealed, keep=keep,
                                                  max_out=max_out, env=env)  # fmt: skip
 
+        if plugin is not None:  # both sides on the slot-able library; the candidate's side with its plug-in
+            files = {"bin/mkb_runner": base.runner, "lib/slotable/libMNN.so": self.slotable.library}
+            env = {"LD_LIBRARY_PATH": "lib/slotable"}
+            if side == "candidate":
+                files["lib/plugin/mkb_plugin.so"] = plugin[0]
+                env |= {"MKB_PLUGIN": "lib/plugin/mkb_plugin.so", "MKB_SLOT": plugin[1]}
+            await self.device.push(files)
+            return await run(["bin/mkb_runner"], env)
         if not self.target.static:  # one runner; the library under test comes from LD_LIBRARY_PATH
             await self.device.push({"bin/mkb_runner": base.runner, f"lib/{side}/libMNN.so": lib_dir / "libMNN.so"})
             return await run(["bin/mkb_runner"], {"LD_LIBRARY_PATH": f"lib/{side}"})
@@ -373,7 +439,7 @@ class Pipeline:
         return None
 
     async def _run(self, task: Task, slot: slotlib.Slot, base: Baseline, lib_dir: Path, verdict: Verdict, say: Progress,
-                   candidate_model: Path | None = None) -> None:
+                   candidate_model: Path | None = None, plugin: tuple[Path, str] | None = None) -> None:
         """Verify and time (mkb_tui.engine.measure). A cpu/geometry candidate is a library (lib_dir) running the task's
         model; a combiner candidate is a model (candidate_model) running on the pristine library."""
         say("verifying")
@@ -381,9 +447,13 @@ class Pipeline:
             models, sets = await self._push_case(task, candidate_model)
 
         async def run(side: str, plan: str) -> ProcResult:
+            if plugin is not None:
+                return await self._runner(base, lib_dir, self.run_timeout, plan, plugin=plugin, side=side)
             return await self._runner(base, base.build_dir if side == "baseline" else lib_dir, self.run_timeout, plan)
 
         async def run_channel(side: str, plan: str, sealed: list[str], keep: list[int], max_out: int) -> ProcResult:
+            if plugin is not None:
+                return await self._runner(base, lib_dir, self.run_timeout, plan, (sealed, keep, max_out), plugin=plugin, side=side)
             return await self._runner(base, base.build_dir if side == "baseline" else lib_dir, self.run_timeout, plan,
                                       (sealed, keep, max_out))  # fmt: skip
 

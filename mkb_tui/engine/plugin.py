@@ -137,7 +137,7 @@ def plugin_registration_rewrite(text: str, op: str) -> tuple[str, bool]:
     """The candidate's registration of `op` becomes the plug-in's one exported function (same line)."""
     pattern = re.compile(r"^([ \t]*)" + _REGISTER.format(op=op), re.M)
     new, count = pattern.subn(
-        lambda m: f'{m.group(1)}extern "C" __attribute__((visibility("default"))) void* mkb_plugin_creator() '
+        lambda m: f'{m.group(1)}extern "C" void* mkb_plugin_creator() '
         f"{{ static {m.group(2)} mkb_creator; return static_cast<CPUBackend::Creator*>(&mkb_creator); }}",
         text,
         count=1,

@@ -1,0 +1,154 @@
+"""CPU candidates as plug-ins (engine/plugin.py): one shared object in a lane, loaded by the runner into the slot-able
+MNN library, judged by the same checks as a workspace build."""
+
+import asyncio
+import os
+
+import pytest
+
+from tests.mnn_fixtures import credited, evaluate, noisy
+
+ABS_BODY = """
+#include "backend/cpu/CPUBackend.hpp"
+#include "core/Execution.hpp"
+#include "core/Macro.h"
+#include <cmath>
+namespace MNN {
+class MyAbs : public Execution {
+public:
+    explicit MyAbs(Backend* b) : Execution(b) {}
+    ErrorCode onExecute(const std::vector<Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+        const float* src = inputs[0]->host<float>();
+        float* dst = outputs[0]->host<float>();
+        const int n = inputs[0]->elementSize();
+        for (int i = 0; i < n; ++i) dst[i] = %s;
+        return NO_ERROR;
+    }
+};
+class MyAbsCreator : public CPUBackend::Creator {
+public:
+    Execution* onCreate(const std::vector<Tensor*>& inputs, const std::vector<Tensor*>& outputs, const MNN::Op* op,
+                        Backend* backend) const override {
+        return new MyAbs(backend);
+    }
+};
+REGISTER_CPU_OP_CREATOR(MyAbsCreator, OpType_UnaryOp);
+}  // namespace MNN
+"""
+CPP = "source/backend/cpu/MKBCandidate.cpp"
+
+
+# ------------------------------------------------------------------------------------------ pure parts
+
+
+def test_the_registration_becomes_the_one_exported_creator_on_its_line():
+    from mkb_tui.engine.plugin import plugin_registration_rewrite
+
+    text = "a\n  REGISTER_CPU_OP_CREATOR(MyCreator, OpType_UnaryOp);\nb\n"
+    new, ok = plugin_registration_rewrite(text, "UnaryOp")
+    assert ok and new.count("\n") == text.count("\n")
+    assert 'extern "C" void* mkb_plugin_creator()' in new and "static MyCreator mkb_creator" in new
+    assert "visibility" not in new  # the judge refuses linkage attributes on a candidate's lines
+    assert plugin_registration_rewrite(text, "Softmax") == (text, False)
+
+
+def test_the_slot_names_a_sub_type_only_for_the_ops_routed_by_one():
+    from mkb_tui.engine.plugin import slot_env
+    from mkb_tui.engine.slots import Slot
+
+    assert slot_env(Slot("t", "cpu", "UnaryOp", "ABS", ())) == "UnaryOp/ABS"
+    assert slot_env(Slot("t", "cpu", "Softmax", None, ())) == "Softmax"
+    assert slot_env(Slot("t", "cpu", "MatMul", "X", ())) == "MatMul"
+
+
+def test_the_slotable_edits_keep_every_line_number(tmp_path):
+    from mkb_tui.engine.plugin import SLOT_HOST, slotable_edits
+
+    (tmp_path / "source/backend/cpu").mkdir(parents=True)
+    cmake = "if(X)\nELSE()\n    set(MNN_HIDDEN TRUE)\nENDIF()\n"
+    backend = "namespace MNN {\nbool CPUBackend::addCreator(OpType t, Creator* c) {\n    return true;\n}\n}\n"
+    (tmp_path / "CMakeLists.txt").write_text(cmake)
+    (tmp_path / "source/backend/cpu/CPUBackend.cpp").write_text(backend)
+    edits = slotable_edits(tmp_path)
+    assert "set(MNN_HIDDEN FALSE)" in edits["CMakeLists.txt"] and edits["CMakeLists.txt"].count("\n") == cmake.count("\n")
+    hooked = edits["source/backend/cpu/CPUBackend.cpp"]
+    assert "c = mkbSlotWrap(t, c);" in hooked and hooked.count("\n") == backend.count("\n")
+    assert "mkb_slot_fill" in edits[SLOT_HOST]
+    (tmp_path / "source/backend/cpu/CPUBackend.cpp").write_text("bool CPUBackend::addCreator(OpType t) {}\n")
+    with pytest.raises(RuntimeError):
+        slotable_edits(tmp_path)
+
+
+# ------------------------------------------------------------------------------------------ on the real library
+
+
+@pytest.fixture(scope="module")
+def plugin_pipeline(mnn):
+    from mkb_tui.device import open_device
+    from mkb_tui.engine.pipeline import Pipeline, TimingPlan
+
+    pipe = Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=4, max_rounds=4), run_timeout=20, plugins=True)
+    if not pipe.plugins:
+        pytest.skip("plug-ins need the dynamic host runner")
+    return pipe
+
+
+@pytest.mark.parametrize("task_id", ["abs", "softmax_lastdim", "layernorm_bert"])
+def test_the_oracle_through_the_plugin_is_correct_and_times_near_one(plugin_pipeline, task_id):
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.engine.slots import native_candidate
+
+    task = get_task(task_id)
+    for _ in range(3):
+        verdict = evaluate(plugin_pipeline, task_id, native_candidate(task, plugin_pipeline.mnn.root).files, static=False)
+        assert verdict.kind.value == "correct", (verdict.message, verdict.log[-2000:])
+        assert "build" in verdict.phases and "acquire" not in verdict.phases  # a lane, no workspace
+        if not noisy(verdict) and 0.9 < verdict.speedup < 1.1:
+            break
+    assert 0.9 < verdict.speedup < 1.1, verdict.speedup  # 1.00 +/- 0.05 is judged by `mkb-tui oracle`
+    lane = plugin_pipeline.lanes.root / "lane-0" / "build" / "mkb_plugin.so"
+    assert lane.exists() and lane.stat().st_size < 1 << 20  # the candidate's object alone, not a library of MNN
+
+
+def test_an_honest_plugin_is_credited_and_its_proof_comes_from_the_library(plugin_pipeline):
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: ABS_BODY % "std::fabs(src[i])"})
+    assert verdict.kind.value == "correct", (verdict.message, verdict.log[-2000:])
+    assert verdict.speedup is not None and (credited(verdict) is not None or noisy(verdict))
+
+
+def test_a_wrong_plugin_is_wrong_output(plugin_pipeline):
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: ABS_BODY % "src[i]"})
+    assert verdict.kind.value == "wrong_output", verdict.message
+
+
+def test_a_plugin_that_calls_the_native_kernel_is_refused(plugin_pipeline):
+    # the slot-able library exports MNN's internals; the candidate still may not reach the op's own kernel
+    body = ABS_BODY.replace("return new MyAbs(backend);", "extern Execution* mkbNative(Backend*); return new MyAbs(backend);")
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: body.replace("%s", "std::fabs(src[i])") + """
+namespace MNN { class CPUUnary : public Execution { public: CPUUnary(Backend* b, MNNUnaryExecute proc, MNNUnaryExecuteInt8 procInt8, const Op* op); }; }
+namespace MNN { Execution* mkbNative(Backend* b) { return new CPUUnary(b, nullptr, nullptr, nullptr); } }
+"""})
+    assert verdict.kind.value == "rejected" and "native" in verdict.message, (verdict.kind, verdict.message)
+
+
+@pytest.mark.parametrize("pasted", [False, True])
+def test_a_plugin_exporting_a_runtime_symbol_is_refused(plugin_pipeline, pasted):
+    # pasted: the name is made by the preprocessor, so only the checks after the build (the translation unit, the
+    # object and the shared object's exports) can see it
+    name = "MKB_CAT(clock_, gettime)" if pasted else "clock_gettime"
+    body = (ABS_BODY % "std::fabs(src[i])") + f'\n#define MKB_CAT(a, b) a##b\nextern "C" int {name}(int, void*) {{ return 0; }}\n'
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: body})
+    assert verdict.kind.value == "rejected" and "clock_gettime" in verdict.message, (verdict.kind, verdict.message)
+    assert ("build" in verdict.phases) == pasted
+
+
+def test_a_compile_error_is_said_on_the_candidates_file(plugin_pipeline):
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: (ABS_BODY % "std::fabs(src[i])").replace("return NO_ERROR;", "return NO_ERRROR;")})
+    assert verdict.kind.value == "compile_error", verdict.message
+    assert any(d.file == CPP for d in verdict.diagnostics), verdict.diagnostics
+
+
+def test_an_unresolved_name_fails_at_link_not_on_the_device(plugin_pipeline):
+    body = (ABS_BODY % "mkbMissing(src[i])").replace("namespace MNN {\nclass MyAbs", "float mkbMissing(float);\nnamespace MNN {\nclass MyAbs")
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: body})
+    assert verdict.kind.value in ("compile_error", "rejected"), (verdict.kind, verdict.message)
