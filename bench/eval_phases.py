@@ -7,7 +7,10 @@ time and each phase (seconds). --as-before touches LayerNorm's native file and t
 evaluation, as the placement did before it kept unchanged files (ninja then compiled all three): the same machine
 state, with and without that fix.
 
-    .venv/bin/python bench/eval_phases.py [--repeats 3] [--device local] [--as-before]
+--plugins evaluates each candidate as a plug-in (MKB_PLUGINS=1: one object in a lane, loaded into the slot-able
+library) instead of relinking a workspace; it prints both paths' figures when given as --plugins both.
+
+    .venv/bin/python bench/eval_phases.py [--repeats 3] [--device local] [--as-before] [--plugins off|on|both]
 """
 
 from __future__ import annotations
@@ -52,14 +55,14 @@ def touch_placed(task: str) -> None:
             os.utime(src / rel)
 
 
-def eval_once(task: str, text: str, device: str, folder: Path, as_before: bool = False) -> dict:
+def eval_once(task: str, text: str, device: str, folder: Path, as_before: bool = False, plugins: bool = False) -> dict:
     if as_before:
         touch_placed(task)
     kernel = folder / "MKBCandidate.cpp"
     kernel.write_text(text)
     argv = [sys.executable, "-m", "mkb_tui", "eval", "--task", task, "--kernel", str(kernel), "--device", device, "--json"]
     started = time.monotonic()
-    out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=1800)
+    out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "MKB_PLUGINS": "1" if plugins else "0"}, timeout=1800)
     wall = time.monotonic() - started
     data = json.loads(out.stdout)
     if data["verdict"] != "correct":
@@ -79,19 +82,26 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="local")
     parser.add_argument("--as-before", action="store_true", help="rewrite the unchanged placed files, as before the fix")
+    parser.add_argument("--plugins", choices=("off", "on", "both"), default="off")
     args = parser.parse_args()
+    for plugins in {"off": [False], "on": [True], "both": [False, True]}[args.plugins]:
+        measure(args, plugins)
+
+
+def measure(args, plugins: bool) -> None:
     same, changed = [], []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         base = int(time.time()) % 100000  # texts never seen before: no object cache answers for them
-        eval_once("layernorm_bert", layernorm(base), args.device, folder)  # warm: the workspace holds LayerNorm's slot
+        eval_once("layernorm_bert", layernorm(base), args.device, folder, plugins=plugins)  # warm: the slot is LayerNorm's
         for r in range(args.repeats):
-            same.append(eval_once("layernorm_bert", layernorm(base + 1 + r), args.device, folder, args.as_before))
+            same.append(eval_once("layernorm_bert", layernorm(base + 1 + r), args.device, folder, args.as_before, plugins))
         for r in range(args.repeats):
-            eval_once("abs", abs_kernel(base + r), args.device, folder)
-            changed.append(eval_once("layernorm_bert", layernorm(base + 100 + r), args.device, folder, args.as_before))
-    show("second LayerNorm candidate, same task", same)
-    show("LayerNorm candidate after an Abs candidate (task changed)", changed)
+            eval_once("abs", abs_kernel(base + r), args.device, folder, plugins=plugins)
+            changed.append(eval_once("layernorm_bert", layernorm(base + 100 + r), args.device, folder, args.as_before, plugins))
+    path = "plug-in" if plugins else "workspace"
+    show(f"[{path}] second LayerNorm candidate, same task", same)
+    show(f"[{path}] LayerNorm candidate after an Abs candidate (task changed)", changed)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.mnn_fixtures import mnn, pipeline  # noqa: F401 - fixtures
+from tests.mnn_fixtures import mnn, pipeline, workspace_pipeline  # noqa: F401 - fixtures
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -28,6 +28,16 @@ def pipeline(mnn):
     return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=4, max_rounds=4), run_timeout=20)
 
 
+@pytest.fixture(scope="session")
+def workspace_pipeline(mnn):
+    """The same on the workspace path (the candidate compiled into a copy of MNN's tree and the library relinked): what
+    static runners (qemu, phones), geometry and combiner tasks and MKB_PLUGINS=0 take."""
+    from mkb_tui.device import open_device
+    from mkb_tui.engine.pipeline import Pipeline, TimingPlan
+
+    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=4, max_rounds=4), run_timeout=20, plugins=False)
+
+
 def evaluate(pipeline, task_id: str, files: dict[str, str] | None = None, *, answer: str | None = None, static: bool = True):
     from mkb_tui.bench.tasks import get_task
     from mkb_tui.engine.answer import parse_answer

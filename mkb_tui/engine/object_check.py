@@ -77,7 +77,7 @@ COMBINER_MNN_ALLOWED = {"Executor", "ExecutorScope"}
 MNN_ALLOWED_FROM_DENIED = re.compile(r"ThreadPool7enqueue")  # MNN_CONCURRENCY_BEGIN/END: the pool, not its set-up
 MNN_DENIED_NAMES = re.compile(r"(MNNFile|MNNCreateFile|MNNOpenFile|MNNReadFile|MNNWriteFile|MNNMmap|MNNUnmap|MNNRemoveFile|"
                               r"MNNSetFileOffset|MNNGetFileSize|MNNDir|MNNCreateDir|MNNGetCurrentPid|MNNSetSchedAffinity|"
-                              r"MNNGetCPUMask|FileLoader|AutoTime|5Timer|addCreator|mkb_|mkbRegister|OnnxExtraManager4find|"
+                              r"MNNGetCPUMask|FileLoader|AutoTime|5Timer|addCreator|8gCreator|mkb_|mkbRegister|mkbSlot|OnnxExtraManager4find|"
                               r"createFromFile|createFromBuffer|setCacheFile|updateCacheFile|RuntimeManager|Variable4load|Variable4save|"
                               r"Variable7loadMap|Module4load|"
                               r"WorkerThread|ThreadPool4init|ThreadPool7destroy|ThreadPool6active|ThreadPool8deactive)")  # fmt: skip

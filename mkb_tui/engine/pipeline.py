@@ -62,9 +62,9 @@ class Pipeline:
         self.threads = threads
         self.precision = precision
         self.pool = WorkspacePool(self.mnn, self.target, workspaces, workspace_name)
-        # CPU candidates as plug-ins into the slot-able library (engine/plugin.py): opt-in (MKB_PLUGINS=1) until every
-        # defence of the judge is proved on that path
-        wanted = os.environ.get("MKB_PLUGINS") == "1" if plugins is None else plugins
+        # CPU candidates as plug-ins into the slot-able library (engine/plugin.py) wherever the runner can load one (the
+        # host); MKB_PLUGINS=0 relinks a workspace instead, the path static runners, geometry and combiner tasks take
+        wanted = os.environ.get("MKB_PLUGINS", "1") != "0" if plugins is None else plugins
         self.plugins = wanted and pluginlib.available(self.target)
         self.slotable = pluginlib.SlotableLibrary(self.mnn, self.target)
         self.lanes = pluginlib.Lanes(self.mnn.home / f"lanes-{self.target.name}")
@@ -254,7 +254,25 @@ class Pipeline:
                 return
             say("waiting for the device")
             async with self._device_turn(verdict):
-                await self._run(task, slot, base, self.slotable.build_dir, verdict, say, plugin=(lane.plugin, pluginlib.slot_env(slot)))
+                # candidate code runs from here on: what it could write if its containment failed is held to this state
+                sealed = pluginlib.RunSeal.of(lane.root, lane.prelude_dir, self.slotable.build_dir)
+                try:
+                    await self._run(task, slot, base, self.slotable.build_dir, verdict, say, plugin=(lane.plugin, pluginlib.slot_env(slot)))
+                finally:
+                    with verdict.phase("restore"):
+                        left = await asyncio.to_thread(self.slotable.workspace.check)  # its source tree
+                        broken = await asyncio.to_thread(sealed.broken)
+                        if broken:
+                            await asyncio.to_thread(sealed.discard)
+                            self._slotable_ready = False  # the library may be gone: the next evaluation makes it again
+                    if left.damaged or broken:
+                        # an honest kernel writes no file: one that did escaped the checks and the sandbox
+                        verdict.kind, verdict.speedup = VerdictKind.REJECTED, None
+                        what = "; ".join(filter(None, [left.summary("the slot-able library"),
+                                                       f"its lane, prelude or library: {len(broken)} file(s) changed ({', '.join(broken[:5])}), removed"
+                                                       if broken else ""]))  # fmt: skip
+                        verdict.message = "the candidate's processes changed the harness's files (put back): " + what
+                        verdict.flags.append("workspace_restored")
         finally:
             self.lanes.release(lane)
 

@@ -30,7 +30,9 @@ import shlex
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mkb_tui.device.base import remove_entry
 from mkb_tui.engine import build as builder
+from mkb_tui.engine import tree_guard as guard
 from mkb_tui.engine.concurrency import build_cpus
 from mkb_tui.engine.mnn import MnnInfo
 from mkb_tui.engine.prelude import _candidate_command, compile_flags, ensure_prelude
@@ -167,6 +169,9 @@ def _ninja_command(argv: list[str]) -> str:
     return shlex.join(argv).replace("$", "$$")
 
 
+NINJA_STATE = ("build.ninja", ".ninja_log", ".ninja_deps")
+
+
 @dataclass
 class Lane:
     """One candidate's build at a time: source/backend/cpu/MKBCandidate.cpp (+ .hpp) and build/ (its object, the
@@ -174,6 +179,7 @@ class Lane:
 
     root: Path
     fd: int | None = None
+    prelude_dir: Path | None = None  # the slot-able library's precompiled prelude this lane's last build read
 
     @property
     def src(self) -> Path:
@@ -188,6 +194,12 @@ class Lane:
         return self.build_dir / PLUGIN_NAME
 
     def place(self, files: dict[str, str]) -> None:
+        """The lane's sources become exactly `files`: anything else in src/ (a header another candidate's run planted
+        here, had its containment failed) is removed before the compile could read it."""
+        wanted = {Path(rel).parts[: i + 1] for rel in files for i in range(len(Path(rel).parts))}
+        for entry in sorted(self.src.rglob("*"), reverse=True) if self.src.is_dir() else ():
+            if entry.relative_to(self.src).parts not in wanted:
+                remove_entry(entry)
         for rel, text in files.items():
             path = self.src / rel
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -229,16 +241,64 @@ class Lane:
         if not flags:
             return BuildResult(False, 0.0, "the slot-able MNN build has no CPU compile command to reuse", [])
         self.write_ninja(flags, lib, target)
-        self.plugin.unlink(missing_ok=True)  # never a stale plug-in from the last candidate
+        # every output is made anew from the placed source: never a stale or planted object, unit or plug-in
+        for entry in self.build_dir.iterdir():
+            if entry.name not in NINJA_STATE:
+                remove_entry(entry)
         prelude = await ensure_prelude(lib.root, lib.build_dir, lib.src)
         sandboxed = builder.compile_sandbox(self.src, self.build_dir, [self.src / CANDIDATE_CPP],
                                             readable=(lib.src, *((prelude.parent,) if prelude else ())))  # fmt: skip
         if prelude is not None:
             sandboxed["MKB_CANDIDATE_PRELUDE"] = str(prelude)
+        self.prelude_dir = prelude.parent if prelude is not None else None
         result = await builder.ninja(self.build_dir, [PLUGIN_NAME], timeout=timeout, home=self.root,
                                      env={**env, **sandboxed}, cpus=build_cpus())  # fmt: skip
         result.diagnostics = builder.relativize(builder.relativize(result.diagnostics, self.src), lib.src)
         return result
+
+
+@dataclass(frozen=True)
+class RunSeal:
+    """What a candidate's run could write if its containment failed, as it was before the run: the lane (the object,
+    the unit, the plug-in), the shared precompiled prelude and the slot-able library's build dir (its source tree has its
+    own check). Held in this process's memory, not in a file another process could seal over; nothing in them changes
+    while a runner runs."""
+
+    roots: tuple[Path, ...]
+    entries: tuple[dict, ...]
+
+    @classmethod
+    def of(cls, *paths: Path | None) -> RunSeal:
+        kept = tuple(p for p in paths if p is not None)
+        return cls(kept, tuple(_state(p) for p in kept))
+
+    def broken(self) -> list[str]:
+        """The entries added, changed or gone since the seal (name/relative). The lock's file and ninja's own state
+        are not read by any compile or run (another process's no-op build may rewrite its log)."""
+        return [f"{root.name}/{rel}".rstrip("/") for root, rel in self._broken()]
+
+    def _broken(self) -> list[tuple[Path, str]]:
+        found = []
+        for root, was in zip(self.roots, self.entries):
+            added, changed, missing = guard.diff(was, _state(root))
+            found += [(root, rel) for rel in added + changed + missing if Path(rel).name not in (".lock", *NINJA_STATE[1:])]
+        return found
+
+    def discard(self) -> None:
+        """Remove what changed or was added: the next build makes it again from trusted inputs."""
+        for root, rel in self._broken():
+            path = root / rel if rel else root
+            if os.path.lexists(path):
+                remove_entry(path)
+
+
+def _state(path: Path) -> dict:
+    if path.is_dir() and not path.is_symlink():
+        return guard.snapshot(path)
+    try:
+        return {"": guard.entry_of(os.lstat(path))}
+    except FileNotFoundError:
+        return {}
 
 
 class Lanes:

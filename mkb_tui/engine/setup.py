@@ -70,8 +70,9 @@ async def watching(step: str, build_dir: Path, targets: list[str], progress: Pro
 
 async def setup_and_build(from_path: str | None, ref: str, builds: list[str], progress: Progress, *, if_missing: bool = True) -> SetupOutcome:
     """Fetch (or reuse) MNN `ref` and build the named targets (host, aarch64, converter), reporting progress."""
-    from mkb_tui.engine.baseline import baseline_dirs, ensure_baseline
-    from mkb_tui.engine.converter import converter_exe, ensure_pristine_converter, pristine_converter_dir
+    from mkb_tui.engine import plugin as pluginlib
+    from mkb_tui.engine.baseline import baseline_dirs
+    from mkb_tui.engine.converter import converter_exe, pristine_converter_dir
     from mkb_tui.engine.mnn import find_mnn, setup_mnn
     from mkb_tui.engine.toolchain import get_target
 
@@ -83,21 +84,26 @@ async def setup_and_build(from_path: str | None, ref: str, builds: list[str], pr
         info = await asyncio.to_thread(setup_mnn, from_path, ref, force=not if_missing)
         progress(step, 1, 1, True)
     outcome.lines.append(f"MNN {info.version} at {info.root} ({info.origin})")
+    steps: list[tuple[str, str, Path, list[str], object]] = []  # (name, step, watched dir, ninja targets, build)
     for name in [b for b in builds if b and b != "none"]:
         target = get_target(name)
         missing = target.missing_tools()
         if missing:
             outcome.lines.append(f"skipped the {name} build: missing {', '.join(missing)}")
             continue
-        step = f"build {name}"
         if name == "converter":
-            async with watching(step, pristine_converter_dir(info), [converter_exe(pristine_converter_dir(info)).name], progress):
-                result = await ensure_pristine_converter(info)
-            ok, where = result.ok, converter_exe(pristine_converter_dir(info))
-        else:
-            async with watching(step, baseline_dirs(info, target)[0], ["MNN"], progress):
-                base, result = await ensure_baseline(info, target)
-            ok, where = base is not None, base.runner if base is not None else None
+            where = pristine_converter_dir(info)
+            steps.append((name, f"build {name}", where, [converter_exe(where).name], _converter_step(info)))
+            continue
+        steps.append((name, f"build {name}", baseline_dirs(info, target)[0], ["MNN"], _baseline_step(info, target)))
+        if pluginlib.available(target):
+            # the library a CPU candidate plugs into (engine/plugin.py), built here so the first evaluation does not
+            slotable = pluginlib.SlotableLibrary(info, target)
+            steps.append((f"{name} slot-able library", f"build {name} slot-able library", slotable.build_dir, ["MNN"],
+                          _slotable_step(slotable)))  # fmt: skip
+    for name, step, watched, targets, build in steps:
+        async with watching(step, watched, targets, progress):
+            ok, result, where = await build()
         if not ok:
             outcome.ok, outcome.log = False, result.log[-3000:]
             outcome.lines.append(f"the {name} build failed")
@@ -106,3 +112,31 @@ async def setup_and_build(from_path: str | None, ref: str, builds: list[str], pr
         outcome.lines.append(f"{name}: built in {result.seconds:.1f} s ({where})")
         progress(step, 1, 1, True)
     return outcome
+
+
+def _converter_step(info):
+    from mkb_tui.engine.converter import converter_exe, ensure_pristine_converter, pristine_converter_dir
+
+    async def build():
+        result = await ensure_pristine_converter(info)
+        return result.ok, result, converter_exe(pristine_converter_dir(info))
+
+    return build
+
+
+def _baseline_step(info, target):
+    from mkb_tui.engine.baseline import ensure_baseline
+
+    async def build():
+        base, result = await ensure_baseline(info, target)
+        return base is not None, result, base.runner if base is not None else None
+
+    return build
+
+
+def _slotable_step(slotable):
+    async def build():
+        result = await slotable.ensure()
+        return result.ok, result, slotable.library
+
+    return build

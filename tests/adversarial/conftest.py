@@ -3,12 +3,15 @@
 import pytest
 
 
-@pytest.fixture(scope="session")
-def strict_pipeline(mnn):
+@pytest.fixture(scope="session", params=["plugin", "workspace"])
+def strict_pipeline(mnn, request):
+    """Every attack on both paths a CPU candidate can take: a plug-in (the host's default) and a relinked workspace
+    (static runners, geometry and combiner tasks, MKB_PLUGINS=0)."""
     from mkb_tui.device import open_device
     from mkb_tui.engine.pipeline import Pipeline, TimingPlan
 
-    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=2, max_rounds=2), run_timeout=8)
+    return Pipeline(open_device("local"), mnn=mnn, timing=TimingPlan(rounds=2, max_rounds=2), run_timeout=8,
+                    plugins=request.param == "plugin")
 
 
 def pytest_runtest_logreport(report):

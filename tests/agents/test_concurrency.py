@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from mkb_tui.sessions import SessionSettings, open_session
 from mkb_tui.engine.slots import CANDIDATE_CPP
 from mkb_tui.engine.testing import FakeEvaluator
@@ -68,9 +70,10 @@ def test_jobs_default_to_eight_and_scripted_models_to_one():
     assert SessionSettings.new("abs", "scripted:x.jsonl", jobs=3).jobs == 3
 
 
-def test_two_tasks_in_flight_through_the_real_pipeline(mnn, tmp_path, monkeypatch):
-    """Two tasks at once on the host: the second builds in a second workspace (made on demand) while the first
-    runs, and runs on the device never overlap."""
+@pytest.mark.parametrize("plugins", [True, False], ids=["plugin", "workspace"])
+def test_two_tasks_in_flight_through_the_real_pipeline(mnn, tmp_path, monkeypatch, plugins):
+    """Two tasks at once on the host: the second builds in a second lane or workspace (made on demand) while the
+    first runs, and runs on the device never overlap."""
     from mkb_tui.engine import concurrency
     from mkb_tui.engine.evaluator import open_evaluator
     from tests.adversarial.kernels import CORRECT
@@ -93,10 +96,22 @@ def test_two_tasks_in_flight_through_the_real_pipeline(mnn, tmp_path, monkeypatc
         return Recorded()
 
     monkeypatch.setattr(concurrency.DeviceRuns, "hold", recording_hold)
-    evaluator = open_evaluator("local", workspaces=2)
+    evaluator = open_evaluator("local", workspaces=2, plugins=plugins)
+    lanes_used: set[str] = set()
+    acquire = evaluator.lanes.acquire
+
+    def recording_acquire():
+        lane = acquire()
+        lanes_used.add(lane.root.name)
+        return lane
+
+    monkeypatch.setattr(evaluator.lanes, "acquire", recording_acquire)
     model = MokaModel(lambda task, n: kernels[task], CANDIDATE_CPP, latency=0.2)
     opened, outcomes, attempts, status, _ = asyncio.run(sweep(tmp_path, model, evaluator, jobs=2, iterations=1, tasks=list(kernels)))
     assert status == "done" and all(o.correct for o in outcomes), [(a["task_id"], a["verdict"], a["message"]) for a in attempts]
-    assert evaluator.pool.made == 2  # the second task did not wait for the first one's workspace
+    if plugins:  # the second task did not wait for the first one's lane
+        assert len(lanes_used) == 2 and evaluator.pool.made == 0, lanes_used
+    else:  # nor for its workspace
+        assert evaluator.pool.made == 2 and not lanes_used
     held.sort()
     assert len(held) >= 2 and all(a_end <= b_start for (_, a_end), (b_start, _) in zip(held, held[1:]))

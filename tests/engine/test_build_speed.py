@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from mkb_tui.engine.prelude import PRELUDE_NAME, compile_flags
 from tests.adversarial.kernels import CORRECT
 from tests.mnn_fixtures import evaluate
+
+
+@pytest.fixture
+def pipeline(workspace_pipeline):
+    """About the workspace path (tests/engine/test_plugin_path.py holds the plug-in path to the same)."""
+    return workspace_pipeline
 
 SLOT_CPP = "source/backend/cpu/MKBCandidate.cpp"
 

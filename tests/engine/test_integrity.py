@@ -14,6 +14,12 @@ import pytest
 from tests.adversarial.kernels import CORRECT, HEAD, kernel
 from tests.mnn_fixtures import evaluate
 
+
+@pytest.fixture
+def pipeline(workspace_pipeline):
+    """About the workspace path (tests/engine/test_plugin_path.py holds the plug-in path to the same)."""
+    return workspace_pipeline
+
 CPP = "source/backend/cpu/MKBCandidate.cpp"
 LAYERNORM = (Path(__file__).resolve().parents[2] / "bench/kernels/layernorm/MKBCandidate.cpp").read_text()
 IO_HEAD = HEAD.replace("#include <cmath>", "#include <cmath>\n#include <cstdio>\n#include <cstdlib>\n#include <cstring>\n"

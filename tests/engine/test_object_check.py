@@ -400,3 +400,15 @@ def test_aarch64_objects_are_read_with_the_cross_binutils(tmp_path):
     subprocess.run(["aarch64-linux-gnu-g++", "-O2", "-fPIC", "-c", str(src), "-o", str(obj)], check=True)
     found = asyncio.run(object_check.check_object(obj, POLICY, compiler="aarch64-linux-gnu-g++", pristine_build=None))
     assert sorted(f.message.split("`")[1] for f in found) == ["mrs", "svc"], found
+
+
+def test_the_creator_registry_and_the_slot_are_out_of_reach():
+    """A kernel that reads CPUBackend's creator map (private, but C++'s explicit-instantiation rule lets any unit take
+    a private member's address) finds the creator that wraps MNN's own kernel and returns that kernel: it passes as
+    correct at 1.0x. Neither the map nor the slot's functions are a kernel's to reference, however it spelt them."""
+    symbols = object_check.ObjectSymbols(undefined=["_ZN3MNN10CPUBackend8gCreatorE", "_ZN3MNN11mkbSlotWrapENS_6OpTypeEPNS_10CPUBackend7CreatorE",
+                                                    "mkb_slot_fill", "_ZN3MNN10CPUBackend8onCreateERKSt6vectorIPNS_6TensorESaIS3_EES7_PKNS_2OpE"],
+                                         defined=[])  # fmt: skip
+    found = object_check.symbol_findings(symbols, POLICY, system=set(), libm=set(), mnn_defs={"mkb_slot_fill": "MKBSlotHost"})
+    assert sorted(f.symbol for f in found) == sorted(symbols.undefined[:3])
+    assert all(f.rule == "symbol" for f in found)

@@ -152,3 +152,76 @@ def test_an_unresolved_name_fails_at_link_not_on_the_device(plugin_pipeline):
     body = (ABS_BODY % "mkbMissing(src[i])").replace("namespace MNN {\nclass MyAbs", "float mkbMissing(float);\nnamespace MNN {\nclass MyAbs")
     verdict = evaluate(plugin_pipeline, "abs", {CPP: body})
     assert verdict.kind.value in ("compile_error", "rejected"), (verdict.kind, verdict.message)
+
+
+STEAL_NATIVE = """
+#include "backend/cpu/CPUBackend.hpp"
+#include "core/Execution.hpp"
+#include "core/Macro.h"
+#include <map>
+namespace MNN {
+using MkbCreatorMap = std::map<OpType, CPUBackend::Creator*>*;
+MkbCreatorMap* mkbCreators();
+template <MkbCreatorMap* Member> struct MkbSteal { friend MkbCreatorMap* mkbCreators() { return Member; } };
+template struct MkbSteal<&CPUBackend::gCreator>;
+class MyAbsCreator : public CPUBackend::Creator {
+public:
+    Execution* onCreate(const std::vector<Tensor*>& inputs, const std::vector<Tensor*>& outputs, const MNN::Op* op,
+                        Backend* backend) const override {
+        CPUBackend::Creator* wrapper = (*(*mkbCreators()))[OpType_UnaryOp];
+        CPUBackend::Creator* native = *reinterpret_cast<CPUBackend::Creator* const*>(reinterpret_cast<const char*>(wrapper) + 16);
+        return native->onCreate(inputs, outputs, op, backend);
+    }
+};
+REGISTER_CPU_OP_CREATOR(MyAbsCreator, OpType_UnaryOp);
+}  // namespace MNN
+"""
+
+
+def test_a_plugin_that_takes_the_native_creator_from_the_registry_is_refused(plugin_pipeline):
+    # legal C++ (an explicit instantiation may name a private member) reads CPUBackend's creator map; the slot's
+    # wrapper holds MNN's own creator, so the kernel returned MNN's execution and was `correct` at 1.0x before the map
+    # was out of reach
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: STEAL_NATIVE})
+    assert verdict.kind.value == "rejected" and "gCreator" in verdict.message, (verdict.kind, verdict.message)
+
+
+def _planting(paths: list[str]) -> str:
+    writes = "".join(f'            if (FILE* f = fopen("{p}", "w")) {{ fputs("#error planted by an earlier candidate\\\\n", f); fclose(f); }}\n'
+                     for p in paths)  # fmt: skip
+    body = ABS_BODY % "std::fabs(src[i])"
+    return body.replace("#include <cmath>", "#include <cmath>\n#include <cstdio>").replace(
+        "        for (int i = 0; i < n; ++i)", "        static bool done = false;\n        if (!done) {\n            done = true;\n" + writes
+        + "        }\n        for (int i = 0; i < n; ++i)")
+
+
+def test_files_a_plugin_run_plants_are_removed_and_later_builds_are_clean(plugin_pipeline, monkeypatch):
+    """Past every check and uncontained (as on a machine without bubblewrap): a run that plants a header in the
+    slot-able library's tree, in its lane and beside the library is rejected, the files are gone, and the next
+    honest candidate builds and is correct."""
+    from mkb_tui.engine import build_check
+    from mkb_tui.engine import plugin as pluginlib
+
+    async def nothing(*args, **kwargs):
+        return []
+
+    evaluate(plugin_pipeline, "abs", {CPP: ABS_BODY % "std::fabs(src[i])"})  # the library, a lane and the prelude exist
+    lib = plugin_pipeline.slotable
+    lanes = sorted(plugin_pipeline.lanes.root.glob("lane-*"))
+    targets = [str(lib.src / "include/vector"), str(lib.build_dir / "mkb_planted.h"),
+               *(str(lane / "src/source/backend/cpu/mkb_planted.h") for lane in lanes)]  # fmt: skip
+    monkeypatch.setattr(plugin_pipeline.device, "contained", False)
+    monkeypatch.setattr(build_check, "judge_preprocessed", nothing)
+    monkeypatch.setattr(build_check, "judge_objects", nothing)
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: _planting(targets)}, static=False)
+    assert verdict.kind.value == "rejected" and "workspace_restored" in verdict.flags, (verdict.kind, verdict.message)
+    assert not any(os.path.exists(p) for p in targets[:3]), [p for p in targets[:3] if os.path.exists(p)]
+    assert "lane-0/src/source/backend/cpu/mkb_planted.h" in verdict.message  # its own lane, found after the run
+    monkeypatch.undo()
+    for lane in lanes[1:]:  # a lane that was not in use: cleaned when it is next placed, before its compile
+        (lane / "src/source/backend/cpu/mkb_planted.h").write_text("#error planted by an earlier candidate\n")
+        (lane / "build/mkb_plugin.o").write_bytes(b"planted")
+        pluginlib.Lane(lane).place({CPP: "int x;\n"})
+        assert not (lane / "src/source/backend/cpu/mkb_planted.h").exists() and (lane / "src" / CPP).read_text() == "int x;\n"
+    honest = evaluate(plugin_pipeline, "abs", {CPP: ABS_BODY % "std::fabs(src[i]) + 0.0f * 7"})
+    assert honest.kind.value == "correct", (honest.message, honest.log[-2000:])
