@@ -1,9 +1,9 @@
 """`mkb-tui --batch`: a headless sweep driving the same session runner as the app, then the metrics report.
 
 Exit codes: 0 when the harness worked, whatever the kernels did; 1 for bad input (one error line) and when the
-harness could not do its job for some task (device errors, an LLM provider that kept failing); 2 for usage errors;
-3 for an unexpected harness failure (traceback in OUT/batch-error.log). Interrupted or failed sessions resume with
---resume SESSION.
+harness could not do its job for some task (device errors, an LLM provider that kept failing); 2 for usage errors
+(and a --resume SESSION that names no session); 3 for an unexpected harness failure (traceback in
+OUT/batch-error.log). Interrupted or failed sessions resume with --resume SESSION.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def parser() -> argparse.ArgumentParser:
         description="Run MoKA (or a baseline method) over tasks without the app; print the metrics and write report.json/csv.",
         epilog="example:\n  mkb-tui --batch --tasks 'unary/*' --model anthropic:claude-sonnet-4-5 --device local --out out/unary\n\n"
         "exit codes: 0 the harness worked (whatever the kernels did); 1 bad input, or some task could not be evaluated\n"
-        "(device errors, an LLM provider that kept failing); 2 usage; 3 harness crash (traceback in OUT/batch-error.log).\n"
+        "(device errors, an LLM provider that kept failing); 2 usage (or an unknown --resume SESSION); 3 harness crash (traceback in OUT/batch-error.log).\n"
         "Every event is committed to the database as it happens: continue an interrupted run with --resume SESSION.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -112,7 +112,7 @@ def _main(argv: list[str] | None = None) -> int:
         from mkb_tui.untrusted import shown
 
         sys.stderr.write(f"mkb-tui: error: {shown(exc)}\n")  # may quote a stored id: no escape reaches the terminal
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("mkb-tui: interrupted\n")
         return 130

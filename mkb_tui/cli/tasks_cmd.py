@@ -72,21 +72,20 @@ def _select(ids: list[str], suite: str | None = None):
 
 def nothing_matches(args) -> str:
     """One line: what matched nothing, and the names it could have meant."""
-    import difflib
-
     from mkb_tui.bench.tasks import load_tasks
+    from mkb_tui.vocabulary.suggest import close_names
 
     every = load_tasks(suite=args.suite) if args.suite else load_tasks()
     if args.category:
         names = sorted({t.category for t in every})
         if args.category not in names:
-            close = difflib.get_close_matches(args.category, names, n=1, cutoff=0.5) or [n for n in names if n.lower() == args.category.lower()]
+            close = close_names(args.category, names, n=1, cutoff=0.5) or [n for n in names if n.lower() == args.category.lower()]
             hint = f"did you mean {close[0]}? " if close else ""
             return f"no category {args.category!r}: {hint}the categories are {', '.join(names)}"
     if args.op:
         ops = sorted({t.op for t in every})
         if args.op not in ops:
-            close = difflib.get_close_matches(args.op, ops, n=1, cutoff=0.5)
+            close = close_names(args.op, ops, n=1, cutoff=0.5)
             return f"no op {args.op!r}" + (f": did you mean {close[0]}?" if close else " (see `mkb-tui tasks list`)")
     return "no task matches " + " ".join(f"{k} {v!r}" for k, v in (("pattern", args.pattern), ("category", args.category), ("op", args.op)) if v)
 
