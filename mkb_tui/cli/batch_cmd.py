@@ -36,6 +36,7 @@ EXIT_HARNESS_CRASH = 3
 
 
 def parser() -> argparse.ArgumentParser:
+    from mkb_tui.cli.completion import completes
     from mkb_tui.cli.main import Parser, add_session_arguments
 
     p = Parser(
@@ -55,7 +56,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, default=DEFAULT_DB, help="session database (default sessions/mkb.sqlite)")
     p.add_argument("--budget-usd", type=float, default=None, help="stop the session cleanly once this much is spent (with --resume: a new budget)")
     p.add_argument("--budget-tokens", type=int, default=None, help="stop the session cleanly after this many tokens (with --resume: a new budget)")
-    p.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session (id, prefix, name or 'latest')")
+    completes(p.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session (id, prefix, name or 'latest')"),
+              "sessions")
     p.add_argument("--jsonl-progress", action="store_true",
                    help="one JSON object a line on stdout per progress event (task started, status, verdict, done); the text goes to stderr")
     return p
