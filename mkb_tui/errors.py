@@ -2,11 +2,20 @@
 
 
 class MkbError(Exception):
-    """Base class: a user-facing error whose str() is the one line to print."""
+    """Base class: a user-facing error whose str() is the one line to print, and the exit code the CLI returns."""
+
+    exit_code = 1
 
 
 class ConfigError(MkbError):
     """Bad configuration, arguments, model names or missing keys."""
+
+
+class RefError(ConfigError):
+    """A session reference (id, prefix, name) that names no session, or more than one: a usage error, exit code 2
+    like argparse's, with the nearest ids and names in the line."""
+
+    exit_code = 2
 
 
 class TaskError(MkbError):

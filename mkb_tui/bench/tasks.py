@@ -254,12 +254,10 @@ def get_task(task_id: str, root: Path = TASKS_DIR) -> Task:
     for task in (_all_tasks(root) if suite == "mkb" or root != TASKS_DIR else suite_tasks(suite)):
         if task.id == task_id:
             return task
-    import difflib
+    from mkb_tui.vocabulary.suggest import did_you_mean
 
     ids = [t.id for t in (_all_tasks(root) if suite == "mkb" or root != TASKS_DIR else suite_tasks(suite))]
-    close = difflib.get_close_matches(task_id, ids, n=3, cutoff=0.6)
-    hint = f": did you mean {' or '.join(close)}?" if close else " (see `mkb-tui tasks list`)"
-    raise TaskError(f"unknown task {task_id!r}{hint}")
+    raise TaskError(f"unknown task {task_id!r}{did_you_mean(task_id, ids, ' (see `mkb-tui tasks list`)')}")
 
 
 @lru_cache(maxsize=8)

@@ -1,15 +1,16 @@
 """`mkb-tui --batch`: a headless sweep driving the same session runner as the app, then the metrics report.
 
 Exit codes: 0 when the harness worked, whatever the kernels did; 1 for bad input (one error line) and when the
-harness could not do its job for some task (device errors, an LLM provider that kept failing); 2 for usage errors;
-3 for an unexpected harness failure (traceback in OUT/batch-error.log). Interrupted or failed sessions resume with
---resume SESSION.
+harness could not do its job for some task (device errors, an LLM provider that kept failing); 2 for usage errors
+(and a --resume SESSION that names no session); 3 for an unexpected harness failure (traceback in
+OUT/batch-error.log). Interrupted or failed sessions resume with --resume SESSION.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 import traceback
@@ -23,6 +24,7 @@ from rich.text import Text
 
 from mkb_tui.cli.output import TextConsole as Console  # its lines quote a stored model name and stop reasons: text, never markup
 from mkb_tui.cli.output import print_table
+from mkb_tui.cli.jsonl_progress import JsonlProgress
 from mkb_tui.cli.progress import bar_columns, count_line
 from mkb_tui.errors import ConfigError, MkbError
 from mkb_tui.paths import DEFAULT_DB
@@ -34,6 +36,7 @@ EXIT_HARNESS_CRASH = 3
 
 
 def parser() -> argparse.ArgumentParser:
+    from mkb_tui.cli.completion import completes
     from mkb_tui.cli.main import Parser, add_session_arguments
 
     p = Parser(
@@ -41,7 +44,7 @@ def parser() -> argparse.ArgumentParser:
         description="Run MoKA (or a baseline method) over tasks without the app; print the metrics and write report.json/csv.",
         epilog="example:\n  mkb-tui --batch --tasks 'unary/*' --model anthropic:claude-sonnet-4-5 --device local --out out/unary\n\n"
         "exit codes: 0 the harness worked (whatever the kernels did); 1 bad input, or some task could not be evaluated\n"
-        "(device errors, an LLM provider that kept failing); 2 usage; 3 harness crash (traceback in OUT/batch-error.log).\n"
+        "(device errors, an LLM provider that kept failing); 2 usage (or an unknown --resume SESSION); 3 harness crash (traceback in OUT/batch-error.log).\n"
         "Every event is committed to the database as it happens: continue an interrupted run with --resume SESSION.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -53,7 +56,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, default=DEFAULT_DB, help="session database (default sessions/mkb.sqlite)")
     p.add_argument("--budget-usd", type=float, default=None, help="stop the session cleanly once this much is spent (with --resume: a new budget)")
     p.add_argument("--budget-tokens", type=int, default=None, help="stop the session cleanly after this many tokens (with --resume: a new budget)")
-    p.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session (id, prefix or 'latest')")
+    completes(p.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session (id, prefix, name or 'latest')"),
+              "sessions")
+    p.add_argument("--jsonl-progress", action="store_true",
+                   help="one JSON object a line on stdout per progress event (task started, status, verdict, done); the text goes to stderr")
     return p
 
 
@@ -175,9 +181,14 @@ async def _sweep(args, opened) -> int:
     started, finished = time.monotonic(), [sum(1 for s in states.values() if s.status == "done")]
     bar = RichProgress(*bar_columns())
     bar_task = bar.add_task("tasks", total=len(tasks), completed=finished[0])
+    jsonl = JsonlProgress(progress.state, session_id, sys.stdout) if args.jsonl_progress else None
+    if jsonl is not None:
+        jsonl.write({"event": "session_started", "session": session_id, "resumed": opened.resumed, "model": settings.model, "tasks": [t.id for t in tasks]})
 
     def listen(event: Event) -> None:
         progress(event)
+        if jsonl is not None:
+            jsonl(event)
         if event.kind == ev.VERDICT and event.payload.get("verdict") == "device_error":
             device_errors.append(event.task_id or "?")
         if event.kind == ev.TASK_FINISHED:
@@ -190,7 +201,8 @@ async def _sweep(args, opened) -> int:
                 console.print(f"{count_line(finished[0], len(tasks), started)} {line}", highlight=False, soft_wrap=True)
             progress.finished.clear()
 
-    live = Live(Group(bar, progress.table()), console=console, refresh_per_second=4) if console.is_terminal else None
+    # a live table only on a terminal, and not beside JSON lines (which may share that terminal)
+    live = Live(Group(bar, progress.table()), console=console, refresh_per_second=4) if console.is_terminal and jsonl is None else None
     try:
         if live is not None:
             live.start()
@@ -199,7 +211,11 @@ async def _sweep(args, opened) -> int:
         if live is not None:
             live.stop()
     provider_failures = [o.task_id for o in outcomes if (o.stopped or "").startswith("provider error")]
-    await report_session(opened.store, session_id, args.out)
+    with contextlib.redirect_stdout(sys.stderr) if jsonl is not None else contextlib.nullcontext():  # stdout is the JSON's alone
+        report = await report_session(opened.store, session_id, args.out)
+    if jsonl is not None:
+        jsonl.write({"event": "session_done", "session": session_id, "status": report["session"]["status"], "metrics": report.get("metrics", {}),
+                     "report": str(args.out / "report.json")})  # fmt: skip
     problems = []
     if device_errors:
         problems.append(f"device errors on {', '.join(sorted(set(device_errors)))}")

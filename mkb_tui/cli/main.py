@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "mkb_tui.cli.compare_cmd",  # compare
     "mkb_tui.cli.serve_cmd",  # serve (the reward service)
     "mkb_tui.cli.cluster_cmd",  # cluster node/status
+    "mkb_tui.cli.completion",  # completion bash|zsh|fish
 ]
 
 
@@ -58,6 +59,8 @@ def add_session_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> Parser:
+    from mkb_tui.cli.completion import completes
+
     parser = Parser(
         prog="mkb-tui",
         description="MobileKernelBench + MoKA: LLM-written MNN CPU kernels, built, verified and timed. "
@@ -67,7 +70,7 @@ def build_parser() -> Parser:
     # the one --db: a Path here; subcommands' own --db (after the command) default to SUPPRESS and land in the same place
     parser.add_argument("--db", type=Path, default=None, help="session database (default sessions/mkb.sqlite)")
     parser.add_argument("--batch", action="store_true", help="run a headless benchmark sweep (see `mkb-tui --batch --help`)")
-    parser.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session in the app")
+    completes(parser.add_argument("--resume", metavar="SESSION", default=None, help="continue an interrupted session in the app"), "sessions")
     parser.add_argument("--tasks", default=None, help="with --model: queue these tasks in the app (press s to start)")
     parser.add_argument("--model", default=None, help="PROVIDER:NAME for a new session in the app")
     add_session_arguments(parser)
@@ -112,7 +115,7 @@ def _main(argv: list[str] | None = None) -> int:
         from mkb_tui.untrusted import shown
 
         sys.stderr.write(f"mkb-tui: error: {shown(exc)}\n")  # may quote a stored id: no escape reaches the terminal
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("mkb-tui: interrupted\n")
         return 130

@@ -1,10 +1,13 @@
-"""`mkb-tui sessions`, `mkb-tui export SESSION`, `mkb-tui replay [SESSION]`."""
+"""`mkb-tui sessions` (the listing, its filters, and the rm/rename/tag actions of session_edit_cmd), `mkb-tui export
+SESSION`, `mkb-tui replay [SESSION]`."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import fnmatch
 import json
+import sys
 import time
 from pathlib import Path, PurePosixPath
 
@@ -15,20 +18,32 @@ from mkb_tui.paths import DEFAULT_DB, id_file_name, inside
 from mkb_tui.untrusted import shown
 
 
+DB_HELP = "session database (default sessions/mkb.sqlite)"
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    from mkb_tui.cli import session_edit_cmd
+    from mkb_tui.cli.completion import completes
+    from mkb_tui.store.store import SESSION_STATUSES
+
     # --db defaults to SUPPRESS so `mkb-tui --db X sessions` (the top-level flag) is not overwritten by the subcommand
-    p = sub.add_parser("sessions", help="list stored sessions (status, model, tasks, best speedups, cost)")
-    p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database (default sessions/mkb.sqlite)")
+    p = sub.add_parser("sessions", help="list stored sessions (status, model, tasks, best speedups, cost); rm, rename, tag them")
+    p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=DB_HELP)
     p.add_argument("--json", action="store_true", help="print the list as JSON")
+    p.add_argument("--status", choices=SESSION_STATUSES, default=None, help="only sessions with this status")
+    p.add_argument("--model", default=None, help="only sessions whose model matches (a glob; plain text matches anywhere in the name)")
+    p.add_argument("--tag", action="append", default=[], help="only sessions with this tag (repeatable: every one)")
+    p.add_argument("--ids", action="store_true", help=argparse.SUPPRESS)  # for shell completion: one id a line
     p.set_defaults(func=cmd_sessions)
+    session_edit_cmd.register(p.add_subparsers(dest="action", metavar="ACTION", parser_class=type(p)), DB_HELP)
 
     p = sub.add_parser("export", help="a session's best kernels and report, or training data (--format sft|preference)",
                        description="kernels: one session's best kernels (one directory per task) and report.json. "
                                    "sft: JSONL of prompt/completion for selected kernels (default: correct ones). "
                                    "preference: JSONL of prompt/chosen/rejected pairs for the same prompt. Training data "
                                    "covers the sessions named, or all; keys, paths and machine details are taken out.")  # fmt: skip
-    p.add_argument("session", nargs="*", help="session ids, unique prefixes, or 'latest' (kernels: one, default latest; "
-                                              "sft/preference: default every session)")  # fmt: skip
+    completes(p.add_argument("session", nargs="*", help="session ids, unique prefixes, names, or 'latest' (kernels: one, default latest; "
+                                                        "sft/preference: default every session)"), "sessions")  # fmt: skip
     p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database (default sessions/mkb.sqlite)")
     p.add_argument("--format", choices=("kernels", "sft", "preference"), default="kernels")
     p.add_argument("--out", type=Path, default=None, help="default: out/<session> (kernels), out/<format>.jsonl")
@@ -40,7 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("replay", help="step through a stored session in the app (read-only)")
-    p.add_argument("session", nargs="?", help="SESSION, or SESSION#SEQ to open at that event (the app's y copies one); default: the latest")
+    completes(p.add_argument("session", nargs="?", help="SESSION, or SESSION#SEQ to open at that event (the app's y copies one); default: the latest"),
+              "sessions")
     p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database (default sessions/mkb.sqlite)")
     p.set_defaults(func=cmd_replay)
 
@@ -63,6 +79,23 @@ def format_best(best: dict[str, float | None]) -> str:
     return ", ".join(f"{t} {v:.2f}x" for t, v in best.items() if v) or "-"
 
 
+def model_matches(model: str, pattern: str) -> bool:
+    """A glob on the whole model name; a pattern with no glob characters matches anywhere in it ("qwen")."""
+    if not any(c in pattern for c in "*?["):
+        return pattern.lower() in model.lower()
+    return fnmatch.fnmatch(model.lower(), pattern.lower())
+
+
+def select_sessions(sessions: list, status: str | None, model: str | None, tags: list[str]) -> list:
+    """The summaries that pass every filter given."""
+    return [s for s in sessions if (status is None or s.status == status) and (model is None or model_matches(s.model, model))
+            and set(tags) <= set(s.tags)]  # fmt: skip
+
+
+def filters_said(args) -> str:
+    return " ".join(f"--{k} {v}" for k, v in (("status", args.status), ("model", args.model), *(("tag", t) for t in args.tag)) if v)
+
+
 def cmd_sessions(args) -> int:
     from mkb_tui.store import Store
 
@@ -72,15 +105,25 @@ def cmd_sessions(args) -> int:
         async with Store(db_path(args), readonly=True) as store:
             return await store.sessions()
 
-    sessions = asyncio.run(load())
+    every = asyncio.run(load())
+    sessions = select_sessions(every, args.status, args.model, args.tag)
+    if args.ids:  # for completion scripts: nothing but ids, and quiet when there is nothing
+        for s in sessions:
+            print(s.id)
+        return 0
+    if every and not sessions:  # an empty list that exits 0 reads as "there are none"
+        sys.stderr.write(shown(f"mkb-tui: error: no session matches {filters_said(args)} ({len(every)} in {db_path(args)})") + "\n")
+        return 1
     if args.json:
         print_json([s.__dict__ for s in sessions])
         return 0
     table = Table(title=f"sessions in {db_path(args)}")
-    for col in ("id", "status", "model", "device", "method", "tasks", "best speedups", "tokens", "cost", "date"):
+    labelled = any(s.name or s.tags for s in sessions)  # name and tags columns only once something has them
+    for col in ("id", *(("name", "tags") if labelled else ()), "status", "model", "device", "method", "tasks", "best speedups", "tokens", "cost", "date"):
         table.add_column(col, justify="right" if col in ("tokens", "cost") else "left", no_wrap=col == "id")
     for s in sessions:
-        table.add_row(s.id, s.status, s.model, s.device, s.method, f"{s.done}/{s.tasks}", format_best(s.best), str(s.tokens), f"${s.cost_usd:.4f}",
+        label = (s.name or "-", ", ".join(s.tags) or "-") if labelled else ()
+        table.add_row(s.id, *label, s.status, s.model, s.device, s.method, f"{s.done}/{s.tasks}", format_best(s.best), str(s.tokens), f"${s.cost_usd:.4f}",
                       time.strftime("%Y-%m-%d %H:%M", time.localtime(s.created)))  # fmt: skip
     stalled = [s.id for s in sessions if s.status in ("interrupted", "error", "budget", "stopped")]  # stopped: a provider gave up
     if stalled:

@@ -16,6 +16,8 @@ from mkb_tui.cli.output import print_json, print_table, stdout_is_terminal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from mkb_tui.cli.completion import completes
+
     tasks = sub.add_parser("tasks", help="browse, export and validate the benchmark's 190 tasks")
     tsub = tasks.add_subparsers(dest="tasks_command", metavar="ACTION", required=True, parser_class=type(tasks))
 
@@ -25,22 +27,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.add_argument("pattern", nargs="?", help="glob over ids or category/id, e.g. 'unary/*'")
     p.add_argument("--suite", default=None, help="mkb (default), paper (alias mobilekernelbench), or a folder of KernelBench-format files")
+    p.add_argument("--ids", action="store_true", help=argparse.SUPPRESS)  # for shell completion: one id a line
     p.set_defaults(func=cmd_list)
 
     p = tsub.add_parser("show", help="a task's source, metadata and ONNX node")
-    p.add_argument("task_id")
+    completes(p.add_argument("task_id"), "tasks")
     p.add_argument("--json", action="store_true", help="metadata, source and ONNX node as one JSON object")
     p.add_argument("--suite", default=None, help="mkb (default), paper (alias mobilekernelbench), or a folder of KernelBench-format files")
     p.set_defaults(func=cmd_show)
 
     p = tsub.add_parser("export", help="write model.onnx, inputs and reference outputs (MKBT) per seed")
-    p.add_argument("task_id")
+    completes(p.add_argument("task_id"), "tasks")
     p.add_argument("dir", type=Path)
     p.add_argument("--suite", default=None, help="mkb (default), paper (alias mobilekernelbench), or a folder of KernelBench-format files")
     p.set_defaults(func=cmd_export)
 
     p = tsub.add_parser("validate", help="check single-node ONNX export and onnxruntime == PyTorch")
-    p.add_argument("task_ids", nargs="*", metavar="ID", help="task ids or globs (default: all)")
+    completes(p.add_argument("task_ids", nargs="*", metavar="ID", help="task ids or globs (default: all)"), "tasks")
     p.add_argument("--json", action="store_true")
     p.add_argument("--suite", default=None, help="mkb (default), paper (alias mobilekernelbench), or a folder of KernelBench-format files")
     p.set_defaults(func=cmd_validate)
@@ -72,21 +75,20 @@ def _select(ids: list[str], suite: str | None = None):
 
 def nothing_matches(args) -> str:
     """One line: what matched nothing, and the names it could have meant."""
-    import difflib
-
     from mkb_tui.bench.tasks import load_tasks
+    from mkb_tui.vocabulary.suggest import close_names
 
     every = load_tasks(suite=args.suite) if args.suite else load_tasks()
     if args.category:
         names = sorted({t.category for t in every})
         if args.category not in names:
-            close = difflib.get_close_matches(args.category, names, n=1, cutoff=0.5) or [n for n in names if n.lower() == args.category.lower()]
+            close = close_names(args.category, names, n=1, cutoff=0.5) or [n for n in names if n.lower() == args.category.lower()]
             hint = f"did you mean {close[0]}? " if close else ""
             return f"no category {args.category!r}: {hint}the categories are {', '.join(names)}"
     if args.op:
         ops = sorted({t.op for t in every})
         if args.op not in ops:
-            close = difflib.get_close_matches(args.op, ops, n=1, cutoff=0.5)
+            close = close_names(args.op, ops, n=1, cutoff=0.5)
             return f"no op {args.op!r}" + (f": did you mean {close[0]}?" if close else " (see `mkb-tui tasks list`)")
     return "no task matches " + " ".join(f"{k} {v!r}" for k, v in (("pattern", args.pattern), ("category", args.category), ("op", args.op)) if v)
 
@@ -99,6 +101,9 @@ def cmd_list(args) -> int:
         from mkb_tui.errors import TaskError
 
         raise TaskError(nothing_matches(args))
+    if args.ids:  # for completion scripts: nothing but ids
+        print("\n".join(t.id for t in tasks))
+        return 0
     if args.json:
         print(json.dumps([t.summary() for t in tasks], indent=1))
         return 0

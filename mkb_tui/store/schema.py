@@ -76,6 +76,14 @@ ALTER TABLE sessions ADD COLUMN owner_host TEXT;
 ALTER TABLE sessions ADD COLUMN owner_pid INTEGER;
 """
 
+# v5: what a person calls a session and how they group it (issue 21: sessions rename/tag, the listing's --tag filter).
+# A name is a second reference to the session beside its id; tags are a set per session, so a table of pairs.
+V5_SQL = """
+ALTER TABLE sessions ADD COLUMN name TEXT;
+CREATE UNIQUE INDEX sessions_by_name ON sessions(name) WHERE name IS NOT NULL;
+CREATE TABLE session_tags (session_id TEXT NOT NULL REFERENCES sessions(id), tag TEXT NOT NULL, PRIMARY KEY (session_id, tag));
+"""
+
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
 
 
@@ -114,5 +122,9 @@ async def v4_session_owner(db: aiosqlite.Connection) -> None:
     await _run_sql(db, V4_SQL)
 
 
-MIGRATIONS: list[Migration] = [v1_initial, v2_indexes_and_usage, v3_errors_emulation_categories, v4_session_owner]
+async def v5_session_names_and_tags(db: aiosqlite.Connection) -> None:
+    await _run_sql(db, V5_SQL)
+
+
+MIGRATIONS: list[Migration] = [v1_initial, v2_indexes_and_usage, v3_errors_emulation_categories, v4_session_owner, v5_session_names_and_tags]
 LATEST = len(MIGRATIONS)

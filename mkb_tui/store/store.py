@@ -15,19 +15,25 @@ import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
 from mkb_tui.errors import ConfigError
+from mkb_tui.store.naming import ambiguous_ref, check_name, check_tags, unknown_ref
 from mkb_tui.store.redact import redact_texts, scrub
 from mkb_tui.store.schema import LATEST, MIGRATIONS
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.events import Event
 
-__all__ = ["SessionSummary", "Store", "TaskState", "scrub"]
+__all__ = ["SESSION_STATUSES", "SessionSummary", "Store", "TaskState", "scrub"]
+
+
+# what a session's summary may say: running, interrupted (its writer is gone), done, budget (spent), stopped (a provider
+# gave up), error (the harness failed)
+SESSION_STATUSES = ("running", "interrupted", "done", "budget", "stopped", "error")
 
 
 @dataclass
@@ -45,6 +51,8 @@ class SessionSummary:
     tokens: int
     updated: float = 0.0
     mnn_version: str = ""
+    name: str = ""  # what `sessions rename` called it ("" when never named): a reference beside the id
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -282,13 +290,53 @@ class Store:
 
     async def claim(self, session_id: str) -> None:
         """Become the writer of a session to resume it; ConfigError while another live process is writing it."""
+        writer = await self.live_writer(session_id)
+        if writer is not None and writer[1] != os.getpid():
+            raise ConfigError(f"session {session_id} is still running (pid {writer[1]} on {writer[0]}); stop it before resuming")
+        await self.set_status(session_id, "running")
+
+    async def live_writer(self, session_id: str) -> tuple[str, int] | None:
+        """(host, pid) of the live process writing a running session, None when nothing is (ConfigError: no such session)."""
         row = await (await self.db.execute("SELECT status, owner_host, owner_pid FROM sessions WHERE id=?", (session_id,))).fetchone()
         if row is None:
             raise ConfigError(f"no session {session_id!r} in {self.path} (see `mkb-tui sessions`)")
         status, host, pid = row
-        if status == "running" and pid != os.getpid() and process_alive(host, pid):
-            raise ConfigError(f"session {session_id} is still running (pid {pid} on {host}); stop it before resuming")
-        await self.set_status(session_id, "running")
+        return (host, pid) if status == "running" and process_alive(host, pid) else None
+
+    async def remove_session(self, session_id: str) -> None:
+        """Delete a session and every row derived from it, in one transaction (the caller checks it is not running).
+        The tables are found by their session_id column, so a table a later migration adds is never left behind."""
+        tables = [t for t in await self._tables() if t != "sessions" and "session_id" in await self._columns(t)]
+        async with self._transaction():
+            for table in tables:
+                await self.db.execute(f'DELETE FROM "{table}" WHERE session_id=?', (session_id,))
+            await self.db.execute("DELETE FROM sessions WHERE id=?", (session_id,))
+
+    async def rename_session(self, session_id: str, name: str) -> None:
+        """Give a session a name, a reference beside its id; ConfigError for a name that another session's id or name
+        already is (it would make a reference mean two sessions)."""
+        check_name(name)
+        clash = await (await self.db.execute("SELECT id FROM sessions WHERE (id=? OR name=?) AND id<>?", (name, name, session_id))).fetchone()
+        if clash is not None:
+            raise ConfigError(f"{name!r} already names session {clash[0]}: pick another name")
+        async with self._transaction():
+            await self.db.execute("UPDATE sessions SET name=? WHERE id=?", (name, session_id))
+
+    async def tag_session(self, session_id: str, tags: list[str], *, remove: bool = False) -> list[str]:
+        """Add (or with remove, take away) tags; returns the session's tags afterwards, sorted."""
+        tags = check_tags(tags)
+        async with self._transaction():
+            for tag in tags:
+                sql = "DELETE FROM session_tags WHERE session_id=? AND tag=?" if remove else "INSERT OR IGNORE INTO session_tags VALUES (?,?)"
+                await self.db.execute(sql, (session_id, tag))
+        rows = await (await self.db.execute("SELECT tag FROM session_tags WHERE session_id=? ORDER BY tag", (session_id,))).fetchall()
+        return [r[0] for r in rows]
+
+    async def _tables(self) -> list[str]:
+        return [r[0] for r in await (await self.db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")).fetchall()]
+
+    async def _columns(self, table: str) -> set[str]:
+        return {r[1] for r in await (await self.db.execute(f'PRAGMA table_info("{table}")')).fetchall()}
 
     async def append(self, session_id: str, event: Event) -> int | None:
         """Store one event and its normalized rows in one committed transaction; returns its seq (None for deltas)."""
@@ -407,21 +455,23 @@ class Store:
             after_seq = rows[-1][0]
 
     async def resolve(self, ref: str | None) -> str:
-        """A session id from an id, a unique prefix of one, or 'latest'/None; ConfigError otherwise."""
+        """A session id from an id, a name, a unique prefix of an id, or 'latest'/None; RefError (exit code 2) naming
+        the nearest ids and names otherwise."""
         if ref in (None, "", "latest"):
             latest = await self.latest_session()
             if latest is None:
                 raise ConfigError(f"no sessions in {self.path}")
             return latest
-        rows = await (await self.db.execute("SELECT id FROM sessions WHERE id=? OR id LIKE ? ORDER BY id", (ref, ref.replace("%", "") + "%"))).fetchall()
-        ids = [r[0] for r in rows]
-        if ref in ids:
-            return ref
+        rows = await (await self.db.execute("SELECT id, name FROM sessions ORDER BY id")).fetchall()
+        named = [sid for sid, name in rows if ref in (sid, name)]
+        if named:
+            return ref if ref in named else named[0]  # an id before a name (rename refuses a name that is an id)
+        ids = [sid for sid, _ in rows if sid.startswith(ref)]
         if len(ids) == 1:
             return ids[0]
         if not ids:
-            raise ConfigError(f"no session {ref!r} in {self.path} (see `mkb-tui sessions`)")
-        raise ConfigError(f"session {ref!r} is ambiguous: {', '.join(ids[:5])}")
+            raise unknown_ref(ref, [x for row in rows for x in row if x], self.path)
+        raise ambiguous_ref(ref, ids)
 
     async def session(self, session_id: str) -> dict[str, Any]:
         row = await (await self.db.execute(
@@ -444,19 +494,22 @@ class Store:
         runs: dict[str, list[tuple[str, str, float | None]]] = {}
         for sid, task, status, best in await (await self.db.execute("SELECT session_id, task_id, status, best_speedup FROM task_runs ORDER BY rowid")).fetchall():
             runs.setdefault(sid, []).append((task, status, best))
+        tags: dict[str, list[str]] = {}
+        for sid, tag in await (await self.db.execute("SELECT session_id, tag FROM session_tags ORDER BY tag")).fetchall():
+            tags.setdefault(sid, []).append(tag)
         out = []
         rows = await (await self.db.execute(
-            "SELECT id, status, model, device, method, created, settings, cost_usd, tokens, updated, mnn_version, owner_host, owner_pid"
+            "SELECT id, status, model, device, method, created, settings, cost_usd, tokens, updated, mnn_version, owner_host, owner_pid, name"
             " FROM sessions ORDER BY created DESC, rowid DESC"
         )).fetchall()  # fmt: skip
-        for sid, status, model, device, method, created, settings, cost, tokens, updated, mnn_version, host, pid in rows:
+        for sid, status, model, device, method, created, settings, cost, tokens, updated, mnn_version, host, pid, name in rows:
             if status == "running" and not process_alive(host, pid):
                 status = "interrupted"  # killed (or crashed) mid-session: `--resume` continues it
             mine = runs.get(sid, [])
             planned = json.loads(settings).get("tasks") or [r[0] for r in mine]
             out.append(SessionSummary(sid, status, model or "", device or "", method or "", created, len(planned),
                                       sum(1 for r in mine if r[1] == "done"), {r[0]: r[2] for r in mine}, cost or 0.0, tokens or 0,
-                                      updated or created, mnn_version or ""))  # fmt: skip
+                                      updated or created, mnn_version or "", name or "", tags.get(sid, [])))  # fmt: skip
         return out
 
     async def task_states(self, session_id: str) -> dict[str, TaskState]:

@@ -44,8 +44,8 @@ def store_session(db, *, model: str = "m:" + HOSTILE, task: str = "abs", sid: st
     return asyncio.run(write())
 
 
-def one_error_line(r: subprocess.CompletedProcess) -> str:
-    assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
+def one_error_line(r: subprocess.CompletedProcess, code: int = 1) -> str:
+    assert r.returncode == code, (r.returncode, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr and r.stderr.count("\n") == 1 and r.stderr.startswith("mkb-tui: error:"), r.stderr
     return r.stderr
 
@@ -97,9 +97,10 @@ def test_a_closed_pipe_is_a_quiet_exit_0(tmp_path):
 def test_unknown_session_ids_are_one_line(tmp_path):
     db = tmp_path / "u.sqlite"
     store_session(db, model="m:x")
-    assert "nope" in one_error_line(mkb("replay", "nope", "--db", str(db), cwd=tmp_path))
-    assert "nope" in one_error_line(mkb("--db", str(db), "--resume", "nope", cwd=tmp_path))
-    one_error_line(mkb("report", "nope", "--db", str(db), cwd=tmp_path))
+    # a ref naming no session is a usage error, exit 2 (issue 21)
+    assert "nope" in one_error_line(mkb("replay", "nope", "--db", str(db), cwd=tmp_path), 2)
+    assert "nope" in one_error_line(mkb("--db", str(db), "--resume", "nope", cwd=tmp_path), 2)
+    one_error_line(mkb("report", "nope", "--db", str(db), cwd=tmp_path), 2)
 
 
 def test_a_damaged_database_is_one_line(tmp_path):
@@ -110,7 +111,7 @@ def test_a_damaged_database_is_one_line(tmp_path):
         con.execute("UPDATE sessions SET settings = 'nor this'")
     for args in (["sessions"], ["report", sid], ["export", sid], ["compare", sid, sid + "x"], ["export", "--format", "sft"]):
         r = mkb(*args, "--db", str(db), cwd=tmp_path)
-        one_error_line(r)
+        one_error_line(r, 2 if args[0] == "compare" else 1)  # compare's second ref names no session: usage (issue 21)
 
 
 def test_a_recursive_view_does_not_hang(tmp_path, monkeypatch, capsys):

@@ -70,7 +70,7 @@ def test_sessions_errors_are_one_line(tmp_path):
     db = tmp_path / "s.sqlite"
     _store_session(db)
     unknown = _mkb("export", "zz-nope", "--db", str(db))
-    assert unknown.returncode == 1 and "no session 'zz-nope'" in unknown.stderr
+    assert unknown.returncode == 2 and "no session 'zz-nope'" in unknown.stderr  # a ref naming nothing: a usage error (issue 21)
 
 
 def test_kernel_paths_keep_names_unique_and_inside():

@@ -31,7 +31,7 @@ async def test_migrates_a_version_1_database(tmp_path):
     path = tmp_path / "old.sqlite"
     _v1_database(path)
     async with Store(path) as store:
-        assert await store.version() == LATEST == 4
+        assert await store.version() == LATEST == 5
         sessions = await store.sessions()
         assert sessions[0].id == "s1" and sessions[0].cost_usd == 0.0 and sessions[0].tasks == 2  # v2 column, its default
         state = (await store.task_states("s1"))["abs"]
@@ -41,7 +41,7 @@ async def test_migrates_a_version_1_database(tmp_path):
         await store.append("s1", Event(ev.ERRORS, {"errors": [{"line": 3}]}, "abs", 0))
         assert (await store.iterations("s1", "abs")) == []  # v1 had no iteration rows for it: nothing invented
     async with Store(path) as store:  # reopening an up-to-date database migrates nothing
-        assert await store.version() == 4
+        assert await store.version() == 5
     with sqlite3.connect(path) as con:
         assert con.execute("SELECT errors FROM runs").fetchone()[0] == '[{"line": 3}]'
         assert con.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
