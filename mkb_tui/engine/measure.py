@@ -28,6 +28,7 @@ from mkb_tui.engine.channel import (ChannelError, ChannelRecord, channel_plan_te
                                    parse_channel)
 from mkb_tui.engine.process_text import last_line, process_text
 from mkb_tui.engine.runner_report import _digest, output_hash, parse_runner_output
+from mkb_tui.engine.native_trap import TRAP_SIGNALS
 from mkb_tui.engine.schedule import InputSet, PlanText, ProcessPlan, Shape, kept_outputs, plan_text, timing_plans, verification_plan
 from mkb_tui.engine.timing import (
     HIGH_DISPERSION,
@@ -187,6 +188,7 @@ class Judge:
         self.channel = channel
         self._layout = None
         self.device_s = 0.0  # the device time this evaluation has used (every process's wall time)
+        self.native_trapped = False  # MNN's own kernel of the op is trapped in the candidate's processes (native_trap)
         self.budget_s: float | None = None  # set from the native kernel's first timing process
         self.bound: Bound | None = None  # the precision bound from MNN's own error (set by the pipeline); else the tolerance
         self.set_bounds: dict[str, Bound] = {}  # a domain draw's own bound (device path -> Bound), where MNN's error there is larger
@@ -364,6 +366,11 @@ class Judge:
             verdict.message = "the runner failed on a process holding secret inputs (its output, exit code and signal are withheld)"
             if ((p.report or {}).get("candidate_proof") or {}).get("nulls"):
                 verdict.message = "the candidate kernel never ran: its creator returned nullptr"
+            return True
+        if failed and side == "candidate" and self.native_trapped and p.proc.signal in TRAP_SIGNALS:
+            verdict.kind = VerdictKind.REJECTED
+            verdict.message = ("the candidate ran MNN's native implementation of this op (its code is trapped in the candidate's "
+                               f"process; reached by whatever route): killed by signal {p.proc.signal}")  # fmt: skip
             return True
         if failed:
             # the baseline (MNN's own kernel) failing is the harness's trouble, never the candidate's

@@ -327,6 +327,10 @@ _SYM = re.compile(r"^\s*\d+:\s+[0-9a-f]+\s+\d+\s+(\w+)\s+(\w+)\s+(\w+)\s+(\w+)\s
 _FUNC = re.compile(r"^[0-9a-f]+ <(.+)>:$")
 
 
+_LOAD_TIME = re.compile(r"^\.(init_array|ctors|preinit_array)(\.|$)")
+_UNLOAD_TIME = re.compile(r"^\.(fini_array|dtors)(\.|$)")
+
+
 def parse_readelf(text: str) -> tuple[ObjectSymbols, Disassembly]:
     """`readelf -W -s -r`: symbols, and relocations per section (with -ffunction-sections, per function)."""
     undefined: list[str] = []
@@ -364,8 +368,9 @@ def parse_readelf(text: str) -> tuple[ObjectSymbols, Disassembly]:
     sections = {section_names[i]: f for i, f in first_function.items() if i in section_names}
     functions = {f: [] for f in first_function.values()}
     calls = {f: relocs.get(sec, []) for sec, f in sections.items()}
-    init = [t for sec, targets in relocs.items() if sec.endswith((".init_array", ".ctors", ".preinit_array")) for t in targets]
-    fini = [t for sec, targets in relocs.items() if sec.endswith((".fini_array", ".dtors")) for t in targets]
+    # by prefix: a constructor with a priority lives in .init_array.00200 (or .ctors.65335), still run at load
+    init = [t for sec, targets in relocs.items() if _LOAD_TIME.match(sec) for t in targets]
+    fini = [t for sec, targets in relocs.items() if _UNLOAD_TIME.match(sec) for t in targets]
     return ObjectSymbols(undefined, defined), Disassembly(functions, calls, sections, init, fini)
 
 

@@ -233,19 +233,7 @@ class Pipeline:
                 async with self._device_turn(verdict) if self._builds_wait_for_runs else nullcontext():
                     built = await lane.build(self.slotable, self.target, build_check.judge_env(judged), self.build_timeout)
             verdict.log = built.log[-20000:]
-            with verdict.phase("static"):
-                findings = await build_check.judge_preprocessed(judged, slot, src=lane.src, build_dir=lane.build_dir,
-                                                                compiler=self.target.compiler, oracle=oracle, built=built.ok,
-                                                                mnn_tree=self.slotable.src)  # fmt: skip
-            if not findings and not built.ok:
-                findings = build_check.unreachable_includes(built.diagnostics, lane.src, mnn_tree=self.slotable.src)
-            if not findings and built.ok:
-                with verdict.phase("object"):
-                    findings = await build_check.judge_objects(judged, slot, compiler=self.target.compiler,
-                                                               pristine_build=self.slotable.build_dir, oracle=oracle,
-                                                               lib=lane.plugin, pristine_lib=self.slotable.library)  # fmt: skip
-            if findings:
-                reject(verdict, findings)
+            if await self._rejected_after_build(slot, None, built, judged, verdict, oracle=oracle, lane=lane):
                 return
             if not built.ok:
                 verdict.kind = VerdictKind.COMPILE_ERROR if not built.timed_out else VerdictKind.TIMEOUT
@@ -257,7 +245,8 @@ class Pipeline:
                 # candidate code runs from here on: what it could write if its containment failed is held to this state
                 sealed = pluginlib.RunSeal.of(lane.root, lane.prelude_dir, self.slotable.build_dir)
                 try:
-                    await self._run(task, slot, base, self.slotable.build_dir, verdict, say, plugin=(lane.plugin, pluginlib.slot_env(slot)))
+                    traps = "" if oracle else await asyncio.to_thread(self._native_traps, task, slot)
+                    await self._run(task, slot, base, self.slotable.build_dir, verdict, say, plugin=(lane.plugin, pluginlib.slot_env(slot), traps))
                 finally:
                     with verdict.phase("restore"):
                         left = await asyncio.to_thread(self.slotable.workspace.check)  # its source tree
@@ -275,6 +264,19 @@ class Pipeline:
                         verdict.flags.append("workspace_restored")
         finally:
             self.lanes.release(lane)
+
+    def _native_traps(self, task: Task, slot: slotlib.Slot) -> str:
+        """MKB_TRAP for a candidate's processes: MNN's own implementation of the slot's op, in the slot-able library
+        (engine/native_trap.py); none when the model itself needs that code beside the slot."""
+        from mkb_tui.engine.convert import convert_to_mnn, model_ops
+        from mkb_tui.engine.native_trap import model_needs_native, native_functions, trap_env
+        from mkb_tui.engine.object_check import tools_for
+
+        if model_needs_native(slot.op_type, slot.subtype, slot.native_files[0], model_ops(convert_to_mnn(task)),
+                              slotlib.cpu_registrations(self.mnn.root)):  # fmt: skip
+            return ""
+        stems = build_check.object_policy(slot, oracle=False).native_sources
+        return trap_env(native_functions(self.slotable.build_dir, self.slotable.library, stems, tools_for(self.target.compiler).nm))
 
     @asynccontextmanager
     async def _device_turn(self, verdict: Verdict) -> AsyncIterator[None]:
@@ -306,24 +308,31 @@ class Pipeline:
                 built = await build(judged)
         return built, judged
 
-    async def _rejected_after_build(self, slot: slotlib.Slot, ws, built, judged, verdict: Verdict, *, oracle: bool) -> bool:
-        """The judge on what the compiler saw and produced; a broken rule makes the verdict `rejected` (the build's
-        own output is then dropped: it may quote files the candidate had no business reading)."""
+    async def _rejected_after_build(self, slot: slotlib.Slot, ws, built, judged, verdict: Verdict, *, oracle: bool,
+                                    lane: pluginlib.Lane | None = None) -> bool:  # fmt: skip
+        """The judge on what the compiler saw and produced, in a workspace or a plug-in's lane (read against the
+        slot-able tree and library); a broken rule makes the verdict `rejected` (the build's own output is then
+        dropped: it may quote files the candidate had no business reading)."""
         combiner = slot.mechanism == "combiner"
         compiler = get_target("converter").compiler if combiner else self.target.compiler
-        build_dir = ws.converter_dir if combiner else ws.build_dir
+        src, build_dir = (lane.src, lane.build_dir) if lane else (ws.src, ws.converter_dir if combiner else ws.build_dir)
+        mnn_tree = self.slotable.src if lane else None
         with verdict.phase("static"):
-            findings = await build_check.judge_preprocessed(judged, slot, src=ws.src, build_dir=build_dir, compiler=compiler,
-                                                      oracle=oracle, built=built.ok)  # fmt: skip
+            findings = await build_check.judge_preprocessed(judged, slot, src=src, build_dir=build_dir, compiler=compiler,
+                                                            oracle=oracle, built=built.ok, mnn_tree=mnn_tree)  # fmt: skip
         if not findings and not built.ok:  # an include the compile sandbox kept out: the same rule as a read one
-            findings = build_check.unreachable_includes(built.diagnostics, ws.src)  # tree-relative already
+            findings = build_check.unreachable_includes(built.diagnostics, src, mnn_tree=mnn_tree)  # tree-relative already
         if not findings and built.ok:
-            base = await self.baseline()
-            pristine = converter.pristine_converter_dir(self.mnn) if combiner else base.build_dir
-            lib = None if combiner or self.target.static else ws.lib_dir() / "libMNN.so"
+            if lane:
+                pristine, lib, pristine_lib = self.slotable.build_dir, lane.plugin, self.slotable.library
+            else:
+                base = await self.baseline()
+                pristine = converter.pristine_converter_dir(self.mnn) if combiner else base.build_dir
+                lib = None if combiner or self.target.static else ws.lib_dir() / "libMNN.so"
+                pristine_lib = base.build_dir / "libMNN.so"
             with verdict.phase("object"):
                 findings = await build_check.judge_objects(judged, slot, compiler=compiler, pristine_build=pristine, oracle=oracle,
-                                                     lib=lib, pristine_lib=base.build_dir / "libMNN.so")  # fmt: skip
+                                                           lib=lib, pristine_lib=pristine_lib)  # fmt: skip
         if not findings:
             return False
         reject(verdict, findings)
@@ -417,7 +426,7 @@ class Pipeline:
         return models, sets
 
     async def _runner(self, base: Baseline, lib_dir: Path, timeout: float, stdin: str, channel: tuple | None = None,
-                      plugin: tuple[Path, str] | None = None, side: str = "") -> ProcResult:
+                      plugin: tuple[Path, str, str] | None = None, side: str = "") -> ProcResult:
         """One runner process on the library in lib_dir; its plan goes on stdin, so every process has the same argv.
         The runner and its library are pushed into the device first: a contained run sees nothing else. `channel`:
         (input set per run, runs kept, most output bytes) of a plan-2 process."""
@@ -436,6 +445,8 @@ class Pipeline:
             if side == "candidate":
                 files["lib/plugin/mkb_plugin.so"] = plugin[0]
                 env |= {"MKB_PLUGIN": "lib/plugin/mkb_plugin.so", "MKB_SLOT": plugin[1]}
+                if plugin[2]:
+                    env["MKB_TRAP"] = plugin[2]
             await self.device.push(files)
             return await run(["bin/mkb_runner"], env)
         if not self.target.static:  # one runner; the library under test comes from LD_LIBRARY_PATH
@@ -457,7 +468,7 @@ class Pipeline:
         return None
 
     async def _run(self, task: Task, slot: slotlib.Slot, base: Baseline, lib_dir: Path, verdict: Verdict, say: Progress,
-                   candidate_model: Path | None = None, plugin: tuple[Path, str] | None = None) -> None:
+                   candidate_model: Path | None = None, plugin: tuple[Path, str, str] | None = None) -> None:
         """Verify and time (mkb_tui.engine.measure). A cpu/geometry candidate is a library (lib_dir) running the task's
         model; a combiner candidate is a model (candidate_model) running on the pristine library."""
         say("verifying")
@@ -481,6 +492,7 @@ class Pipeline:
                       lenient=bool(task.native_incorrect_for(self.target.name)), plausible=task.plausible_speedup, scratch=scratch,
                       remove=self.device.remove, channel=run_channel if self.device.channel else None,
                       roofline=await self._roofline(task))  # fmt: skip
+        judge.native_trapped = bool(plugin and plugin[2])
         if not judge.lenient:  # ---- the precision bound (mkb_tui.bench.precision) from MNN's own error
             fair, judge.bound, judge.set_bounds, dropped = await self._native_precision(task, judge)
             if len(fair) < len(judge.sets):

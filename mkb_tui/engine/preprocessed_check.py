@@ -230,13 +230,32 @@ def line_findings(tu: TranslationUnit, banned: dict[str, set[str]], native: set[
             add("asm", name, "inline assembly is not allowed (use intrinsics)", file, line)
         for name in sorted(idents & INSPECTION):
             add("banned-call", name, f"{name} is not allowed in a kernel (stack inspection, non-local jumps or cycle counters)", file, line)
-        if "__attribute" in code or "[[" in code:
-            for m in _ATTRIBUTE.finditer(code):
-                body = m.group(1) or m.group(2) or ""
-                for name in sorted({n.strip("_") for n in _IDENT.findall(body)} & BANNED_ATTRIBUTES):
-                    add("attribute", name, f"the attribute `{name}` is not allowed in a kernel (load-time code, linkage or "
-                                           "placement)", file, line)  # fmt: skip
+    # attributes over the joined lines: `__attribute__((` on one line and `constructor(200)))` on the next is one
+    for file, line, body in _attribute_bodies(tu.lines):
+        for name in sorted({n.strip("_") for n in _IDENT.findall(body)} & BANNED_ATTRIBUTES):
+            add("attribute", name, f"the attribute `{name}` is not allowed in a kernel (load-time code, linkage or placement)", file, line)
     return findings
+
+
+def _attribute_bodies(lines: list[tuple[str, int, str]]):
+    """(file, line where it starts, body) of each __attribute__((...)) or [[...]] in the candidate's lines, read
+    across line breaks (consecutive lines of one file joined)."""
+    runs: list[tuple[str, list[tuple[int, str]]]] = []
+    for file, line, text in lines:
+        if not runs or runs[-1][0] != file:
+            runs.append((file, []))
+        runs[-1][1].append((line, _code(text)))
+    for file, run in runs:
+        joined, starts, at = "", [], 0
+        for line, code in run:
+            starts.append((at, line))
+            joined += code + "\n"
+            at = len(joined)
+        if "__attribute" not in joined and "[[" not in joined:
+            continue
+        for m in _ATTRIBUTE.finditer(joined):
+            line = next(ln for offset, ln in reversed(starts) if offset <= m.start())
+            yield file, line, m.group(1) or m.group(2) or ""
 
 
 def pragma_findings(tu: TranslationUnit, rel: dict[str, str]) -> list[Finding]:

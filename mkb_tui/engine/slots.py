@@ -78,6 +78,11 @@ def _cpu_registrations(mnn_root: str) -> dict[str, tuple[str, str]]:
     return found
 
 
+def cpu_registrations(mnn_root: Path) -> dict[str, tuple[str, str]]:
+    """MNN op type -> (the CPU source file that registers its creator, the creator class), in this MNN tree."""
+    return _cpu_registrations(str(mnn_root))
+
+
 @lru_cache(maxsize=8)
 def _geometry_registrations(mnn_root: str) -> dict[str, str]:
     found: dict[str, str] = {}

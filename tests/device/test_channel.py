@@ -220,3 +220,14 @@ def test_a_module_announces_its_outputs_after_its_first_run(tmp_path):
     record = parse_channel(proc.channel, runs=runs, keep=keep)
     for run in keep:
         np.testing.assert_array_equal(record.kept[run][0], np.full(32, 2.0 * (run + 1), dtype=np.float32))
+
+
+def test_untimed_work_in_every_candidate_process_is_charged_and_one_noisy_process_is_not():
+    from mkb_tui.engine.channel import setup_charge_ms
+
+    base = [7.0, 7.2, 6.9, 7.1]
+    assert setup_charge_ms(base, [7.3, 7.0, 7.4, 31.0], 6) == 0.0  # one process a busy machine slowed
+    moved = setup_charge_ms(base, [30.0, 31.0, 29.5, 30.5], 6)  # ~23 ms more in every process: paid by the 6 runs
+    assert 2.5 < moved < 3.5
+    assert setup_charge_ms(base, [7.5, 8.0], 6) == 0.0  # within start-up noise
+    assert setup_charge_ms([], [30.0], 6) == 0.0

@@ -157,6 +157,8 @@ def test_std_template_instantiations_are_not_interposers(tmp_path):
         "#include <vector>\nstatic std::vector<int> gTable(10);\nint f(int i) { return gTable[i]; }",  # an extra global constructor
         "#include <cstdio>\n__attribute__((constructor)) static void spy(int argc, char** argv) { printf(\"%s\", argv[0]); }",
         "#include <cstdio>\n__attribute__((destructor)) static void late() { puts(\"{\\\"ok\\\":true}\"); }",  # a forged last line
+        "int g;\n__attribute__((constructor(200))) static void early() { g = 1; }",  # a priority: .init_array.00200
+        "int g;\n__attribute__((destructor(300))) static void late() { g = 2; }",  # .fini_array.00300
     ],
 )
 def test_load_time_code_is_refused(tmp_path, source):
@@ -232,6 +234,7 @@ def preprocessed(tmp_path: Path, source: str, hpp: str = "") -> tuple[list[Findi
         ("#define CAT(a, b) a##b\nvoid f() { CAT(__as, m__) volatile(\"syscall\"); }", "asm", "inline assembly"),
         ('#define VIS _Pragma("GCC visibility push(default)")\nVIS\nint g;', "pragma", "visibility"),
         ("#define C __attribute__((construct##or))\nC static void spy() {}", "attribute", "constructor"),
+        ("__attribute__((\nconstructor(200))) static void spy() {}", "attribute", "constructor"),  # split over two lines
         ("#define T(a) a##_clock\nvoid f() { T(steady)::now(); }", "banned-call", "steady_clock"),
         # class 5: MNN's native implementation through a macro name and a computed include
         ('#define CAT(a, b) a##b\n#define STR(x) #x\n#define XSTR(x) STR(x)\n#include XSTR(backend/cpu/CAT(CPU, Unary).hpp)\n'

@@ -105,6 +105,8 @@ def test_the_oracle_through_the_plugin_is_correct_and_times_near_one(plugin_pipe
         assert "build" in verdict.phases and "acquire" not in verdict.phases  # a lane, no workspace
         if not noisy(verdict) and 0.9 < verdict.speedup < 1.1:
             break
+    if noisy(verdict):  # a trusted timing is this test's precondition: a busy machine gives none (it never fails for noise)
+        pytest.skip(f"three timings of {task_id} were all flagged as disturbed by the machine ({verdict.flags})")
     assert 0.9 < verdict.speedup < 1.1, verdict.speedup  # 1.00 +/- 0.05 is judged by `mkb-tui oracle`
     lane = plugin_pipeline.lanes.root / "lane-0" / "build" / "mkb_plugin.so"
     assert lane.exists() and lane.stat().st_size < 1 << 20  # the candidate's object alone, not a library of MNN
@@ -225,3 +227,20 @@ def test_files_a_plugin_run_plants_are_removed_and_later_builds_are_clean(plugin
         assert not (lane / "src/source/backend/cpu/mkb_planted.h").exists() and (lane / "src" / CPP).read_text() == "int x;\n"
     honest = evaluate(plugin_pipeline, "abs", {CPP: ABS_BODY % "std::fabs(src[i]) + 0.0f * 7"})
     assert honest.kind.value == "correct", (honest.message, honest.log[-2000:])
+
+
+def test_mnns_own_kernel_is_trapped_however_a_plugin_reaches_it(plugin_pipeline, monkeypatch):
+    """Past the name checks (as a kernel that finds the registry by reading memory is: an ELF walk, a decode of
+    CPUBackend::onCreate), the registry's native creator still runs nothing: its code is trapped in the candidate's
+    process, and the run says so. The oracle runs the same code untrapped."""
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.engine import build_check
+
+    async def nothing(*args, **kwargs):
+        return []
+
+    task = get_task("abs")
+    assert plugin_pipeline._native_traps(task, plugin_pipeline.slot(task))  # CPUUnary's functions, in the slot-able library
+    monkeypatch.setattr(build_check, "judge_objects", nothing)
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: STEAL_NATIVE})
+    assert verdict.kind.value == "rejected" and "MNN's native implementation" in verdict.message, (verdict.kind, verdict.message)

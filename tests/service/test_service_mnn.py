@@ -48,7 +48,9 @@ async def test_service_answers_as_the_cli_does(mnn, tmp_path):
         assert result.verdict["message"] == cli["message"]
         assert steady(result.verdict["flags"]) == steady(cli["flags"])
         assert result.verdict["diagnostics"] == cli["diagnostics"]
-        assert set(cli.get("phases") or {}) <= set(result.verdict.get("phases") or {})
+        # a process's first evaluation also checks the slot-able library (or makes a workspace): each CLI run is one
+        once = {"slotable", "workspace", "first_build"}
+        assert set(cli.get("phases") or {}) - once <= set(result.verdict.get("phases") or {})
         if name == "correct":  # two timings of the same kernel agree within the noise of a shared machine
             assert 0.6 < result.speedup / cli["speedup"] < 1.6
             # the paper's reward, a flagged (untrustworthy) speedup counting at most 1.0

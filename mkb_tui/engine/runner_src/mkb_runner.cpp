@@ -70,6 +70,8 @@ extern "C" long mkb_candidate_nulls() __attribute__((weak));
 extern "C" int mkb_slot_fill(const char* op, const char* subtype, void* creator) __attribute__((weak));
 #ifdef MKB_PLUGINS
 #include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace {
@@ -1039,10 +1041,53 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
 // slot in MKB_SLOT ("OpType" or "OpType/SUBTYPE"). It is loaded before any session exists, local to itself
 // (RTLD_LOCAL: nothing it defines replaces a symbol of the runner or of MNN), and its one creator fills the library's
 // slot. Its code first runs in mkb_plugin_creator (constructing its creator), after the plan was read.
+#ifdef MKB_PLUGINS
+// MKB_TRAP: "OFFSET+SIZE,..." (hex, relative to the library's load address): the functions of MNN's own
+// implementation of the slot's op (engine/native_trap.py). In the candidate's process they are overwritten with
+// trapping instructions before its plug-in is loaded, so no route to them (a name, the creator registry, a vtable, a
+// scan of memory) runs MNN's kernel as the candidate's: it ends the process on SIGTRAP (x86) or SIGILL (udf, arm64).
+bool trapNative(std::string& err) {
+    const char* spec = getenv("MKB_TRAP");
+    if (spec == nullptr || *spec == 0) return true;
+    Dl_info info;
+    if (!mkb_slot_fill || dladdr(reinterpret_cast<void*>(mkb_slot_fill), &info) == 0 || info.dli_fbase == nullptr) {
+        err = "cannot find the slot-able library's load address for its traps";
+        return false;
+    }
+    char* base = static_cast<char*>(info.dli_fbase);
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    for (const char* at = spec; *at;) {
+        char* end = nullptr;
+        unsigned long long offset = strtoull(at, &end, 16);
+        if (end == at || *end != '+') return (err = "malformed MKB_TRAP", false);
+        at = end + 1;
+        unsigned long long size = strtoull(at, &end, 16);
+        if (end == at || (*end != ',' && *end != 0) || size == 0 || size > (64u << 20)) return (err = "malformed MKB_TRAP", false);
+        at = *end == ',' ? end + 1 : end;
+        char* start = base + offset;
+        uintptr_t lo = reinterpret_cast<uintptr_t>(start) & ~(page - 1);
+        uintptr_t hi = (reinterpret_cast<uintptr_t>(start) + size + page - 1) & ~(page - 1);
+        // writable, not executable, while written: nothing runs there meanwhile (one thread, no session yet)
+        if (mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_READ | PROT_WRITE) != 0)
+            return (err = "cannot write the native kernel's code to trap it", false);
+#if defined(__x86_64__) || defined(__i386__)
+        memset(start, 0xCC, size);  // int3 at every byte: no offset into the function escapes it
+#else
+        memset(start, 0, size);  // udf #0 at every (4-byte aligned) instruction
+#endif
+        if (mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_READ | PROT_EXEC) != 0)
+            return (err = "cannot restore the native kernel's code protection", false);
+        __builtin___clear_cache(start, start + size);
+    }
+    return true;
+}
+#endif
+
 bool loadPlugin(std::string& err) {
     const char* path = getenv("MKB_PLUGIN");
     if (path == nullptr || *path == 0) return true;
 #ifdef MKB_PLUGINS
+    if (!trapNative(err)) return false;
     if (!mkb_slot_fill) {
         err = "a plug-in needs the slot-able MNN library (this one has no slot)";
         return false;

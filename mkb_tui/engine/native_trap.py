@@ -1,0 +1,111 @@
+"""MNN's own implementation of the slot's op, unusable in the candidate's process.
+
+The slot-able library exports MNN's internals, and any library's code is in the candidate's address space: a kernel
+that reaches MNN's native creator of its own op (the creator registry, a vtable, a walk of the dynamic symbol table, a
+decode of `CPUBackend::onCreate`'s machine code, another op type served by the same native creator) returns MNN's
+execution as its own, and was `correct` at 1.0x. Refusing names cannot stop reads of memory. So the code itself is
+taken away: every function the native source's objects define and no other object calls (their strong and local
+functions, and the weak ones no other object of the library defines: the op's own template instantiations; not its
+registration, nor a function MNN hands to other ops) is overwritten with trapping
+instructions by the runner before the plug-in loads (runner_src: trapNative), in the candidate's process only. Any
+route into it ends the process with SIGTRAP (x86) or SIGILL (arm64), which the judge reads as a call of MNN's native
+implementation. The oracle (MNN's own code, copied through the slot) runs untrapped: it is the harness's, not a
+candidate's.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections import defaultdict
+from pathlib import Path
+
+from mkb_tui.engine.object_check import cached
+
+TEXT_KINDS = frozenset("TtWi")  # nm kinds of functions (W: weak, possibly data; only .so text entries are kept)
+TRAP_SIGNALS = (5, 4)  # SIGTRAP (int3), SIGILL (udf): how a trapped native function ends a process
+
+
+def _nm(nm: str, argv: list[str], which: str = "--defined-only") -> list[tuple[str, str, list[str]]]:
+    """(file, name, the rest) per nm -A -P line."""
+    rows = []
+    for i in range(0, len(argv), 400):
+        out = subprocess.run([nm, "-A", "-P", which, *argv[i : i + 400]], capture_output=True, text=True, timeout=300).stdout
+        for line in out.splitlines():
+            head, _, rest = line.partition(": ")
+            parts = rest.split()
+            if len(parts) >= 2:
+                rows.append((head, parts[0], parts[1:]))
+    return rows
+
+
+def _stem(path: str) -> str:
+    return path.rsplit("/", 1)[-1].split(".")[0]
+
+
+def native_functions(build_dir: Path, lib: Path, stems: frozenset[str], nm: str = "nm") -> list[tuple[int, int]]:
+    """(offset, size) in `lib` of each function the objects of the native sources `stems` define (see the module),
+    merged where they touch. Cached per library build."""
+    if not stems or not lib.exists():
+        return []
+
+    def compute() -> list[list[int]]:
+        objects = [str(p) for p in build_dir.rglob("*.o")]
+        own: dict[str, str] = {}  # name -> kind, in the native objects
+        elsewhere_weak: set[str] = set()
+        for head, name, rest in _nm(nm, objects):
+            kind = rest[0]
+            if _stem(head) in stems:
+                if kind in TEXT_KINDS:
+                    own.setdefault(name, kind)
+            elif kind in ("W", "V"):
+                elsewhere_weak.add(name)
+        # what another object calls is MNN's shared code, not the op's alone (its registration, which MNN's op list
+        # calls at start-up; CPUUnary::selectForFloat, which the core function table hands to other ops)
+        called_elsewhere = {name for head, name, _ in _nm(nm, [o for o in objects if _stem(o) not in stems], "--undefined-only")}
+        wanted = {n for n, k in own.items() if (k != "W" or n not in elsewhere_weak) and n not in called_elsewhere}
+        places: dict[str, set[tuple[int, int]]] = defaultdict(set)
+        for _, name, rest in _nm(nm, ["-S", str(lib)]):
+            base = name.removesuffix(".localalias")
+            if base in wanted and len(rest) >= 3 and rest[0] in TEXT_KINDS:
+                size = int(rest[2], 16)
+                if size > 0:
+                    places[base].add((int(rest[1], 16), size))
+        # a name at several places (a static helper of the same name in another file) is not known to be the native's
+        ranges = [next(iter(spots)) for spots in places.values() if len(spots) == 1]
+        return [list(r) for r in _merged(sorted(ranges))]
+
+    return [tuple(r) for r in cached(f"traps-{lib.parent.parent.name}-{'-'.join(sorted(stems))}", lib, compute)]  # type: ignore[misc]
+
+
+def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[list[int]] = []
+    for start, size in ranges:
+        if out and start <= out[-1][0] + out[-1][1]:
+            out[-1][1] = max(out[-1][1], start + size - out[-1][0])
+        else:
+            out.append([start, size])
+    return [(a, b) for a, b in out]
+
+
+def trap_env(ranges: list[tuple[int, int]]) -> str:
+    """MKB_TRAP for the runner."""
+    return ",".join(f"{start:x}+{size:x}" for start, size in ranges)
+
+
+SUBTYPE_FIELD = {"UnaryOp": "opType", "BinaryOp": "opType", "Reduction": "operation", "Pooling": "type"}  # in a model's JSON
+
+
+def model_needs_native(op_type: str, subtype: str | None, native_file: str, ops: list[dict], registrations: dict[str, tuple[str, str]]) -> bool:
+    """Whether the model itself would run MNN's code for the slot's op in the candidate's process: a node of another
+    op type that the same native file serves (CPURelu.cpp: ReLU and PReLU), or a node of the slot's type with another
+    sub-type (which the slot leaves to MNN). Then nothing is trapped (the name checks still hold): an honest kernel
+    must never fail for the harness's defence. No task of either suite is such a model."""
+    for op in ops:
+        kind = op.get("type")
+        if kind != op_type and registrations.get(kind, ("",))[0] == native_file:
+            return True
+        if kind == op_type and subtype and op_type in SUBTYPE_FIELD:
+            main = op.get("main") if isinstance(op.get("main"), dict) else {}
+            if str(main.get(SUBTYPE_FIELD[op_type], subtype)) != subtype:
+                return True
+    return False
