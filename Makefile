@@ -31,6 +31,6 @@ test: mnn suite
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 # The fast unit subset, run before every commit: nothing that needs MNN, qemu or a long run (no set-up needed).
-CHECK_MARKERS ?= not mnn and not aarch64 and not slow
+CHECK_MARKERS ?= not mnn and not qemu and not aarch64 and not slow
 check: venv
 	$(BIN)/python -m pytest -q -x -m "$(CHECK_MARKERS)" -n 2 -p no:cacheprovider $(PYTEST_ARGS)

@@ -24,11 +24,21 @@ def _no_llm_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A test that reaches MNN (through any fixture) carries the `mnn` marker, so `make check` can leave it out."""
+    """Markers by what a test reaches, so `make check` and `-m` select by meaning: `mnn` (any fixture that needs the
+    MNN set-up), `qemu` (the aarch64 toolchain and qemu-user), `ray` (a local Ray cluster: tests/cluster) and `tui`
+    (a Textual pilot: tests/tui). `sandbox` and `slow` are set by the modules themselves."""
+    tests = Path(__file__).resolve().parent
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         if names & {"mnn", "pipeline"}:
             item.add_marker(pytest.mark.mnn)
+        if names & {"aarch64_ready", "qemu_pipeline"}:
+            item.add_marker(pytest.mark.qemu)
+        where = Path(str(item.fspath)).resolve()
+        if where.is_relative_to(tests / "cluster"):
+            item.add_marker(pytest.mark.ray)
+        if where.is_relative_to(tests / "tui"):
+            item.add_marker(pytest.mark.tui)
 
 
 _EXIT_STATUS: list[int] = []

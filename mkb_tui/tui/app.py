@@ -24,7 +24,8 @@ from mkb_tui.tui.screens import HelpScreen, NewSessionScreen, PlanApprovalScreen
 from mkb_tui.tui.services import AppServices
 from mkb_tui.tui.state import AWAITING_APPROVAL, Replay, SessionState
 from mkb_tui.tui.views import CompareView, ResultsView, TaskInfoPane
-from mkb_tui.tui.widgets import Conversation, ErrorsPane, FilterInput, KernelPane, SearchBar, SearchInput, TaskQueue, TimingPane
+from mkb_tui.tui.widgets import (Conversation, ErrorsPane, FilterInput, KernelPane, LoggedMessage, MessageLog, SearchBar, SearchInput,
+                                 TaskQueue, TimingPane)
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.events import Event
 
@@ -51,16 +52,19 @@ class MkbApp(App):
     AUTO_FOCUS = "#queue"
 
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None, markup: bool = False) -> None:
-        """A toast: its message quotes ids, model names and errors from outside, so it is text, never markup."""
+        """A toast: its message quotes ids, model names and errors from outside, so it is text, never markup. Every
+        toast is also kept in the Log pane (9), so one that timed out or was covered is not lost."""
+        self.messages.append(LoggedMessage(time.strftime("%H:%M:%S"), str(severity), shown(title), shown(message)))
+        self._dirty = True
         super().notify(shown(message), title=shown(title), severity=severity, timeout=timeout, markup=markup)
 
     def format_title(self, title: str, sub_title: str):
         return super().format_title(shown(title), shown(sub_title))
-    PANES = ("conversation", "kernel", "errors", "timing", "sessions", "task", "results", "compare")
+    PANES = ("conversation", "kernel", "errors", "timing", "sessions", "task", "results", "compare", "log")
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
         # priority: a digit switches panes even from the filter or the search box (they do not consume digits)
-        *(Binding(str(i), f"pane('{name}')", name.capitalize(), priority=True) for i, name in enumerate(PANES, 1)),
+        *(Binding(str(i), f"pane('{name}')", name.capitalize(), priority=True, show=name != "log") for i, name in enumerate(PANES, 1)),
         Binding("n", "new_session", "New"),
         Binding("s", "start", "Start"),
         Binding("p", "show_plan", "Plan waiting"),
@@ -92,6 +96,8 @@ class MkbApp(App):
     def __init__(self, *, db: Path = DEFAULT_DB, replay: str | None = None, new_session: SessionSettings | None = None, resume: str | None = None,
                  show_setup: bool = False, approval_timeout: float | None = None, auto_approve: bool = False, evaluator=None,
                  services: AppServices | None = None, base_url: str | None = None) -> None:  # fmt: skip
+        self.messages: list[LoggedMessage] = []  # every toast, oldest first (the Log pane)
+        self._dirty = False
         super().__init__()
         self.resume_base_url = base_url  # with --resume: the provider's new base URL (the stored one may be dead)
         self.evaluator = evaluator  # None: the session service opens the settings' device
@@ -152,6 +158,8 @@ class MkbApp(App):
                     yield ResultsView(id="results")
                 with TabPane("Compare", id="tab-compare"):
                     yield CompareView(id="compare")
+                with TabPane("Log", id="tab-log"):
+                    yield MessageLog(id="log", cursor_type="row")
         yield Static("", id="status-bar")
         yield Footer(compact=True)
 
@@ -190,7 +198,8 @@ class MkbApp(App):
         Results and Compare were off it); `\\` collapses the list altogether."""
         if self.screen_stack:
             self.screen_stack[0].set_class(event.size.width < 130, "narrow")
-            self.call_after_refresh(self.refresh_view)  # the task list's columns fit its new width
+            if event.size.width != self._view_width:  # the start-up size was drawn already
+                self.call_after_refresh(self.refresh_view)  # the task list's columns fit its new width
 
     # ------------------------------------------------------------------ data sources
     def browse_benchmark(self) -> None:
@@ -396,9 +405,12 @@ class MkbApp(App):
         task_id = queue.selected_task or (self.state.order[0] if self.state.order else None)
         return self.state.tasks.get(task_id) if task_id else None
 
+    _view_width = -1  # the width the view was last drawn for
+
     def refresh_view(self) -> None:
         if not self.screen_stack or not self.is_running:
             return
+        self._view_width = self.size.width
         self._q("#queue", TaskQueue).show(self.state, self.filter_text)
         task = self.current_task()
         self._q("#conversation", Conversation).show(task)
@@ -408,6 +420,7 @@ class MkbApp(App):
         self._q("#kernel", KernelPane).show(task, iteration, self.compare, self.split, native)
         self.error_rows = self._q("#errors", ErrorsPane).show(task)
         self._q("#timing", TimingPane).show(task)
+        self._q("#log", MessageLog).show(self.messages)
         active = self._q("#tabs", TabbedContent).active
         if active == "tab-results":
             self.show_results()

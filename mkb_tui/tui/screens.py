@@ -243,6 +243,7 @@ HELP = """# mkb-tui
 |---|---|
 | `1` … `5` | panes: Conversation, Kernel, Errors, Timing, Sessions |
 | `6` `7` `8` | Task (browse: source, ONNX node, MNN's kernel, results), Results (tables, charts), Compare (sessions side by side) |
+| `9` | Log: every message the app showed this run (toasts that timed out are kept here) |
 | `n` | new session |
 | `s` | start the queued session |
 | `p` | open the Accelerator plan that waits for approval |

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -334,7 +336,8 @@ class KernelPane(Vertical):
         source = self.query_one("#kernel-source")
         if task is None or iteration is None or iteration not in task.iterations or not task.iterations[iteration].files:
             self.query_one("#kernel-title", Label).update("no kernel yet")
-            source.load_text("")
+            if source.text:  # loading text re-parses it: only when it changes (every refresh of the view comes here)
+                source.load_text("")
             self.query_one("#kernel-diff", Static).update("")
             return
         files = task.iterations[iteration].files
@@ -480,3 +483,32 @@ def speedup_chart(points: list[tuple[int, float]], height: int = 8) -> Text:
     values = Text("       " + "".join(f"{s:>5.2f}"[:5] for _, s in points), style="dim")
     legend = Text("  ┄┄ = the 1.0x and 1.5x lines; a row fills when the bar reaches its value", style="yellow")
     return Text("\n").join(rows + [axis, values, legend])
+
+
+@dataclass(frozen=True)
+class LoggedMessage:
+    """One toast as the Log pane keeps it (already made safe text)."""
+
+    at: str
+    severity: str
+    title: str
+    message: str
+
+
+class MessageLog(TextTable):
+    """Every toast of this run, oldest first with the cursor on the newest: a warning that timed out while the person
+    looked elsewhere is still here. Rows are added as messages come; the table is never rebuilt."""
+
+    SEVERITY = {"error": "[b red]error[/]", "warning": "[b yellow]warning[/]"}
+    _shown = 0  # messages already in the table
+
+    def on_mount(self) -> None:
+        self.add_columns("time", "kind", "message")
+
+    def show(self, messages: list[LoggedMessage]) -> None:
+        for m in messages[self._shown:]:
+            kind = Text.from_markup(self.SEVERITY[m.severity]) if m.severity in self.SEVERITY else Text(m.severity)
+            text = f"{m.title}: {m.message}" if m.title else m.message
+            self.add_row(m.at, kind, text)
+            self.move_cursor(row=self.row_count - 1)
+        self._shown = len(messages)

@@ -20,7 +20,7 @@ from mkb_tui.device.sandbox import Processes, Rlimits, SandboxSpec
 DECOY = "sk-ant-decoy-0123456789abcdef"
 HERE = Path(__file__).resolve().parent
 
-pytestmark = pytest.mark.skipif(not sandbox.status().usable, reason="bubblewrap is not usable here")
+pytestmark = [pytest.mark.sandbox, pytest.mark.skipif(not sandbox.status().usable, reason="bubblewrap is not usable here")]
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from mkb_tui.engine import build as builder
 
 DECOY = "sk-ant-decoy-compile-0123456789"
 
-pytestmark = pytest.mark.skipif(not sandbox.status().usable or shutil.which("c++") is None, reason="bwrap and a C++ compiler are needed")
+pytestmark = [pytest.mark.sandbox, pytest.mark.skipif(not sandbox.status().usable or shutil.which("c++") is None, reason="bwrap and a C++ compiler are needed")]
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from mkb_tui.device import sandbox
 from mkb_tui.engine import converter
 
-pytestmark = pytest.mark.skipif(not sandbox.status().usable or shutil.which("python3") is None,
-                                reason="needs bubblewrap and a system python3")  # fmt: skip
+pytestmark = [pytest.mark.sandbox, pytest.mark.skipif(not sandbox.status().usable or shutil.which("python3") is None,
+                                reason="needs bubblewrap and a system python3")]  # fmt: skip
 
 FAKE = """#!/usr/bin/python3
 import os, sys

@@ -243,3 +243,26 @@ async def test_100x30_compare_shows_both_sessions_and_the_split_diff_gets_the_wi
         await pilot.pause()
         diff = app.query_one("#kernel-diff-scroll")
         assert diff.region.width >= 70, diff.region  # stacked under the source: the split diff has the pane's width
+
+
+async def test_every_toast_is_kept_in_the_log_pane_as_text(tmp_path):
+    """A toast that timed out is not lost: 9 opens the Log, which holds every message of the run, oldest first, with
+    the cursor on the newest; a message's brackets are text, not markup."""
+    from mkb_tui.tui.app import MkbApp
+    from textual.widgets import TabbedContent
+
+    app = MkbApp(db=tmp_path / "db.sqlite")
+    async with app.run_test(size=(150, 45)) as pilot:
+        app.notify("first [b]not bold[/b]", timeout=0.01)
+        app.notify("the provider gave up", title="abs", severity="error", timeout=0.01)
+        await pilot.pause(0.2)
+        await pilot.press("9")
+        await pilot.pause()
+        assert app.query_one("#tabs", TabbedContent).active == "tab-log"
+        log = app.query_one("#log")
+        rows = [[str(c) for c in log.get_row_at(i)] for i in range(log.row_count)]
+        assert [r[1:] for r in rows] == [["information", "first [b]not bold[/b]"], ["error", "abs: the provider gave up"]]
+        assert log.cursor_row == 1
+        app.notify("a third")
+        await pilot.pause(0.2)
+        assert log.row_count == 3 and log.cursor_row == 2

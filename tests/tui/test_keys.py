@@ -26,7 +26,7 @@ async def test_number_keys_switch_panes(stored_session):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         tabs = app.query_one("#tabs")
-        for key, pane in zip("12345678", MkbApp.PANES, strict=True):
+        for key, pane in zip("123456789", MkbApp.PANES, strict=True):
             await pilot.press(key)
             await pilot.pause()
             assert tabs.active == f"tab-{pane}", key
@@ -35,7 +35,7 @@ async def test_number_keys_switch_panes(stored_session):
         await pilot.press("question_mark")
         await pilot.pause()
         help_text = app.screen.query_one("Markdown").source
-        assert "`1` … `5`" in help_text and "Conversation, Kernel, Errors, Timing, Sessions" in help_text
+        assert "`1` … `5`" in help_text and "Conversation, Kernel, Errors, Timing, Sessions" in help_text and "`9` | Log" in help_text
 
 
 async def test_escape_on_the_plan_dialog_leaves_the_plan_pending(stored_session):
