@@ -15,6 +15,8 @@ candidate's.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import subprocess
 from collections import defaultdict
 from pathlib import Path
@@ -42,10 +44,14 @@ def _stem(path: str) -> str:
     return path.rsplit("/", 1)[-1].split(".")[0]
 
 
-def native_functions(build_dir: Path, lib: Path, stems: frozenset[str], nm: str = "nm") -> list[tuple[int, int]]:
-    """(offset, size) in `lib` of each function the objects of the native sources `stems` define (see the module),
-    merged where they touch. Cached per library build."""
-    if not stems or not lib.exists():
+def native_functions(build_dir: Path, lib: Path, stems: frozenset[str], nm: str = "nm", *, helpers: frozenset[str] = frozenset(),
+                     members: frozenset[str] = frozenset()) -> list[tuple[int, int]]:  # fmt: skip
+    """(offset, size) in `lib` of each function to trap, merged where they touch: those the objects of the native
+    sources `stems` define and no other object calls by that name, and the op's compute: `helpers` (the compute-library functions the native objects call: MNNNorm,
+    MNNSigmoid...) and every implementation of the function-table `members` the native files use (MNNSoftmax,
+    _AVX_MNNSoftmax, _SSE_MNNSoftmax...), which other code calls too but this model does not (the caller leaves out
+    what its other nodes need). Cached per library build."""
+    if not (stems or helpers or members) or not lib.exists():
         return []
 
     def compute() -> list[list[int]]:
@@ -61,20 +67,45 @@ def native_functions(build_dir: Path, lib: Path, stems: frozenset[str], nm: str 
                 elsewhere_weak.add(name)
         # what another object calls is MNN's shared code, not the op's alone (its registration, which MNN's op list
         # calls at start-up; CPUUnary::selectForFloat, which the core function table hands to other ops)
-        called_elsewhere = {name for head, name, _ in _nm(nm, [o for o in objects if _stem(o) not in stems], "--undefined-only")}
-        wanted = {n for n, k in own.items() if (k != "W" or n not in elsewhere_weak) and n not in called_elsewhere}
+        called_elsewhere = {name for _, name, _ in _nm(nm, [o for o in objects if _stem(o) not in stems], "--undefined-only")}
         places: dict[str, set[tuple[int, int]]] = defaultdict(set)
         for _, name, rest in _nm(nm, ["-S", str(lib)]):
             base = name.removesuffix(".localalias")
-            if base in wanted and len(rest) >= 3 and rest[0] in TEXT_KINDS:
-                size = int(rest[2], 16)
-                if size > 0:
-                    places[base].add((int(rest[1], 16), size))
-        # a name at several places (a static helper of the same name in another file) is not known to be the native's
-        ranges = [next(iter(spots)) for spots in places.values() if len(spots) == 1]
+            if len(rest) >= 3 and rest[0] in TEXT_KINDS and int(rest[2], 16) > 0:
+                places[base].add((int(rest[1], 16), int(rest[2], 16)))
+        ranges: set[tuple[int, int]] = set()
+        for name, kind in own.items():
+            spots = places.get(name, set())
+            # a name at several places (a static helper of the same name in another file) is not known to be the native's
+            if len(spots) != 1 or (kind == "W" and name in elsewhere_weak):
+                continue
+            # by name, not address: a base constructor other objects call as C2 stays trapped under its C1 name, and
+            # with it every class built on it (MNN's conv executors on CPUConvolution; a kernel may not name those
+            # classes either, and no task's model runs them beside the slot)
+            if name not in called_elsewhere:
+                ranges.add(next(iter(spots)))
+        for name, spots in places.items():
+            if name in helpers or _implements(name, members):
+                ranges |= spots
         return [list(r) for r in _merged(sorted(ranges))]
 
-    return [tuple(r) for r in cached(f"traps-{lib.parent.parent.name}-{'-'.join(sorted(stems))}", lib, compute)]  # type: ignore[misc]
+    key = hashlib.sha256("\0".join(sorted(helpers) + ["|"] + sorted(members)).encode()).hexdigest()[:12]
+    return [tuple(r) for r in cached(f"traps-{lib.parent.parent.name}-{'-'.join(sorted(stems))}-{key}", lib, compute)]  # type: ignore[misc]
+
+
+_VARIANT = re.compile(r"^(?:_AVX512_|_AVX_FMA_|_AVX_|_SSE_|_NEON_)?")
+
+
+def _implements(name: str, members: frozenset[str]) -> bool:
+    """Whether a symbol is an implementation of one of the function table's members: the plain C function or an ISA
+    variant (_AVX_, _SSE_, ...), mangled or not."""
+    if not members:
+        return False
+    ident = name
+    m = re.match(r"^_Z(\d+)", name)
+    if m:
+        ident = name[m.end() : m.end() + int(m.group(1))]
+    return _VARIANT.sub("", ident, count=1) in members
 
 
 def _merged(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -266,17 +266,30 @@ class Pipeline:
             self.lanes.release(lane)
 
     def _native_traps(self, task: Task, slot: slotlib.Slot) -> str:
-        """MKB_TRAP for a candidate's processes: MNN's own implementation of the slot's op, in the slot-able library
-        (engine/native_trap.py); none when the model itself needs that code beside the slot."""
+        """MKB_TRAP for a candidate's processes: MNN's own implementation of the slot's op in the slot-able library,
+        its file's functions and the compute it calls (engine/native_trap.py), less what the model's other nodes need;
+        nothing when the model itself needs the native file beside the slot."""
+        from dataclasses import replace as with_files
+
         from mkb_tui.engine.convert import convert_to_mnn, model_ops
         from mkb_tui.engine.native_trap import model_needs_native, native_functions, trap_env
-        from mkb_tui.engine.object_check import tools_for
+        from mkb_tui.engine.object_check import pristine_helpers, tools_for
+        from mkb_tui.engine.static_check import native_table_members
 
-        if model_needs_native(slot.op_type, slot.subtype, slot.native_files[0], model_ops(convert_to_mnn(task)),
-                              slotlib.cpu_registrations(self.mnn.root)):  # fmt: skip
+        ops = model_ops(convert_to_mnn(task))
+        registrations = slotlib.cpu_registrations(self.mnn.root)
+        if model_needs_native(slot.op_type, slot.subtype, slot.native_files[0], ops, registrations):
             return ""
+        nm = tools_for(self.target.compiler).nm
+        tree, build = self.slotable.src, self.slotable.build_dir
         stems = build_check.object_policy(slot, oracle=False).native_sources
-        return trap_env(native_functions(self.slotable.build_dir, self.slotable.library, stems, tools_for(self.target.compiler).nm))
+        by_stem = pristine_helpers(build, nm)
+        others = {registrations[o["type"]][0] for o in ops if o.get("type") != slot.op_type and o.get("type") in registrations}
+        needed = {h for path in others for h in by_stem.get(Path(path).stem, ())}  # what the other nodes compute with
+        needed_members = set().union(*(native_table_members(with_files(slot, native_files=(path,)), tree) for path in others)) if others else set()
+        helpers = frozenset(h for stem in stems for h in by_stem.get(stem, ()) if h not in needed)
+        members = frozenset(native_table_members(slot, tree) - needed_members)
+        return trap_env(native_functions(build, self.slotable.library, stems, nm, helpers=helpers, members=members))
 
     @asynccontextmanager
     async def _device_turn(self, verdict: Verdict) -> AsyncIterator[None]:

@@ -29,6 +29,9 @@ namespace op { int shared_api(int); void registration(); }
 static int helper(int x) { return x; }                            // a static helper of the same name elsewhere
 int other(int x) { op::registration(); return op::shared_api(x) + helper(x); }
 std::vector<int> more(std::vector<int> v) { v.push_back(2); return v; }
+extern "C" int MNNNorm(int x) { return x / 2; }                  // a function-table member's plain implementation
+extern "C" int _AVX_MNNNorm(int x) { return x / 4; }             // and its ISA variant
+int compute_helper(int x) { return x * 7; }                       // a compute function the native code calls
 """
 
 
@@ -69,6 +72,18 @@ def test_the_ops_own_functions_are_trapped_and_shared_code_is_not(tmp_path):
     grow = next(v for k, v in symbols.items() if "_M_realloc_insert" in k)
     assert not _covered(ranges, grow)  # std code other objects define too
     assert native_functions(build, lib, frozenset()) == []
+
+
+def test_the_ops_compute_helpers_and_table_implementations_are_trapped_when_asked(tmp_path):
+    """The compute the native kernel does through other objects (a helper it calls, a function-table member it uses,
+    every ISA variant of it) is the op's too: trapped when the caller names it (it leaves out what other nodes need)."""
+    build, lib = _build(tmp_path)
+    symbols = _symbols(lib)
+    plain = native_functions(build, lib, frozenset({"Native"}))
+    asked = native_functions(build, lib, frozenset({"Native"}), helpers=frozenset({"_Z14compute_helperi"}), members=frozenset({"MNNNorm"}))
+    for name in ("MNNNorm", "_AVX_MNNNorm", "compute_helper(int)"):
+        assert not _covered(plain, symbols[name]) and _covered(asked, symbols[name]), name
+    assert not _covered(asked, symbols["other(int)"])
 
 
 def test_the_trap_list_is_merged_and_spelled_for_the_runner():
