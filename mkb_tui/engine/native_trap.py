@@ -6,8 +6,10 @@ decode of `CPUBackend::onCreate`'s machine code, another op type served by the s
 execution as its own, and was `correct` at 1.0x. Refusing names cannot stop reads of memory. So the code itself is
 taken away: every function the native source's objects define and no other object calls (their strong and local
 functions, and the weak ones no other object of the library defines: the op's own template instantiations; not its
-registration, nor a function MNN hands to other ops) is overwritten with trapping
-instructions by the runner before the plug-in loads (runner_src: trapNative), in the candidate's process only. Any
+registration, nor a function MNN hands to other ops), and the op's compute in other objects (the compute-library
+functions the native code calls, every implementation of the function-table members it uses), less what the model's
+other nodes need, is overwritten with trapping instructions by the runner before the plug-in loads (runner_src:
+trapNative), in the candidate's process only. Any
 route into it ends the process with SIGTRAP (x86) or SIGILL (arm64), which the judge reads as a call of MNN's native
 implementation. The oracle (MNN's own code, copied through the slot) runs untrapped: it is the harness's, not a
 candidate's.
@@ -47,8 +49,8 @@ def _stem(path: str) -> str:
 def native_functions(build_dir: Path, lib: Path, stems: frozenset[str], nm: str = "nm", *, helpers: frozenset[str] = frozenset(),
                      members: frozenset[str] = frozenset()) -> list[tuple[int, int]]:  # fmt: skip
     """(offset, size) in `lib` of each function to trap, merged where they touch: those the objects of the native
-    sources `stems` define and no other object calls by that name, and the op's compute: `helpers` (the compute-library functions the native objects call: MNNNorm,
-    MNNSigmoid...) and every implementation of the function-table `members` the native files use (MNNSoftmax,
+    sources `stems` define and no other object calls by that name, and the op's compute: `helpers` (the
+    compute-library functions the native objects call: MNNNorm, MNNSigmoid...) and every implementation of the function-table `members` the native files use (MNNSoftmax,
     _AVX_MNNSoftmax, _SSE_MNNSoftmax...), which other code calls too but this model does not (the caller leaves out
     what its other nodes need). Cached per library build."""
     if not (stems or helpers or members) or not lib.exists():
