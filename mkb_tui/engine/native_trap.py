@@ -19,27 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-import subprocess
 from collections import defaultdict
 from pathlib import Path
 
-from mkb_tui.engine.object_check import cached
+from mkb_tui.engine.object_check import cached, nm_lines
 
 TEXT_KINDS = frozenset("TtWi")  # nm kinds of functions (W: weak, possibly data; only .so text entries are kept)
 TRAP_SIGNALS = (5, 4)  # SIGTRAP (int3), SIGILL (udf): how a trapped native function ends a process
 
 
-def _nm(nm: str, argv: list[str], which: str = "--defined-only") -> list[tuple[str, str, list[str]]]:
-    """(file, name, the rest) per nm -A -P line."""
-    rows = []
-    for i in range(0, len(argv), 400):
-        out = subprocess.run([nm, "-A", "-P", which, *argv[i : i + 400]], capture_output=True, text=True, timeout=300).stdout
-        for line in out.splitlines():
-            head, _, rest = line.partition(": ")
-            parts = rest.split()
-            if len(parts) >= 2:
-                rows.append((head, parts[0], parts[1:]))
-    return rows
+def _nm(nm: str, paths: list[str], flags: tuple[str, ...] = ("--defined-only",)) -> list[tuple[str, str, list[str]]]:
+    """(file, name, the rest) per nm line."""
+    return [(head, parts[0], parts[1:]) for head, parts in nm_lines(nm, list(flags), paths) if len(parts) >= 2]
 
 
 def _stem(path: str) -> str:
@@ -69,9 +60,9 @@ def native_functions(build_dir: Path, lib: Path, stems: frozenset[str], nm: str 
                 elsewhere_weak.add(name)
         # what another object calls is MNN's shared code, not the op's alone (its registration, which MNN's op list
         # calls at start-up; CPUUnary::selectForFloat, which the core function table hands to other ops)
-        called_elsewhere = {name for _, name, _ in _nm(nm, [o for o in objects if _stem(o) not in stems], "--undefined-only")}
+        called_elsewhere = {name for _, name, _ in _nm(nm, [o for o in objects if _stem(o) not in stems], ("--undefined-only",))}
         places: dict[str, set[tuple[int, int]]] = defaultdict(set)
-        for _, name, rest in _nm(nm, ["-S", str(lib)]):
+        for _, name, rest in _nm(nm, [str(lib)], ("--defined-only", "-S")):
             base = name.removesuffix(".localalias")
             if len(rest) >= 3 and rest[0] in TEXT_KINDS and int(rest[2], 16) > 0:
                 places[base].add((int(rest[1], 16), int(rest[2], 16)))

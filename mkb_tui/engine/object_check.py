@@ -246,24 +246,27 @@ def libm_exports(compiler: str) -> frozenset[str]:
     return frozenset(dynamic_definitions(Path(path))) if path else frozenset()
 
 
+def nm_lines(nm: str, flags: list[str], paths: list[str]):
+    """(file, fields) for each line of `nm -A -P flags` over the paths (400 at a time)."""
+    import subprocess
+
+    for i in range(0, len(paths), 400):
+        out = subprocess.run([nm, "-A", "-P", *flags, *paths[i : i + 400]], capture_output=True, text=True, timeout=300).stdout
+        for line in out.splitlines():
+            head, _, rest = line.partition(": ")
+            yield head, rest.split()
+
+
 def pristine_definitions(build_dir: Path, nm: str) -> dict[str, str]:
     """Strong global symbol -> the source file (tree-relative, without directory) whose object defines it, over a
     pristine build's objects."""
     lib = next((p for p in (build_dir / "libMNN.so", build_dir / "libMNN.a", build_dir / "MNNConvert") if p.exists()), build_dir / "build.ninja")
 
     def compute() -> dict[str, str]:
-        import subprocess
-
-        objects = [str(p) for p in build_dir.rglob("*.o")]
         table: dict[str, str] = {}
-        for i in range(0, len(objects), 400):
-            out = subprocess.run([nm, "-A", "-P", "--defined-only", "-g", *objects[i : i + 400]], capture_output=True, text=True,
-                                 timeout=300).stdout  # fmt: skip
-            for line in out.splitlines():
-                head, _, rest = line.partition(": ")
-                parts = rest.split()
-                if len(parts) >= 2 and parts[1] in "TDBR":
-                    table.setdefault(parts[0], head.rsplit("/", 1)[-1].split(".")[0])
+        for head, parts in nm_lines(nm, ["--defined-only", "-g"], [str(p) for p in build_dir.rglob("*.o")]):
+            if len(parts) >= 2 and parts[1] in "TDBR":
+                table.setdefault(parts[0], head.rsplit("/", 1)[-1].split(".")[0])
         return table
 
     return cached(f"defs-{build_dir.name}", lib, compute)
@@ -280,15 +283,9 @@ def pristine_helpers(build_dir: Path, nm: str) -> dict[str, list[str]]:
 
     def symbols(flags: list[str], objects: list[str]):
         """(object stem, symbol, kind) for each line of nm over the objects."""
-        import subprocess
-
-        for i in range(0, len(objects), 400):
-            out = subprocess.run([nm, "-A", "-P", *flags, *objects[i : i + 400]], capture_output=True, text=True, timeout=300).stdout
-            for line in out.splitlines():
-                head, _, rest = line.partition(": ")
-                parts = rest.split()
-                if parts:
-                    yield head.rsplit("/", 1)[-1].split(".")[0], parts[0], parts[1] if len(parts) > 1 else ""
+        for head, parts in nm_lines(nm, flags, objects):
+            if parts:
+                yield head.rsplit("/", 1)[-1].split(".")[0], parts[0], parts[1] if len(parts) > 1 else ""
 
     def compute() -> dict[str, list[str]]:
         objects = [str(p) for p in build_dir.rglob("*.o")]

@@ -240,25 +240,25 @@ class Pipeline:
                 verdict.diagnostics = [d for d in built.diagnostics if d.severity in ("error", "fatal error")] or built.diagnostics
                 verdict.message = "build timed out" if built.timed_out else _first_error(built)
                 return
+            traps = "" if oracle else await asyncio.to_thread(self._native_traps, task, slot)  # before the device is held
             say("waiting for the device")
             async with self._device_turn(verdict):
                 # candidate code runs from here on: what it could write if its containment failed is held to this state
                 sealed = pluginlib.RunSeal.of(lane.root, lane.prelude_dir, self.slotable.build_dir)
                 try:
-                    traps = "" if oracle else await asyncio.to_thread(self._native_traps, task, slot)
                     await self._run(task, slot, base, self.slotable.build_dir, verdict, say, plugin=(lane.plugin, pluginlib.slot_env(slot), traps))
                 finally:
                     with verdict.phase("restore"):
                         left = await asyncio.to_thread(self.slotable.workspace.check)  # its source tree
                         broken = await asyncio.to_thread(sealed.broken)
                         if broken:
-                            await asyncio.to_thread(sealed.discard)
+                            await asyncio.to_thread(sealed.discard, broken)
                             self._slotable_ready = False  # the library may be gone: the next evaluation makes it again
                     if left.damaged or broken:
                         # an honest kernel writes no file: one that did escaped the checks and the sandbox
                         verdict.kind, verdict.speedup = VerdictKind.REJECTED, None
                         what = "; ".join(filter(None, [left.summary("the slot-able library"),
-                                                       f"its lane, prelude or library: {len(broken)} file(s) changed ({', '.join(broken[:5])}), removed"
+                                                       f"its lane, prelude or library: {len(broken)} file(s) changed ({', '.join(list(broken)[:5])}), removed"
                                                        if broken else ""]))  # fmt: skip
                         verdict.message = "the candidate's processes changed the harness's files (put back): " + what
                         verdict.flags.append("workspace_restored")
@@ -286,7 +286,7 @@ class Pipeline:
         by_stem = pristine_helpers(build, nm)
         others = {registrations[o["type"]][0] for o in ops if o.get("type") != slot.op_type and o.get("type") in registrations}
         needed = {h for path in others for h in by_stem.get(Path(path).stem, ())}  # what the other nodes compute with
-        needed_members = set().union(*(native_table_members(with_files(slot, native_files=(path,)), tree) for path in others)) if others else set()
+        needed_members = set().union(*(native_table_members(with_files(slot, native_files=(path,)), tree) for path in others))
         helpers = frozenset(h for stem in stems for h in by_stem.get(stem, ()) if h not in needed)
         members = frozenset(native_table_members(slot, tree) - needed_members)
         return trap_env(native_functions(build, self.slotable.library, stems, nm, helpers=helpers, members=members))

@@ -268,37 +268,31 @@ class RunSeal:
     entries: tuple[dict, ...]
 
     @classmethod
-    def of(cls, *paths: Path | None) -> RunSeal:
-        kept = tuple(p for p in paths if p is not None)
-        return cls(kept, tuple(_state(p) for p in kept))
+    def of(cls, *roots: Path | None) -> RunSeal:
+        kept = tuple(r for r in roots if r is not None)
+        return cls(kept, tuple(_state(r) for r in kept))
 
-    def broken(self) -> list[str]:
-        """The entries added, changed or gone since the seal (name/relative). The lock's file and ninja's own state
-        are not read by any compile or run (another process's no-op build may rewrite its log)."""
-        return [f"{root.name}/{rel}".rstrip("/") for root, rel in self._broken()]
-
-    def _broken(self) -> list[tuple[Path, str]]:
-        found = []
+    def broken(self) -> dict[str, Path]:
+        """The entries added, changed or gone since the seal ("root-name/relative" -> path). The lock's file and
+        ninja's own state are not read by any compile or run (another process's no-op build may rewrite its log)."""
+        found: dict[str, Path] = {}
         for root, was in zip(self.roots, self.entries):
             added, changed, missing = guard.diff(was, _state(root))
-            found += [(root, rel) for rel in added + changed + missing if Path(rel).name not in (".lock", *NINJA_STATE[1:])]
+            for rel in added + changed + missing:
+                if Path(rel).name not in (".lock", *NINJA_STATE[1:]):
+                    found[f"{root.name}/{rel}"] = root / rel
         return found
 
-    def discard(self) -> None:
-        """Remove what changed or was added: the next build makes it again from trusted inputs."""
-        for root, rel in self._broken():
-            path = root / rel if rel else root
+    @staticmethod
+    def discard(broken: dict[str, Path]) -> None:
+        """Remove what `broken` found changed or added: the next build makes it again from trusted inputs."""
+        for path in broken.values():
             if os.path.lexists(path):
                 remove_entry(path)
 
 
-def _state(path: Path) -> dict:
-    if path.is_dir() and not path.is_symlink():
-        return guard.snapshot(path)
-    try:
-        return {"": guard.entry_of(os.lstat(path))}
-    except FileNotFoundError:
-        return {}
+def _state(root: Path) -> dict:
+    return guard.snapshot(root) if root.is_dir() and not root.is_symlink() else {}
 
 
 class Lanes:

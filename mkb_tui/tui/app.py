@@ -96,9 +96,8 @@ class MkbApp(App):
     def __init__(self, *, db: Path = DEFAULT_DB, replay: str | None = None, new_session: SessionSettings | None = None, resume: str | None = None,
                  show_setup: bool = False, approval_timeout: float | None = None, auto_approve: bool = False, evaluator=None,
                  services: AppServices | None = None, base_url: str | None = None) -> None:  # fmt: skip
-        self.messages: list[LoggedMessage] = []  # every toast, oldest first (the Log pane)
-        self._dirty = False
         super().__init__()
+        self.messages: list[LoggedMessage] = []  # every toast, oldest first (the Log pane)
         self.resume_base_url = base_url  # with --resume: the provider's new base URL (the stored one may be dead)
         self.evaluator = evaluator  # None: the session service opens the settings' device
         self.db = Path(db)
