@@ -7,12 +7,12 @@ execution as its own, and was `correct` at 1.0x. Refusing names cannot stop read
 taken away: every function the native source's objects define and no other object calls (their strong and local
 functions, and the weak ones no other object of the library defines: the op's own template instantiations; not its
 registration, nor a function MNN hands to other ops), and the op's compute in other objects (the compute-library
-functions the native code calls, every implementation of the function-table members it uses), less what the model's
-other nodes need, is overwritten with trapping instructions by the runner before the plug-in loads (runner_src:
-trapNative), in the candidate's process only. Any
-route into it ends the process with SIGTRAP (x86) or SIGILL (arm64), which the judge reads as a call of MNN's native
-implementation. The oracle (MNN's own code, copied through the slot) runs untrapped: it is the harness's, not a
-candidate's.
+functions the native code calls, every implementation of the function-table members it uses, and whatever those
+members hold in MNN's tables at run time: engine/core_table.py), less what the model's other nodes need, is
+overwritten with trapping instructions by the runner before the plug-in loads (runner_src: trapNative), in the
+candidate's process only. Any route into it ends the process with SIGTRAP (x86) or SIGILL (arm64), which the judge
+reads as a call of MNN's native implementation. The oracle (MNN's own code, copied through the slot) runs untrapped:
+it is the harness's, not a candidate's.
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ def _stem(path: str) -> str:
 
 
 def native_functions(build_dir: Path, lib: Path, stems: frozenset[str], nm: str = "nm", *, helpers: frozenset[str] = frozenset(),
-                     members: frozenset[str] = frozenset()) -> list[tuple[int, int]]:  # fmt: skip
+                     members: frozenset[str] = frozenset(), held: frozenset[int] = frozenset()) -> list[tuple[int, int]]:  # fmt: skip
     """(offset, size) in `lib` of each function to trap, merged where they touch: those the objects of the native
     sources `stems` define and no other object calls by that name, and the op's compute: `helpers` (the
     compute-library functions the native objects call: MNNNorm, MNNSigmoid...) and every implementation of the function-table `members` the native files use (MNNSoftmax,
     _AVX_MNNSoftmax, _SSE_MNNSoftmax...), which other code calls too but this model does not (the caller leaves out
-    what its other nodes need). Cached per library build."""
-    if not (stems or helpers or members) or not lib.exists():
+    what its other nodes need), and the functions at the offsets `held` (what the members hold in MNN's function
+    tables at run time, engine/core_table.py: the template instantiations no name matches). Cached per library build."""
+    if not (stems or helpers or members or held) or not lib.exists():
         return []
 
     def compute() -> list[list[int]]:
@@ -80,10 +81,20 @@ def native_functions(build_dir: Path, lib: Path, stems: frozenset[str], nm: str 
         for name, spots in places.items():
             if name in helpers or _implements(name, members):
                 ranges |= spots
+        every = sorted({spot for spots in places.values() for spot in spots})
+        ranges |= {spot for offset in held for spot in _around(every, offset)}
         return [list(r) for r in _merged(sorted(ranges))]
 
-    key = hashlib.sha256("\0".join(sorted(helpers) + ["|"] + sorted(members)).encode()).hexdigest()[:12]
+    key = hashlib.sha256("\0".join(sorted(helpers) + ["|"] + sorted(members) + ["|"] + [f"{o:x}" for o in sorted(held)]).encode()).hexdigest()[:12]
     return [tuple(r) for r in cached(f"traps-{lib.parent.parent.name}-{'-'.join(sorted(stems))}-{key}", lib, compute)]  # type: ignore[misc]
+
+
+def _around(functions: list[tuple[int, int]], offset: int) -> list[tuple[int, int]]:
+    """The function (start, size) that holds `offset`, from a sorted list; none when no symbol covers it."""
+    import bisect
+
+    at = bisect.bisect_right(functions, (offset, float("inf"))) - 1
+    return [functions[at]] if at >= 0 and functions[at][0] <= offset < functions[at][0] + functions[at][1] else []
 
 
 _VARIANT = re.compile(r"^(?:_AVX512_|_AVX_FMA_|_AVX_|_SSE_|_NEON_)?")

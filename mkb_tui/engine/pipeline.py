@@ -36,6 +36,7 @@ from mkb_tui.engine import plugin as pluginlib
 from mkb_tui.errors import DeviceError, MkbError
 from mkb_tui.paths import cache_dir
 from mkb_tui.vocabulary.verdicts import KernelCandidate, Verdict, VerdictKind
+from mkb_tui.vocabulary.flags import Flag
 
 Progress = Callable[[str], None]
 
@@ -103,7 +104,7 @@ class Pipeline:
         say = progress or (lambda stage: None)
         verdict = Verdict(task.id, VerdictKind.RUNTIME_ERROR, device=self.device.name, threads=self.threads, precision=self.precision)
         if task.native_incorrect_for(self.target.name):
-            verdict.flags.append("native_incorrect")
+            verdict.flags.append(Flag.NATIVE_INCORRECT)
         restored_before = len(getattr(self.device, "restored", ()))
         self.in_flight += 1
         try:
@@ -125,7 +126,7 @@ class Pipeline:
             verdict.kind, verdict.speedup = VerdictKind.REJECTED, None
             verdict.message = (f"the candidate's processes changed or left {len(restored)} file(s) in the device's work dir "
                                f"(put back or removed): {', '.join(restored[:3])}{', ...' if len(restored) > 3 else ''}")  # fmt: skip
-            verdict.flags.append("device_inputs_restored")
+            verdict.flags.append(Flag.DEVICE_INPUTS_RESTORED)
         verdict.flags += [f for f in self.device.containment_flags() if f not in verdict.flags]  # what the runs lacked
         verdict.seconds = time.monotonic() - started
         say("done")
@@ -165,7 +166,7 @@ class Pipeline:
                     verdict.kind = VerdictKind.REJECTED
                     verdict.speedup = None
                     verdict.message = "the candidate's processes changed the workspace (put back): " + left.summary("workspace")
-                    verdict.flags.append("workspace_restored")
+                    verdict.flags.append(Flag.WORKSPACE_RESTORED)
             finally:
                 self.pool.release(ws)
 
@@ -261,7 +262,7 @@ class Pipeline:
                                                        f"its lane, prelude or library: {len(broken)} file(s) changed ({', '.join(list(broken)[:5])}), removed"
                                                        if broken else ""]))  # fmt: skip
                         verdict.message = "the candidate's processes changed the harness's files (put back): " + what
-                        verdict.flags.append("workspace_restored")
+                        verdict.flags.append(Flag.WORKSPACE_RESTORED)
         finally:
             self.lanes.release(lane)
 
@@ -271,6 +272,7 @@ class Pipeline:
         nothing when the model itself needs the native file beside the slot."""
         from dataclasses import replace as with_files
 
+        from mkb_tui.engine import core_table
         from mkb_tui.engine.convert import convert_to_mnn, model_ops
         from mkb_tui.engine.native_trap import model_needs_native, native_functions, trap_env
         from mkb_tui.engine.object_check import pristine_helpers, tools_for
@@ -289,7 +291,10 @@ class Pipeline:
         needed_members = set().union(*(native_table_members(with_files(slot, native_files=(path,)), tree) for path in others))
         helpers = frozenset(h for stem in stems for h in by_stem.get(stem, ()) if h not in needed)
         members = frozenset(native_table_members(slot, tree) - needed_members)
-        return trap_env(native_functions(build, self.slotable.library, stems, nm, helpers=helpers, members=members))
+        # what the tables hold for those members (the slot-able build's probe), less what the other nodes' members hold
+        table = core_table.current(build, self.slotable.library) or {}
+        held = frozenset(o for m in members for o in table.get(m, ())) - {o for m in needed_members for o in table.get(m, ())}
+        return trap_env(native_functions(build, self.slotable.library, stems, nm, helpers=helpers, members=members, held=held))
 
     @asynccontextmanager
     async def _device_turn(self, verdict: Verdict) -> AsyncIterator[None]:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from mkb_tui.device.base import remove_entry
 from mkb_tui.engine import build as builder
+from mkb_tui.engine import core_table
 from mkb_tui.engine import tree_guard as guard
 from mkb_tui.engine.concurrency import build_cpus
 from mkb_tui.engine.mnn import MnnInfo
@@ -122,7 +123,17 @@ class SlotableLibrary:
                 if failed is not None:
                     return failed
                 self.workspace.place(slotable_edits(self.mnn.root))
-                return await self.workspace.build(timeout=timeout)
+                built = await self.workspace.build(timeout=timeout)
+                if built.ok and core_table.current(self.build_dir, self.library) is None:
+                    # the traps need where the function tables point in this build (engine/core_table.py)
+                    flags = await self.compile_command()
+                    try:
+                        if not flags:
+                            raise RuntimeError("the slot-able MNN build has no CPU compile command to reuse")
+                        await core_table.read_core_table(flags, self.src, self.build_dir, self.library)
+                    except RuntimeError as exc:
+                        return BuildResult(False, built.seconds, f"the slot-able library's function tables: {exc}", [])
+                return built
             finally:
                 self.workspace.unlock()
 

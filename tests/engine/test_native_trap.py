@@ -99,3 +99,52 @@ def test_a_model_that_needs_the_native_code_beside_the_slot_is_not_trapped():
     log, exp = {"type": "UnaryOp", "main": {"opType": "LOG"}}, {"type": "UnaryOp", "main": {"opType": "EXP"}}
     assert model_needs_native("UnaryOp", "LOG", "u", [log, exp], {})
     assert not model_needs_native("UnaryOp", "LOG", "u", [log, log], {})
+
+
+def test_functions_a_table_holds_are_trapped_by_their_offset(tmp_path):
+    """A function-table member filled with a template instantiation no name matches (MNNPoolingMax holding
+    poolingMax<float, Vec8, ...>): the probe's offset into it, even mid-function, finds the whole function."""
+    build, lib = _build(tmp_path)
+    symbols = _symbols(lib)
+    start, size = symbols["int op::twice<int>(int)"]
+    other = symbols["other(int)"]
+    held = native_functions(build, lib, frozenset(), held=frozenset({start + size // 2, other[0]}))
+    assert _covered(held, (start, size)) and _covered(held, other)
+    assert not _covered(held, symbols["op::kernel(int)"])
+    assert native_functions(build, lib, frozenset(), held=frozenset({0})) == []  # an offset no function holds
+
+
+PREPROCESSED = """
+namespace MNN {
+struct CoreFunctions {
+    typedef void (*WinoTransPackFunc)(float* srcBlock, float* dstStart, size_t dstStep);
+    WinoTransPackFunc (*chooseWinoSourceTransformPack)(int k, int w, int ePack, int lPack, int packCUnit);
+    void (*MNNPoolingMax)(const void* channelInput, int inputWidth, int inputHeight, void* channelOutput,
+                          int outputWidth, int padType, int countType);
+    int pack;
+    void(*MNNSoftmax)(float* dest, const float* source, size_t size);
+};
+};
+"""
+
+
+def test_the_probe_reads_the_members_the_build_keeps_and_their_offsets(tmp_path):
+    from mkb_tui.engine.core_table import TABLE_FILE, current, members_in, parse_report, probe_source
+
+    assert members_in(PREPROCESSED) == ["MNNPoolingMax", "MNNSoftmax", "chooseWinoSourceTransformPack"]  # no typedef
+    source = probe_source(["MNNPoolingMax", "MNNSoftmax"])
+    assert 'report("MNNSoftmax", reinterpret_cast<const void*>(core->MNNSoftmax));' in source and "AVX2Functions" in source
+    assert parse_report("MNNSoftmax 2e2140\nMNNSoftmax 2f9280\nnoise line\nMNNPoolingMax 2651c0\n") == {
+        "MNNSoftmax": [0x2E2140, 0x2F9280], "MNNPoolingMax": [0x2651C0]}  # fmt: skip
+    lib = tmp_path / "libMNN.so"
+    lib.write_bytes(b"\x7fELF")
+    assert current(tmp_path, lib) is None
+    (tmp_path / TABLE_FILE).write_text('{"MNNSoftmax": [16]}')
+    assert current(tmp_path, lib) == {"MNNSoftmax": [16]}
+    (tmp_path / TABLE_FILE).write_text('{"MNNSoftmax": "x"}')
+    assert current(tmp_path, lib) is None  # a damaged table is read again, not trusted
+    import os
+
+    (tmp_path / TABLE_FILE).write_text('{"MNNSoftmax": [16]}')
+    os.utime(tmp_path / TABLE_FILE, ns=(1, 1))
+    assert current(tmp_path, lib) is None  # older than the library: from another build

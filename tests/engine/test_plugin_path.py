@@ -244,3 +244,62 @@ def test_mnns_own_kernel_is_trapped_however_a_plugin_reaches_it(plugin_pipeline,
     monkeypatch.setattr(build_check, "judge_objects", nothing)
     verdict = evaluate(plugin_pipeline, "abs", {CPP: STEAL_NATIVE})
     assert verdict.kind.value == "rejected" and "MNN's native implementation" in verdict.message, (verdict.kind, verdict.message)
+
+
+POOL_FROM_TABLE = """
+#include "backend/cpu/CPUBackend.hpp"
+#include "backend/cpu/compute/CommonOptFunction.h"
+#include "core/Execution.hpp"
+#include "core/Macro.h"
+namespace MNN {
+// MNN's pooling through the function table: the member holds a template instantiation (poolingMax<float, Vec8, ...>)
+// that no symbol name of the member matches, so only the table's run-time contents can find it
+class MyPool : public Execution {
+public:
+    MyPool(Backend* b, const Pool* p) : Execution(b), mPool(p) {}
+    ErrorCode onExecute(const std::vector<Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+        auto core = static_cast<CPUBackend*>(backend())->functions();
+        auto fn = core->MNNPoolingMax;
+        auto input = inputs[0], output = outputs[0];
+        const int depth = input->batch() * UP_DIV(input->channel(), core->pack);
+        const int inPlane = core->pack * input->width() * input->height(), outPlane = core->pack * output->width() * output->height();
+        for (int c = 0; c < depth; ++c) {
+            fn(input->host<float>() + c * inPlane, input->width(), input->height(), output->host<float>() + c * outPlane,
+               output->width(), output->height(), mPool->kernelX(), mPool->kernelY(), mPool->strideX(), mPool->strideY(),
+               0, 0, PoolPadType_VALID, mPool->countType());
+        }
+        return NO_ERROR;
+    }
+private:
+    const Pool* mPool;
+};
+class MyPoolCreator : public CPUBackend::Creator {
+public:
+    Execution* onCreate(const std::vector<Tensor*>& inputs, const std::vector<Tensor*>& outputs, const MNN::Op* op,
+                        Backend* backend) const override {
+        return new MyPool(backend, op->main_as_Pool());
+    }
+};
+REGISTER_CPU_OP_CREATOR(MyPoolCreator, OpType_Pooling);
+}  // namespace MNN
+"""
+
+
+def test_mnns_pooling_from_the_function_table_is_trapped(plugin_pipeline, monkeypatch):
+    """Past the name checks (a kernel reads the member by its offset in the table), MNN's pooling is reached through
+    CoreFunctions, whose members hold template instantiations no name matches: the probe of the slot-able build says
+    where the tables point, and those functions are trapped too. Without the traps the same kernel is `correct`."""
+    from mkb_tui.engine import build_check, core_table
+
+    async def nothing(*args, **kwargs):
+        return []
+
+    monkeypatch.setattr(build_check, "judge_objects", nothing)
+    monkeypatch.setattr(build_check, "judge_preprocessed", nothing)
+    verdict = evaluate(plugin_pipeline, "maxpool_k2s2", {CPP: POOL_FROM_TABLE})
+    assert verdict.kind.value == "rejected" and "MNN's native implementation" in verdict.message, (verdict.kind, verdict.message)
+    table = core_table.current(plugin_pipeline.slotable.build_dir, plugin_pipeline.slotable.library)
+    assert table and len(table["MNNPoolingMax"]) >= 1  # the plain table's, and the ISA's copy where there is one
+    monkeypatch.setattr(type(plugin_pipeline), "_native_traps", lambda self, task, slot: "")
+    untrapped = evaluate(plugin_pipeline, "maxpool_k2s2", {CPP: POOL_FROM_TABLE})
+    assert untrapped.kind.value == "correct", (untrapped.kind, untrapped.message, untrapped.log[-1500:])
