@@ -15,6 +15,7 @@ from rich.text import Text
 
 from mkb_tui.cli.output import print_json, print_table
 from mkb_tui.untrusted import shown
+from mkb_tui.vocabulary.flags import Flag
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -178,9 +179,13 @@ def verdict_table(v) -> Table:
         table.add_row("candidate median (IQR)", f"{v.candidate.median_ms:.4f} ms ({v.candidate.iqr_ms:.4f})")
         table.add_row("timed runs", f"{len(v.candidate.samples_ms)} per side in {v.timing_rounds} A/B rounds")
     table.add_row("speedup", "-" if v.speedup is None else f"{v.speedup:.3f}x")
+    if v.speedup is None and v.timed_speedup is not None:
+        table.add_row("measured, not credited", f"{v.timed_speedup:.3f}x")
     table.add_row("device / threads / precision", f"{v.device} / {v.threads} / {v.precision}")
-    if v.flags:
-        table.add_row("flags", ", ".join(v.flags))
+    if v.node:
+        table.add_row("cluster node", v.node + (f" (attempt {v.attempts})" if v.attempts else ""))
+    for flag in v.flags:
+        table.add_row("flag", f"{flag}: {flag.meaning}" if isinstance(flag, Flag) else str(flag))
     if v.timing_check:
         table.add_row("timing check", timing_check_line(v.timing_check))
     if v.roofline is not None:

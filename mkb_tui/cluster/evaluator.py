@@ -98,9 +98,9 @@ class RayEvaluator:
             verdict.seconds = time.monotonic() - started
             return verdict
         self.history.append(ClusterEvaluation(result.node, attempt, time.monotonic() - started, result.seconds))
-        result.verdict.flags.append(f"node={result.node}")
+        result.verdict.node = result.node
         if attempt > 1:
-            result.verdict.flags.append(f"attempts={attempt}")
+            result.verdict.attempts = attempt
         say("done")
         return result.verdict
 

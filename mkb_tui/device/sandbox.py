@@ -19,6 +19,7 @@ import os
 import platform
 import shlex
 import shutil
+from mkb_tui.vocabulary.flags import Flag
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -71,7 +72,7 @@ class ContainedCommand:
     argv: list[str]
     env: dict[str, str]
     pass_fds: tuple[int, ...] = ()
-    flags: tuple[str, ...] = ()  # degraded parts, for verdicts: e.g. "cpu_pin=affinity"
+    flags: tuple[Flag, ...] = ()  # degraded parts, for verdicts: e.g. CPU_PIN_AFFINITY
 
     def close(self) -> None:
         for fd in self.pass_fds:
@@ -326,7 +327,7 @@ def contain(argv: list[str], spec: SandboxSpec) -> ContainedCommand:
             prefix += ["/bin/sh", "-c", f'echo $$ > {shlex.quote(str(procs))} && exec "$@"', "mkb-cpuset"]
         else:
             # an affinity mask set outside; the seccomp filter then keeps the program from changing it
-            flags.append("cpu_pin=affinity")
+            flags.append(Flag.CPU_PIN_AFFINITY)
             prefix += [shutil.which("taskset") or "taskset", "--cpu-list", ",".join(str(c) for c in spec.cpus)]
     if spec.limits is not None:
         prefix += [shutil.which("prlimit") or "prlimit", *(f"--{name}={value}:{value}" for name, value in spec.limits.items())]
@@ -341,7 +342,7 @@ def contain(argv: list[str], spec: SandboxSpec) -> ContainedCommand:
             inner = [shutil.which("setpriv") or "setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *inner]
     else:
         args += ["--unshare-user", *(["--uid", str(NOBODY), "--gid", str(NOBODY)] if spec.as_nobody else [])]
-        flags.append("sandbox=userns")
+        flags.append(Flag.SANDBOX_USERNS)
     args += _system_binds()
     args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     # bwrap makes a bound path's missing parents 0700: make them traversable, so that nobody reaches what is bound
@@ -367,7 +368,7 @@ def contain(argv: list[str], spec: SandboxSpec) -> ContainedCommand:
         pass_fds = (fd,)
         args += ["--seccomp", str(fd)]
     elif spec.processes is not Processes.ANY:
-        flags.append("seccomp=off")
+        flags.append(Flag.SECCOMP_OFF)
     return ContainedCommand([*prefix, *args, "--", *inner, *argv], env, pass_fds, tuple(flags))
 
 

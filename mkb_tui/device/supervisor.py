@@ -16,6 +16,7 @@ from pathlib import Path
 from mkb_tui.device.base import ProcResult
 from mkb_tui.device.sandbox import NOBODY, ContainedCommand, Processes, Rlimits, SandboxSpec, contain, minimal_env, seccomp_program
 from mkb_tui.errors import DeviceError
+from mkb_tui.vocabulary.flags import Flag
 
 MAIN = Path(__file__).resolve().parent / "_supervisor_main.py"
 MAX_OUTPUT = 4 << 20  # per stream and run: the tail is kept (the runner's report is its last line)
@@ -125,7 +126,7 @@ class Supervisor:
                 "argv": argv, "cwd": str(cwd), "env": env, "timeout": timeout,
                 "rlimits": {name: value for name, value in limits.items()},
                 "program": processes.value if processes is not Processes.ANY else None,
-                "cpus": list(cpus) if cpus and "cpu_pin=affinity" in self.flags else None,
+                "cpus": list(cpus) if cpus and Flag.CPU_PIN_AFFINITY in self.flags else None,
                 "stdin": base64.b64encode(stdin).decode() if stdin is not None else None,
                 "channel": channel,
             }  # fmt: skip

@@ -50,6 +50,7 @@ from mkb_tui.engine.timing import (
 )
 from mkb_tui.engine.roofline import RooflineBound
 from mkb_tui.vocabulary.verdicts import IMPOSSIBLE, REVERIFIED, Verdict, VerdictKind, doubts
+from mkb_tui.vocabulary.flags import Flag
 
 TIMING_ATTEMPTS = 3
 # The device-time budget of one evaluation (class 23: a correct, slow candidate held the device for minutes): this many
@@ -672,7 +673,7 @@ class Judge:
         if attempt.settled is not None:
             verdict.timing_check["settled"] = {"rounds": len(attempt.rounds), "ci": round(attempt.settled, 4)}
         if len(attempts) > 1:
-            verdict.flags.append("retimed")
+            verdict.flags.append(Flag.RETIMED)
         if self.emulated:
             verdict.timing_check["checked_runs"], verdict.timing_check["hash_matched_runs"] = self.checked, self.hashed
             return
@@ -682,15 +683,15 @@ class Judge:
         else:
             verdict.timing_check["crosschecks"] = [c.as_dict() for c in checks]
         if any(c.mismatch for c in checks):
-            verdict.flags.append("timing_mismatch")
+            verdict.flags.append(Flag.TIMING_MISMATCH)
         elif self.channel is None and ratio is not None and ratio > UNWITNESSED_SPEEDUP and not any(c.resolved for c in checks):
-            verdict.flags.append("timing_unverified")
+            verdict.flags.append(Flag.TIMING_UNVERIFIED)
         if ratio is not None and verdict.kind is VerdictKind.CORRECT and doubts(verdict.flags) and IMPOSSIBLE not in verdict.flags:
             await self._reverify(verdict, ratio, timeout, first_doubt=self._doubt(attempt))
         if "timing_mismatch" in verdict.flags and REVERIFIED not in verdict.flags:
             verdict.speedup = None  # the runner's clock was contradicted: no speedup is credited
         if verdict.kind is not VerdictKind.CORRECT and ratio is not None:
-            verdict.flags.append(f"timed_speedup={ratio:.3f}")
+            verdict.timed_speedup = round(ratio, 3)
         verdict.timing_check["checked_runs"], verdict.timing_check["hash_matched_runs"] = self.checked, self.hashed
 
     def _summarize(self, attempt: _Attempt, verdict: Verdict) -> float | None:
@@ -702,13 +703,13 @@ class Judge:
         verdict.speedup = ratio if verdict.kind is VerdictKind.CORRECT else None
         verdict.flags += timing_flags(verdict.baseline, verdict.candidate, ratio, self.plausible)
         if self.channel is not None and "high_dispersion" in verdict.flags and self._cost_dispersion(attempt) <= HIGH_DISPERSION:
-            verdict.flags.remove("high_dispersion")
+            verdict.flags.remove(Flag.HIGH_DISPERSION)
         # ---- physics (mkb_tui.engine.roofline): below the device's floor is timing_impossible, never credited ----
         if self.roofline is not None:
             self.roofline.apply(verdict, ratio)
         # ----
         if halves_disagreement(samples) > UNSTABLE_HALVES:
-            verdict.flags.append("unstable_timing")
+            verdict.flags.append(Flag.UNSTABLE_TIMING)
         return ratio
 
     async def _reverify(self, verdict: Verdict, ratio: float, timeout: float, *, first_doubt: float = 0.0) -> None:
@@ -744,7 +745,7 @@ class Judge:
             # independent plan-1 figure 12.7): the clean re-check's figures are the verdict's, the lower when both are clean
             verdict.baseline, verdict.candidate, verdict.speedup = base, cand, again
             verdict.timing_rounds = len(samples)
-            verdict.flags[:] = [f for f in verdict.flags if f not in ("high_dispersion", "unstable_timing")]
+            verdict.flags[:] = [f for f in verdict.flags if f not in (Flag.HIGH_DISPERSION, Flag.UNSTABLE_TIMING)]
             verdict.flags += [f for f in timing_flags(base, cand, again, self.plausible) if f not in verdict.flags]
             if self.roofline is not None:
                 self.roofline.apply(verdict, again)
@@ -759,4 +760,4 @@ class Judge:
             # 13.5x with halves apart): every output of the re-check was compared and both timings are the supervisor's,
             # so the figure is confirmed up to the noise; the lower of the two is credited, never more than a clean timing
             verdict.speedup = min(ratio, again)
-            verdict.flags += [REVERIFIED, "recheck_disturbed"]
+            verdict.flags += [REVERIFIED, Flag.RECHECK_DISTURBED]

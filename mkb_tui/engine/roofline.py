@@ -488,7 +488,7 @@ class RooflineBound:
         if judged.impossible:
             verdict.flags.append(IMPOSSIBLE)
             if ratio is not None and verdict.correct:  # (the Judge records it for the other kinds)
-                verdict.flags.append(f"timed_speedup={ratio:.3f}")
+                verdict.timed_speedup = round(ratio, 3)
             verdict.speedup = None
         elif judged.near:
             verdict.flags.append(NEAR_ROOFLINE)

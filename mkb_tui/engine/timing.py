@@ -7,6 +7,7 @@ import statistics
 from dataclasses import dataclass, field, replace
 
 from mkb_tui.vocabulary.verdicts import TimingStats
+from mkb_tui.vocabulary.flags import Flag
 
 # IQR / median above which a timing is not trusted. Not the CV, which follows rare outliers that the median ignores
 # anyway (measured: a 0.8 us op with a few preempted runs has CV 2.2 and IQR / median 0.024)
@@ -36,16 +37,16 @@ def speedup(baseline: TimingStats, candidate: TimingStats) -> float | None:
     return baseline.median_ms / candidate.median_ms
 
 
-def timing_flags(baseline: TimingStats, candidate: TimingStats, ratio: float | None, plausible: float = SUSPICIOUS_SPEEDUP) -> list[str]:
+def timing_flags(baseline: TimingStats, candidate: TimingStats, ratio: float | None, plausible: float = SUSPICIOUS_SPEEDUP) -> list[Flag]:
     """high_dispersion (either side's IQR above HIGH_DISPERSION of its median), suspicious_speedup (above the task's
     plausible bound, SUSPICIOUS_SPEEDUP unless the task declares another), emulated."""
-    flags = []
+    flags: list[Flag] = []
     if any(side.iqr_ms > HIGH_DISPERSION * side.median_ms for side in (baseline, candidate)):
-        flags.append("high_dispersion")
+        flags.append(Flag.HIGH_DISPERSION)
     if ratio is not None and ratio > plausible:
-        flags.append("suspicious_speedup")
+        flags.append(Flag.SUSPICIOUS_SPEEDUP)
     if candidate.emulated:
-        flags.append("emulated")
+        flags.append(Flag.EMULATED)
     return flags
 
 

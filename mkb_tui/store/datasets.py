@@ -14,6 +14,7 @@ from mkb_tui.store.redact import redact_record, redact_text
 from mkb_tui.store.store import Store
 from mkb_tui.vocabulary import events as ev
 from mkb_tui.vocabulary.verdicts import doubts
+from mkb_tui.vocabulary.flags import read_flags
 
 # how good a verdict is, for preference pairs (a device error says nothing about the kernel: never paired)
 TIERS = {"correct": 3, "wrong_output": 2, "runtime_error": 2, "timeout": 2, "compile_error": 1, "rejected": 1, "format_error": 0}
@@ -99,7 +100,7 @@ async def session_candidates(store: Store, session_id: str) -> list[Candidate]:
             out.append(Candidate(session_id, model, mnn_version, task, (meta.get(task) or {}).get("category") or "",
                                  (meta.get(task) or {}).get("op") or "", e.iteration or 0, mode.get((task, e.iteration), ""),
                                  redact_text(text), redact_text(reply), p.get("verdict") or p.get("kind") or "",
-                                 speedup if isinstance(speedup, (int, float)) else None, list(p.get("flags") or [])))  # fmt: skip
+                                 speedup if isinstance(speedup, (int, float)) else None, [str(f) for f in read_flags(p.get("flags"))[0]]))  # fmt: skip
     return out
 
 

@@ -122,7 +122,8 @@ def redact_record(value: Any, secrets: list[str] | None = None) -> Any:
     if isinstance(value, str):
         return redact_text(value, secrets=secrets)
     if isinstance(value, dict):
-        return {k: redact_record(v, secrets) for k, v in value.items()}
+        # a cluster node's name is a field of its own (Verdict.node): the whole of it is the machine's name
+        return {k: ("<node>" if k == "node" and isinstance(v, str) and v else redact_record(v, secrets)) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [redact_record(v, secrets) for v in value]
     return value

@@ -11,6 +11,7 @@ from enum import Enum
 from typing import Any
 
 from mkb_tui.untrusted import clean_text, secret_values
+from mkb_tui.vocabulary.flags import DOUBTS, Flag, read_flags
 
 # bounds on the text a verdict carries back (the candidate controls most of it)
 MESSAGE_LIMIT = 2000
@@ -19,25 +20,16 @@ MAX_DIAGNOSTICS = 100
 
 
 # flags that say a measured speedup is not yet trustworthy: it earns no reward or preference, and counts towards no
-# metric, until a second, fully checked timing confirms it (flag REVERIFIED)
-UNTRUSTED_FLAGS = frozenset({"suspicious_speedup", "unstable_timing", "high_dispersion", "timing_mismatch", "timing_unverified",
-                             "timing_impossible"})
-REVERIFIED = "reverified"
+# metric, until a second, fully checked timing confirms it (flag REVERIFIED); the closed set is mkb_tui.vocabulary.flags
+UNTRUSTED_FLAGS = DOUBTS
+REVERIFIED = Flag.REVERIFIED
 # the candidate's time is below the least any kernel can take on the device (mkb_tui.engine.roofline): never credited,
 # whatever a second timing says
-IMPOSSIBLE = "timing_impossible"
-NEAR_ROOFLINE = "near_roofline"  # at half the device's roofline or more: said, not doubted
-
+IMPOSSIBLE = Flag.TIMING_IMPOSSIBLE
+NEAR_ROOFLINE = Flag.NEAR_ROOFLINE  # at half the device's roofline or more: said, not doubted
 
 # each doubt's one line "why this speedup does not count", shown next to every figure it touches
-DOUBT_REASONS = {
-    "suspicious_speedup": "above what this task's kernels can plausibly gain; counts once a fully checked re-timing confirms it",
-    "unstable_timing": "the two halves of its timing runs disagree; counts once re-verified",
-    "high_dispersion": "its run-to-run spread is too wide to trust the figure; counts once re-verified",
-    "timing_mismatch": "the runner's clock was contradicted by a witness it cannot touch",
-    "timing_unverified": "a large speedup no witness could confirm; counts once re-verified",
-    IMPOSSIBLE: "faster than the device's memory and compute floor allow: never counts",
-}
+DOUBT_REASONS = {flag: flag.meaning for flag in DOUBTS}
 
 
 def doubt_reason(flags) -> str:
@@ -142,7 +134,10 @@ class Verdict:
     device: str = "local"
     threads: int = 1
     precision: str = "high"
-    flags: list[str] = field(default_factory=list)  # e.g. "high_dispersion", "suspicious_speedup", "native_incorrect"
+    flags: list[Flag] = field(default_factory=list)  # e.g. HIGH_DISPERSION, SUSPICIOUS_SPEEDUP, NATIVE_INCORRECT
+    timed_speedup: float | None = None  # the measured ratio when a doubt withholds `speedup` (said, never credited)
+    node: str | None = None  # the cluster node that evaluated it (mkb_tui.cluster)
+    attempts: int | None = None  # evaluations the cluster needed when a node was lost
     # how the timing was checked: the runner's clock ("vdso" | "syscall" | "libc"), the cross-checks of that clock by
     # witnesses out of the candidate's reach, how many timed runs' outputs were compared
     timing_check: dict[str, Any] = field(default_factory=dict)
@@ -170,7 +165,8 @@ class Verdict:
         self.message = clean_text(self.message, MESSAGE_LIMIT, keep="head", secrets=secrets)
         self.log = clean_text(self.log, LOG_LIMIT, secrets=secrets)
         self.first_mismatch = clean_text(self.first_mismatch or "", 500, keep="head", secrets=secrets) or self.first_mismatch
-        self.flags = [clean_text(f, 200, keep="head", secrets=secrets) for f in self.flags[:50]]
+        self.flags = read_flags(self.flags)[0]  # the closed set only: no text of the candidate's rides here
+        self.node = clean_text(self.node, 200, keep="head", secrets=secrets) if self.node else self.node
         self.diagnostics = [
             Diagnostic(clean_text(d.file, 300, keep="head", secrets=secrets), d.line, d.column, d.severity[:20],
                        clean_text(d.message, MESSAGE_LIMIT, keep="head", secrets=secrets))
@@ -198,6 +194,11 @@ class Verdict:
         known = {f for f in cls.__dataclass_fields__}
         values = {k: v for k, v in data.items() if k in known and k not in ("kind", "verdict")}
         values["kind"] = VerdictKind(data.get("verdict") or data["kind"])
+        flags, carried = read_flags(data.get("flags") or [])  # older payloads: "timed_speedup=2.1", "node=...", ...
+        values["flags"] = flags
+        for name, value in carried.items():
+            if values.get(name) is None:
+                values[name] = value
         values["diagnostics"] = [Diagnostic(**d) for d in data.get("diagnostics") or []]
         for side in ("candidate", "baseline"):
             if data.get(side) is not None:

@@ -37,6 +37,19 @@ def test_eval_says_what_the_bound_applies_to_beside_a_larger_plain_rel_error():
     assert "0.008" in row and "the tolerance bounds the scaled error (4e-07), not these" in row
 
 
+def test_eval_says_each_flag_with_its_meaning_and_the_withheld_figure():
+    from mkb_tui.cli.engine_cmd import verdict_table
+    from mkb_tui.vocabulary.flags import Flag
+
+    v = Verdict("abs", VerdictKind.CORRECT, "ok", flags=[Flag.TIMING_IMPOSSIBLE], timed_speedup=41.5, node="worker/ab12", attempts=2)
+    console = Console(width=220, record=True)
+    console.print(verdict_table(v))
+    text = console.export_text()
+    assert f"timing_impossible: {Flag.TIMING_IMPOSSIBLE.meaning}" in text
+    assert "measured, not credited" in text and "41.500x" in text
+    assert "worker/ab12 (attempt 2)" in text
+
+
 def test_piped_batch_does_not_wrap_and_says_1_task(tmp_path):
     from tests.agents.test_service import MOKA, script
 

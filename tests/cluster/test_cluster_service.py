@@ -27,6 +27,6 @@ async def test_the_service_evaluates_on_the_cluster(ray_cluster, tmp_path, mnn):
     assert [r.kind for r in results] == ["correct", "compile_error", "wrong_output"]
     assert results[0].speedup == pytest.approx(1.5) and results[0].reward == pytest.approx(2.1)
     node = ray_cluster.first.node_id[:8]
-    assert all(any(f.startswith("node=") and f.endswith(node) for f in r.verdict["flags"]) for r in results)
+    assert all(r.verdict["node"] and r.verdict["node"].endswith(node) for r in results)
     assert again.cached and again.verdict == results[0].verdict
     assert health["devices"]["local"]["device"].startswith("ray ")

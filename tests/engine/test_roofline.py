@@ -226,7 +226,7 @@ def test_a_time_below_the_floor_is_impossible_and_never_credited(tmp_path):
     bound = RooflineBound(Work("Abs", bytes=3 * 10**8, ops=0, rule="elementwise"), CAPS)
     verdict = _evaluate_with(tmp_path, bound)
     assert verdict.kind is VerdictKind.CORRECT and IMPOSSIBLE in verdict.flags
-    assert verdict.speedup is None and any(f.startswith("timed_speedup=2.") for f in verdict.flags)
+    assert verdict.speedup is None and 2.0 <= verdict.timed_speedup < 3.0
     assert verdict.roofline.impossible and verdict.roofline.fraction == pytest.approx(3, rel=0.05)
     assert verdict.roofline.native_fraction == pytest.approx(1.5, rel=0.05)
     assert REVERIFIED not in verdict.flags and "reverify_speedup" not in verdict.timing_check  # no second timing spent
