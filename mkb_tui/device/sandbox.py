@@ -19,10 +19,11 @@ import os
 import platform
 import shlex
 import shutil
-from mkb_tui.vocabulary.flags import Flag
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+
+from mkb_tui.vocabulary.flags import Flag
 
 NOBODY = 65534
 SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSW", "CREDENTIAL", "AUTH", "COOKIE", "SESSION")

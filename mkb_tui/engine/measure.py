@@ -49,8 +49,8 @@ from mkb_tui.engine.timing import (
     timing_flags,
 )
 from mkb_tui.engine.roofline import RooflineBound
-from mkb_tui.vocabulary.verdicts import IMPOSSIBLE, REVERIFIED, Verdict, VerdictKind, doubts
 from mkb_tui.vocabulary.flags import Flag
+from mkb_tui.vocabulary.verdicts import IMPOSSIBLE, REVERIFIED, Verdict, VerdictKind, doubts
 
 TIMING_ATTEMPTS = 3
 # The device-time budget of one evaluation (class 23: a correct, slow candidate held the device for minutes): this many

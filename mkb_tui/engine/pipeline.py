@@ -35,8 +35,8 @@ from mkb_tui.engine.workspace import WorkspacePool
 from mkb_tui.engine import plugin as pluginlib
 from mkb_tui.errors import DeviceError, MkbError
 from mkb_tui.paths import cache_dir
-from mkb_tui.vocabulary.verdicts import KernelCandidate, Verdict, VerdictKind
 from mkb_tui.vocabulary.flags import Flag
+from mkb_tui.vocabulary.verdicts import KernelCandidate, Verdict, VerdictKind
 
 Progress = Callable[[str], None]
 

@@ -6,8 +6,8 @@ import math
 import statistics
 from dataclasses import dataclass, field, replace
 
-from mkb_tui.vocabulary.verdicts import TimingStats
 from mkb_tui.vocabulary.flags import Flag
+from mkb_tui.vocabulary.verdicts import TimingStats
 
 # IQR / median above which a timing is not trusted. Not the CV, which follows rare outliers that the median ignores
 # anyway (measured: a 0.8 us op with a few preempted runs has CV 2.2 and IQR / median 0.024)

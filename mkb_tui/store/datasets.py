@@ -13,8 +13,8 @@ from typing import Any
 from mkb_tui.store.redact import redact_record, redact_text
 from mkb_tui.store.store import Store
 from mkb_tui.vocabulary import events as ev
-from mkb_tui.vocabulary.verdicts import doubts
 from mkb_tui.vocabulary.flags import read_flags
+from mkb_tui.vocabulary.verdicts import doubts
 
 # how good a verdict is, for preference pairs (a device error says nothing about the kernel: never paired)
 TIERS = {"correct": 3, "wrong_output": 2, "runtime_error": 2, "timeout": 2, "compile_error": 1, "rejected": 1, "format_error": 0}
