@@ -47,6 +47,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--suite", default=None, help="mkb (default), paper (alias mobilekernelbench), or a folder of KernelBench-format files")
     p.set_defaults(func=cmd_validate)
+    p = tsub.add_parser("audit", help="check that zeros, a constant or a copy of the input fail every task on some seed")
+    completes(p.add_argument("task_ids", nargs="*", metavar="ID", help="task ids or globs (default: all)"), "tasks")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--suite", default=None, help="mkb (default), paper (alias mobilekernelbench), or a folder of KernelBench-format files")
+    p.set_defaults(func=cmd_audit)
     from mkb_tui.cli.suite_cmd import register_lock
 
     register_lock(tsub)
@@ -202,3 +207,35 @@ def cmd_validate(args) -> int:
         tail = f", {len(unsupported)} unsupported" if unsupported else ""
         print(f"{len(results) - len(failed) - len(unsupported)} passed, {len(failed)} failed{tail} ({time.monotonic() - started:.1f} s)")
     return 0 if not failed else 1
+
+
+def cmd_audit(args) -> int:
+    """The trivial-output audit (mkb_tui.bench.trivial): exit 1 when a trivial output passes a task on every seed."""
+    from mkb_tui.bench.trivial import audit_task
+    from mkb_tui.cli.progress import StepProgress
+
+    tasks = _select(args.task_ids, args.suite)
+    if any(t.foreign for t in tasks):
+        from mkb_tui.bench import foreign
+
+        foreign.ensure_many([t for t in tasks if t.foreign], say=lambda m: Console(stderr=True).print(m, highlight=False))
+    findings = []
+    with StepProgress(Console(stderr=True), transient=True) as bars:
+        bar = bars.add("auditing", len(tasks))
+        for task in tasks:
+            bars.update(bar, description=f"auditing {task.id}")
+            findings.append(audit_task(task))
+            bars.update(bar, advance=1)
+        bars.finish(bar)
+    passing = [f for f in findings if f.passing]
+    unaudited = [f for f in findings if f.error]
+    if args.json:
+        print_json([{"task_id": f.task_id, "passing": f.passing, "seeds": f.seeds, "error": f.error} for f in findings])
+    else:
+        for f in passing:
+            print(f"TRIVIAL {f.task_id}: {', '.join(f.passing)} pass(es) all {f.seeds} seeds")
+        for f in unaudited:
+            print(f"NOT AUDITED {f.task_id}: {f.error}")
+        print(f"{len(findings) - len(passing) - len(unaudited)} refuse every trivial output, {len(passing)} do not"
+              + (f", {len(unaudited)} not audited" if unaudited else ""))
+    return 1 if passing else 0

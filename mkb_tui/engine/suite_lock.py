@@ -42,6 +42,30 @@ def classify(onnx_op: str, mnn_ops: list[str], primary: str | None, mnn_root: Pa
     return "cpu", primary
 
 
+# MNN's own kernel is known to disagree with the reference on these ops (the mkb suite's validated tasks found why);
+# the oracle then expects MNN's wrong answer (wrong_output), as for the mkb suite's NATIVE_INCORRECT tasks
+KNOWN_NATIVE_INCORRECT = {
+    "Round": "MNN rounds halves away from zero (0.5 -> 1, 2.5 -> 3); ONNX and PyTorch round half to even (the published "
+             "inputs hold exact halves)",
+}
+
+
+def geometry_lowering(primary: str | None, inputs: list[dict], outputs: list[dict]) -> str | None:
+    """Why MNN's geometry, not the op's CPU kernel, computes a task (None when the CPU kernel runs it): a BinaryOp
+    where one input has the output's size and the other is broadcast (and is not a scalar) is lowered by
+    GeometryBinary into a loop that CPULoop runs, so a CPU BinaryOp candidate never runs (the oracle said
+    "creations 0"); its slot is the geometry computer."""
+    from math import prod
+
+    if primary != "BinaryOp" or len(inputs) != 2 or len(outputs) != 1:
+        return None
+    sizes = [prod(i.get("shape") or [1]) for i in inputs]
+    out = prod(outputs[0].get("shape") or [1])
+    if sorted(s == out for s in sizes) == [False, True] and min(sizes) > 1:
+        return "a single-input broadcast: MNN's GeometryBinary lowers it into a loop (CPULoop), so the slot is the geometry computer"
+    return None
+
+
 def lock_suite(root: Path, *, say=lambda _m: None, chunk: int = 24, mnn_root: Path | None = None,
                names: list[str] | None = None) -> dict:  # fmt: skip
     """Run every file of a suite folder in child processes and derive the lock (see the module docstring)."""
@@ -105,6 +129,15 @@ def lock_suite(root: Path, *, say=lambda _m: None, chunk: int = 24, mnn_root: Pa
             mechanism, primary = classify(op, types, primary, mnn_root)
             if op == "Mod" and op not in nodes:  # the float remainder's decomposition: its BinaryOps are the kernel
                 mechanism, primary = "cpu", "BinaryOp"
+            lowered = geometry_lowering(primary, entry["inputs"], entry["outputs"])
+            if lowered and mnn_root is not None and mechanism == "cpu":
+                from mkb_tui.engine.slots import _geometry_registrations
+
+                if primary in _geometry_registrations(str(mnn_root)):
+                    mechanism = "geometry"
+                    entry["notes"].append(lowered)
+            if op in KNOWN_NATIVE_INCORRECT:
+                entry["native_incorrect"] = KNOWN_NATIVE_INCORRECT[op]
             mains = [o for o in ops if o["type"] == primary]
             subtype = None
             if len(mains) == 1 and primary in MNN_SUBTYPED:

@@ -22,7 +22,7 @@ SEEDS = (0, 1, 2, 3, 4)
 
 SHAPE = (1, 32, 56, 56)
 INPUTS = (
-    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -3.0, "high": 3.0},
+    {"name": "x", "shape": SHAPE, "dtype": "float32", "dist": "uniform", "low": -30.0, "high": 30.0},
 )
 
 
@@ -40,7 +40,7 @@ class Model(nn.Module):
 
 
 def get_inputs():
-    return [torch.rand(SHAPE) * 6.0 + -3.0]
+    return [torch.rand(SHAPE) * 60.0 + -30.0]
 
 
 def get_init_inputs():
