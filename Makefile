@@ -30,8 +30,9 @@ app: mnn suite
 test: mnn suite
 	$(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
-# The fast unit subset, run before every commit: nothing that needs MNN, qemu or a long run (no set-up needed).
-CHECK_MARKERS ?= not mnn and not qemu and not aarch64 and not slow
+# The fast unit subset, run before every commit: nothing that needs MNN, qemu, a local Ray cluster (tests/cluster:
+# each starts Ray's processes and kills nodes; 40 s of the subset's CPU) or a long run (no set-up needed).
+CHECK_MARKERS ?= not mnn and not qemu and not aarch64 and not ray and not slow
 # Four workers on two cores: these tests wait on subprocesses, pilots and Ray about as much as they compute
 # (measured: 3:28 with -n 2, 2:27 with -n 4, 2:14 with -n 6 on this 2-core machine).
 CHECK_WORKERS ?= 4

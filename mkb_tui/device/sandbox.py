@@ -345,7 +345,9 @@ def contain(argv: list[str], spec: SandboxSpec) -> ContainedCommand:
         args += ["--unshare-user", *(["--uid", str(NOBODY), "--gid", str(NOBODY)] if spec.as_nobody else [])]
         flags.append(Flag.SANDBOX_USERNS)
     args += _system_binds()
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    # /proc read-only: writing /proc/self/mem goes past every page protection (the kernel's FOLL_FORCE), which put MNN's
+    # trapped native code back in a candidate's process (a red-team kernel); on a read-only mount that open is EROFS
+    args += ["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     # bwrap makes a bound path's missing parents 0700: make them traversable, so that nobody reaches what is bound
     bound = [*spec.readable, *spec.writable]
     parents = sorted({p for path in bound for p in Path(path).parents if str(p) != "/"} - set(map(Path, bound)), key=lambda p: len(p.parts))

@@ -276,10 +276,11 @@ async def judge_preprocessed(sources: list[JudgedSource], slot: Slot, *, src: Pa
 
 
 async def judge_objects(sources: list[JudgedSource], slot: Slot, *, compiler: str, pristine_build: Path | None, oracle: bool,
-                        lib: Path | None = None, pristine_lib: Path | None = None) -> list[Finding]:  # fmt: skip
+                        lib: Path | None = None, pristine_lib: Path | None = None, plugin: bool = False) -> list[Finding]:  # fmt: skip
     policy = object_policy(slot, oracle)
     jobs = [object_check.check_object(s.obj, policy, compiler=compiler, pristine_build=pristine_build) for s in sources]
     if lib is not None and pristine_lib is not None:
-        jobs.append(object_check.library_findings(lib, pristine_lib, compiler=compiler, where=policy.candidate_file))
+        jobs.append(object_check.library_findings(lib, pristine_lib, compiler=compiler, where=policy.candidate_file,
+                                                  plugin=plugin))  # fmt: skip
     results = await asyncio.gather(*jobs)
     return [f for found in results for f in found]

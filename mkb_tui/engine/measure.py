@@ -52,6 +52,7 @@ from mkb_tui.engine.roofline import RooflineBound
 from mkb_tui.vocabulary.flags import Flag
 from mkb_tui.vocabulary.verdicts import IMPOSSIBLE, REVERIFIED, Verdict, VerdictKind, doubts
 
+SIGSYS = 31  # seccomp's kill: the runner's rule against new executable memory (runner_src/mkb_lockdown.h)
 TIMING_ATTEMPTS = 3
 # The device-time budget of one evaluation (class 23: a correct, slow candidate held the device for minutes): this many
 # times the native kernel's own timing (its rounds on the baseline side), and at least BUDGET_MIN_S
@@ -372,6 +373,11 @@ class Judge:
             verdict.kind = VerdictKind.REJECTED
             verdict.message = ("the candidate ran MNN's native implementation of this op (its code is trapped in the candidate's "
                                f"process; reached by whatever route): killed by signal {p.proc.signal}")  # fmt: skip
+            return True
+        if failed and side == "candidate" and p.proc.signal == SIGSYS:
+            verdict.kind = VerdictKind.REJECTED
+            verdict.message = ("the candidate made a system call its sandbox forbids outright (memory made executable after "
+                               "its plug-in loaded, or another ABI's calls): killed by signal 31")  # fmt: skip
             return True
         if failed:
             # the baseline (MNN's own kernel) failing is the harness's trouble, never the candidate's

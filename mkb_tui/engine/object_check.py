@@ -569,13 +569,42 @@ async def _empty() -> dict:
     return {}
 
 
-async def library_findings(lib: Path, pristine_lib: Path, *, compiler: str, where: str) -> list[Finding]:
-    """The built workspace library exports no symbol of the C/C++ runtime that the pristine library does not."""
+def writable_code(path: Path) -> list[str]:
+    """The program headers of an ELF64 file that map memory both writable and executable (a section flagged "awx")
+    or ask for an executable stack (PT_GNU_STACK with PF_X): places where a kernel could write code and run it, past
+    the runner's rule that no memory becomes executable once its plug-in is loaded."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:
+            return ["not an ELF64 file"]
+        end = "<" if head[5] == 1 else ">"
+        phoff, = struct.unpack_from(end + "Q", head, 0x20)
+        phentsize, phnum = struct.unpack_from(end + "HH", head, 0x36)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    found = []
+    for i in range(phnum):
+        p_type, p_flags = struct.unpack_from(end + "II", table, i * phentsize)
+        if p_type == 1 and p_flags & 1 and p_flags & 2:  # PT_LOAD, PF_X and PF_W
+            found.append(f"a writable and executable segment (program header {i})")
+        elif p_type == 0x6474E551 and p_flags & 1:  # PT_GNU_STACK, PF_X
+            found.append("an executable stack")
+    return found
+
+
+async def library_findings(lib: Path, pristine_lib: Path, *, compiler: str, where: str, plugin: bool = False) -> list[Finding]:
+    """The built library (a workspace's libMNN or a candidate's plug-in) exports no symbol of the C/C++ runtime that
+    the pristine library does not; a plug-in maps no memory that is both writable and executable (a workspace's
+    library is MNN's own build, candidate and all, loaded before any rule on new code applies)."""
     if not lib.exists() or lib.suffix != ".so":
         return []
     exported = await asyncio.to_thread(dynamic_definitions, lib)
     system = await asyncio.to_thread(system_exports, compiler)
     base = set(await asyncio.to_thread(cached, "dynsym", pristine_lib, lambda: sorted(dynamic_definitions(pristine_lib))))
     added = sorted((exported - base) & system)
-    return readable([Finding("interpose", "the built library exports {sym}, which the C or C++ runtime also defines", where,
-                             symbol=n) for n in added])  # fmt: skip
+    code = [Finding("code", f"the built library has {what}: no memory of a kernel is both writable and executable", where)
+            for what in (await asyncio.to_thread(writable_code, lib) if plugin else [])]  # fmt: skip
+    return code + readable([Finding("interpose", "the built library exports {sym}, which the C or C++ runtime also defines", where,
+                                    symbol=n) for n in added])  # fmt: skip

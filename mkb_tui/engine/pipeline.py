@@ -142,6 +142,11 @@ class Pipeline:
         if missing:
             verdict.kind, verdict.message = VerdictKind.FORMAT_ERROR, f"the candidate does not provide {', '.join(missing)}"
             return
+        unwritable = [path for path, text in candidate.files.items() if not _utf8(path) or not _utf8(text)]
+        if unwritable:  # a lone surrogate has no UTF-8 form: no file can hold it (it ended as the judge's device_error)
+            verdict.kind = VerdictKind.FORMAT_ERROR
+            verdict.message = f"the candidate's text is not valid Unicode (a lone surrogate) in {len(unwritable)} file(s)"
+            return
         if static:
             with verdict.phase("static"):
                 findings = static_findings(candidate, slot)
@@ -350,7 +355,7 @@ class Pipeline:
                 pristine_lib = base.build_dir / "libMNN.so"
             with verdict.phase("object"):
                 findings = await build_check.judge_objects(judged, slot, compiler=compiler, pristine_build=pristine, oracle=oracle,
-                                                           lib=lib, pristine_lib=pristine_lib)  # fmt: skip
+                                                           lib=lib, pristine_lib=pristine_lib, plugin=lane is not None)  # fmt: skip
         if not findings:
             return False
         reject(verdict, findings)
@@ -677,3 +682,11 @@ class PipelinePool:
     async def evaluate(self, task: Task, candidate: KernelCandidate, **kw) -> Verdict:
         pipeline = min(self.pipelines, key=lambda p: p.in_flight)
         return await pipeline.evaluate(task, candidate, **kw)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

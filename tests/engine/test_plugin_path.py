@@ -303,3 +303,52 @@ def test_mnns_pooling_from_the_function_table_is_trapped(plugin_pipeline, monkey
     monkeypatch.setattr(type(plugin_pipeline), "_native_traps", lambda self, task, slot: "")
     untrapped = evaluate(plugin_pipeline, "maxpool_k2s2", {CPP: POOL_FROM_TABLE})
     assert untrapped.kind.value == "correct", (untrapped.kind, untrapped.message, untrapped.log[-1500:])
+
+
+_NEW_CODE = {
+    # memory made executable (past the name checks: a kernel finds mprotect by a walk of libc's symbols)
+    "mprotect": ("#include <sys/mman.h>", """
+        static unsigned char page[4096] __attribute__((aligned(4096)));
+        page[0] = 0xC3;  // ret
+        if (mprotect(page, sizeof(page), PROT_READ | PROT_WRITE | PROT_EXEC) == 0) ((void (*)())page)();"""),
+    # code written on the stack: MNN's library asks for an executable stack, which glibc grants the whole process
+    "stack": ("", """
+        volatile unsigned char code[16] = {0xC3};  // ret
+        ((void (*)())(const_cast<unsigned char*>(code)))();"""),
+}
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the kernels' code bytes are x86-64")
+@pytest.mark.parametrize("route", sorted(_NEW_CODE))
+def test_a_plugin_can_make_no_new_code(plugin_pipeline, monkeypatch, route):
+    """Once the plug-in is loaded no memory becomes executable (the runner's seccomp rule), no stack is executable
+    (the slot-able library and the plug-in are linked without one) and /proc/self/mem cannot be written (read-only
+    /proc): the routes by which red-team kernels put MNN's trapped code back or patched other ops' code. Each kernel
+    below is otherwise an honest abs, so without the rule it is `correct`."""
+    from mkb_tui.engine import build_check
+
+    async def nothing(*args, **kwargs):
+        return []
+
+    include, body = _NEW_CODE[route]
+    kernel = (ABS_BODY % "std::fabs(src[i])").replace("#include <cmath>", "#include <cmath>\n" + include).replace(
+        "        for (int i = 0; i < n; ++i)", body + "\n        for (int i = 0; i < n; ++i)")
+    monkeypatch.setattr(build_check, "judge_objects", nothing)
+    monkeypatch.setattr(build_check, "judge_preprocessed", nothing)
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: kernel}, static=False)
+    assert verdict.kind.value in ("rejected", "runtime_error"), (verdict.kind, verdict.message)
+    if route == "mprotect":
+        assert verdict.kind.value == "rejected" and "forbids outright" in verdict.message, verdict.message
+
+
+def test_the_slotable_library_asks_for_no_executable_stack(plugin_pipeline):
+    from mkb_tui.engine.object_check import writable_code
+
+    evaluate(plugin_pipeline, "abs", {CPP: ABS_BODY % "std::fabs(src[i])"})  # the library is made (or relinked)
+    assert writable_code(plugin_pipeline.slotable.library) == []
+
+
+def test_a_lone_surrogate_in_the_candidate_is_its_format_error(plugin_pipeline):
+    # a model's JSON may carry "\ud800": no file can hold it; it ended as the judge's device_error (nothing said of the kernel)
+    verdict = evaluate(plugin_pipeline, "abs", {CPP: (ABS_BODY % "std::fabs(src[i])") + "// \udc80\ud800\n"})
+    assert verdict.kind.value == "format_error" and "surrogate" in verdict.message, (verdict.kind, verdict.message)

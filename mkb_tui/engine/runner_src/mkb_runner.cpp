@@ -1107,6 +1107,17 @@ bool loadPlugin(std::string& err) {
         err = "the candidate's shared object has no creator (mkb_plugin_creator)";
         return false;
     }
+    // every library is mapped: from here no memory becomes executable (mkb_lockdown.h), before the candidate's code
+    // first runs in make()
+#ifdef MKB_AUDIT_ARCH
+    if (!mkb_lockdown::noNewCode()) {
+        err = "cannot forbid new executable memory before the plug-in runs (seccomp)";
+        return false;
+    }
+#else
+    err = "plug-ins need seccomp on this architecture (to forbid new executable memory)";
+    return false;
+#endif
     int rc = mkb_slot_fill(op.c_str(), subtype.c_str(), make());
     if (rc != 0) {
         err = "the slot refused the candidate's creator (" + std::to_string(rc) + ") for " + slot;
