@@ -139,6 +139,10 @@ class Supervisor:
                 proc.stdin.write(json.dumps(request).encode() + b"\n")
                 await proc.stdin.drain()
                 line = await asyncio.wait_for(proc.stdout.readline(), timeout + GRACE)
+            except ValueError as exc:  # asyncio's line limit: the answer (a run's kept outputs) is over MAX_ANSWER
+                await self._stop()
+                raise DeviceError(f"the supervisor's answer is over {MAX_ANSWER >> 20} MB (the run's kept outputs): "
+                                  "this task's outputs are too large to check in one process") from exc
             except (asyncio.TimeoutError, asyncio.CancelledError, ConnectionError) as exc:
                 await self._stop()
                 if isinstance(exc, asyncio.CancelledError):

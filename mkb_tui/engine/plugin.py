@@ -64,10 +64,8 @@ def slotable_target(target: Target) -> Target:
     flags = dict(target.cmake_flags)
     flags["CMAKE_CXX_FLAGS"] = (flags.get("CMAKE_CXX_FLAGS", "") + " -fno-semantic-interposition").strip()
     flags["CMAKE_C_FLAGS"] = (flags.get("CMAKE_C_FLAGS", "") + " -fno-semantic-interposition").strip()
-    # MNN's assembly files carry no .note.GNU-stack, so its library asks for an executable stack and glibc makes every
-    # stack of the process executable when it loads: a kernel could write code there and run it, past the runner's
-    # rule against new executable memory. MNN needs none (no trampolines)
-    flags["CMAKE_SHARED_LINKER_FLAGS"] = (flags.get("CMAKE_SHARED_LINKER_FLAGS", "") + " -Wl,-Bsymbolic-functions -Wl,-z,noexecstack").strip()
+    # (the host target's flags already ask for no executable stack: tests/engine/test_plugin_path.py checks the library)
+    flags["CMAKE_SHARED_LINKER_FLAGS"] = (flags.get("CMAKE_SHARED_LINKER_FLAGS", "") + " -Wl,-Bsymbolic-functions").strip()
     return replace(target, cmake_flags=flags)
 
 

@@ -61,9 +61,13 @@ def fast_linker_flags() -> dict[str, str]:
 
 
 def host_target() -> Target:
+    linker = fast_linker_flags()
+    # MNN's assembly carries no .note.GNU-stack: without this its library asks for an executable stack, which glibc
+    # grants the whole runner process (where a kernel could write code and run it)
+    linker["CMAKE_SHARED_LINKER_FLAGS"] = (linker.get("CMAKE_SHARED_LINKER_FLAGS", "") + " -Wl,-z,noexecstack").strip()
     return Target(
         name="host",
-        cmake_flags={**COMMON_FLAGS, **RUNTIME_FLAGS, **fast_linker_flags(), "MNN_BUILD_SHARED_LIBS": "ON", "MNN_AVX512": "OFF"},
+        cmake_flags={**COMMON_FLAGS, **RUNTIME_FLAGS, **linker, "MNN_BUILD_SHARED_LIBS": "ON", "MNN_AVX512": "OFF"},
         compiler=os.environ.get("CXX", "g++"),
         description="this machine (x86-64 SSE/AVX2 or native arm64)",
     )

@@ -1164,6 +1164,12 @@ int runMain(int argc, char** argv) {
         if (sets[i].size() != sets[0].size()) return fail("input sets differ in their number of tensors");
     }
     if (!loadPlugin(err)) return fail(err);
+#ifdef MKB_AUDIT_ARCH
+    // a workspace's candidate is inside libMNN, whose code first runs when the session is made (its creator is
+    // registered then): the same rule against new executable memory, where seccomp is at hand (a plug-in's process
+    // already has it; a second copy of the filter changes nothing)
+    if (getenv("MKB_PLUGIN") == nullptr || *getenv("MKB_PLUGIN") == 0) mkb_lockdown::noNewCode();
+#endif
     MNN::ScheduleConfig config;
     config.type = MNN_FORWARD_CPU;
     config.numThread = plan.threads;
