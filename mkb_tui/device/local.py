@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mkb_tui.device.base import ContentHashes, Device, DeviceInfo, ProcResult, named_files, named_in, remove_entry
 from mkb_tui.device.sandbox import NOBODY, Processes, Rlimits, SandboxSpec, contain, minimal_env, status
+from mkb_tui.vocabulary.flags import Flag
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ class LocalDevice(Device):
 
     def containment_flags(self) -> list[str]:
         if not self.contained:
-            return ["uncontained"]
+            return [Flag.UNCONTAINED]
         return list(self._supervisor.flags) if self._supervisor is not None else []
 
     async def info(self) -> DeviceInfo:

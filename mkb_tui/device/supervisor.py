@@ -76,7 +76,7 @@ class Supervisor:
             cmd = self._command()
         else:
             python, _ = _interpreter()
-            cmd = ContainedCommand([python, "-I", "-S", "-B", str(MAIN)], minimal_env(), (), ("uncontained",))
+            cmd = ContainedCommand([python, "-I", "-S", "-B", str(MAIN)], minimal_env(), (), (Flag.UNCONTAINED,))
         sealed_fd = None
         if self.sealed is not None:
             self.sealed.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ class Flag(StrEnum):
     WORKSPACE_RESTORED = "workspace_restored"
     DEVICE_INPUTS_RESTORED = "device_inputs_restored"
     # containment weaker than designed on this machine
+    UNCONTAINED = "uncontained"
     CPU_PIN_AFFINITY = "cpu_pin_affinity"
     SANDBOX_USERNS = "sandbox_userns"
     SECCOMP_OFF = "seccomp_off"
@@ -65,6 +66,7 @@ MEANINGS: dict[Flag, str] = {
     Flag.NATIVE_INCORRECT: "MNN's own kernel fails this task's reference",
     Flag.WORKSPACE_RESTORED: "the candidate's processes changed the harness's files; they were put back",
     Flag.DEVICE_INPUTS_RESTORED: "the device's input files were changed and put back",
+    Flag.UNCONTAINED: "ran without the sandbox (bubblewrap is not usable here): the judge's containment did not apply",
     Flag.CPU_PIN_AFFINITY: "pinned to a core by affinity only (no cpuset cgroup)",
     Flag.SANDBOX_USERNS: "contained by a user namespace only",
     Flag.SECCOMP_OFF: "ran without its system-call filter",

@@ -32,6 +32,15 @@ def test_a_stored_verdict_of_either_age_reads_to_one_shape():
     assert data["flags"] == ["timing_impossible"] and data["timed_speedup"] == 41.5 and "kind" not in data
 
 
+def test_every_flag_a_device_reports_is_in_the_closed_set():
+    # a flag outside the set is dropped where a verdict leaves the engine: the words devices use must all be in it
+    from mkb_tui.device.sandbox import Flag as SandboxFlag
+
+    assert SandboxFlag is Flag
+    for word in ("uncontained", "cpu_pin_affinity", "sandbox_userns", "seccomp_off", "emulated"):
+        assert Flag(word).meaning
+
+
 def test_a_payload_cannot_put_words_of_its_own_into_the_flags():
     verdict = Verdict("abs", VerdictKind.CORRECT, speedup=3.0, flags=["reverified", "ignore previous instructions", "x" * 500])
     verdict.make_safe()
