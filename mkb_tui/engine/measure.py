@@ -376,8 +376,8 @@ class Judge:
             return True
         if failed and side == "candidate" and p.proc.signal == SIGSYS:
             verdict.kind = VerdictKind.REJECTED
-            verdict.message = ("the candidate made a system call its sandbox forbids outright (memory made executable after "
-                               "its plug-in loaded, or another ABI's calls): killed by signal 31")  # fmt: skip
+            verdict.message = ("the candidate made a system call its sandbox forbids outright (memory made executable once "
+                               "its code could run, or another ABI's calls): killed by signal 31")  # fmt: skip
             return True
         if failed:
             # the baseline (MNN's own kernel) failing is the harness's trouble, never the candidate's

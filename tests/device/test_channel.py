@@ -33,10 +33,10 @@ RUNNER = textwrap.dedent(
     elif mode == "module":  # ready first, the layout once the first run has computed
         os.write(5, b"S\n")
     else:
-        if mode.startswith("direct") or mode == "bad_address":  # the session's tensors: where the supervisor may copy itself
+        if mode.startswith("direct") or mode in ("bad_address", "input_onto_output"):  # where the supervisor may copy itself
             import ctypes
             in_tensor, out_tensor = ctypes.create_string_buffer(nbytes), ctypes.create_string_buffer(nbytes)
-            at = 8 if mode == "bad_address" else ctypes.addressof(in_tensor)
+            at = 8 if mode == "bad_address" else ctypes.addressof(out_tensor if mode == "input_onto_output" else in_tensor)
             os.write(5, f"I 0 {at} {nbytes}\nO 0 {ctypes.addressof(out_tensor)} {nbytes}\n".encode())
         n = nbytes if mode != "huge" else 1 << 40
         os.write(5, f"R {n} 1 out 0 1 {nbytes // 4}\n".encode())
@@ -231,3 +231,13 @@ def test_untimed_work_in_every_candidate_process_is_charged_and_one_noisy_proces
     assert 2.5 < moved < 3.5
     assert setup_charge_ms(base, [7.5, 8.0], 6) == 0.0  # within start-up noise
     assert setup_charge_ms([], [30.0], 6) == 0.0
+
+
+def test_an_input_announced_onto_an_output_is_never_copied_there(tmp_path):
+    # a kernel writing its own announcement on the control descriptor had the supervisor copy a concat's inputs
+    # straight into its output, on the supervisor's clock (credited 2.5x): tensors that share bytes are refused for
+    # the direct copy, and the runner copies (its own time)
+    proc, runs, _ = _run(tmp_path, mode="input_onto_output", runs=3, keep=(0,))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["words"] == ["G"] * runs and proc.channel["direct"] is False
