@@ -186,6 +186,32 @@ def run_job(job: dict) -> dict:
             write_tensors(tmp_out, [(f"out{i}", a) for i, a in enumerate(outputs)])
             tmp_in.replace(refs / f"inputs_{seed}.mkbt")
             tmp_out.replace(refs / f"outputs_{seed}.mkbt")
+    for kind, seed in job.get("domains") or ():
+        # a domain draw (mkb_tui.bench.domain): the file's own draw for the seed, each float input transformed as the
+        # mkb suite's are, and the model run on it (the reference of what the judge's secret domain inputs hold)
+        from types import SimpleNamespace
+
+        from mkb_tui.bench.domain import domain_inputs
+        from mkb_tui.bench.references import case_stem
+
+        torch.manual_seed(seed)
+        values = list(module.get_inputs())
+        arrays = _arrays(values)
+        rng = np.random.default_rng([seed, int.from_bytes(kind.encode(), "little")])
+        shape = SimpleNamespace(op=job.get("op"), inputs=[SimpleNamespace(dtype=str(a.dtype)) for a in arrays])
+        drawn = domain_inputs(shape, kind, arrays, rng)
+        values = [torch.from_numpy(np.ascontiguousarray(d)) if isinstance(v, torch.Tensor) else v for v, d in zip(values, drawn)]
+        with torch.no_grad():
+            outs = _outputs(model(*values))
+        inputs = _arrays(values)
+        names = [p.name for p in params[: len(inputs)]] + [f"in{i}" for i in range(len(params), len(inputs))]
+        if refs:
+            stem = case_stem(seed, kind)
+            tmp_in, tmp_out = refs / f".inputs_{stem}.tmp", refs / f".outputs_{stem}.tmp"
+            write_tensors(tmp_in, list(zip(names, inputs)))
+            write_tensors(tmp_out, [(f"out{i}", o.detach().cpu().numpy()) for i, o in enumerate(outs)])
+            tmp_in.replace(refs / f"inputs_{stem}.mkbt")
+            tmp_out.replace(refs / f"outputs_{stem}.mkbt")
     if job.get("onnx"):
         _register_symbolics(notes)
         values, inputs, outputs, names = first

@@ -71,6 +71,8 @@ DOMAINS: dict[str, dict[str, tuple]] = {
     "Relu": {"large": ("log", -38, 38, True), "specials": ()},
     "LeakyRelu": {"large": ("log", -37, 37, True), "specials": ()},
     "PRelu": {"large": ("log", -37, 37, True), "specials": ()},
+    "Elu": {"large": ("log", -37, 37, True), "specials": ()},  # (the paper suite's: its inputs are torch.rand, all >= 0)
+    "Celu": {"large": ("log", -37, 37, True), "specials": ()},
     "Clip": {"large": ("log", -38, 38, True), "specials": ()},
     "HardSwish": {"large": ("log", -18, 18, True), "specials": (3.0, -3.0)},
     "Sigmoid": {"large": (-100.0, 100.0), "specials": ()},
@@ -96,6 +98,7 @@ DOMAINS: dict[str, dict[str, tuple]] = {
     "ReduceProd": {"large": (-20.0, 20.0), "specials": ()},
     "CumSum": {"large": ("log", 28, 32, False)},
     "ReduceL2": {"large": ("log", 15, 25, True)},
+    "ReduceL1": {"large": ("log", 15, 25, True)},
     "ReduceLogSumExp": {"large": (-100.0, 100.0)},
     # Tensor: data movement
     **{op: _MOVE for op in ("Reshape", "Transpose", "Concat", "Split", "Slice", "Gather", "GatherElements", "ScatterElements",
@@ -108,6 +111,8 @@ DOMAINS: dict[str, dict[str, tuple]] = {
     "GreaterOrEqual": {"ties": (1.0,), "specials": ()},
     "Less": {"ties": (1.0,)},
     "LessOrEqual": {"ties": (1.0,), "specials": ()},
+    # the paper suite's boolean ops take floats cast to bool (all true from torch.rand): zeros spread make some false
+    **{op: {"specials": ()} for op in ("Not", "And", "Or", "Xor")},
 }
 MAX_KINDS = 3  # with the 5 fixed seeds and one pool set: the verification process's 9 sets
 

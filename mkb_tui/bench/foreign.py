@@ -86,22 +86,31 @@ def onnx_file(task) -> Path:
     return cache_dir() / "onnx" / f"{slug(task.id)}-{task.content_hash}.onnx"
 
 
-def _job(task, seeds, *, onnx: bool) -> dict:
+def _job(task, seeds, *, onnx: bool, domains=()) -> dict:
     prefer = task.export_options.get("prefer")
     return {"file": str(task.path), "name": task.id, "seeds": list(seeds), "refs_dir": str(refs_folder(task)),
-            "onnx": str(onnx_file(task)) if onnx else None, "prefer": prefer}  # fmt: skip
+            "onnx": str(onnx_file(task)) if onnx else None, "prefer": prefer, "op": task.op,
+            "domains": [list(d) for d in domains]}  # fmt: skip
 
 
-def ensure(task, seeds=(), *, onnx: bool = False) -> None:
-    """The task's ONNX export (when asked) and the references of `seeds` in the cache, computed in a child."""
+def _cached(folder: Path, stem: str) -> bool:
+    return (folder / f"inputs_{stem}.mkbt").exists() and (folder / f"outputs_{stem}.mkbt").exists()
+
+
+def ensure(task, seeds=(), *, onnx: bool = False, domains=()) -> None:
+    """The task's ONNX export (when asked) and the references of `seeds` and of the domain draws `domains` ((kind,
+    seed) pairs) in the cache, computed in a child."""
+    from mkb_tui.bench.references import case_stem
+
     folder = refs_folder(task)
-    missing = [s for s in seeds if not ((folder / f"inputs_{s}.mkbt").exists() and (folder / f"outputs_{s}.mkbt").exists())]
+    missing = [s for s in seeds if not _cached(folder, f"{s}")]
+    draws = [(k, s) for k, s in domains if not _cached(folder, case_stem(s, k))]
     need_onnx = onnx and not onnx_file(task).exists()
-    if not missing and not need_onnx:
+    if not missing and not need_onnx and not draws:
         return
     if task.state != "supported" and need_onnx and task.unsupported_reason and "export" in task.unsupported_reason:
         raise TaskError(f"task {task.id} is unsupported: {task.unsupported_reason}")
-    reply = run_worker([_job(task, missing or task.seeds[:1], onnx=need_onnx)])[0]
+    reply = run_worker([_job(task, missing or task.seeds[:1], onnx=need_onnx, domains=draws)])[0]
     if not reply.get("ok"):
         raise TaskError(f"task {task.id}: {reply.get('error')}")
 

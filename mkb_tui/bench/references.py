@@ -115,8 +115,8 @@ def reference_cases(task: Task, seeds, domains=None) -> list[ReferenceCase]:
     if task.foreign:
         from mkb_tui.bench import foreign
 
-        foreign.ensure(task, seeds)
-        return [reference_case(task, s) for s in seeds]
+        foreign.ensure(task, [s for s, d in zip(seeds, domains) if not d], domains=[(d, s) for s, d in zip(seeds, domains) if d])
+        return [reference_case(task, s, domain=d) for s, d in zip(seeds, domains)]
     module = model = None
     cases = []
     for seed, domain in zip(seeds, domains):
@@ -135,9 +135,10 @@ def reference_case(task: Task, seed: int, *, model=None, module=None, domain: st
     if task.foreign:
         from mkb_tui.bench import foreign
 
-        foreign.ensure(task, [seed])
+        foreign.ensure(task, [] if domain else [seed], domains=[(domain, seed)] if domain else [])
         folder = foreign.refs_folder(task)
-        inputs_path, outputs_path = folder / f"inputs_{seed}.mkbt", folder / f"outputs_{seed}.mkbt"
+        stem = case_stem(seed, domain)
+        inputs_path, outputs_path = folder / f"inputs_{stem}.mkbt", folder / f"outputs_{stem}.mkbt"
         ins, outs = read_tensors(inputs_path), read_tensors(outputs_path)
         return ReferenceCase(task.id, seed, inputs_path, outputs_path, tuple(n for n, _ in ins), tuple(n for n, _ in outs))
     folder = cache_dir() / "refs" / f"{task.id}-{task.content_hash}"

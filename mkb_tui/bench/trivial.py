@@ -29,6 +29,9 @@ class TrivialFinding:
     seeds: int = 0
     error: str = ""  # why the task could not be audited (its references could not be made)
     view: bool = False  # a view op: a copy of the input passing is the op itself (not in `passing`)
+    # trivial outputs that pass the fixed seeds but fail one of the judge's secret domain draws (mkb_tui.bench.domain):
+    # the judge refuses them; `passing` keeps only those that pass the domain draws too
+    refused_by_domain: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -81,11 +84,24 @@ def audit_cases(task_id: str, cases: list[tuple[list[np.ndarray], list[np.ndarra
 
 
 def audit_task(task) -> TrivialFinding:
-    """The audit of one task on its fixed seeds (its reference cases, made or read from the cache)."""
+    """The audit of one task on its fixed seeds (its reference cases, made or read from the cache); what passes them
+    is held to the judge's secret domain draws too, which every evaluation also checks."""
+    from mkb_tui.bench.pool import domain_seeds
     from mkb_tui.bench.references import reference_cases
 
     try:
         cases = [(c.inputs(), c.outputs()) for c in reference_cases(task, task.seeds)]
+        finding = audit_cases(task.id, cases, task.tolerance, view=task.op in VIEW_OPS)
+        draws = domain_seeds(task) if finding.passing else ()
+        if draws:
+            domain = [(c.inputs(), c.outputs()) for c in reference_cases(task, [s for _, s in draws], [k for k, _ in draws])]
+            constants = best_constants(cases[0][1])  # the same constants: those an attacker fixed from the task's draw
+            still = set(finding.passing)
+            for inputs, outputs in domain:
+                answers = trivial_outputs(inputs, outputs, constants)
+                still = {name for name in still if name in answers and compare_outputs(answers[name], outputs, task.tolerance).ok}
+            finding.refused_by_domain = sorted(set(finding.passing) - still)
+            finding.passing = sorted(still)
     except Exception as exc:  # a task whose reference cannot be made is said, not raised: the audit goes on
         return TrivialFinding(task.id, error=f"{type(exc).__name__}: {str(exc)[:200]}")
-    return audit_cases(task.id, cases, task.tolerance, view=task.op in VIEW_OPS)
+    return finding

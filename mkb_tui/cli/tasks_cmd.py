@@ -230,10 +230,14 @@ def cmd_audit(args) -> int:
     passing = [f for f in findings if f.passing]
     unaudited = [f for f in findings if f.error]
     if args.json:
-        print_json([{"task_id": f.task_id, "passing": f.passing, "seeds": f.seeds, "error": f.error} for f in findings])
+        print_json([{"task_id": f.task_id, "passing": f.passing, "refused_by_domain": f.refused_by_domain, "seeds": f.seeds,
+                     "error": f.error} for f in findings])  # fmt: skip
     else:
+        for f in findings:
+            if f.refused_by_domain:
+                print(f"refused {f.task_id}: {', '.join(f.refused_by_domain)} pass(es) its {f.seeds} seeds, not the judge's domain draws")
         for f in passing:
-            print(f"TRIVIAL {f.task_id}: {', '.join(f.passing)} pass(es) all {f.seeds} seeds")
+            print(f"TRIVIAL {f.task_id}: {', '.join(f.passing)} pass(es) all {f.seeds} seeds and every domain draw")
         for f in unaudited:
             print(f"NOT AUDITED {f.task_id}: {f.error}")
         print(f"{len(findings) - len(passing) - len(unaudited)} refuse every trivial output, {len(passing)} do not"

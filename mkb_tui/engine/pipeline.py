@@ -429,7 +429,7 @@ class Pipeline:
         sets = []
         sealed = self.device.sealed_root() if self.device.channel else None
         draws = [*((s, True, "") for s in task.seeds), *((s, False, "") for s in pool_seeds(task)),
-                 *((s, False, kind) for kind, s in (() if task.foreign else domain_seeds(task)))]  # fmt: skip
+                 *((s, False, kind) for kind, s in domain_seeds(task))]  # fmt: skip
         cases = reference_cases(task, [s for s, _, _ in draws], [d for _, _, d in draws])  # computed once, then cached
         for (seed, fixed, domain), case in zip(draws, cases):
             # device names say nothing of the seed (nor of a domain draw's kind); the references are never pushed

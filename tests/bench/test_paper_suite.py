@@ -241,3 +241,25 @@ def _validated(task):
     result = validate_task(task)
     suite_lock.check_converter_ops(task, result)
     return result
+
+
+@pytest.mark.paper
+def test_the_judges_domain_draws_reach_the_paper_suite(paper_root):
+    """Every get_inputs() of paper/Relu is torch.rand (all >= 0), so a copy of the input passed its fixed seeds and
+    its secret pool; the domain draws (mkb_tui.bench.domain) are made in the same child process from the file's own
+    draw, and a copy fails them. The trivial-output audit says so."""
+    import numpy as np
+
+    from mkb_tui.bench.pool import domain_seeds
+    from mkb_tui.bench.references import reference_cases
+    from mkb_tui.bench.tasks import get_task
+    from mkb_tui.bench.trivial import audit_task
+
+    task = get_task("paper/Relu")
+    draws = domain_seeds(task)
+    assert [kind for kind, _ in draws] == ["large", "specials"]
+    cases = reference_cases(task, [s for _, s in draws], [k for k, _ in draws])
+    x, y = cases[0].inputs()[0], cases[0].outputs()[0]
+    assert (x < 0).any() and np.array_equal(y, np.maximum(x, 0))  # PyTorch's answer on the drawn inputs
+    finding = audit_task(task)
+    assert finding.ok and finding.refused_by_domain == ["copy of input 0"]
