@@ -54,9 +54,12 @@ def geometry_lowering(primary: str | None, inputs: list[dict], outputs: list[dic
     """Why MNN's geometry, not the op's CPU kernel, computes a task (None when the CPU kernel runs it): a BinaryOp
     where one input has the output's size and the other is broadcast (and is not a scalar) is lowered by
     GeometryBinary into a loop that CPULoop runs, so a CPU BinaryOp candidate never runs (the oracle said
-    "creations 0"); its slot is the geometry computer."""
+    "creations 0"); its slot is the geometry computer. A MatMul with batch dimensions (an input of rank 3 or more)
+    is lowered the same way, by GeometryBatchMatMul."""
     from math import prod
 
+    if primary == "MatMul" and any(len(i.get("shape") or []) > 2 for i in inputs):
+        return "a batched MatMul: MNN's GeometryBatchMatMul lowers it into a loop, so the slot is the geometry computer"
     if primary != "BinaryOp" or len(inputs) != 2 or len(outputs) != 1:
         return None
     sizes = [prod(i.get("shape") or [1]) for i in inputs]

@@ -50,3 +50,4 @@ def test_a_broadcast_binary_is_lowered_to_the_geometry_slot():
     assert geometry_lowering("BinaryOp", [{"shape": [8, 64]}, {"shape": [1]}], [{"shape": [8, 64]}]) is None  # a scalar
     assert geometry_lowering("BinaryOp", [{"shape": [4, 1]}, {"shape": [1, 5]}], [{"shape": [4, 5]}]) is None  # both broadcast
     assert geometry_lowering("MatMul", [{"shape": [4, 3]}, {"shape": [3]}], [{"shape": [4]}]) is None
+    assert geometry_lowering("MatMul", [{"shape": [8, 16, 32]}, {"shape": [8, 32, 64]}], [{"shape": [8, 16, 64]}])  # batched
