@@ -186,14 +186,14 @@ def run_job(job: dict) -> dict:
             write_tensors(tmp_out, [(f"out{i}", a) for i, a in enumerate(outputs)])
             tmp_in.replace(refs / f"inputs_{seed}.mkbt")
             tmp_out.replace(refs / f"outputs_{seed}.mkbt")
-    for kind, seed in job.get("domains") or ():
-        # a domain draw (mkb_tui.bench.domain): the file's own draw for the seed, each float input transformed as the
-        # mkb suite's are, and the model run on it (the reference of what the judge's secret domain inputs hold)
+    if job.get("domains"):
         from types import SimpleNamespace
 
         from mkb_tui.bench.domain import domain_inputs
         from mkb_tui.bench.references import case_stem
-
+    for kind, seed in job.get("domains") or ():
+        # a domain draw (mkb_tui.bench.domain): the file's own draw for the seed, each float input transformed as the
+        # mkb suite's are, and the model run on it (the reference of what the judge's secret domain inputs hold)
         torch.manual_seed(seed)
         values = list(module.get_inputs())
         arrays = _arrays(values)

@@ -67,23 +67,18 @@ def current(build_dir: Path, library: Path) -> dict[str, list[int]] | None:
         if path.stat().st_mtime_ns < library.stat().st_mtime_ns:
             return None
         data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    try:
         return {str(k): [int(x) for x in v] for k, v in data.items()}
-    except (AttributeError, TypeError, ValueError):
+    except (OSError, AttributeError, TypeError, ValueError):
         return None
 
 
 async def read_core_table(flags: list[str], src: Path, build_dir: Path, library: Path, *, timeout: float = 300) -> dict[str, list[int]]:
     """Build and run the probe against the slot-able library (host only: the probe runs where the build runs), and
-    keep its table beside the library. Raises RuntimeError with the compiler's or the probe's words on failure."""
+    keep its table beside the library; the caller asks only when `current` has none (SlotableLibrary.ensure). Raises
+    RuntimeError with the compiler's or the probe's words on failure."""
     from mkb_tui.device.local import run_limited
     from mkb_tui.engine.build import BUILD_LIMITS
 
-    kept = current(build_dir, library)
-    if kept is not None:
-        return kept
     work = build_dir / "mkb_core_table"
     work.mkdir(exist_ok=True)
     compiler, rest = flags[0], flags[1:]
