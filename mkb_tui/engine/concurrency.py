@@ -85,14 +85,14 @@ class DeviceRuns:
                 os.close(fd)  # closing the descriptor releases the flock
 
 
-async def acquire_flock(path: Path, poll: float) -> int:
-    """An exclusive flock on path (its descriptor: close it to release), polled so a cancelled wait never leaves it
-    held. Open file descriptions lock each other out within one process too."""
+async def acquire_flock(path: Path, poll: float, *, shared: bool = False) -> int:
+    """An exclusive (or shared) flock on path (its descriptor: close it to release), polled so a cancelled wait never
+    leaves it held. Open file descriptions lock each other out within one process too."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
             return fd
         except BlockingIOError:
             try:
@@ -100,3 +100,40 @@ async def acquire_flock(path: Path, poll: float) -> int:
             except BaseException:
                 os.close(fd)
                 raise
+
+
+class SharedFiles:
+    """Files that many processes read while candidates run and that one process at a time may rewrite (the slot-able
+    library, its precompiled prelude): runs hold them shared, a rewrite exclusively. A run's seal (engine/plugin.py:
+    RunSeal) then sees only what its own candidate changed, never another process's honest rebuild.
+
+    Two flocks, so a waiting writer is not starved by runs that overlap one another: a reader passes the `intent`
+    lock (shared) on its way to `use`, and a writer holds `intent` exclusively while it waits for `use`, so no new
+    run starts while a rewrite waits for the runs already under way."""
+
+    def __init__(self, root: Path, poll: float = 0.05) -> None:
+        self.intent, self.use, self.poll = root / ".intent.lock", root / ".use.lock", poll
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[None]:
+        intent = await acquire_flock(self.intent, self.poll, shared=True)
+        try:
+            use = await acquire_flock(self.use, self.poll, shared=True)
+        finally:
+            os.close(intent)
+        try:
+            yield
+        finally:
+            os.close(use)
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        intent = await acquire_flock(self.intent, self.poll)
+        try:
+            use = await acquire_flock(self.use, self.poll)
+            try:
+                yield
+            finally:
+                os.close(use)
+        finally:
+            os.close(intent)

@@ -249,25 +249,28 @@ class Pipeline:
             traps = "" if oracle else await asyncio.to_thread(self._native_traps, task, slot)  # before the device is held
             say("waiting for the device")
             async with self._device_turn(verdict):
-                # candidate code runs from here on: what it could write if its containment failed is held to this state
-                sealed = pluginlib.RunSeal.of(lane.root, lane.prelude_dir, self.slotable.build_dir)
-                try:
-                    await self._run(task, slot, base, self.slotable.build_dir, verdict, say, plugin=(lane.plugin, pluginlib.slot_env(slot), traps))
-                finally:
-                    with verdict.phase("restore"):
-                        left = await asyncio.to_thread(self.slotable.workspace.check)  # its source tree
-                        broken = await asyncio.to_thread(sealed.broken)
-                        if broken:
-                            await asyncio.to_thread(sealed.discard, broken)
-                            self._slotable_ready = False  # the library may be gone: the next evaluation makes it again
-                    if left.damaged or broken:
-                        # an honest kernel writes no file: one that did escaped the checks and the sandbox
-                        verdict.kind, verdict.speedup = VerdictKind.REJECTED, None
-                        what = "; ".join(filter(None, [left.summary("the slot-able library"),
-                                                       f"its lane, prelude or library: {len(broken)} file(s) changed ({', '.join(list(broken)[:5])}), removed"
-                                                       if broken else ""]))  # fmt: skip
-                        verdict.message = "the candidate's processes changed the harness's files (put back): " + what
-                        verdict.flags.append(Flag.WORKSPACE_RESTORED)
+                # another process's rebuild of the library or its prelude waits for this run, and this run for it:
+                # the seal below then sees only what this candidate changed
+                async with self.slotable.shared.reading():
+                    # candidate code runs from here on: what it could write if its containment failed is held to this state
+                    sealed = pluginlib.RunSeal.of(lane.root, lane.prelude_dir, self.slotable.build_dir)
+                    try:
+                        await self._run(task, slot, base, self.slotable.build_dir, verdict, say, plugin=(lane.plugin, pluginlib.slot_env(slot), traps))
+                    finally:
+                        with verdict.phase("restore"):
+                            left = await asyncio.to_thread(self.slotable.workspace.check)  # its source tree
+                            broken = await asyncio.to_thread(sealed.broken)
+                            if broken:
+                                await asyncio.to_thread(sealed.discard, broken)
+                                self._slotable_ready = False  # the library may be gone: the next evaluation makes it again
+                        if left.damaged or broken:
+                            # an honest kernel writes no file: one that did escaped the checks and the sandbox
+                            verdict.kind, verdict.speedup = VerdictKind.REJECTED, None
+                            what = "; ".join(filter(None, [left.summary("the slot-able library"),
+                                                           f"its lane, prelude or library: {len(broken)} file(s) changed ({', '.join(list(broken)[:5])}), removed"
+                                                           if broken else ""]))  # fmt: skip
+                            verdict.message = "the candidate's processes changed the harness's files (put back): " + what
+                            verdict.flags.append(Flag.WORKSPACE_RESTORED)
         finally:
             self.lanes.release(lane)
 

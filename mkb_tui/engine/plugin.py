@@ -31,16 +31,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mkb_tui.device.base import remove_entry
+from mkb_tui.device.local import run_limited
 from mkb_tui.engine import build as builder
 from mkb_tui.engine import core_table
 from mkb_tui.engine import tree_guard as guard
-from mkb_tui.engine.concurrency import build_cpus
+from mkb_tui.engine.concurrency import SharedFiles, build_cpus
 from mkb_tui.engine.mnn import MnnInfo
 from mkb_tui.engine.prelude import _candidate_command, compile_flags, ensure_prelude
 from mkb_tui.engine.slots import CANDIDATE_CPP, CANDIDATE_HPP, SUBTYPE_CHECK, Slot
 from mkb_tui.engine.toolchain import Target
 from mkb_tui.engine.types import BuildResult
-from mkb_tui.engine.workspace import Workspace
+from mkb_tui.engine.workspace import LIB_TARGET, Workspace
 from mkb_tui.vocabulary.verdicts import KernelCandidate
 
 SLOT_HOST_SRC = Path(__file__).resolve().parent / "plugin_src" / "mkb_slot_host.cpp"
@@ -95,6 +96,8 @@ class SlotableLibrary:
 
     def __post_init__(self) -> None:
         self.workspace = Workspace(self.mnn.home / f"slotable-{self.target.name}", self.mnn, slotable_target(self.target))
+        # runs read this build dir and its prelude under `reading()`; a rebuild of either waits for them (RunSeal)
+        self.shared = SharedFiles(self.root)
 
     @property
     def src(self) -> Path:
@@ -116,8 +119,12 @@ class SlotableLibrary:
         return self.library.exists() and (self.build_dir / "build.ninja").exists()
 
     async def ensure(self, timeout: float = 3600) -> BuildResult:
+        # the common case, every evaluation after the first: nothing to build, so nothing to wait for (a rebuild waits
+        # for every run in every process that reads this library, see SharedFiles)
+        if await self._settled():
+            return BuildResult(True, 0.0, "", [])
         lock = _slotable_locks.setdefault(str(self.root), asyncio.Lock())
-        async with lock:
+        async with lock, self.shared.writing():
             await self.workspace.lock()  # other processes share this cache
             try:
                 failed = await self.workspace.ensure_ready()
@@ -137,6 +144,18 @@ class SlotableLibrary:
                 return built
             finally:
                 self.workspace.unlock()
+
+    async def _settled(self) -> bool:
+        """Built from this release's edits, its function tables read, and ninja has nothing to do (a dry run: it
+        writes nothing)."""
+        if not self.ready() or core_table.current(self.build_dir, self.library) is None:
+            return False
+        for rel, text in slotable_edits(self.mnn.root).items():
+            placed = self.src / rel
+            if not placed.is_file() or placed.read_text(errors="replace") != text:
+                return False
+        proc = await run_limited(["ninja", "-n", LIB_TARGET], cwd=self.build_dir, timeout=60)
+        return proc.returncode == 0 and "no work to do" in proc.stdout
 
     async def compile_command(self) -> list[str] | None:
         """The compiler and flags MNN's CPU files get in this build (its seed MKBCandidate.cpp's command)."""
@@ -258,7 +277,7 @@ class Lane:
         for entry in self.build_dir.iterdir():
             if entry.name not in NINJA_STATE:
                 remove_entry(entry)
-        prelude = await ensure_prelude(lib.root, lib.build_dir, lib.src)
+        prelude = await ensure_prelude(lib.root, lib.build_dir, lib.src, lib.shared)
         sandboxed = builder.compile_sandbox(self.src, self.build_dir, [self.src / CANDIDATE_CPP],
                                             readable=(lib.src, *((prelude.parent,) if prelude else ())))  # fmt: skip
         if prelude is not None:

@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from mkb_tui.device.local import Limits, run_limited
+from mkb_tui.engine.concurrency import SharedFiles
 
 PRELUDE_HEADER = "backend/cpu/CPUBackend.hpp"
 CANDIDATE_SOURCE = "source/backend/cpu/MKBCandidate.cpp"
@@ -66,10 +67,11 @@ async def _candidate_command(build_dir: Path, src: Path) -> str | None:
     return lines[-1] if proc.returncode == 0 and lines else None
 
 
-async def ensure_prelude(root: Path, build_dir: Path, src: Path) -> Path | None:
+async def ensure_prelude(root: Path, build_dir: Path, src: Path, shared: SharedFiles | None = None) -> Path | None:
     """The prelude header for this build's candidate compile, precompiled when it is not yet (a few seconds, once per
     workspace and configuration); None when the build has no candidate file or the header does not compile (the
-    candidate then compiles without it, as before)."""
+    candidate then compiles without it, as before). With `shared` (a prelude that other processes' runs read), it is
+    made while they hold none, and only by one of them."""
     command = await _candidate_command(build_dir, src)
     flags = compile_flags(command) if command else None
     if not flags:
@@ -80,6 +82,15 @@ async def ensure_prelude(root: Path, build_dir: Path, src: Path) -> Path | None:
     header = folder / PRELUDE_NAME
     if (folder / (PRELUDE_NAME + ".gch")).exists():
         return header
+    if shared is None:
+        return await _make_prelude(flags, base, folder, header, build_dir)
+    async with shared.writing():
+        if (folder / (PRELUDE_NAME + ".gch")).exists():  # another process made it while this one waited
+            return header
+        return await _make_prelude(flags, base, folder, header, build_dir)
+
+
+async def _make_prelude(flags: list[str], base: Path, folder: Path, header: Path, build_dir: Path) -> Path | None:
     if base.exists():  # an earlier configuration's prelude: never used again
         shutil.rmtree(base, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)

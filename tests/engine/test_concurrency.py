@@ -145,3 +145,61 @@ def test_a_workspace_builds_its_library_and_its_converter_off_the_timing_core(mo
     asyncio.run(ws.build())
     asyncio.run(ws.build_converter())
     assert used == [(workspace.LIB_TARGET, (0, 1, 2)), (converter.CONVERTER_TARGET, (0, 1, 2))]
+
+
+def test_a_rewrite_of_shared_files_waits_for_the_runs_reading_them(tmp_path):
+    # issue 17: a run's seal must not see another process's honest rebuild of the library or its prelude
+    shared = concurrency.SharedFiles(tmp_path, poll=0.01)
+    order: list[str] = []
+
+    async def read(name: str, hold: float) -> None:
+        async with shared.reading():
+            order.append(f"{name} in")
+            await asyncio.sleep(hold)
+            order.append(f"{name} out")
+
+    async def write() -> None:
+        async with shared.writing():
+            order.append("writer in")
+            await asyncio.sleep(0.05)
+            order.append("writer out")
+
+    async def scenario():
+        first = asyncio.ensure_future(read("a", 0.3))
+        second = asyncio.ensure_future(read("b", 0.3))
+        await asyncio.sleep(0.1)
+        assert order == ["a in", "b in"] or order == ["b in", "a in"]  # runs overlap one another
+        writer = asyncio.ensure_future(write())
+        await asyncio.sleep(0.05)
+        late = asyncio.ensure_future(read("c", 0.01))  # arrives while the rewrite waits: it waits behind it
+        await asyncio.gather(first, second, writer, late)
+
+    asyncio.run(scenario())
+    assert order.index("writer in") > max(order.index("a out"), order.index("b out"))
+    assert order.index("c in") > order.index("writer out")
+
+
+def test_the_prelude_is_made_once_when_several_processes_need_it(tmp_path, monkeypatch):
+    from mkb_tui.engine import prelude
+
+    compiler = tmp_path / "fake-g++"
+    made = tmp_path / "made.log"
+    # the compile takes a while and writes its -o output: the second caller must find it, not make it again
+    compiler.write_text(f'#!/bin/sh\nsleep 0.3\necho x >> {made}\nwhile [ "$1" != "-o" ]; do shift; done\necho gch > "$2"\n')
+    compiler.chmod(0o755)
+
+    async def command(build_dir, src):
+        return f"{compiler} -O2 -c {src}/source/backend/cpu/MKBCandidate.cpp -o obj.o"
+
+    monkeypatch.setattr(prelude, "_candidate_command", command)
+    build = tmp_path / "build"
+    build.mkdir()
+    shared = concurrency.SharedFiles(tmp_path, poll=0.01)
+
+    async def scenario():
+        return await asyncio.gather(*(prelude.ensure_prelude(tmp_path, build, tmp_path, shared) for _ in range(3)))
+
+    headers = asyncio.run(scenario())
+    assert len(set(headers)) == 1 and headers[0] is not None
+    assert made.read_text().count("x") == 1
+    assert (headers[0].parent / (prelude.PRELUDE_NAME + ".gch")).read_text() == "gch\n"
