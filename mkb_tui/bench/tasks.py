@@ -10,6 +10,7 @@ import ast
 import fnmatch
 import hashlib
 import importlib.util
+import json
 import sys
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -89,7 +90,13 @@ class Task:
 
     @property
     def content_hash(self) -> str:
-        return hashlib.sha256(self.path.read_bytes()).hexdigest()[:16]
+        """What the caches of this task's artefacts (references, ONNX, converted model, native record) are keyed by:
+        its file, and for a foreign suite's file also the export its lock chose (a re-lock that changes the export
+        changes the model MNN runs)."""
+        digest = hashlib.sha256(self.path.read_bytes())
+        if self.foreign and self.export_options:
+            digest.update(json.dumps(self.export_options, sort_keys=True).encode())
+        return digest.hexdigest()[:16]
 
     def load_module(self) -> ModuleType:
         """Import the task file (imports torch). Never for a foreign suite's file: that runs in a child process."""

@@ -23,6 +23,8 @@ def register_lock(tsub: argparse._SubParsersAction) -> None:
     p = tsub.add_parser("lock", help="run a foreign suite's files (in a child process) and write its lock file")
     p.add_argument("--suite", default="paper", help="paper, or a folder of KernelBench-format files")
     p.add_argument("--out", default=None, help="where to write the lock (default: the suite's lock path)")
+    p.add_argument("--only", action="append", default=[], metavar="CATEGORY/NAME",
+                   help="re-lock these tasks only (repeatable); the lock's other entries are kept as they are")
     p.set_defaults(func=cmd_lock)
 
 
@@ -48,16 +50,29 @@ def cmd_lock(args) -> int:
     root = require_root(suite)
     console = Console(stderr=True)
     mnn = find_mnn()
-    lock = suite_lock.lock_suite(root, say=lambda m: console.print(m, highlight=False), mnn_root=mnn.root if mnn else None)
-    if suite.kind == "paper":
-        lock = {"format": 1, "suite": "paper", "repository": PAPER_REPO, "commit": PAPER_COMMIT, **lock}
     out = Path(args.out) if args.out else suite.lock
+    kept = None
+    if args.only:
+        try:
+            kept = json.loads(out.read_text())
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"--only updates an existing lock, and {out} cannot be read ({exc})") from None
+        unknown = sorted(set(args.only) - {e["name"] for e in kept.get("tasks", [])})
+        if unknown:
+            raise SystemExit(f"not in {out}: {', '.join(unknown)}")
+    lock = suite_lock.lock_suite(root, say=lambda m: console.print(m, highlight=False), mnn_root=mnn.root if mnn else None,
+                                 names=args.only or None)  # fmt: skip
+    if kept is not None:
+        fresh = {e["name"]: e for e in lock["tasks"]}
+        lock = {**kept, "tasks": [fresh.get(e["name"], e) for e in kept["tasks"]]}
+    elif suite.kind == "paper":
+        lock = {"format": 1, "suite": "paper", "repository": PAPER_REPO, "commit": PAPER_COMMIT, **lock}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_lock(lock))
     states = {}
     for entry in lock["tasks"]:
         states[entry["state"]] = states.get(entry["state"], 0) + 1
-    print(f"{len(lock['tasks'])} tasks locked to {out}: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
+    print(f"{len(args.only) if args.only else len(lock['tasks'])} tasks locked to {out}: " + ", ".join(f"{n} {s}" for s, n in sorted(states.items())))
     return 0
 
 

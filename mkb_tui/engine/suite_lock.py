@@ -50,6 +50,24 @@ KNOWN_NATIVE_INCORRECT = {
 }
 
 
+# ONNX ops whose outputs are sums of many products, where MNN's kernels (Winograd, Strassen, packed GEMM) add in
+# another order than PyTorch: MNN's own Conv misses 1e-4 by 10-20x on the paper's dense 2-D convolutions (and 1e-3 by
+# 1-2x). The tolerance is only the ceiling: a candidate is held to 16x MNN's own measured error (bench/precision.py)
+SUMS_OF_PRODUCTS = {"Conv": 1e-2, "ConvTranspose": 1e-2}
+SUMS_REASON = ("sums of hundreds of products, which MNN computes through Winograd and Strassen transforms: its own "
+               "error reaches 2e-3; a candidate is still held to 16x MNN's measured error")
+
+
+def not_run_by_mnn(op: str, node) -> str | None:
+    """Why MNN 3.6.1 cannot run this ONNX node as ONNX defines it, as its oracle found (None: it can); pure."""
+    if op == "Unique":
+        return "MNN 3.6.1 cannot run it: its CPU backend fails to create a session for the converted Unique"
+    attributes = {a.name: list(a.ints) for a in node.attribute}
+    if op == "MaxPool" and any(d != 1 for d in attributes.get("dilations", [])):
+        return "MNN 3.6.1 ignores MaxPool's dilations (its output is 31x31 where ONNX's is 30x30)"
+    return None
+
+
 def geometry_lowering(primary: str | None, inputs: list[dict], outputs: list[dict]) -> str | None:
     """Why MNN's geometry, not the op's CPU kernel, computes a task (None when the CPU kernel runs it): a BinaryOp
     where one input has the output's size and the other is broadcast (and is not a scalar) is lowered by
@@ -100,6 +118,13 @@ def lock_suite(root: Path, *, say=lambda _m: None, chunk: int = 24, mnn_root: Pa
             nodes = [n.op_type for n in graph.node if n.op_type != "Constant"]
             op = target_op(job["name"], nodes)
             entry["onnx_nodes"], entry["op"] = nodes, op
+            target = next((n for n in graph.node if n.op_type == op), None)
+            why_not = not_run_by_mnn(op, target) if target is not None else None
+            if why_not:
+                entry.update(state="unsupported", reason=why_not)
+                continue
+            if op in SUMS_OF_PRODUCTS:
+                entry.update(tolerance=SUMS_OF_PRODUCTS[op], tolerance_reason=SUMS_REASON)
             helpers = list(nodes)
             if op:
                 helpers.remove(op)  # one target node; a second of the same type (a depthwise + pointwise pair) is a helper

@@ -80,3 +80,13 @@ def test_error_as_a_bracket_of_the_tolerance():
 def test_a_passing_comparison_keeps_its_exact_figures():
     c = _cmp([1.0005], [1.0])
     assert c.ok and abs(c.max_abs_error - 5e-4) < 1e-6
+
+
+def test_unit_dims_are_the_same_values_but_other_shapes_are_not():
+    expected = np.arange(12, dtype=np.float32).reshape(1, 4, 3)
+    assert compare_arrays(expected.reshape(1, 4, 3, 1), expected, 1e-4).ok  # MNN's 1-D conv run as 2-D
+    wrong = expected.reshape(1, 4, 3, 1).copy()
+    wrong[0, 2, 1, 0] += 1
+    assert not compare_arrays(wrong, expected, 1e-4).ok  # still compared value by value
+    assert not compare_arrays(expected.reshape(1, 3, 4), expected, 1e-4).ok  # a transposed-looking shape is not
+    assert not compare_arrays(expected[..., :2].reshape(1, 4, 2, 1), expected, 1e-4).ok  # fewer values
