@@ -138,14 +138,22 @@ def oracle_message(message: str) -> str:
 
 def roofline_line(r) -> str:
     """The candidate's time against the device's limit, in one line (pure)."""
+    rest = getattr(r, "rest_ns", 0.0) or 0.0
+    share = getattr(r, "op_share", None)
+    around = ""
+    if rest:
+        own = "" if share is None else f" ({1 - share:.0%} of MNN's time)"
+        around = f"; the model's other ops{own} put {rest / 1000:.2f} us in the floor"
+    verdict = " (below the floor: impossible)" if r.impossible else (" (near the roofline)" if r.near else "")
     if r.bound == "none":
-        return "no floor (the op may alias its input)"
+        if not rest:
+            return "no floor (the op may alias its input, or its work is not counted)"
+        return f"floor {r.floor_ns / 1000:.2f} us from the rest of the model{verdict}{around}"
     reached = "-" if r.fraction is None else f"{r.fraction:.0%} of the roofline"
     mnn = "" if r.native_fraction is None else f", MNN's kernel {r.native_fraction:.0%}"
-    verdict = " (below the floor: impossible)" if r.impossible else (" (near the roofline)" if r.near else "")
     emulated = "" if r.applies else " (not judged: emulated device)"
     return (f"{reached}{mnn}{verdict}{emulated}; {r.bound}-bound: {r.bytes} bytes at {r.bandwidth_gbs:.0f} GB/s, {r.ops} ops at "
-            f"{r.peak_gflops:.0f} GFLOP/s -> {r.roofline_ns / 1000:.2f} us, floor {r.floor_ns / 1000:.2f} us")
+            f"{r.peak_gflops:.0f} GFLOP/s -> {r.roofline_ns / 1000:.2f} us, floor {r.floor_ns / 1000:.2f} us{around}")
 
 
 def precision_line(p: dict) -> str:

@@ -433,6 +433,28 @@ class Judge:
                 await self.remove([record])
         return self._native_found(todo, kept)
 
+    async def native_profile(self, warmup: int = 3, runs: int = 10) -> dict[str, float] | None:
+        """MNN's own kernels op by op (the runner's `profile`, in the baseline's process: nothing of a candidate's
+        runs there): each op type's time in ns per run, on the first fixed seed after `warmup` runs; None when it
+        could not be had (the Module path has no per-op callbacks)."""
+        index = next((i for i, s in enumerate(self.sets) if s.fixed), 0)
+        plan = ProcessPlan((index,) * warmup)
+        if self.channel is not None:
+            text = self._channel_text(plan, self.models.baseline, self.models.baseline_api)
+            sealed = [str(self.sets[index].sealed)] * warmup
+            proc = await self.channel("baseline", text.text + f"profile {runs}\n", sealed, [], self._max_out())
+        else:
+            text = plan_text(plan, self.sets, model=self.models.baseline, api=self.models.baseline_api, threads=self.threads,
+                             precision=self.precision, record="out/profile.mkbt")  # fmt: skip
+            proc = await self.run("baseline", text.text + f"profile {runs}\n")
+        # not charged to the candidate's device-time budget: measured once per task, for every candidate after it
+        report = parse_runner_output(proc.stdout, streamed=self.channel is None)
+        found = (report or {}).get("op_ns") if not proc.timed_out and (report or {}).get("ok") else None
+        if not isinstance(found, dict):
+            return None
+        return {str(op)[:64]: float(ns) for op, ns in list(found.items())[:256]
+                if isinstance(ns, (int, float)) and not isinstance(ns, bool) and 0 <= ns < 1e13}  # fmt: skip
+
     def _native_found(self, todo: list[int], kept: dict[int, list]) -> dict[str, dict]:
         found = {}
         for run, index in enumerate(todo):

@@ -519,6 +519,10 @@ class Pipeline:
                       remove=self.device.remove, channel=run_channel if self.device.channel else None,
                       roofline=await self._roofline(task))  # fmt: skip
         judge.native_trapped = bool(plugin and plugin[2])
+        if judge.roofline is not None and slot.mechanism == "cpu":  # ---- the rest of the model joins the floor
+            profile = await self._native_profile(task, judge)
+            if profile:
+                judge.roofline.set_profile(profile, slot.op_type)
         if not judge.lenient:  # ---- the precision bound (mkb_tui.bench.precision) from MNN's own error
             fair, judge.bound, judge.set_bounds, dropped = await self._native_precision(task, judge)
             if len(fair) < len(judge.sets):
@@ -537,6 +541,24 @@ class Pipeline:
         with verdict.phase("time"):
             await judge.time(verdict, self.run_timeout)
 
+
+    async def _native_profile(self, task: Task, judge: Judge) -> dict[str, float] | None:
+        """MNN's own time per op type for the task's model (engine/roofline.py: the rest of the model), measured once per
+        task, MNN release and target by the baseline's process and kept on the host beside the native record."""
+        record = cache_dir() / "refs" / f"{task.slug}-{task.content_hash}" / f"profile-{self.mnn.ref}-{self.target.name}-t{self.threads}.json"
+        try:
+            known = json.loads(record.read_text())
+            if isinstance(known, dict) and all(isinstance(v, (int, float)) for v in known.values()):
+                return {str(k): float(v) for k, v in known.items()}
+        except (OSError, ValueError):
+            pass
+        found = await judge.native_profile()
+        if found:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            tmp = record.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(found, sort_keys=True))
+            os.replace(tmp, record)
+        return found
 
     async def _roofline(self, task: Task):
         """The task's least possible time on this device (mkb_tui.engine.roofline), or None: an emulated device, or

@@ -12,6 +12,12 @@ triad; the best of them at each size) and its vector FMA peak.
     roofline_ns = max(bytes / bandwidth(footprint), ops / peak)      (one core; divided by the threads)
     floor_ns    = SAFETY * roofline_ns
 
+The model around the op: a task's model may hold other ops (Reshapes, Casts, a layout conversion, helper nodes). They
+run MNN's own kernels in the candidate's process too, so their time is part of any honest total. The trusted
+baseline's process times each op type once per task (the runner's `profile`, MNN's per-op callbacks), and REST_SHARE
+of the other ops' time joins the floor: a candidate that made them cost nothing (a swapped function pointer of
+another op's execution, data only) is timing_impossible however it did it.
+
 A candidate timed below the floor is impossible (`timing_impossible`: never credited, not even re-verified); one at
 NEAR_FRACTION of the roofline or more is near it (`near_roofline`, said, not doubted). `fraction` is roofline_ns over
 the measured time: how much of the device's limit a kernel reaches. Emulated devices (qemu) have caps recorded as
@@ -36,6 +42,7 @@ from mkb_tui.vocabulary.verdicts import IMPOSSIBLE, NEAR_ROOFLINE, Roofline, Ver
 
 CAPS_SRC = Path(__file__).resolve().parent / "caps_src" / "mkb_caps.cpp"
 SAFETY = 0.5  # the floor is half the roofline: the caps are one program's best, an honest kernel may do a bit better
+REST_SHARE = 0.5  # of the other ops' profiled time: callbacks and cache warmth make the profile a little high
 NEAR_FRACTION = 0.5  # at half the roofline or more a timing is near the device's limit (said so)
 WORK_VERSION = 1  # bump when the counting rules change (cached counts are keyed by it)
 
@@ -433,16 +440,18 @@ def floor_ns(work: Work, caps: Caps, *, threads: int = 1, precision: str = "high
     return SAFETY * roofline_ns(work, caps, threads=threads, precision=precision)
 
 
-def judge_time(work: Work, caps: Caps, measured_ms: float, *, threads: int = 1, precision: str = "high") -> Roofline:
-    """Pure: how a measured time stands against the device's roofline."""
+def judge_time(work: Work, caps: Caps, measured_ms: float, *, threads: int = 1, precision: str = "high",
+               rest_ns: float = 0.0) -> Roofline:  # fmt: skip
+    """Pure: how a measured time stands against the device's roofline (`rest_ns`: the floor of the model's other ops,
+    already at REST_SHARE)."""
     roof = roofline_ns(work, caps, threads=threads, precision=precision)
     scale = 1.0 if precision == "high" else 0.5
     memory = work.bytes * scale / (caps.bandwidth_gbs(int(work.bytes * scale)) * 1e9) * 1e9 if work.bytes else 0.0
     bound = "memory" if memory >= roof * max(1, threads) else "compute"
-    floor = floor_ns(work, caps, threads=threads, precision=precision)
+    floor = floor_ns(work, caps, threads=threads, precision=precision) + (rest_ns if not caps.emulated else 0.0)
     measured_ns = measured_ms * 1e6
     fraction = roof / measured_ns if measured_ns > 0 and roof > 0 else None
-    applies = work.bounded and not caps.emulated and roof > 0
+    applies = not caps.emulated and ((work.bounded and roof > 0) or rest_ns > 0)
     return Roofline(
         floor_ns=round(floor, 3),
         roofline_ns=round(roof, 3),
@@ -455,6 +464,7 @@ def judge_time(work: Work, caps: Caps, measured_ms: float, *, threads: int = 1, 
         applies=applies,
         impossible=applies and measured_ns > 0 and measured_ns < floor,
         near=applies and fraction is not None and fraction >= NEAR_FRACTION and measured_ns >= floor,
+        rest_ns=round(rest_ns, 3),
     )
 
 
@@ -466,10 +476,31 @@ class RooflineBound:
     caps: Caps
     threads: int = 1
     precision: str = "high"
+    rest_ns: float = 0.0  # the model's other ops at REST_SHARE (set_profile)
+    op_share: float | None = None
+    profiled_ns: float = 0.0  # the whole model's time in the profile (its callbacks make it a little high)
+
+    def set_profile(self, op_ns: dict[str, float], slot_op: str) -> None:
+        """The trusted baseline's per-op-type times (ns per run): every type but the slot's is the rest of the model.
+        Nothing when the slot's own type is not among them (a lowered op: the profile cannot tell its work apart)."""
+        mine = sum(ns for op, ns in op_ns.items() if op == slot_op)
+        rest = sum(ns for op, ns in op_ns.items() if op != slot_op)
+        if mine <= 0:
+            return
+        self.rest_ns = REST_SHARE * rest
+        self.op_share = mine / (mine + rest)
+        self.profiled_ns = mine + rest
+
+    def rest_floor_ns(self, baseline_ms: float | None) -> float:
+        """rest_ns, never more than the same share of this evaluation's own baseline time: a profile whose callbacks
+        cost more than its ops (many tiny ones) must not raise the floor above what MNN's model actually takes."""
+        if not self.rest_ns or not baseline_ms or baseline_ms <= 0 or self.profiled_ns <= 0:
+            return self.rest_ns
+        return self.rest_ns * min(1.0, baseline_ms * 1e6 / self.profiled_ns)
 
     def max_speedup(self, baseline_ms: float) -> float | None:
         """The largest speedup over this baseline that physics allows (None: unbounded)."""
-        floor = floor_ns(self.work, self.caps, threads=self.threads, precision=self.precision)
+        floor = floor_ns(self.work, self.caps, threads=self.threads, precision=self.precision) + self.rest_floor_ns(baseline_ms)
         return baseline_ms * 1e6 / floor if floor > 0 and not self.caps.emulated else None
 
     def apply(self, verdict: Verdict, ratio: float | None) -> None:
@@ -477,12 +508,16 @@ class RooflineBound:
         near the roofline: `near_roofline`."""
         if verdict.candidate is None or not verdict.candidate.median_ms > 0:
             return
-        judged = judge_time(self.work, self.caps, verdict.candidate.median_ms, threads=self.threads, precision=self.precision)
-        if verdict.baseline is not None and verdict.baseline.median_ms > 0 and judged.roofline_ns > 0:
-            judged.native_fraction = round(judged.roofline_ns / (verdict.baseline.median_ms * 1e6), 4)
+        baseline_ms = verdict.baseline.median_ms if verdict.baseline is not None else None
+        judged = judge_time(self.work, self.caps, verdict.candidate.median_ms, threads=self.threads, precision=self.precision,
+                            rest_ns=self.rest_floor_ns(baseline_ms))  # fmt: skip
+        judged.op_share = None if self.op_share is None else round(self.op_share, 4)
+        if verdict.baseline is not None and verdict.baseline.median_ms > 0:
+            if judged.roofline_ns > 0:
+                judged.native_fraction = round(judged.roofline_ns / (verdict.baseline.median_ms * 1e6), 4)
             if verdict.baseline.median_ms * 1e6 < judged.floor_ns:
                 # MNN's own kernel is honest: a floor above its time means the caps came out low (measured on a busy
-                # moment), never that MNN is impossible. No judgment then (`mkb-tui caps --again` measures again)
+                # moment) or the profile high, never that MNN is impossible. No judgment then (`mkb-tui caps --again`)
                 judged.applies = judged.impossible = judged.near = False
         verdict.roofline = judged
         if judged.impossible:
@@ -495,11 +530,11 @@ class RooflineBound:
 
 
 def bound_for(task, caps: Caps | None, *, threads: int = 1, precision: str = "high") -> RooflineBound | None:
-    """The Judge's bound for a task, or None when the device's caps or the task's work are not known."""
+    """The Judge's bound for a task, or None when the device's caps are not known."""
     if caps is None:
         return None
     try:
         work = task_work(task)
-    except Exception:  # a task the counter cannot read: no floor (never a failed evaluation)
-        return None
+    except Exception:  # a task the counter cannot read (several compute nodes): no floor of its own, but the rest
+        work = Work(task.op, 0, 0, "uncounted", bounded=False)  # of the model's may still give one (set_profile)
     return RooflineBound(work, caps, threads, precision)

@@ -113,6 +113,10 @@ class Roofline:
     impossible: bool = False
     near: bool = False
     native_fraction: float | None = None
+    # the model's other ops (MNN's own kernels, timed op by op in the trusted baseline's process), at REST_SHARE: a
+    # part of floor_ns that no kernel in the slot can take away (0: not measured, or not a CPU slot)
+    rest_ns: float = 0.0
+    op_share: float | None = None  # the slot's op's share of MNN's own time for the model (the same profile)
 
 
 @dataclass

@@ -55,6 +55,8 @@ def test_lock_has_the_papers_counts_and_no_code():
     assert set(unsupported) == bitwise | not_run
     assert all("not supported: ONNX::Bitwise" in unsupported[n] for n in bitwise)
     assert all("MNN 3.6.1" in unsupported[n] for n in not_run)  # what its oracle found, said
+    wrong = {e["name"] for e in entries if e.get("native_incorrect")}
+    assert wrong == {"Unary/Round", *suite_lock.NATIVE_INCORRECT_TASKS}, wrong
     text = LOCK.read_text()
     for marker in ("import torch", "class Model", "def forward", "get_inputs"):
         assert marker not in text  # facts about their code, never the code

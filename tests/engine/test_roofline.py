@@ -329,3 +329,64 @@ def test_every_task_has_a_counting_rule():
         assert w.rule != "unknown", task.id
         assert w.bounded == (w.rule != "view") and (w.bytes > 0) == w.bounded, task.id
     assert sorted(t for t, r in rules.items() if r == "view") == ["flatten_features", "reshape_flatten_tokens", "reshape_heads", "squeeze_axis1"]
+
+
+# ---- the rest of the model: MNN's own ops around the slot, timed op by op in the trusted baseline's process ----------
+
+TINY = Work("Abs", bytes=1 << 10, ops=0, rule="elementwise")  # a floor of nanoseconds: only the rest can decide
+
+
+def _with_rest(op_ns: dict[str, float]) -> RooflineBound:
+    bound = RooflineBound(TINY, CAPS)
+    bound.set_profile(op_ns, "UnaryOp")
+    return bound
+
+
+def test_a_candidate_that_makes_the_models_other_ops_cost_nothing_is_impossible(tmp_path):
+    # MNN's 1 ms: 0.2 ms its UnaryOp, 0.8 ms the conversions around it. The candidate's 0.3 ms total is less than half
+    # of what MNN's own conversions take, whatever its kernel did: they did not run (a swapped pointer, data only)
+    verdict = _evaluate_with(tmp_path, _with_rest({"UnaryOp": 2e5, "ConvertTensor": 8e5}), claimed=0.3, true=0.3)
+    assert IMPOSSIBLE in verdict.flags and verdict.speedup is None
+    assert verdict.roofline.rest_ns == pytest.approx(4e5) and verdict.roofline.op_share == pytest.approx(0.2)
+
+
+def test_an_honest_kernel_far_faster_than_mnns_is_credited_over_the_same_rest(tmp_path):
+    # the op 10x faster (0.02 ms), the conversions as MNN's (0.8 ms): 0.82 ms, credited about 1.22x
+    verdict = _evaluate_with(tmp_path, _with_rest({"UnaryOp": 2e5, "ConvertTensor": 8e5}), claimed=0.82, true=0.82)
+    assert IMPOSSIBLE not in verdict.flags and verdict.speedup == pytest.approx(1 / 0.82, rel=0.03)
+    assert verdict.roofline.applies and not verdict.roofline.impossible
+
+
+def test_the_rest_never_weighs_more_than_the_baseline_itself_and_needs_the_slots_op(tmp_path):
+    # callbacks around many tiny ops made the profile 4x the model's real 1 ms: the rest is scaled to the baseline
+    inflated = _with_rest({"UnaryOp": 1e6, "Raster": 3e6})
+    verdict = _evaluate_with(tmp_path, inflated, claimed=0.5, true=0.5)
+    assert IMPOSSIBLE not in verdict.flags and verdict.roofline.rest_ns == pytest.approx(1.5e6 / 4, rel=0.01)
+    lowered = _with_rest({"Raster": 8e5, "While": 2e5})  # the slot's op is not among them: no rest is known
+    assert lowered.rest_ns == 0 and lowered.op_share is None
+
+
+def test_an_uncounted_task_still_gets_the_rest_of_its_model_as_a_floor():
+    uncounted = Work("Gemm", 0, 0, "uncounted", bounded=False)
+    assert not judge_time(uncounted, CAPS, 1e-6).applies  # nothing known: nothing judged
+    judged = judge_time(uncounted, CAPS, 0.1, rest_ns=2e5)
+    assert judged.applies and judged.impossible and judged.floor_ns == pytest.approx(2e5)
+    assert not judge_time(uncounted, Caps("qemu", CAPS.bandwidth, CAPS.peak_gflops, emulated=True), 0.1, rest_ns=2e5).impossible
+
+
+@pytest.mark.mnn
+def test_the_baselines_profile_times_the_slot_and_the_rest_of_a_real_model(pipeline):
+    from mkb_tui.engine.slots import native_candidate
+
+    task = get_task("batchnorm_nchw")  # a Scale between two ConvertTensors
+    verdict = asyncio.run(pipeline.evaluate(task, native_candidate(task, pipeline.mnn.root), static=False))
+    assert verdict.kind is VerdictKind.CORRECT and IMPOSSIBLE not in verdict.flags, verdict.message
+    assert verdict.roofline.rest_ns > 0 and 0 < verdict.roofline.op_share < 1
+
+
+def test_eval_says_what_the_rest_of_the_model_puts_in_the_floor():
+    from mkb_tui.cli.engine_cmd import roofline_line
+
+    judged = judge_time(Work("Gemm", 0, 0, "uncounted", bounded=False), CAPS, 1.0, rest_ns=2e5)
+    judged.op_share = 0.25
+    assert roofline_line(judged) == "floor 200.00 us from the rest of the model; the model's other ops (75% of MNN's time) put 200.00 us in the floor"

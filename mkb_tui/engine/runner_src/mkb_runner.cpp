@@ -16,6 +16,9 @@
 //   input PATH            an input set (MKBT), numbered from 0 in order of appearance
 //   record PATH           where the kept outputs go: one MKBT file, tensors named "RUN:NAME", written after the last run
 //   run SET [keep]        run on input set SET; `keep`: this run's outputs are written to the record file
+//   profile N             after the runs, N more runs on set 0 with MNN's per-op callbacks, reported as each op
+//                         type's time per run (op_ns): asked of MNN's own kernels only (the baseline's process), whose
+//                         other ops the candidate's total can then be held to
 //
 // Plan 2 (`mkbplan 2`, the channel: every device with a supervisor): no input file is named and none exists in the
 // runner's reach. The plan lists the layout of one input set instead (`tensor NAME DTYPE NDIM DIMS... OFFSET NBYTES`)
@@ -640,6 +643,7 @@ struct Plan {
     std::vector<ChannelTensor> layout;  // plan 2
     std::string model, api = "session", precision = "high";
     int threads = 1;
+    int profile = 0;
     uint32_t poison = 0x7fc0dead;
     std::string record;
     std::vector<std::string> inputs;
@@ -678,6 +682,9 @@ bool readPlan(std::istream& in, Plan& plan, std::string& err) {
             plan.runs.assign(n, Run());
         }
         else if (key == "record") words >> plan.record;
+        else if (key == "profile") {
+            if (!(words >> plan.profile) || plan.profile < 1 || plan.profile > 1000) { err = "plan: malformed profile"; return false; }
+        }
         else if (key == "run") {
             Run r;
             std::string keep;
@@ -707,6 +714,7 @@ struct Timing {
     std::vector<int64_t> io;  // ns: feeding the inputs and reading the outputs back, by the system-call clock
     std::vector<uint64_t> hashes;  // every run's outputs (outputHash): the harness matches them to outputs it verified
     std::vector<HostTensor> kept;  // outputs of the kept runs, named "RUN:NAME"
+    std::map<std::string, int64_t> opNs;  // `profile`: each op type's time, ns per run
 };
 
 // A hash of a run's outputs that numpy recomputes quickly (mkb_tui.engine.measure.output_hash): per tensor the sum of
@@ -749,6 +757,12 @@ int report(const Plan& plan, const Timing& timing) {
     j.raw("],\"hashes\":[");
     for (size_t i = 0; i < timing.hashes.size(); ++i) j.raw(i ? "," : "").hex(timing.hashes[i]);
     j.raw("],\"timed_ms\":").ms(timed);
+    if (!timing.opNs.empty()) {
+        j.raw(",\"op_ns\":{");
+        bool first = true;
+        for (const auto& kv : timing.opNs) { j.raw(first ? "" : ",").str(kv.first).raw(":").num(kv.second); first = false; }
+        j.raw("}");
+    }
     proof(j);
     j.raw("}");
     return j.emit() ? 0 : 5;
@@ -851,6 +865,26 @@ bool sameType(uint32_t dtype, halide_type_t ty) {
            (dtype == U8 && ty.code == halide_type_uint && ty.bits == 8) || (dtype == I8 && ty.code == halide_type_int && ty.bits == 8);
 }
 
+// `profile N`: N more runs with MNN's callbacks around every op, each op type's time per run into timing.opNs. The
+// inputs are the last run's, still in the session. Asked of MNN's own kernels only (the baseline's process).
+bool profileOps(const Plan& plan, MNN::Interpreter* net, MNN::Session* session, Timing& timing) {
+    if (plan.profile <= 0) return true;
+    std::map<std::string, int64_t> total;
+    int64_t started = 0;
+    MNN::TensorCallBackWithInfo before = [&](const std::vector<MNN::Tensor*>&, const MNN::OperatorInfo*) {
+        started = nowNs();
+        return true;
+    };
+    MNN::TensorCallBackWithInfo after = [&](const std::vector<MNN::Tensor*>&, const MNN::OperatorInfo* op) {
+        total[op->type()] += nowNs() - started;
+        return true;
+    };
+    for (int k = 0; k < plan.profile; ++k)
+        if (net->runSessionWithCallBackInfo(session, before, after, true) != MNN::NO_ERROR) return false;
+    for (const auto& kv : total) timing.opNs[kv.first] = kv.second / plan.profile;
+    return true;
+}
+
 // Plan 2's runs: the least the runner does per run, since whatever it does there runs in the candidate's address space
 // and is charged from the baseline's figure (a candidate that answered the channel itself would skip it): one copy in
 // from the input memory file (straight into MNN's tensor when the layouts agree), the session, one copy out into the
@@ -924,6 +958,7 @@ int runSessionChannel(const Plan& plan, MNN::Interpreter* net, MNN::Session* ses
         timing.times.push_back(t1 - t0);
     }
     awaitGo();  // the end of the channel: alive until the supervisor took the last run's clocks
+    if (!profileOps(plan, net, session, timing)) return fail("runSession failed", 3);
     return report(plan, timing);
 }
 
@@ -1030,6 +1065,7 @@ int runSessionPlan(const Plan& plan, std::vector<std::vector<HostTensor>>& sets,
         if (run.keep) keep(timing, r, outs);
     }
     if (gChannel.on) awaitGo();  // the end of the channel: alive until the supervisor took the last run's clocks
+    if (!profileOps(plan, net.get(), session, timing)) return fail("runSession failed", 3);
     int code = report(plan, timing);
     net->releaseSession(session);
     return code;
