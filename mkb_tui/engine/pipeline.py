@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, nullcontext
@@ -545,7 +546,10 @@ class Pipeline:
     async def _native_profile(self, task: Task, judge: Judge) -> dict[str, float] | None:
         """MNN's own time per op type for the task's model (engine/roofline.py: the rest of the model), measured once per
         task, MNN release and target by the baseline's process and kept on the host beside the native record."""
-        record = cache_dir() / "refs" / f"{task.slug}-{task.content_hash}" / f"profile-{self.mnn.ref}-{self.target.name}-t{self.threads}.json"
+        # per device (the caps' key: one phone's times are not another's), threads and precision
+        device = re.sub(r"[^A-Za-z0-9_.-]", "_", judge.roofline.caps.device)[:80]
+        record = (cache_dir() / "refs" / f"{task.slug}-{task.content_hash}"
+                  / f"profile-{self.mnn.ref}-{device}-t{self.threads}-{self.precision}.json")  # fmt: skip
         try:
             known = json.loads(record.read_text())
             if isinstance(known, dict) and all(isinstance(v, (int, float)) for v in known.values()):

@@ -58,8 +58,8 @@ SUMS_REASON = ("sums of hundreds of products, which MNN computes through Winogra
                "error reaches 2e-3; a candidate is still held to 16x MNN's measured error")
 
 
-# Paper tasks on which MNN 3.6.1's own kernel misses the reference on every input set (its native record: the fixed
-# seeds, the secret pool and the domain draws, on the pristine library), with what the oracle measured on seed 0
+# Paper tasks on which MNN 3.6.1's own kernel misses the reference on a fixed seed, so in every evaluation (its native
+# record, from the pristine library: every input set for most, 5 and 3 of 16 for the two Dets), with what was measured
 NATIVE_INCORRECT_TASKS = {
     "Logic/Less": "MNN's Less is wrong on 131290 of 524288 values (25%: where both float inputs are negative, as if their "
                   "bit patterns were compared as integers)",
@@ -68,6 +68,10 @@ NATIVE_INCORRECT_TASKS = {
     "Tensor/Cast": "a cast to float16: MNN rounds otherwise than PyTorch (up to 9.8e-4 apart, 3.8e-4 in the tolerance's "
                    "measure, on 267794 of 1048576 values)",
     "Matrix/MatMul_bcast": "batch dimensions broadcast on both sides: MNN's batched MatMul is wrong on 32256 of 32768 values",
+    "Matrix/Det_2d": "MNN's Det (elimination without pivoting) gives a NaN or inf where PyTorch's does not: 1 of 64 values on "
+                     "seed 0, on 5 of 16 input sets",
+    "Matrix/Det_3d": "MNN's Det (elimination without pivoting) gives a NaN or inf where PyTorch's does not: 1 of 512 values on "
+                     "seed 2, on 3 of 16 input sets",
 }
 
 
