@@ -82,6 +82,10 @@ def not_run_by_mnn(op: str, node) -> str | None:
     attributes = {a.name: list(a.ints) for a in node.attribute}
     if op == "MaxPool" and any(d != 1 for d in attributes.get("dilations", [])):
         return "MNN 3.6.1 ignores MaxPool's dilations (its output is 31x31 where ONNX's is 30x30)"
+    equation = next((a.s.decode(errors="replace") for a in node.attribute if a.name == "equation"), "")
+    if op == "Einsum" and any(len(set(term)) < len(term) for term in equation.split("->")[0].replace(" ", "").split(",")):
+        return (f"MNN 3.6.1's converter turns the diagonal einsum {equation!r} into a Permute: its output is the whole "
+                "matrix, not the diagonal")
     return None
 
 
