@@ -445,7 +445,7 @@ class Judge:
             proc = await self.channel("baseline", text.text + f"profile {runs}\n", sealed, [], self._max_out())
         else:
             text = plan_text(plan, self.sets, model=self.models.baseline, api=self.models.baseline_api, threads=self.threads,
-                             precision=self.precision, record="out/profile.mkbt")  # fmt: skip
+                             precision=self.precision, record="")  # fmt: skip (it keeps no outputs)
             proc = await self.run("baseline", text.text + f"profile {runs}\n")
         # not charged to the candidate's device-time budget: measured once per task, for every candidate after it
         report = parse_runner_output(proc.stdout, streamed=self.channel is None)

@@ -42,6 +42,15 @@ from mkb_tui.vocabulary.verdicts import KernelCandidate, Verdict, VerdictKind
 Progress = Callable[[str], None]
 
 
+
+def _write_record(record: Path, data: dict) -> None:
+    """A per-task record kept on the host (MNN's native errors, its op profile), written atomically: another
+    process reading it sees the old record or the new one, never half of one."""
+    record.parent.mkdir(parents=True, exist_ok=True)
+    tmp = record.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, sort_keys=True))
+    os.replace(tmp, record)
+
 class Pipeline:
     def __init__(
         self,
@@ -558,10 +567,7 @@ class Pipeline:
             pass
         found = await judge.native_profile()
         if found:
-            record.parent.mkdir(parents=True, exist_ok=True)
-            tmp = record.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(found, sort_keys=True))
-            os.replace(tmp, record)
+            _write_record(record, found)
         return found
 
     async def _roofline(self, task: Task):
@@ -601,10 +607,7 @@ class Pipeline:
             found = await judge.native_errors(missing)
             if found:
                 known.update(found)
-                record.parent.mkdir(parents=True, exist_ok=True)
-                tmp = record.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text(json.dumps(known, sort_keys=True))
-                os.replace(tmp, record)
+                _write_record(record, known)
         kept = [s for s in judge.sets if s.fixed or (known.get(s.remote) or {}).get("ok", True)]
         dropped = sorted({s.domain for s in judge.sets if s.domain and s not in kept})
         need = judge.shape.distinct(judge.shape.long)

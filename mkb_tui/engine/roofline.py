@@ -476,20 +476,26 @@ class RooflineBound:
     caps: Caps
     threads: int = 1
     precision: str = "high"
-    rest_ns: float = 0.0  # the model's other ops at REST_SHARE (set_profile)
-    op_share: float | None = None
     profiled_ns: float = 0.0  # the whole model's time in the profile (its callbacks make it a little high)
+    profiled_rest_ns: float = 0.0  # of which the model's other ops (set_profile)
 
     def set_profile(self, op_ns: dict[str, float], slot_op: str) -> None:
         """The trusted baseline's per-op-type times (ns per run): every type but the slot's is the rest of the model.
         Nothing when the slot's own type is not among them (a lowered op: the profile cannot tell its work apart)."""
         mine = sum(ns for op, ns in op_ns.items() if op == slot_op)
         rest = sum(ns for op, ns in op_ns.items() if op != slot_op)
-        if mine <= 0:
-            return
-        self.rest_ns = REST_SHARE * rest
-        self.op_share = mine / (mine + rest)
-        self.profiled_ns = mine + rest
+        if mine > 0:
+            self.profiled_ns, self.profiled_rest_ns = mine + rest, rest
+
+    @property
+    def rest_ns(self) -> float:
+        """The model's other ops at REST_SHARE (0: no profile)."""
+        return REST_SHARE * self.profiled_rest_ns
+
+    @property
+    def op_share(self) -> float | None:
+        """The slot's op's share of MNN's time for the model (None: no profile)."""
+        return 1.0 - self.profiled_rest_ns / self.profiled_ns if self.profiled_ns > 0 else None
 
     def rest_floor_ns(self, baseline_ms: float | None) -> float:
         """rest_ns, never more than the same share of this evaluation's own baseline time: a profile whose callbacks
