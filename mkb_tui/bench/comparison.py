@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from mkb_tui.bench.metrics import Attempt, Metrics, best_per_task, geomean, per_category
+from mkb_tui.bench.metrics import Attempt, Metrics, best_per_task, compute, geomean, per_category
 
 TIE_MARGIN = 0.05
 
@@ -43,10 +43,11 @@ class Run:
     tasks: dict[str, RunTask]
     attempts: list[Attempt] = field(default_factory=list)
     universe: list[tuple[str, str]] = field(default_factory=list)  # (task, category) of every planned task
+    method: str = ""  # the session's method (moka, single, pass@k): which of the paper's figures it sits beside
 
 
 def run_from_attempts(name: str, label: str, attempts: list[Attempt], universe: list[tuple[str, str]] = (),
-                      last_verdicts: dict[str, str] | None = None) -> Run:  # fmt: skip
+                      last_verdicts: dict[str, str] | None = None, method: str = "") -> Run:  # fmt: skip
     """A Run from its attempts (best-of-iterations per task); `universe` adds planned tasks never attempted."""
     attempted = {a.task_id for a in attempts}
     verdicts = last_verdicts or {}
@@ -54,7 +55,7 @@ def run_from_attempts(name: str, label: str, attempts: list[Attempt], universe: 
     for s in best_per_task(attempts, universe):
         verdict = "correct" if s.correct else verdicts.get(s.task_id, "incorrect" if s.compiled else "not compiled" if s.task_id in attempted else "")
         tasks[s.task_id] = RunTask(s.task_id, s.category, s.task_id in attempted, s.compiled, s.correct, s.speedup, verdict)
-    return Run(name, label, tasks, list(attempts), list(universe))
+    return Run(name, label, tasks, list(attempts), list(universe), method)
 
 
 def outcome_order(a: RunTask | None, b: RunTask | None, tie_margin: float = TIE_MARGIN) -> int:
@@ -149,4 +150,16 @@ def comparison(runs: list[Run], tie_margin: float = TIE_MARGIN) -> dict:
         "tasks": tasks,
         "per_category": {c: {name: m.as_dict() for name, m in by_run.items()} for c, by_run in category_metrics(runs).items()},
         "paired": [paired(r, runs[0], tie_margin).as_dict() for r in runs[1:]],
+        "overall": {r.name: compute(r.attempts, tasks=r.universe).as_dict() for r in runs},
+        "beside_paper": beside_paper(runs),
     }
+
+
+def beside_paper(runs: list[Run]) -> list[dict]:
+    """The paper's published figures for each method these runs used, when every run is on the paper's suite."""
+    from mkb_tui.bench.published import is_paper_run, same_method
+
+    if not all(is_paper_run(list(r.tasks)) for r in runs):
+        return []
+    published = {p.key: p for p in (same_method(r.method or "single", r.label) for r in runs)}
+    return [p.as_dict() for p in published.values()]

@@ -114,6 +114,48 @@ def metrics_table(report: dict, title: str = "MobileKernelBench") -> Table:
     return table
 
 
+def with_paper(report: dict, choice: str = "auto") -> dict:
+    """The report with `beside_paper`: the paper's published figures for the run's method, when it ran the paper's
+    suite (bench/published.py); None otherwise or with choice `none`."""
+    from mkb_tui.bench.published import beside
+
+    report["beside_paper"] = beside(report, choice)
+    return report
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def beside_paper_table(report: dict) -> Table | None:
+    """Ours beside the paper's, per category and overall: CSR, FCR, fast_1.0 and fast_1.5 (the paper gives no
+    per-category fast_1.5 or fast_0.5; those cells read '-')."""
+    from mkb_tui.bench.published import beside_rows
+
+    side = report.get("beside_paper")
+    if not side:
+        return None
+    table = Table(title=f"beside the paper: {side['published']['method']}", caption="\n".join(side["notes"]),
+                  box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)  # fmt: skip
+    table.add_column("category")
+    table.add_column("tasks", justify="right")
+    for figure in ("CSR", "FCR", "fast_1.0", "fast_1.5"):
+        table.add_column(figure, justify="right")
+        table.add_column("paper", justify="right", style="dim")
+    for row in beside_rows(report, side):
+        cells = [row["category"], str(row["tasks"])]
+        for figure in ("csr", "fcr", "fast_1.0", "fast_1.5"):
+            cells += [_pct(row[figure]["ours"]), _pct(row[figure]["paper"])]
+        table.add_row(*cells, style="bold" if row["category"] == "all" else "")
+    return table
+
+
+def report_tables(report: dict, title: str) -> list[Table]:
+    """What a terminal shows of a report: the metrics table, and the paper's figures beside ours when they apply."""
+    side = beside_paper_table(report)
+    return [metrics_table(report, title=title), *([side] if side is not None else [])]
+
+
 def write_report(report: dict, out: Path) -> tuple[Path, Path]:
     """report.json (everything) and report.csv (one row per category, then `all`)."""
     out.mkdir(parents=True, exist_ok=True)

@@ -229,11 +229,12 @@ async def _sweep(args, opened) -> int:
 
 async def report_session(store, session_id: str, out: Path) -> dict:
     """The metrics table on stdout; report.json / report.csv in OUT."""
-    from mkb_tui.bench.report import metrics_table, write_report
+    from mkb_tui.bench.report import report_tables, write_report
     from mkb_tui.store.results import session_report
 
     report = await session_report(store, session_id)
-    print_table(metrics_table(report, title=f"session {session_id} ({report['session']['status']})"), keep=("category",))
+    for table in report_tables(report, title=f"session {session_id} ({report['session']['status']})"):
+        print_table(table, keep=("category",))
     json_path, csv_path = write_report(report, out)
     print(f"wrote {json_path} and {csv_path}")
     return report

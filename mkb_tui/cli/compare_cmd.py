@@ -88,9 +88,34 @@ def category_table(data: dict) -> Table:
         table.add_column(col, justify="left" if col in ("category", "session") else "right", no_wrap=col == "session")
     for category, by_run in data["per_category"].items():
         for name, m in by_run.items():
-            geo = "-" if m["geomean_speedup"] is None else f"{m['geomean_speedup']:.2f}x"
-            table.add_row(category, name, str(m["tasks"]), f"{m['csr']:.1f}", f"{m['fcr']:.1f}", f"{m['fast_0.5']:.1f}", f"{m['fast_1.0']:.1f}",
-                          f"{m['fast_1.5']:.1f}", geo)  # fmt: skip
+            table.add_row(category, name, str(m["tasks"]), *_figures(m))
+        for pub in data.get("beside_paper") or []:  # the paper's own figure for the category, where it gives one
+            if category in pub["per_category"]:
+                table.add_row(category, f"paper: {pub['method']}", "", *_figures(pub["per_category"][category]), style="dim")
+    if with_categories := [p for p in data.get("beside_paper") or [] if p["per_category"]]:
+        table.caption = "\n".join(f"paper: {p['method']} from {p['per_category_source']}" for p in with_categories)
+    return table
+
+
+def _figures(m: dict) -> list[str]:
+    """CSR ... fast_1.5 and the geomean of a metrics dict ('-' for what it does not hold: the paper's rows)."""
+    cells = [f"{m[k]:.1f}" if m.get(k) is not None else "-" for k in ("csr", "fcr", "fast_0.5", "fast_1.0", "fast_1.5")]
+    geo = m.get("geomean_speedup")
+    return [*cells, "-" if geo is None else f"{geo:.2f}x"]
+
+
+def overall_table(data: dict) -> Table:
+    """Each session over all its tasks, and the paper's published rows for the same methods on a paper-suite run."""
+    table = Table(title="overall (rates in % of each session's tasks)")
+    for col in ("session", "tasks", "CSR", "FCR", "fast_0.5", "fast_1.0", "fast_1.5", "geomean"):
+        table.add_column(col, justify="left" if col == "session" else "right", no_wrap=col == "session")
+    for name, m in data["overall"].items():
+        table.add_row(name, str(m["tasks"]), *_figures(m))
+    for pub in data.get("beside_paper") or []:
+        table.add_row(f"paper: {pub['method']}", "190", *_figures(pub["overall"]), style="dim")
+    if data.get("beside_paper"):
+        table.caption = "\n".join([*(f"paper: {p['method']} from {p['source']}" for p in data["beside_paper"]),
+                                   f"the paper's set-up: {data['beside_paper'][0]['setup']}"])  # fmt: skip
     return table
 
 
@@ -125,7 +150,7 @@ def cmd_compare(args) -> int:
         return 0
     labels = ", ".join(f"{r['name']} = {r['label']}" for r in data["runs"])
     print(shown(f"comparing {labels}"))
-    for table in (task_table(data), category_table(data), paired_table(data)):
+    for table in (task_table(data), category_table(data), overall_table(data), paired_table(data)):
         print()
         print_table(table, keep=("task", "session", "vs"))
     if args.task:

@@ -1,7 +1,7 @@
 """`mkb-tui report --html`: one self-contained HTML file with the metrics tables and the results charts.
 
-The charts are plotly figures with plotly.js inlined once (no network needed to open the file); the tables are the
-same rows as the terminal's metrics table.
+The tables are the terminal's rows (per category; beside the paper on a paper-suite run) plus one row per task; the
+charts are inline SVG (cli/html_charts.py): no script, nothing fetched, a few tens of KB.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import html
 import time
 
 from mkb_tui.bench.charts import best_speedups, iteration_series
-from mkb_tui.bench.metrics import FAST_PS, Attempt
+from mkb_tui.bench.metrics import FAST_PS, Attempt, best_per_task
+from mkb_tui.cli.html_charts import sawtooth, speedup_bars
 from mkb_tui.untrusted import shown
 
 STYLE = """
@@ -19,6 +20,7 @@ table { border-collapse: collapse; margin: 1em 0; }
 th, td { padding: 0.25em 0.8em; border-bottom: 1px solid #ddd; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 tr.all td { font-weight: bold; }
+svg text { font-family: system-ui, sans-serif; fill: #444; }
 .note { color: #666; font-size: 0.9em; }
 """
 
@@ -48,55 +50,67 @@ def table_html(headers: list[str], rows: list[list[str]], last_is_total: bool = 
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def distribution_figure(attempts: list[Attempt]):
-    import plotly.graph_objects as go
+def task_rows(report: dict, attempts: list[Attempt]) -> tuple[list[str], list[list[str]]]:
+    """One row per task of the run (attempted or not): its best outcome, counted speedup and any speedup held back."""
+    universe = [(t["task_id"], t["category"]) for t in report.get("tasks") or []]
+    tries: dict[str, int] = {}
+    for a in attempts:
+        tries[a.task_id] = tries.get(a.task_id, 0) + 1
+    held = {}
+    for f in report.get("flagged") or []:
+        held.setdefault(f["task_id"], []).append(f"{f['speedup']:.2f}x ({', '.join(f['reasons'])})")
+    incorrect = set(report.get("native_incorrect") or [])
+    rows = []
+    for s in best_per_task(attempts, universe):
+        outcome = "correct" if s.correct else "wrong output" if s.compiled else "not compiled" if s.task_id in tries else "not attempted"
+        note = "; ".join(held.get(s.task_id, []) + (["MNN's own kernel is wrong here"] if s.task_id in incorrect else []))
+        speed = "-" if s.speedup is None else f"{s.speedup:.2f}x"
+        rows.append([s.task_id, s.category, str(tries.get(s.task_id, 0)), outcome, speed, note])
+    return ["task", "category", "attempts", "best outcome", "speedup", "not counted"], rows
 
-    best = best_speedups(attempts)
-    fig = go.Figure(go.Histogram(x=list(best.values()), nbinsx=20, name="tasks", hovertext=list(best), marker_color="#3a7"))
-    for level, label in ((1.0, "1.0x (as fast as MNN)"), (1.5, "1.5x")):
-        fig.add_vline(x=level, line_dash="dash", line_color="#c80", annotation_text=label)
-    fig.update_layout(title=f"Best speedup per task ({len(best)} tasks with a correct, timed kernel)", xaxis_title="speedup over MNN",
-                      yaxis_title="tasks", height=380, margin={"t": 50})  # fmt: skip
-    return fig
 
+def beside_paper_rows(report: dict) -> tuple[list[str], list[list[str]]] | None:
+    from mkb_tui.bench.published import beside_rows
 
-def sawtooth_figure(attempts: list[Attempt]):
-    import plotly.graph_objects as go
-
-    points = iteration_series(attempts)
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[p.x for p in points], y=[p.best_so_far for p in points], mode="lines", name="task's best so far",
-                             line={"shape": "hv", "color": "#37a"}, connectgaps=False,
-                             text=[f"{p.task_id} it{p.iteration}" for p in points]))  # fmt: skip
-    fig.add_trace(go.Scatter(x=[p.x for p in points], y=[p.speedup for p in points], mode="markers", name="iteration's speedup",
-                             marker={"color": "#3a7"}, text=[f"{p.task_id} it{p.iteration}" for p in points]))  # fmt: skip
-    starts = {}
-    for p in points:
-        starts.setdefault(p.task_id, p.x)
-    for task_id, x in list(starts.items())[1:]:
-        fig.add_vline(x=x - 0.5, line_color="#ddd")
-    fig.add_hline(y=1.0, line_dash="dash", line_color="#c80")
-    fig.update_layout(title="Speedup per iteration across tasks (resets at each task)", xaxis_title="iteration (all tasks in order)",
-                      yaxis_title="speedup over MNN", height=420, margin={"t": 50})  # fmt: skip
-    return fig
+    side = report.get("beside_paper")
+    if not side:
+        return None
+    figures = ("csr", "fcr", "fast_1.0", "fast_1.5")
+    headers = ["category", "tasks", *(h for f in ("CSR", "FCR", "fast_1.0", "fast_1.5") for h in (f, "paper"))]
+    rows = []
+    for row in beside_rows(report, side):
+        cells = [row["category"], str(row["tasks"])]
+        for f in figures:
+            cells += ["-" if row[f][w] is None else f"{row[f][w]:.1f}" for w in ("ours", "paper")]
+        rows.append(cells)
+    return headers, rows
 
 
 def render_html(report: dict, title: str) -> str:
-    """The whole page: session facts, the per-category table, and the two charts (plotly.js inlined once)."""
+    """The whole page: session facts, the per-category table, the paper's figures beside ours (a paper-suite run),
+    the per-task table and the two charts (inline SVG: nothing fetched, no script)."""
     from mkb_tui.bench.report import attempt_from_row
 
     attempts = [a for a in (attempt_from_row(row) for row in report.get("attempts", [])) if a is not None]
     headers, rows = metrics_rows(report)
     facts = report.get("session") or {}
     facts_line = ", ".join(f"{k} {esc(str(v))}" for k, v in facts.items() if v not in (None, ""))
-    charts = [distribution_figure(attempts).to_html(full_html=False, include_plotlyjs=True),
-              sawtooth_figure(attempts).to_html(full_html=False, include_plotlyjs=False)]  # fmt: skip
     incorrect = report.get("native_incorrect") or []
     notes = f"<p class=note>native MNN kernel incorrect (not comparable): {esc(', '.join(incorrect))}</p>" if incorrect else ""
+    paper = ""
+    if (side := beside_paper_rows(report)) is not None:
+        paper_notes = "".join(f"<p class=note>{esc(n)}</p>" for n in report["beside_paper"]["notes"])
+        paper = (f"<h2>Beside the paper: {esc(report['beside_paper']['published']['method'])}</h2>{table_html(*side)}"
+                 f"<p class=note>'paper' columns: the paper's published figures ('-': not published per category)</p>{paper_notes}")  # fmt: skip
+    task_headers, task_table = task_rows(report, attempts)
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1><p class=note>{facts_line}</p><p class=note>written {time.strftime('%Y-%m-%d %H:%M')} by mkb-tui</p>"
         f"<h2>Per category</h2>{table_html(headers, rows)}"
         "<p class=note>rates in % of tasks; fast_p: correct and speedup &gt; p; geomean over correct kernels; emulated timings never count</p>"
-        f"{notes}<h2>Speedups</h2>{charts[0]}<h2>Iterations</h2>{charts[1]}</body></html>"
+        f"{notes}{paper}"
+        f"<h2>Best speedup per task</h2>{speedup_bars(best_speedups(attempts), esc)}"
+        f"<h2>Iterations</h2>{sawtooth(iteration_series(attempts), esc)}"
+        f"<h2>Per task</h2>{table_html(task_headers, task_table, last_is_total=False)}"
+        "</body></html>"
     )

@@ -40,9 +40,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="session database for a SESSION id (default sessions/mkb.sqlite)")
     p.add_argument("--session", default=None, help="with a DB.sqlite: which session (default the latest)")
     p.add_argument("--json", action="store_true", help="print the report (metrics, per category, attempts) as JSON")
+    p.add_argument("--beside", default="auto", metavar="METHOD", type=_beside_choice,
+                   help="on a run of the paper's suite, set the paper's published figures beside ours: auto (the run's own "
+                        "method: moka, pass@10 for pass@k, single:MODEL for one query), none, moka, pass@10, or single:MODEL "
+                        "for one of the paper's models (claude-sonnet-4.5, gpt-5, gemini-2.5-flash, llama-3.1-405b, "
+                        "deepseek-r1, qwen3-235b)")  # fmt: skip
     p.add_argument("--html", nargs="?", type=Path, const=True, default=None, metavar="FILE",
                    help="also write one self-contained HTML file with the tables and charts (default OUT/report.html)")
     p.set_defaults(func=cmd_report)
+
+
+def _beside_choice(value: str) -> str:
+    from mkb_tui.bench.published import CHOICES
+
+    if value not in CHOICES:
+        raise argparse.ArgumentTypeError(f"unknown method {value!r} (choose from {', '.join(CHOICES)})")
+    return value
 
 
 async def _session_report(db: Path, ref: str | None, ks: tuple[int, ...]) -> tuple[dict, str]:
@@ -58,7 +71,7 @@ async def _session_report(db: Path, ref: str | None, ks: tuple[int, ...]) -> tup
 
 
 def cmd_report(args) -> int:
-    from mkb_tui.bench.report import build_report, default_ks, load_attempts, metrics_table, write_report
+    from mkb_tui.bench.report import build_report, default_ks, load_attempts, report_tables, with_paper, write_report
 
     ks = tuple(sorted(set(args.k)))
     if any(k < 1 for k in ks):
@@ -79,6 +92,7 @@ def cmd_report(args) -> int:
         report, session_id = asyncio.run(_session_report(getattr(args, "db", None) or DEFAULT_DB, args.results, ks))
         title, out = f"session {session_id}", args.out or Path("out") / id_file_name(session_id)
         is_session = True
+    with_paper(report, args.beside)
     # a session's report prints; files only when asked (--out or --html): reading a report wrote out/ as a side effect
     asked = args.out is not None or args.html is not None or not is_session
     written = list(write_report(report, out)) if asked else []
@@ -94,6 +108,7 @@ def cmd_report(args) -> int:
         if written:
             sys.stderr.write(f"wrote {', '.join(map(str, written))}\n")
         return 0
-    print_table(metrics_table(report, title=title), keep=("category",))
+    for table in report_tables(report, title):
+        print_table(table, keep=("category",))
     print(f"wrote {', '.join(map(str, written))}" if written else "(no files written: --out DIR writes report.json and report.csv, --html an HTML page)")
     return 0

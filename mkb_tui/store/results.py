@@ -58,7 +58,7 @@ SESSION_FIELDS = ("id", "status", "model", "device", "method", "mnn_version", "c
 
 async def session_report(store: Store, session_id: str, ks: tuple[int, ...] = ()) -> dict[str, Any]:
     """The report of a stored session: metrics (planned tasks as the denominator), session facts, settings."""
-    from mkb_tui.bench.report import build_report
+    from mkb_tui.bench.report import build_report, with_paper
 
     results = await session_results(store, session_id)
     info = await store.session(session_id)
@@ -66,7 +66,7 @@ async def session_report(store: Store, session_id: str, ks: tuple[int, ...] = ()
     report["session"] = {k: info[k] for k in SESSION_FIELDS}
     report["settings"] = results.settings
     report["native_incorrect"] = results.native_incorrect
-    return report
+    return with_paper(report)
 
 
 async def session_run(store: Store, session_id: str):
@@ -76,7 +76,7 @@ async def session_run(store: Store, session_id: str):
     results = await session_results(store, session_id)
     last = {r["task_id"]: r["verdict"] for r in await store.attempts(session_id) if r["verdict"] not in NOT_ATTEMPTS}
     label = results.settings.get("model") or ""
-    return run_from_attempts(session_id, label, results.attempts, results.tasks, last)
+    return run_from_attempts(session_id, label, results.attempts, results.tasks, last, results.settings.get("method") or "")
 
 
 async def best_kernels(store: Store, session_ids: list[str], task_id: str) -> dict[str, dict[str, str] | None]:

@@ -143,7 +143,7 @@ class LoopbackLLM:
 
 
 ROLE = re.compile(r"You are (\w+) in MoKA")
-TASK = re.compile(r"[Tt]ask ([\w.-]+)[:\s(]")
+TASK = re.compile(r"[Tt]ask ([\w./-]+)[:\s(]")  # ids of foreign suites hold a / (paper/Add)
 
 
 class MokaModel:
