@@ -62,12 +62,21 @@ BUDGET_MIN_S = 30.0
 # no re-timing (what more rounds would tell is how slow, not whether it is faster)
 EARLY_ROUNDS = 4
 EARLY_SLOW = 0.5
+NATIVE_KEEP_BYTES = 512 << 20  # of outputs kept by one process of MNN's own kernel checked on many sets
 RunProcess = Callable[[str, str], Awaitable[ProcResult]]  # (side, plan text on stdin) -> the process's result
 Pull = Callable[[str, Path], Awaitable[None]]
 Remove = Callable[[list[str]], Awaitable[None]]
 # a plan-2 process (mkb_tui.engine.channel): (side, plan text, input set per run under the sealed folder, runs whose
 # outputs come back, most output bytes) -> its result, with what the supervisor measured in ProcResult.channel
 ChannelRun = Callable[[str, str, list[str], list[int], int], Awaitable[ProcResult]]
+
+
+def native_batches(todo: list[int], run_bytes: int, most: int | None = None) -> list[list[int]]:
+    """The input sets MNN's own kernel is checked on, split so that no process keeps more than `most` bytes of outputs
+    (every run's come back in one answer: Clip's 16 sets of 67 MB were over the supervisor's 1 GB line)."""
+    most = NATIVE_KEEP_BYTES if most is None else most
+    per = max(1, most // max(run_bytes, 1))
+    return [todo[i : i + per] for i in range(0, len(todo), per)]
 
 
 @dataclass
@@ -404,8 +413,19 @@ class Judge:
         domain), but nobody checked the task on it: where MNN's kernel itself misses (Det eliminates without pivoting,
         so a rare small pivot costs it 1%), the input judges no candidate. Its outputs are pulled and deleted at once."""
         todo = [i for i, s in enumerate(self.sets) if s.remote in remotes]
-        if not todo:
-            return {}
+        found: dict[str, dict] = {}
+        for batch in native_batches(todo, self._kept_run_bytes()):
+            part = await self._native_errors_of(batch)
+            if not part:
+                return {}
+            found |= part
+        return found
+
+    def _kept_run_bytes(self) -> int:
+        """One run's outputs as the runner keeps them (MNN holds bools and bytes as int32)."""
+        return sum(a.size * max(a.itemsize, 4) for _, a in read_tensors(self.sets[0].reference))
+
+    async def _native_errors_of(self, todo: list[int]) -> dict[str, dict]:
         plan = ProcessPlan(tuple(todo), tuple(range(len(todo))))
         if self.channel is not None:
             p = await self._channel_process("baseline", plan, self.models.baseline, self.models.baseline_api, keep_all=True)

@@ -87,3 +87,26 @@ def test_without_a_measurement_the_tolerance_decides(tmp_path):
     sets = _sets(tmp_path)
     judge = _judge(tmp_path, sets, 4e-4)
     assert _verify(judge).kind is VerdictKind.CORRECT
+
+
+def test_mnn_s_own_error_on_large_outputs_is_checked_over_several_processes(tmp_path, monkeypatch):
+    """Every set's outputs come back in one answer: over NATIVE_KEEP_BYTES they are split across processes (Clip's
+    16 sets of 67 MB were over the supervisor's 1 GB line), and every set is still measured."""
+    from mkb_tui.engine import measure
+
+    sets = _sets(tmp_path)
+    judge = _judge(tmp_path, sets, 3e-7)
+    plans: list[str] = []
+    run = judge.run
+
+    async def counting(side, plan):
+        plans.append(plan)
+        return await run(side, plan)
+
+    judge.run = counting
+    monkeypatch.setattr(measure, "NATIVE_KEEP_BYTES", 5 * 4 * 8 * 4)  # five runs of a (4, 8) float32 output
+    found = asyncio.run(judge.native_errors({s.remote for s in sets}))
+    assert len(plans) == 4  # 16 sets, 5 a process
+    assert set(found) == {s.remote for s in sets} and all(v["ok"] for v in found.values())
+    assert measure.native_batches(list(range(16)), 67 << 20, 512 << 20) == [list(range(7)), list(range(7, 14)), [14, 15]]
+    assert measure.native_batches([3, 9], 1 << 30, 512 << 20) == [[3], [9]]  # one set over the line still runs
