@@ -521,7 +521,8 @@ class MkbApp(App):
 
     def show_results(self) -> None:
         universe = [(t, self.state.tasks[t].category or "?") for t in self.state.order]
-        self._q("#results", ResultsView).show(self.state.attempts(), universe)
+        run = {"model": self.state.model, "method": self.state.method, "device": self.state.device}
+        self._q("#results", ResultsView).show(self.state.attempts(), universe, run)
 
     def compare_ids(self, all_ids: list[str]) -> list[str]:
         """The marked sessions (two or more), else the two latest."""

@@ -92,6 +92,17 @@ def category_rows(report: dict) -> list[list[str]]:
     return rows
 
 
+def paper_rows(report: dict) -> list[list[str]]:
+    """Ours beside the paper's published figure, per category then `all` ('-' where the paper published none)."""
+    from mkb_tui.bench.published import FIGURES, beside_rows
+
+    def pct(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    return [[r["category"], str(r["tasks"]), *(pct(r[f][side]) for f in FIGURES for side in ("ours", "paper"))]
+            for r in beside_rows(report, report["beside_paper"])]  # fmt: skip
+
+
 def flagged_lines(flagged: list[dict]) -> str:
     """Each doubted speedup with its flag's one-line reason: the figure is shown, and why it counts nowhere."""
     from mkb_tui.vocabulary.verdicts import doubt_reason
@@ -106,22 +117,34 @@ class ResultsView(Vertical):
     def compose(self) -> ComposeResult:
         yield TextTable(id="results-table", cursor_type="row")
         yield Static(id="results-flagged")  # doubted speedups, each with why it does not count (as `report` lists them)
+        # on a run of the paper's suite: the paper's published figures for the same method beside ours (as `report`)
+        yield TextTable(id="results-paper", cursor_type="row")
+        yield Static(id="results-paper-notes")
         with Horizontal(id="results-charts"):
             yield PlotextPlot(id="results-distribution")
             yield PlotextPlot(id="results-sawtooth")
 
     def on_mount(self) -> None:
-        self.query_one("#results-table", DataTable).add_columns("category", "tasks", "CSR", "FCR", *(f"fast_{p:.1f}" for p in FAST_PS), "geomean")
+        from mkb_tui.bench.published import FIGURES
 
-    def show(self, attempts: list[Attempt], universe: list[tuple[str, str]]) -> None:
-        from mkb_tui.bench.report import build_report
+        self.query_one("#results-table", DataTable).add_columns("category", "tasks", "CSR", "FCR", *(f"fast_{p:.1f}" for p in FAST_PS), "geomean")
+        paper = self.query_one("#results-paper", DataTable)
+        paper.add_columns("category", "tasks", *(name for f in FIGURES for name in (f.upper() if f in ("csr", "fcr") else f, "paper")))
+        self._show_paper(None)
+
+    def show(self, attempts: list[Attempt], universe: list[tuple[str, str]], run: dict | None = None) -> None:
+        """`run`: the session's model, method and device, which choose the paper's figures to set beside ours."""
+        from mkb_tui.bench.report import build_report, with_paper
 
         report = build_report(attempts, tasks=universe)
+        report["settings"] = {k: v for k, v in (run or {}).items() if k in ("model", "method") and v}
+        report["session"] = {k: v for k, v in (run or {}).items() if k in ("model", "device") and v}
         table = self.query_one("#results-table", DataTable)
         table.clear()
         for row in category_rows(report):
             table.add_row(*row)
         self.query_one("#results-flagged", Static).update(as_text(flagged_lines(report["flagged"])))
+        self._show_paper(with_paper(report) if universe else None)
         best = best_speedups(attempts)
         dist = self.query_one("#results-distribution", PlotextPlot)
         plt = dist.plt
@@ -149,6 +172,18 @@ class ResultsView(Vertical):
             plt.xlim(-0.5, points[-1].x + 0.5)
         plt.xlabel("iteration (tasks in order)")
         saw.refresh()
+
+    def _show_paper(self, report: dict | None) -> None:
+        table = self.query_one("#results-paper", DataTable)
+        notes = self.query_one("#results-paper-notes", Static)
+        side = (report or {}).get("beside_paper")
+        table.display = notes.display = bool(side)
+        table.clear()
+        if not side:
+            return
+        for row in paper_rows(report):
+            table.add_row(*row)
+        notes.update(as_text("\n".join([f"beside the paper: {side['published']['method']}", *side["notes"]])))
 
 
 class CompareView(Vertical):
@@ -188,11 +223,20 @@ class CompareView(Vertical):
             tasks.add_row(*cells, key=t["task_id"])
         for col in ("category", "session", "CSR", "FCR", *(f"fast_{p:.1f}" for p in FAST_PS), "geomean"):
             cats.add_column(col)
-        for category, by_run in data["per_category"].items():
+        papers = data.get("beside_paper") or []  # on runs of the paper's suite: its figures for the same methods
+
+        def figures(m: dict) -> list[str]:  # '-' for what the paper did not publish
+            return [*("-" if m.get(k) is None else f"{m[k]:.1f}" for k in ("csr", "fcr", *(f"fast_{p:.1f}" for p in FAST_PS))),
+                    _geo(m.get("geomean_speedup"))]  # fmt: skip
+
+        for category, by_run in [*data["per_category"].items(), ("all", data.get("overall") or {})]:
             for name, m in by_run.items():
-                cats.add_row(category, f"S{names.index(name) + 1}", f"{m['csr']:.1f}", f"{m['fcr']:.1f}", *(f"{m[f'fast_{p:.1f}']:.1f}" for p in FAST_PS),
-                             _geo(m["geomean_speedup"]))  # fmt: skip
+                cats.add_row(category, f"S{names.index(name) + 1}", *figures(m))
+            for pub in papers:
+                if (theirs := pub["overall"] if category == "all" else pub["per_category"].get(category)) is not None:
+                    cats.add_row(Text(category, style="dim"), Text("paper", style="dim"), *(Text(c, style="dim") for c in figures(theirs)))
         lines = [markup("$line", line=f"S{i + 1} = {n}") for i, n in enumerate(names)]
+        lines += [markup("[dim]$line[/dim]", line=f"paper = {p['method']} ({p['source']}; {p['setup']})") for p in papers]
         for p in data["paired"]:
             ratio = "-" if p["geomean_ratio"] is None else f"{p['geomean_ratio']:.3f}"
             pval = "-" if p["sign_p"] is None else f"{p['sign_p']:.3g}"
